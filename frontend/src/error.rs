@@ -1,0 +1,180 @@
+//! Build-time errors: each names the op or tensor, the shapes or dtypes, and the
+//! `file:line:col` of the user's call.
+
+use kiln_ir::{DType, Loc, Shape};
+
+/// Shorthand for frontend results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn at(l: &Option<Loc>) -> String {
+    l.as_ref().map_or_else(|| "unknown location".to_string(), Loc::to_string)
+}
+
+/// Why a graph could not be built.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// NumPy broadcasting cannot reconcile two shapes.
+    #[error("{loc}: {op}: incompatible shapes for broadcasting: {lhs} and {rhs}")]
+    Broadcast {
+        /// the op being built
+        op: String,
+        /// left operand shape
+        lhs: Shape,
+        /// right operand shape
+        rhs: Shape,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A rank-promoting outer broadcast under [`crate::RankPromotion::Error`].
+    #[error("{loc}: {op}: rank-promoting broadcast of {lhs} and {rhs} to {result} (policy: error)")]
+    RankPromotion {
+        /// the op being built
+        op: String,
+        /// left operand shape
+        lhs: Shape,
+        /// right operand shape
+        rhs: Shape,
+        /// the broadcast result
+        result: Shape,
+        /// the user's call
+        loc: Loc,
+    },
+    /// Operands of different dtypes.
+    #[error("{loc}: {op}: dtype mismatch: {lhs} and {rhs}")]
+    DType {
+        /// the op being built
+        op: String,
+        /// left operand dtype
+        lhs: DType,
+        /// right operand dtype
+        rhs: DType,
+        /// the user's call
+        loc: Loc,
+    },
+    /// Matmul operands whose inner (or batch) dims differ.
+    #[error("{loc}: {op}: matmul shapes do not match: {lhs} x {rhs}")]
+    MatMul {
+        /// the op being built
+        op: String,
+        /// left operand shape
+        lhs: Shape,
+        /// right operand shape
+        rhs: Shape,
+        /// the user's call
+        loc: Loc,
+    },
+    /// An axis outside `-rank..rank`.
+    #[error("{loc}: {op}: axis {axis} is out of range for {tensor} of shape {shape} (rank {})", shape.rank())]
+    Axis {
+        /// the op being built
+        op: String,
+        /// the operand's name
+        tensor: String,
+        /// the operand's shape
+        shape: Shape,
+        /// the offending axis
+        axis: i64,
+        /// the user's call
+        loc: Loc,
+    },
+    /// Any other invalid op, with the IR's reason.
+    #[error("{loc}: {op}: {message}")]
+    Invalid {
+        /// the op being built
+        op: String,
+        /// why
+        message: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// `get_variable` of an existing name without reuse.
+    #[error("{loc}: variable '{name}' already exists (defined at {}); use a variable_scope with reuse to share it", at(.first))]
+    DuplicateVariable {
+        /// full variable name
+        name: String,
+        /// where it was first defined
+        first: Option<Loc>,
+        /// the user's call
+        loc: Loc,
+    },
+    /// `get_variable` under reuse of a name that does not exist.
+    #[error("{loc}: variable '{name}' does not exist, but its variable_scope has reuse=true")]
+    NoSuchVariable {
+        /// full variable name
+        name: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// Reuse with a different shape or dtype.
+    #[error("{loc}: variable '{name}' exists as {existing} but was requested as {requested}")]
+    VariableMismatch {
+        /// full variable name
+        name: String,
+        /// existing type
+        existing: String,
+        /// requested type
+        requested: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// An initializer value whose shape is not the declared one.
+    #[error("{loc}: variable '{name}' is declared with shape {declared} but its initializer has shape {value}")]
+    InitializerShape {
+        /// full variable name
+        name: String,
+        /// declared shape
+        declared: Shape,
+        /// initial value shape
+        value: Shape,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A constant from ragged or otherwise unusable data.
+    #[error("{loc}: constant: {message}")]
+    Constant {
+        /// why
+        message: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A name with characters the IR cannot carry.
+    #[error("{loc}: invalid name {name:?}: use letters, digits, '_', '.', '-' and '/'")]
+    InvalidName {
+        /// the name
+        name: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// Tensors of two different graphs in one op.
+    #[error("{loc}: {op}: tensor '{tensor}' belongs to another graph")]
+    ForeignTensor {
+        /// the op being built
+        op: String,
+        /// the foreign tensor
+        tensor: String,
+        /// the user's call
+        loc: Loc,
+    },
+}
+
+impl Error {
+    /// Where the error was made.
+    pub fn loc(&self) -> &Loc {
+        use Error::*;
+        match self {
+            Broadcast { loc, .. }
+            | RankPromotion { loc, .. }
+            | DType { loc, .. }
+            | MatMul { loc, .. }
+            | Axis { loc, .. }
+            | Invalid { loc, .. }
+            | DuplicateVariable { loc, .. }
+            | NoSuchVariable { loc, .. }
+            | VariableMismatch { loc, .. }
+            | InitializerShape { loc, .. }
+            | Constant { loc, .. }
+            | InvalidName { loc, .. }
+            | ForeignTensor { loc, .. } => loc,
+        }
+    }
+}

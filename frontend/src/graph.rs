@@ -1,0 +1,376 @@
+//! The graph: an IR module under construction plus TF's naming, scopes and collections.
+
+use crate::constant::{cast_literal, IntoConstant};
+use crate::{Error, Result, Tensor};
+use kiln_ir::{infer_type, DType, Dim, DimClasses, Loc, Module, Op, OpKind, Shape, Type, ValueId, VarId};
+use std::cell::{Ref, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What to do with a broadcast that turns vectors into a matrix (`[n,1]` with `[n]`),
+/// the notebook's classic source of wrong results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RankPromotion {
+    /// Build it silently.
+    Allow,
+    /// Build it and print a warning naming the line (the default).
+    #[default]
+    Warn,
+    /// Refuse it with [`Error::RankPromotion`].
+    Error,
+}
+
+/// One dim of a placeholder shape: known, unknown (`None` in TF), or a named symbol
+/// shared between placeholders.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DimSpec {
+    /// A fixed size.
+    Known(usize),
+    /// Unknown; gets a fresh symbol `?N`.
+    Unknown,
+    /// A named symbol: placeholders sharing it must be fed equal sizes.
+    Named(String),
+}
+
+impl From<usize> for DimSpec {
+    fn from(n: usize) -> Self {
+        DimSpec::Known(n)
+    }
+}
+impl From<Option<usize>> for DimSpec {
+    fn from(n: Option<usize>) -> Self {
+        n.map_or(DimSpec::Unknown, DimSpec::Known)
+    }
+}
+impl From<&str> for DimSpec {
+    fn from(s: &str) -> Self {
+        DimSpec::Named(s.to_string())
+    }
+}
+
+/// Anything usable as a placeholder shape: `[None, Some(1)]`, `[3, 4]`, `vec![DimSpec]`.
+pub trait IntoShapeSpec {
+    /// The dims.
+    fn into_spec(self) -> Vec<DimSpec>;
+}
+impl<T: Into<DimSpec>, const N: usize> IntoShapeSpec for [T; N] {
+    fn into_spec(self) -> Vec<DimSpec> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+impl<T: Into<DimSpec>> IntoShapeSpec for Vec<T> {
+    fn into_spec(self) -> Vec<DimSpec> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+impl<T: Into<DimSpec> + Clone> IntoShapeSpec for &[T] {
+    fn into_spec(self) -> Vec<DimSpec> {
+        self.iter().cloned().map(Into::into).collect()
+    }
+}
+
+/// Frontend facts about a variable beyond its IR declaration.
+#[derive(Clone, Debug)]
+pub(crate) struct VarInfo {
+    pub(crate) var: VarId,
+    pub(crate) read: ValueId,
+    pub(crate) init: ValueId,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) id: u64,
+    pub(crate) module: Module,
+    pub(crate) classes: DimClasses,
+    used_names: HashSet<String>,
+    name_counters: HashMap<String, usize>,
+    pub(crate) name_scopes: Vec<String>,
+    pub(crate) var_scopes: Vec<(String, bool)>,
+    pub(crate) vars: Vec<VarInfo>,
+    pub(crate) seed: u64,
+    pub(crate) random_ops: u64,
+    pub(crate) policy: RankPromotion,
+    pub(crate) warnings: Vec<String>,
+    next_sym: usize,
+}
+
+/// A TF1-style graph. Cloning gives another handle to the same graph; tensors keep
+/// their graph alive. Building never panics: invalid ops return [`Error`].
+#[derive(Clone, Debug)]
+pub struct Graph {
+    pub(crate) inner: Rc<RefCell<Inner>>,
+}
+
+static NEXT_GRAPH: AtomicU64 = AtomicU64::new(1);
+
+impl Default for Graph {
+    fn default() -> Self {
+        Graph::new()
+    }
+}
+
+impl PartialEq for Graph {
+    fn eq(&self, other: &Graph) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// Undoes a scope on drop; returned by [`Graph::variable_scope`] and [`Graph::name_scope`].
+#[must_use = "the scope ends when this guard is dropped"]
+pub struct ScopeGuard {
+    graph: Graph,
+    names: usize,
+    vars: usize,
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        let mut g = self.graph.inner.borrow_mut();
+        g.name_scopes.truncate(self.names);
+        g.var_scopes.truncate(self.vars);
+    }
+}
+
+impl Graph {
+    /// An empty graph with seed 0 and the warn rank-promotion policy.
+    pub fn new() -> Graph {
+        Graph {
+            inner: Rc::new(RefCell::new(Inner {
+                id: NEXT_GRAPH.fetch_add(1, Ordering::Relaxed),
+                module: Module::new(),
+                classes: DimClasses::default(),
+                used_names: HashSet::new(),
+                name_counters: HashMap::new(),
+                name_scopes: Vec::new(),
+                var_scopes: Vec::new(),
+                vars: Vec::new(),
+                seed: 0,
+                random_ops: 0,
+                policy: RankPromotion::Warn,
+                warnings: Vec::new(),
+                next_sym: 0,
+            })),
+        }
+    }
+
+    /// A process-unique id for this graph.
+    pub fn id(&self) -> u64 {
+        self.inner.borrow().id
+    }
+
+    /// The IR built so far.
+    pub fn module(&self) -> Ref<'_, Module> {
+        Ref::map(self.inner.borrow(), |g| &g.module)
+    }
+
+    /// The IR as text (see [`kiln_ir::print`]).
+    pub fn to_ir_text(&self) -> String {
+        kiln_ir::print(&self.module())
+    }
+
+    /// Sets the graph-level seed (TF `set_random_seed`); every random initializer
+    /// created afterwards derives its seed from it and its creation order.
+    pub fn set_random_seed(&self, seed: u64) {
+        self.inner.borrow_mut().seed = seed;
+    }
+
+    /// Sets the policy for rank-promoting outer broadcasts.
+    pub fn set_rank_promotion(&self, p: RankPromotion) {
+        self.inner.borrow_mut().policy = p;
+    }
+
+    /// Warnings printed while building (rank promotion), in order.
+    pub fn warnings(&self) -> Vec<String> {
+        self.inner.borrow().warnings.clone()
+    }
+
+    /// Opens a variable scope: variables get the prefix `name/`, ops the name scope
+    /// `name/`. Reuse is inherited from the enclosing scope.
+    pub fn variable_scope(&self, name: &str) -> ScopeGuard {
+        let reuse = self.inner.borrow().var_scopes.last().is_some_and(|s| s.1);
+        self.variable_scope_reuse(name, reuse)
+    }
+
+    /// Opens a variable scope with explicit `reuse` (TF `variable_scope(name, reuse=...)`).
+    pub fn variable_scope_reuse(&self, name: &str, reuse: bool) -> ScopeGuard {
+        let guard = self.scope_guard();
+        let mut g = self.inner.borrow_mut();
+        g.var_scopes.push((name.to_string(), reuse));
+        let scoped = g.scoped(name);
+        let unique = g.unique_name(&scoped);
+        let local = unique.rsplit('/').next().unwrap_or(name).to_string();
+        g.name_scopes.push(local);
+        guard
+    }
+
+    /// Opens a name scope: ops get the prefix `name/`, variables do not.
+    pub fn name_scope(&self, name: &str) -> ScopeGuard {
+        let guard = self.scope_guard();
+        let mut g = self.inner.borrow_mut();
+        let scoped = g.scoped(name);
+        let unique = g.unique_name(&scoped);
+        let local = unique.rsplit('/').next().unwrap_or(name).to_string();
+        g.name_scopes.push(local);
+        guard
+    }
+
+    fn scope_guard(&self) -> ScopeGuard {
+        let g = self.inner.borrow();
+        ScopeGuard { graph: self.clone(), names: g.name_scopes.len(), vars: g.var_scopes.len() }
+    }
+
+    /// A placeholder (TF `placeholder`): a value fed at each run. `None` dims are
+    /// unknown and become fresh symbols; named dims are shared symbols.
+    #[track_caller]
+    pub fn placeholder(&self, dtype: DType, shape: impl IntoShapeSpec, name: &str) -> Result<Tensor> {
+        let loc = Loc::caller();
+        let base = if name.is_empty() { "Placeholder" } else { name };
+        check_name(base, &loc)?;
+        let dims = {
+            let mut g = self.inner.borrow_mut();
+            shape
+                .into_spec()
+                .into_iter()
+                .map(|d| match d {
+                    DimSpec::Known(n) => Dim::Fixed(n as u64),
+                    DimSpec::Unknown => {
+                        g.next_sym += 1;
+                        Dim::Sym(format!("?{}", g.next_sym - 1))
+                    }
+                    DimSpec::Named(s) => Dim::Sym(s),
+                })
+                .collect::<Vec<_>>()
+        };
+        for d in &dims {
+            if let Dim::Sym(s) = d {
+                if !s.starts_with('?') {
+                    check_name(s, &loc)?;
+                }
+            }
+        }
+        let ty = Type::new(dtype, Shape(dims));
+        self.add_op(OpKind::Parameter, &[], Some(ty), base, &loc).map(|v| self.tensor(v))
+    }
+
+    /// A constant (TF `constant`) from a scalar, nested arrays or `Vec`s, or an `ndarray`.
+    #[track_caller]
+    pub fn constant(&self, value: impl IntoConstant) -> Result<Tensor> {
+        let loc = Loc::caller();
+        self.constant_at(value, None, "Const", &loc)
+    }
+
+    /// A constant converted to `dtype`.
+    #[track_caller]
+    pub fn constant_with_dtype(&self, value: impl IntoConstant, dtype: DType) -> Result<Tensor> {
+        let loc = Loc::caller();
+        self.constant_at(value, Some(dtype), "Const", &loc)
+    }
+
+    pub(crate) fn constant_at(&self, value: impl IntoConstant, dtype: Option<DType>, name: &str, loc: &Loc) -> Result<Tensor> {
+        let cerr = |message: String| Error::Constant { message, loc: loc.clone() };
+        let (mut lit, shape) = value.into_literal().map_err(cerr)?;
+        if let Some(d) = dtype {
+            lit = cast_literal(&lit, d).map_err(cerr)?;
+        }
+        let ty = Type::new(lit.dtype(), Shape::fixed(&shape));
+        self.add_op(OpKind::Constant(lit), &[], Some(ty), name, loc).map(|v| self.tensor(v))
+    }
+
+    pub(crate) fn tensor(&self, id: ValueId) -> Tensor {
+        Tensor { graph: self.clone(), id, poison: None }
+    }
+
+    /// Checks and appends an op named uniquely after `base` in the current name scope.
+    pub(crate) fn add_op(&self, kind: OpKind, operands: &[ValueId], declared: Option<Type>, base: &str, loc: &Loc) -> Result<ValueId> {
+        let mut g = self.inner.borrow_mut();
+        let scoped = g.scoped(base);
+        let ty = infer_type(&g.module, &g.classes, &kind, operands, declared.as_ref())
+            .map_err(|message| Error::Invalid { op: g.peek_name(&scoped), message, loc: loc.clone() })?;
+        let name = g.unique_name(&scoped);
+        Ok(g.module.push(Op { kind, operands: operands.to_vec(), ty, name, loc: Some(loc.clone()) }))
+    }
+
+    /// The name `base` would get now in the current scope (for error messages).
+    pub(crate) fn prospective_name(&self, base: &str) -> String {
+        let g = self.inner.borrow();
+        g.peek_name(&g.scoped(base))
+    }
+
+    /// Records that two dims must be equal at run time.
+    pub(crate) fn constrain(&self, a: &Dim, b: &Dim) -> std::result::Result<(), (u64, u64)> {
+        let mut g = self.inner.borrow_mut();
+        if g.classes.same(a, b) {
+            return Ok(());
+        }
+        if let Some(c) = g.classes.union(a, b) {
+            return Err(c);
+        }
+        g.module.constraints.push((a.clone(), b.clone()));
+        Ok(())
+    }
+
+    pub(crate) fn same_dim(&self, a: &Dim, b: &Dim) -> bool {
+        self.inner.borrow().classes.same(a, b)
+    }
+
+    pub(crate) fn ty_of(&self, v: ValueId) -> Option<Type> {
+        self.inner.borrow().module.ty(v).cloned()
+    }
+
+    pub(crate) fn op_name(&self, v: ValueId) -> String {
+        self.inner.borrow().module.op(v).name.clone()
+    }
+}
+
+impl Inner {
+    pub(crate) fn scoped(&self, base: &str) -> String {
+        if self.name_scopes.is_empty() {
+            base.to_string()
+        } else {
+            format!("{}/{base}", self.name_scopes.join("/"))
+        }
+    }
+
+    fn peek_name(&self, full: &str) -> String {
+        if !self.used_names.contains(full) {
+            return full.to_string();
+        }
+        let mut i = self.name_counters.get(full).copied().unwrap_or(0) + 1;
+        while self.used_names.contains(&format!("{full}_{i}")) {
+            i += 1;
+        }
+        format!("{full}_{i}")
+    }
+
+    /// TF's rule: `add`, then `add_1`, `add_2`, ...
+    pub(crate) fn unique_name(&mut self, full: &str) -> String {
+        let name = self.peek_name(full);
+        if name != full {
+            let i = name[full.len() + 1..].parse().unwrap_or(0);
+            self.name_counters.insert(full.to_string(), i);
+        }
+        self.used_names.insert(name.clone());
+        name
+    }
+
+    pub(crate) fn reserve_name(&mut self, name: &str) {
+        self.used_names.insert(name.to_string());
+    }
+
+    pub(crate) fn var_prefix(&self) -> String {
+        self.var_scopes.iter().map(|(n, _)| format!("{n}/")).collect()
+    }
+
+    pub(crate) fn reuse(&self) -> bool {
+        self.var_scopes.last().is_some_and(|s| s.1)
+    }
+}
+
+pub(crate) fn check_name(name: &str, loc: &Loc) -> Result<()> {
+    if kiln_ir::is_valid_name(name) {
+        Ok(())
+    } else {
+        Err(Error::InvalidName { name: name.to_string(), loc: loc.clone() })
+    }
+}

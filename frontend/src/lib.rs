@@ -1,0 +1,28 @@
+//! kiln's TF1-style graph builder: placeholders, constants, variables under variable
+//! scopes, NumPy broadcasting made explicit, and every op under its TensorFlow name.
+//!
+//! ```
+//! use kiln_frontend::{Graph, DType, reduce_mean, Axes};
+//! let g = Graph::new();
+//! let a = g.placeholder(DType::F32, [None], "a_placeholder").unwrap();
+//! let c = &a + 1.0;
+//! assert_eq!(a.to_string(), "Tensor(\"a_placeholder:0\", shape=(?,), dtype=float32)");
+//! let m = reduce_mean(&c, Axes::All, false).unwrap();
+//! assert_eq!(m.get_shape(), []);
+//! ```
+#![warn(missing_docs)]
+
+mod constant;
+mod error;
+mod graph;
+mod ops;
+mod tensor;
+mod variables;
+
+pub use constant::{cast_literal, Element, IntoConstant};
+pub use error::{Error, Result};
+pub use graph::{DimSpec, Graph, IntoShapeSpec, RankPromotion, ScopeGuard};
+pub use kiln_ir::{DType, Dim, Shape};
+pub use ops::*;
+pub use tensor::{Tensor, TensorShape};
+pub use variables::Initializer;

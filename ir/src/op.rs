@@ -1,0 +1,382 @@
+//! Ops: the instruction set of the IR.
+
+use crate::{DType, Loc, Type};
+use std::fmt;
+
+/// An SSA value: the result of the op at this index in its [`crate::Module`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueId(pub u32);
+
+impl ValueId {
+    /// The op index.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for ValueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}", self.0)
+    }
+}
+
+/// A variable declared in a [`crate::Module`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarId(pub u32);
+
+impl VarId {
+    /// The declaration index.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Elementwise unary ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    /// `-x`
+    Neg,
+    /// `|x|`
+    Abs,
+    /// -1, 0 or 1
+    Sign,
+    /// `e^x`
+    Exp,
+    /// natural log
+    Log,
+    /// square root
+    Sqrt,
+    /// `1/sqrt(x)`
+    Rsqrt,
+    /// `x*x`
+    Square,
+    /// hyperbolic tangent
+    Tanh,
+    /// `1/(1+e^-x)`
+    Sigmoid,
+    /// `max(x, 0)`
+    Relu,
+}
+
+/// Elementwise binary ops on operands of one type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    /// `a + b`
+    Add,
+    /// `a - b`
+    Sub,
+    /// `a * b`
+    Mul,
+    /// `a / b` (integer division truncates toward zero)
+    Div,
+    /// `a ^ b`
+    Pow,
+    /// larger of the two
+    Maximum,
+    /// smaller of the two
+    Minimum,
+}
+
+/// Elementwise comparisons; the result is `bool`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// Reductions over a set of axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    /// sum
+    Sum,
+    /// arithmetic mean (divides by the bound size of the reduced axes)
+    Mean,
+    /// maximum
+    Max,
+    /// minimum
+    Min,
+}
+
+/// Distributions of the `random_*` ops used by variable initializers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RandomDist {
+    /// Uniform on `[min, max)`.
+    Uniform {
+        /// lower bound
+        min: f64,
+        /// upper bound
+        max: f64,
+    },
+    /// Normal.
+    Normal {
+        /// mean
+        mean: f64,
+        /// standard deviation
+        stddev: f64,
+    },
+    /// Normal, redrawn while more than two standard deviations from the mean (TF's rule).
+    TruncatedNormal {
+        /// mean
+        mean: f64,
+        /// standard deviation
+        stddev: f64,
+    },
+}
+
+/// Constant data, flat in row-major order, of the op's dtype.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    /// f32 data
+    F32(Vec<f32>),
+    /// f64 data
+    F64(Vec<f64>),
+    /// i32 data
+    I32(Vec<i32>),
+    /// i64 data
+    I64(Vec<i64>),
+    /// bool data
+    Bool(Vec<bool>),
+}
+
+impl Literal {
+    /// The dtype of the data.
+    pub fn dtype(&self) -> DType {
+        match self {
+            Literal::F32(_) => DType::F32,
+            Literal::F64(_) => DType::F64,
+            Literal::I32(_) => DType::I32,
+            Literal::I64(_) => DType::I64,
+            Literal::Bool(_) => DType::Bool,
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Literal::F32(v) => v.len(),
+            Literal::F64(v) => v.len(),
+            Literal::I32(v) => v.len(),
+            Literal::I64(v) => v.len(),
+            Literal::Bool(v) => v.len(),
+        }
+    }
+
+    /// True if there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What an op computes. Attributes live here; operands live in [`Op::operands`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpKind {
+    /// A value fed by the caller of each run (TF placeholder). Its name is the feed key.
+    Parameter,
+    /// A literal.
+    Constant(Literal),
+    /// The value of a variable at the start of the run.
+    Read(VarId),
+    /// Stores operand 0 into the variable at the end of the run. Result: none.
+    Assign(VarId),
+    /// Seeded random numbers (initializers). The same seed gives the same numbers.
+    Random {
+        /// distribution
+        dist: RandomDist,
+        /// seed derived from the graph seed and an op counter
+        seed: u64,
+    },
+    /// Elementwise unary op.
+    Unary(UnaryOp),
+    /// Elementwise binary op; both operands have the result's type.
+    Binary(BinaryOp),
+    /// Elementwise comparison; operands share a type, the result is bool.
+    Compare(CmpOp),
+    /// `select(cond, a, b)`: elementwise `cond ? a : b`.
+    Select,
+    /// XLA's broadcast_in_dim: operand axis `i` maps to result axis `dims[i]` and must
+    /// be 1 or equal to it; the other result axes are new.
+    Broadcast {
+        /// result axis of each operand axis, strictly increasing
+        dims: Vec<usize>,
+    },
+    /// Same elements, new shape (row-major).
+    Reshape,
+    /// Result axis `i` is operand axis `perm[i]`.
+    Transpose {
+        /// the permutation
+        perm: Vec<usize>,
+    },
+    /// A contiguous box: starts at `begin`, extends by the result's dims.
+    Slice {
+        /// start index per axis
+        begin: Vec<u64>,
+    },
+    /// Joins operands along `axis`.
+    Concat {
+        /// the axis
+        axis: usize,
+    },
+    /// Reduces `axes`; with `keepdims` they stay as size 1.
+    Reduce {
+        /// which reduction
+        op: ReduceOp,
+        /// reduced axes, strictly increasing
+        axes: Vec<usize>,
+        /// keep reduced axes as 1
+        keepdims: bool,
+    },
+    /// `[.., m, k] x [.., k, n] -> [.., m, n]`, batch dims equal.
+    MatMul,
+    /// Elementwise dtype conversion (float to int truncates; to bool is `!= 0`).
+    Convert,
+    /// Runs all operands; no result (TF `group`, the init op, a train op).
+    Group,
+}
+
+impl OpKind {
+    /// The mnemonic printed in IR text.
+    pub fn mnemonic(&self) -> &'static str {
+        use OpKind::*;
+        match self {
+            Parameter => "parameter",
+            Constant(_) => "constant",
+            Read(_) => "read",
+            Assign(_) => "assign",
+            Random { dist, .. } => match dist {
+                RandomDist::Uniform { .. } => "random_uniform",
+                RandomDist::Normal { .. } => "random_normal",
+                RandomDist::TruncatedNormal { .. } => "truncated_normal",
+            },
+            Unary(u) => unary_name(*u),
+            Binary(b) => binary_name(*b),
+            Compare(c) => cmp_name(*c),
+            Select => "select",
+            Broadcast { .. } => "broadcast",
+            Reshape => "reshape",
+            Transpose { .. } => "transpose",
+            Slice { .. } => "slice",
+            Concat { .. } => "concat",
+            Reduce { op, .. } => reduce_name(*op),
+            MatMul => "matmul",
+            Convert => "convert",
+            Group => "group",
+        }
+    }
+
+    /// True for elementwise ops (unary, binary, compare, select, convert).
+    pub fn is_elementwise(&self) -> bool {
+        matches!(
+            self,
+            OpKind::Unary(_) | OpKind::Binary(_) | OpKind::Compare(_) | OpKind::Select | OpKind::Convert
+        )
+    }
+}
+
+/// Every unary op.
+pub const UNARY_OPS: [UnaryOp; 11] = [
+    UnaryOp::Neg,
+    UnaryOp::Abs,
+    UnaryOp::Sign,
+    UnaryOp::Exp,
+    UnaryOp::Log,
+    UnaryOp::Sqrt,
+    UnaryOp::Rsqrt,
+    UnaryOp::Square,
+    UnaryOp::Tanh,
+    UnaryOp::Sigmoid,
+    UnaryOp::Relu,
+];
+/// Every binary op.
+pub const BINARY_OPS: [BinaryOp; 7] = [
+    BinaryOp::Add,
+    BinaryOp::Sub,
+    BinaryOp::Mul,
+    BinaryOp::Div,
+    BinaryOp::Pow,
+    BinaryOp::Maximum,
+    BinaryOp::Minimum,
+];
+/// Every comparison.
+pub const CMP_OPS: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+/// Every reduction.
+pub const REDUCE_OPS: [ReduceOp; 4] = [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min];
+
+/// IR mnemonic of a unary op.
+pub fn unary_name(u: UnaryOp) -> &'static str {
+    use UnaryOp::*;
+    match u {
+        Neg => "neg",
+        Abs => "abs",
+        Sign => "sign",
+        Exp => "exp",
+        Log => "log",
+        Sqrt => "sqrt",
+        Rsqrt => "rsqrt",
+        Square => "square",
+        Tanh => "tanh",
+        Sigmoid => "sigmoid",
+        Relu => "relu",
+    }
+}
+
+/// IR mnemonic of a binary op.
+pub fn binary_name(b: BinaryOp) -> &'static str {
+    use BinaryOp::*;
+    match b {
+        Add => "add",
+        Sub => "sub",
+        Mul => "mul",
+        Div => "div",
+        Pow => "pow",
+        Maximum => "maximum",
+        Minimum => "minimum",
+    }
+}
+
+/// IR mnemonic of a comparison.
+pub fn cmp_name(c: CmpOp) -> &'static str {
+    use CmpOp::*;
+    match c {
+        Eq => "eq",
+        Ne => "ne",
+        Lt => "lt",
+        Le => "le",
+        Gt => "gt",
+        Ge => "ge",
+    }
+}
+
+/// IR mnemonic of a reduction.
+pub fn reduce_name(r: ReduceOp) -> &'static str {
+    match r {
+        ReduceOp::Sum => "reduce_sum",
+        ReduceOp::Mean => "reduce_mean",
+        ReduceOp::Max => "reduce_max",
+        ReduceOp::Min => "reduce_min",
+    }
+}
+
+/// One op: kind, operands, result type, a unique name and where the user built it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Op {
+    /// What it computes.
+    pub kind: OpKind,
+    /// Operand values, all defined earlier in the module.
+    pub operands: Vec<ValueId>,
+    /// Result type; `None` for ops without a result (assign, group).
+    pub ty: Option<Type>,
+    /// Unique name within the module (TF-style: `add`, `add_1`, `layer_0/MatMul`).
+    pub name: String,
+    /// Source location of the builder call, if known.
+    pub loc: Option<Loc>,
+}

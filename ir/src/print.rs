@@ -1,0 +1,102 @@
+//! The text form of a module. [`crate::parse`] reads it back: `print(parse(t)) == t`.
+
+use crate::{Literal, Module, Op, OpKind, RandomDist, ValueId};
+use std::fmt::Write;
+
+/// Prints a module in kiln's IR text syntax (see `docs/ir.md`).
+pub fn print(m: &Module) -> String {
+    let mut out = String::from("module {\n");
+    for (a, b) in &m.constraints {
+        let _ = writeln!(out, "  constraint {a} = {b}");
+    }
+    for v in &m.vars {
+        let _ = write!(out, "  var @{} : {}", v.name, v.ty);
+        if v.trainable {
+            out.push_str(" trainable");
+        }
+        if let Some(l) = &v.loc {
+            let _ = write!(out, " loc({:?}:{}:{})", l.file, l.line, l.col);
+        }
+        out.push('\n');
+    }
+    let bodies: Vec<String> = m.ops.iter().map(|op| op_text(m, op)).collect();
+    // align locations into a column so a dump reads as a table
+    let width = bodies.iter().map(|b| b.len()).filter(|&w| w <= 72).max().unwrap_or(0);
+    for (op, body) in m.ops.iter().zip(&bodies) {
+        out.push_str("  ");
+        out.push_str(body);
+        if let Some(l) = &op.loc {
+            let pad = width.saturating_sub(body.len());
+            let _ = write!(out, "{:pad$}  loc({:?}:{}:{})", "", l.file, l.line, l.col);
+        }
+        out.push('\n');
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// One op without its location: `%name = mnemonic operands {attrs} : type`.
+pub fn op_text(m: &Module, op: &Op) -> String {
+    let mut s = format!("%{} = {}", op.name, op.kind.mnemonic());
+    let name = |v: &ValueId| format!("%{}", m.ops.get(v.index()).map_or("?", |o| o.name.as_str()));
+    let mut args: Vec<String> = Vec::new();
+    match &op.kind {
+        OpKind::Read(var) | OpKind::Assign(var) => {
+            args.push(format!("@{}", m.vars.get(var.index()).map_or("?", |v| v.name.as_str())));
+        }
+        OpKind::Constant(lit) => args.push(literal_text(lit)),
+        _ => {}
+    }
+    args.extend(op.operands.iter().map(name));
+    if !args.is_empty() {
+        s.push(' ');
+        s.push_str(&args.join(", "));
+    }
+    let attrs = attr_text(&op.kind);
+    if !attrs.is_empty() {
+        let _ = write!(s, " {{{attrs}}}");
+    }
+    match &op.ty {
+        Some(t) => {
+            let _ = write!(s, " : {t}");
+        }
+        None => s.push_str(" : ()"),
+    }
+    s
+}
+
+fn list(xs: impl IntoIterator<Item = String>) -> String {
+    format!("[{}]", xs.into_iter().collect::<Vec<_>>().join(", "))
+}
+
+/// Literal data in brackets; floats in Rust's shortest round-trip form.
+pub fn literal_text(lit: &Literal) -> String {
+    match lit {
+        Literal::F32(v) => list(v.iter().map(|x| format!("{x:?}"))),
+        Literal::F64(v) => list(v.iter().map(|x| format!("{x:?}"))),
+        Literal::I32(v) => list(v.iter().map(|x| x.to_string())),
+        Literal::I64(v) => list(v.iter().map(|x| x.to_string())),
+        Literal::Bool(v) => list(v.iter().map(|x| x.to_string())),
+    }
+}
+
+fn ints(xs: &[usize]) -> String {
+    list(xs.iter().map(|x| x.to_string()))
+}
+
+fn attr_text(k: &OpKind) -> String {
+    match k {
+        OpKind::Random { dist, seed } => match dist {
+            RandomDist::Uniform { min, max } => format!("seed={seed}, min={min:?}, max={max:?}"),
+            RandomDist::Normal { mean, stddev } | RandomDist::TruncatedNormal { mean, stddev } => {
+                format!("seed={seed}, mean={mean:?}, stddev={stddev:?}")
+            }
+        },
+        OpKind::Broadcast { dims } => format!("dims={}", ints(dims)),
+        OpKind::Transpose { perm } => format!("perm={}", ints(perm)),
+        OpKind::Slice { begin } => format!("begin={}", list(begin.iter().map(|x| x.to_string()))),
+        OpKind::Concat { axis } => format!("axis={axis}"),
+        OpKind::Reduce { axes, keepdims, .. } => format!("axes={}, keepdims={keepdims}", ints(axes)),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,211 @@
+//! Dtypes, dims, shapes and value types.
+
+use std::fmt;
+
+/// Element type of a tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DType {
+    /// 32-bit IEEE float.
+    F32,
+    /// 64-bit IEEE float.
+    F64,
+    /// 32-bit signed integer.
+    I32,
+    /// 64-bit signed integer.
+    I64,
+    /// Boolean.
+    Bool,
+}
+
+impl DType {
+    /// Every dtype, in a fixed order.
+    pub const ALL: [DType; 5] = [DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool];
+
+    /// The IR spelling: `f32`, `f64`, `i32`, `i64`, `bool`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+            DType::I32 => "i32",
+            DType::I64 => "i64",
+            DType::Bool => "bool",
+        }
+    }
+
+    /// TensorFlow's spelling: `float32`, `float64`, `int32`, `int64`, `bool`.
+    pub fn tf_name(self) -> &'static str {
+        match self {
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+            DType::I32 => "int32",
+            DType::I64 => "int64",
+            DType::Bool => "bool",
+        }
+    }
+
+    /// Parses the IR spelling.
+    pub fn from_name(s: &str) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| d.name() == s)
+    }
+
+    /// True for f32 and f64.
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F64)
+    }
+
+    /// True for i32 and i64.
+    pub fn is_int(self) -> bool {
+        matches!(self, DType::I32 | DType::I64)
+    }
+
+    /// True for every dtype arithmetic is defined on (all but bool).
+    pub fn is_numeric(self) -> bool {
+        self != DType::Bool
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One dimension: a fixed size or a named symbol bound at run time.
+///
+/// Unknown dims from placeholders are named `?0`, `?1`, ...; users may also name a
+/// dim (`batch`), and every tensor sharing a symbol must have the same size there.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dim {
+    /// A size known at build time.
+    Fixed(u64),
+    /// A size bound from the feeds of each run.
+    Sym(String),
+}
+
+impl Dim {
+    /// The fixed size, if known.
+    pub fn fixed(&self) -> Option<u64> {
+        match self {
+            Dim::Fixed(n) => Some(*n),
+            Dim::Sym(_) => None,
+        }
+    }
+
+    /// True if this is a symbol.
+    pub fn is_sym(&self) -> bool {
+        matches!(self, Dim::Sym(_))
+    }
+}
+
+impl From<u64> for Dim {
+    fn from(n: u64) -> Self {
+        Dim::Fixed(n)
+    }
+}
+
+impl From<usize> for Dim {
+    fn from(n: usize) -> Self {
+        Dim::Fixed(n as u64)
+    }
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Sym(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A tensor shape: one [`Dim`] per axis. Rank 0 is a scalar.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Shape(pub Vec<Dim>);
+
+impl Shape {
+    /// A shape of fixed dims.
+    pub fn fixed(dims: &[usize]) -> Shape {
+        Shape(dims.iter().map(|&d| Dim::Fixed(d as u64)).collect())
+    }
+
+    /// The scalar shape.
+    pub fn scalar() -> Shape {
+        Shape(Vec::new())
+    }
+
+    /// Number of axes.
+    pub fn rank(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The dims.
+    pub fn dims(&self) -> &[Dim] {
+        &self.0
+    }
+
+    /// All dims as fixed sizes, if none is symbolic.
+    pub fn as_fixed(&self) -> Option<Vec<usize>> {
+        self.0.iter().map(|d| d.fixed().map(|n| n as usize)).collect()
+    }
+
+    /// True if some dim is a symbol.
+    pub fn has_sym(&self) -> bool {
+        self.0.iter().any(Dim::is_sym)
+    }
+
+    /// TensorFlow's rendering: `(1, 3)`, `(?,)`, `()`.
+    pub fn tf_string(&self) -> String {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|d| match d {
+                Dim::Fixed(n) => n.to_string(),
+                Dim::Sym(_) => "?".to_string(),
+            })
+            .collect();
+        match parts.len() {
+            1 => format!("({},)", parts[0]),
+            _ => format!("({})", parts.join(", ")),
+        }
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{d}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// The type of a tensor value: dtype and shape.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Type {
+    /// Element type.
+    pub dtype: DType,
+    /// Shape.
+    pub shape: Shape,
+}
+
+impl Type {
+    /// Builds a type.
+    pub fn new(dtype: DType, shape: Shape) -> Type {
+        Type { dtype, shape }
+    }
+
+    /// A scalar of `dtype`.
+    pub fn scalar(dtype: DType) -> Type {
+        Type::new(dtype, Shape::scalar())
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.dtype, self.shape)
+    }
+}
