@@ -1,1 +1,40 @@
-//! kiln
+//! kiln: a graph-to-kernel compiler for TensorFlow-1-style graphs.
+//!
+//! Build a [`Graph`] of placeholders, constants and variables; run it in a [`Session`]
+//! with feeds; get `ndarray` arrays back. Under the hood every graph is a typed,
+//! explicitly shaped IR ([`ir`]) that prints as text and parses back.
+//!
+//! ```
+//! use kiln::{Graph, Session, DType};
+//! # fn main() -> Result<(), kiln::Error> {
+//! let g = Graph::new();
+//! let a = g.placeholder(DType::F32, [None], "a")?;
+//! let b = g.constant([1.0, 2.0])?;
+//! let c = &a + &b;
+//! let mut sess = Session::new(&g);
+//! let out = sess.run1(&c, &[(&a, vec![1.0f32, 4.0].into())])?;
+//! assert_eq!(out.to_string(), "[2. 6.]");
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub use kiln_frontend::{
+    abs, add, assign, broadcast_to, cast, concat, divide, equal, exp, greater, greater_equal,
+    group, less, less_equal, log, matmul, maximum, minimum, multiply, negative, nn, not_equal, pow,
+    reduce_max, reduce_mean, reduce_min, reduce_sum, reshape, rsqrt, select, sigmoid, sign, slice,
+    sqrt, square, subtract, tanh, transpose, where_, Axes, DType, Dim, DimSpec, Graph, Initializer,
+    IntoConstant, IntoShapeSpec, RankPromotion, ScopeGuard, Shape, Tensor, TensorShape,
+};
+pub use kiln_runtime::{interp, Backend, Session, SessionOptions, TensorValue, ValueTypeError};
+
+/// The IR: types, ops, verifier, printer and parser.
+pub use kiln_ir as ir;
+
+/// A build-time error (shapes, dtypes, variables), with the user's source location.
+pub type BuildError = kiln_frontend::Error;
+
+/// Any kiln error: build errors convert into it, so one `?` serves both.
+pub type Error = kiln_runtime::Error;
+
+/// Shorthand for kiln results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -7,7 +7,8 @@ use kiln_ir::{DType, Loc, Shape};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn at(l: &Option<Loc>) -> String {
-    l.as_ref().map_or_else(|| "unknown location".to_string(), Loc::to_string)
+    l.as_ref()
+        .map_or_else(|| "unknown location".to_string(), Loc::to_string)
 }
 
 /// Why a graph could not be built.
@@ -25,8 +26,8 @@ pub enum Error {
         /// the user's call
         loc: Loc,
     },
-    /// A rank-promoting outer broadcast under [`crate::RankPromotion::Error`].
-    #[error("{loc}: {op}: rank-promoting broadcast of {lhs} and {rhs} to {result} (policy: error)")]
+    /// An outer (vectors-to-matrix) broadcast under [`crate::RankPromotion::Error`].
+    #[error("{loc}: {op}: outer broadcast of {lhs} and {rhs} to {result} expands both operands (rank-promotion policy: error)")]
     RankPromotion {
         /// the op being built
         op: String,

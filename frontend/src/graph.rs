@@ -2,14 +2,17 @@
 
 use crate::constant::{cast_literal, IntoConstant};
 use crate::{Error, Result, Tensor};
-use kiln_ir::{infer_type, DType, Dim, DimClasses, Loc, Module, Op, OpKind, Shape, Type, ValueId, VarId};
+use kiln_ir::{
+    infer_type, DType, Dim, DimClasses, Loc, Module, Op, OpKind, Shape, Type, ValueId, VarId,
+};
 use std::cell::{Ref, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// What to do with a broadcast that turns vectors into a matrix (`[n,1]` with `[n]`),
-/// the notebook's classic source of wrong results.
+/// What to do with a broadcast that turns vectors into a matrix by expanding both
+/// operands (`[n,1]` with `[n]`, or `[n,1]` with `[1,n]`): the notebook's classic
+/// source of wrong results. JAX calls its version of this switch rank promotion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum RankPromotion {
     /// Build it silently.
@@ -217,13 +220,22 @@ impl Graph {
 
     fn scope_guard(&self) -> ScopeGuard {
         let g = self.inner.borrow();
-        ScopeGuard { graph: self.clone(), names: g.name_scopes.len(), vars: g.var_scopes.len() }
+        ScopeGuard {
+            graph: self.clone(),
+            names: g.name_scopes.len(),
+            vars: g.var_scopes.len(),
+        }
     }
 
     /// A placeholder (TF `placeholder`): a value fed at each run. `None` dims are
     /// unknown and become fresh symbols; named dims are shared symbols.
     #[track_caller]
-    pub fn placeholder(&self, dtype: DType, shape: impl IntoShapeSpec, name: &str) -> Result<Tensor> {
+    pub fn placeholder(
+        &self,
+        dtype: DType,
+        shape: impl IntoShapeSpec,
+        name: &str,
+    ) -> Result<Tensor> {
         let loc = Loc::caller();
         let base = if name.is_empty() { "Placeholder" } else { name };
         check_name(base, &loc)?;
@@ -250,7 +262,8 @@ impl Graph {
             }
         }
         let ty = Type::new(dtype, Shape(dims));
-        self.add_op(OpKind::Parameter, &[], Some(ty), base, &loc).map(|v| self.tensor(v))
+        self.add_op(OpKind::Parameter, &[], Some(ty), base, &loc)
+            .map(|v| self.tensor(v))
     }
 
     /// A constant (TF `constant`) from a scalar, nested arrays or `Vec`s, or an `ndarray`.
@@ -267,28 +280,60 @@ impl Graph {
         self.constant_at(value, Some(dtype), "Const", &loc)
     }
 
-    pub(crate) fn constant_at(&self, value: impl IntoConstant, dtype: Option<DType>, name: &str, loc: &Loc) -> Result<Tensor> {
-        let cerr = |message: String| Error::Constant { message, loc: loc.clone() };
+    pub(crate) fn constant_at(
+        &self,
+        value: impl IntoConstant,
+        dtype: Option<DType>,
+        name: &str,
+        loc: &Loc,
+    ) -> Result<Tensor> {
+        let cerr = |message: String| Error::Constant {
+            message,
+            loc: loc.clone(),
+        };
         let (mut lit, shape) = value.into_literal().map_err(cerr)?;
         if let Some(d) = dtype {
             lit = cast_literal(&lit, d).map_err(cerr)?;
         }
         let ty = Type::new(lit.dtype(), Shape::fixed(&shape));
-        self.add_op(OpKind::Constant(lit), &[], Some(ty), name, loc).map(|v| self.tensor(v))
+        self.add_op(OpKind::Constant(lit), &[], Some(ty), name, loc)
+            .map(|v| self.tensor(v))
     }
 
     pub(crate) fn tensor(&self, id: ValueId) -> Tensor {
-        Tensor { graph: self.clone(), id, poison: None }
+        Tensor {
+            graph: self.clone(),
+            id,
+            poison: None,
+        }
     }
 
     /// Checks and appends an op named uniquely after `base` in the current name scope.
-    pub(crate) fn add_op(&self, kind: OpKind, operands: &[ValueId], declared: Option<Type>, base: &str, loc: &Loc) -> Result<ValueId> {
+    pub(crate) fn add_op(
+        &self,
+        kind: OpKind,
+        operands: &[ValueId],
+        declared: Option<Type>,
+        base: &str,
+        loc: &Loc,
+    ) -> Result<ValueId> {
         let mut g = self.inner.borrow_mut();
         let scoped = g.scoped(base);
-        let ty = infer_type(&g.module, &g.classes, &kind, operands, declared.as_ref())
-            .map_err(|message| Error::Invalid { op: g.peek_name(&scoped), message, loc: loc.clone() })?;
+        let ty = infer_type(&g.module, &g.classes, &kind, operands, declared.as_ref()).map_err(
+            |message| Error::Invalid {
+                op: g.peek_name(&scoped),
+                message,
+                loc: loc.clone(),
+            },
+        )?;
         let name = g.unique_name(&scoped);
-        Ok(g.module.push(Op { kind, operands: operands.to_vec(), ty, name, loc: Some(loc.clone()) }))
+        Ok(g.module.push(Op {
+            kind,
+            operands: operands.to_vec(),
+            ty,
+            name,
+            loc: Some(loc.clone()),
+        }))
     }
 
     /// The name `base` would get now in the current scope (for error messages).
@@ -359,7 +404,10 @@ impl Inner {
     }
 
     pub(crate) fn var_prefix(&self) -> String {
-        self.var_scopes.iter().map(|(n, _)| format!("{n}/")).collect()
+        self.var_scopes
+            .iter()
+            .map(|(n, _)| format!("{n}/"))
+            .collect()
     }
 
     pub(crate) fn reuse(&self) -> bool {
@@ -371,6 +419,9 @@ pub(crate) fn check_name(name: &str, loc: &Loc) -> Result<()> {
     if kiln_ir::is_valid_name(name) {
         Ok(())
     } else {
-        Err(Error::InvalidName { name: name.to_string(), loc: loc.clone() })
+        Err(Error::InvalidName {
+            name: name.to_string(),
+            loc: loc.clone(),
+        })
     }
 }

@@ -51,7 +51,11 @@ pub(crate) fn values(op: &str, g: &Graph, ts: &[&Tensor], loc: &Loc) -> Result<V
         .map(|t| {
             let v = t.value()?;
             if t.graph != *g {
-                return Err(Error::ForeignTensor { op: op.to_string(), tensor: t.name(), loc: loc.clone() });
+                return Err(Error::ForeignTensor {
+                    op: op.to_string(),
+                    tensor: t.name(),
+                    loc: loc.clone(),
+                });
             }
             Ok(v)
         })
@@ -71,7 +75,12 @@ fn data_ty(op: &str, t: &Tensor, loc: &Loc) -> Result<Type> {
 fn broadcast_shape(g: &Graph, op: &str, a: &Shape, b: &Shape, loc: &Loc) -> Result<Shape> {
     let rank = a.rank().max(b.rank());
     let mut out = vec![Dim::Fixed(1); rank];
-    let fail = || Error::Broadcast { op: op.to_string(), lhs: a.clone(), rhs: b.clone(), loc: loc.clone() };
+    let fail = || Error::Broadcast {
+        op: op.to_string(),
+        lhs: a.clone(),
+        rhs: b.clone(),
+        loc: loc.clone(),
+    };
     for i in 0..rank {
         let da = (i + a.rank()).checked_sub(rank).map(|j| &a.0[j]);
         let db = (i + b.rank()).checked_sub(rank).map(|j| &b.0[j]);
@@ -97,32 +106,66 @@ fn broadcast_shape(g: &Graph, op: &str, a: &Shape, b: &Shape, loc: &Loc) -> Resu
 }
 
 /// Inserts a broadcast of `v` (type `t`) to `shape` if it differs.
-fn broadcast_to_shape(g: &Graph, v: ValueId, t: &Type, shape: &Shape, name: &str, loc: &Loc) -> Result<ValueId> {
-    if t.shape.rank() == shape.rank() && t.shape.0.iter().zip(&shape.0).all(|(a, b)| g.same_dim(a, b)) {
+fn broadcast_to_shape(
+    g: &Graph,
+    v: ValueId,
+    t: &Type,
+    shape: &Shape,
+    name: &str,
+    loc: &Loc,
+) -> Result<ValueId> {
+    if t.shape.rank() == shape.rank()
+        && t.shape
+            .0
+            .iter()
+            .zip(&shape.0)
+            .all(|(a, b)| g.same_dim(a, b))
+    {
         return Ok(v);
     }
     let off = shape.rank() - t.shape.rank();
     let dims = (0..t.shape.rank()).map(|i| i + off).collect();
-    g.add_op(OpKind::Broadcast { dims }, &[v], Some(Type::new(t.dtype, shape.clone())), name, loc)
+    g.add_op(
+        OpKind::Broadcast { dims },
+        &[v],
+        Some(Type::new(t.dtype, shape.clone())),
+        name,
+        loc,
+    )
 }
 
-/// True when ranks differ and the higher-rank operand has a 1 expanded by the other:
-/// `[n,1] op [n] -> [n,n]`. Adding a bias `[20]` to `[?,20]` is not this.
+/// True when the broadcast expands both operands, turning vectors into a matrix:
+/// `[n,1] op [n]` or `[n,1] op [1,n]` -> `[n,n]` (the notebook's warning). A bias
+/// `[20]` added to `[?,20]` expands only the bias, so it is not this.
 fn is_outer_promotion(g: &Graph, a: &Shape, b: &Shape, out: &Shape) -> bool {
-    if a.rank() == b.rank() || a.rank() == 0 || b.rank() == 0 {
-        return false;
-    }
-    let hi = if a.rank() > b.rank() { a } else { b };
-    hi.0.iter().zip(&out.0).any(|(d, o)| *d == Dim::Fixed(1) && !g.same_dim(d, o))
+    let expanded = |s: &Shape| {
+        let off = out.rank() - s.rank();
+        out.0.iter().enumerate().any(|(j, o)| {
+            let one = Dim::Fixed(1);
+            let d = if j < off { &one } else { &s.0[j - off] };
+            *d == one && !g.same_dim(o, &one)
+        })
+    };
+    a.rank() > 0 && b.rank() > 0 && expanded(a) && expanded(b)
 }
 
 /// Broadcasts two operands to a common shape, applying the rank-promotion policy.
-fn broadcast_pair(op: &str, a: &Tensor, b: &Tensor, loc: &Loc) -> Result<(Graph, ValueId, ValueId, Type)> {
+fn broadcast_pair(
+    op: &str,
+    a: &Tensor,
+    b: &Tensor,
+    loc: &Loc,
+) -> Result<(Graph, ValueId, ValueId, Type)> {
     let g = a.graph.clone();
     let vs = values(op, &g, &[a, b], loc)?;
     let (ta, tb) = (data_ty(op, a, loc)?, data_ty(op, b, loc)?);
     if ta.dtype != tb.dtype {
-        return Err(Error::DType { op: op.to_string(), lhs: ta.dtype, rhs: tb.dtype, loc: loc.clone() });
+        return Err(Error::DType {
+            op: op.to_string(),
+            lhs: ta.dtype,
+            rhs: tb.dtype,
+            loc: loc.clone(),
+        });
     }
     let shape = broadcast_shape(&g, op, &ta.shape, &tb.shape, loc)?;
     if is_outer_promotion(&g, &ta.shape, &tb.shape, &shape) {
@@ -131,7 +174,7 @@ fn broadcast_pair(op: &str, a: &Tensor, b: &Tensor, loc: &Loc) -> Result<(Graph,
             RankPromotion::Allow => {}
             RankPromotion::Warn => {
                 let w = format!(
-                    "warning: {loc}: {op}: rank-promoting broadcast of {} and {} to {}",
+                    "warning: {loc}: {op}: outer broadcast of {} and {} to {}: both operands are expanded",
                     ta.shape, tb.shape, shape
                 );
                 eprintln!("{w}");
@@ -377,7 +420,13 @@ pub fn select(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
 fn norm_axis(op: &str, t: &Tensor, rank: usize, a: i64, loc: &Loc) -> Result<usize> {
     let r = rank as i64;
     if a < -r || a >= r.max(1) || (r == 0) {
-        return Err(Error::Axis { op: op.to_string(), tensor: t.name(), shape: t.get_shape().0, axis: a, loc: loc.clone() });
+        return Err(Error::Axis {
+            op: op.to_string(),
+            tensor: t.name(),
+            shape: t.get_shape().0,
+            axis: a,
+            loc: loc.clone(),
+        });
     }
     Ok(if a < 0 { (a + r) as usize } else { a as usize })
 }
@@ -396,11 +445,24 @@ fn reduce_at(r: ReduceOp, x: &Tensor, axis: Axes, keepdims: bool, loc: &Loc) -> 
     let rank = t.shape.rank();
     let mut axes = match axis {
         Axes::All => (0..rank).collect::<Vec<_>>(),
-        Axes::List(l) => l.iter().map(|&a| norm_axis(&op, x, rank, a, loc)).collect::<Result<_>>()?,
+        Axes::List(l) => l
+            .iter()
+            .map(|&a| norm_axis(&op, x, rank, a, loc))
+            .collect::<Result<_>>()?,
     };
     axes.sort_unstable();
     axes.dedup();
-    let v = g.add_op(OpKind::Reduce { op: r, axes, keepdims }, &vs, None, name, loc)?;
+    let v = g.add_op(
+        OpKind::Reduce {
+            op: r,
+            axes,
+            keepdims,
+        },
+        &vs,
+        None,
+        name,
+        loc,
+    )?;
     Ok(g.tensor(v))
 }
 
@@ -437,7 +499,12 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let vs = values(&op, &g, &[a, b], &loc)?;
     let (ta, tb) = (data_ty(&op, a, &loc)?, data_ty(&op, b, &loc)?);
     if ta.dtype != tb.dtype {
-        return Err(Error::DType { op, lhs: ta.dtype, rhs: tb.dtype, loc });
+        return Err(Error::DType {
+            op,
+            lhs: ta.dtype,
+            rhs: tb.dtype,
+            loc,
+        });
     }
     let r = ta.shape.rank();
     let ok = r >= 2
@@ -446,9 +513,16 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         && g.same_dim(&ta.shape.0[r - 1], &tb.shape.0[r - 2]);
     if !ok {
         // a symbolic inner dim may still be constrained equal
-        let inner_sym = r >= 2 && tb.shape.rank() == r && (ta.shape.0[r - 1].is_sym() || tb.shape.0[r - 2].is_sym());
+        let inner_sym = r >= 2
+            && tb.shape.rank() == r
+            && (ta.shape.0[r - 1].is_sym() || tb.shape.0[r - 2].is_sym());
         if !(inner_sym && g.constrain(&ta.shape.0[r - 1], &tb.shape.0[r - 2]).is_ok()) {
-            return Err(Error::MatMul { op, lhs: ta.shape, rhs: tb.shape, loc });
+            return Err(Error::MatMul {
+                op,
+                lhs: ta.shape,
+                rhs: tb.shape,
+                loc,
+            });
         }
     }
     let v = g.add_op(OpKind::MatMul, &vs, None, "MatMul", &loc)?;
@@ -463,22 +537,41 @@ pub fn reshape(x: &Tensor, shape: &[i64]) -> Result<Tensor> {
     let op = g.prospective_name("Reshape");
     let vs = values(&op, &g, &[x], &loc)?;
     let t = data_ty(&op, x, &loc)?;
-    let invalid = |message: String| Error::Invalid { op: op.clone(), message, loc: loc.clone() };
+    let invalid = |message: String| Error::Invalid {
+        op: op.clone(),
+        message,
+        loc: loc.clone(),
+    };
     if shape.iter().filter(|&&d| d == -1).count() > 1 || shape.iter().any(|&d| d < -1) {
         return Err(invalid(format!("bad target shape {shape:?}")));
     }
     let mut dims: Vec<Dim> = shape.iter().map(|&d| Dim::Fixed(d.max(0) as u64)).collect();
     if let Some(pos) = shape.iter().position(|&d| d == -1) {
-        let known: u64 = shape.iter().filter(|&&d| d >= 0).map(|&d| d as u64).product();
+        let known: u64 = shape
+            .iter()
+            .filter(|&&d| d >= 0)
+            .map(|&d| d as u64)
+            .product();
         let fixed: u64 = t.shape.0.iter().filter_map(Dim::fixed).product();
         let syms: Vec<&Dim> = t.shape.0.iter().filter(|d| d.is_sym()).collect();
         dims[pos] = match syms.as_slice() {
             [] if known != 0 && fixed % known == 0 => Dim::Fixed(fixed / known),
             [s] if known != 0 && fixed == known => (*s).clone(),
-            _ => return Err(invalid(format!("cannot infer -1 in {shape:?} from {}", t.shape))),
+            _ => {
+                return Err(invalid(format!(
+                    "cannot infer -1 in {shape:?} from {}",
+                    t.shape
+                )))
+            }
         };
     }
-    let v = g.add_op(OpKind::Reshape, &vs, Some(Type::new(t.dtype, Shape(dims))), "Reshape", &loc)?;
+    let v = g.add_op(
+        OpKind::Reshape,
+        &vs,
+        Some(Type::new(t.dtype, Shape(dims))),
+        "Reshape",
+        &loc,
+    )?;
     Ok(g.tensor(v))
 }
 
@@ -504,7 +597,10 @@ pub fn slice(x: &Tensor, begin: &[usize], size: &[i64]) -> Result<Tensor> {
     let vs = values(&op, &g, &[x], &loc)?;
     let t = data_ty(&op, x, &loc)?;
     if begin.len() != t.shape.rank() || size.len() != t.shape.rank() {
-        let message = format!("begin {begin:?} and size {size:?} must have one entry per axis of {}", t.shape);
+        let message = format!(
+            "begin {begin:?} and size {size:?} must have one entry per axis of {}",
+            t.shape
+        );
         return Err(Error::Invalid { op, message, loc });
     }
     let dims = t
@@ -519,7 +615,13 @@ pub fn slice(x: &Tensor, begin: &[usize], size: &[i64]) -> Result<Tensor> {
         })
         .collect();
     let begin = begin.iter().map(|&b| b as u64).collect();
-    let v = g.add_op(OpKind::Slice { begin }, &vs, Some(Type::new(t.dtype, Shape(dims))), "Slice", &loc)?;
+    let v = g.add_op(
+        OpKind::Slice { begin },
+        &vs,
+        Some(Type::new(t.dtype, Shape(dims))),
+        "Slice",
+        &loc,
+    )?;
     Ok(g.tensor(v))
 }
 
@@ -528,7 +630,11 @@ pub fn slice(x: &Tensor, begin: &[usize], size: &[i64]) -> Result<Tensor> {
 pub fn concat(xs: &[&Tensor], axis: i64) -> Result<Tensor> {
     let loc = Loc::caller();
     let Some(first) = xs.first() else {
-        return Err(Error::Invalid { op: "concat".into(), message: "needs at least one tensor".into(), loc });
+        return Err(Error::Invalid {
+            op: "concat".into(),
+            message: "needs at least one tensor".into(),
+            loc,
+        });
     };
     let g = first.graph.clone();
     let op = g.prospective_name("concat");
@@ -547,7 +653,13 @@ pub fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
     let op = g.prospective_name("Cast");
     let vs = values(&op, &g, &[x], &loc)?;
     let t = data_ty(&op, x, &loc)?;
-    let v = g.add_op(OpKind::Convert, &vs, Some(Type::new(dtype, t.shape)), "Cast", &loc)?;
+    let v = g.add_op(
+        OpKind::Convert,
+        &vs,
+        Some(Type::new(dtype, t.shape)),
+        "Cast",
+        &loc,
+    )?;
     Ok(g.tensor(v))
 }
 
@@ -562,7 +674,12 @@ pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let target = Shape::fixed(shape);
     let out = broadcast_shape(&g, &op, &t.shape, &target, &loc)?;
     if !g.inner.borrow().classes.same_shape(&out, &target) {
-        return Err(Error::Broadcast { op, lhs: t.shape, rhs: target, loc });
+        return Err(Error::Broadcast {
+            op,
+            lhs: t.shape,
+            rhs: target,
+            loc,
+        });
     }
     let v = broadcast_to_shape(&g, vs[0], &t, &target, "BroadcastTo", &loc)?;
     Ok(g.tensor(v))
@@ -573,7 +690,11 @@ pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
 pub fn group(ops: &[&Tensor]) -> Result<Tensor> {
     let loc = Loc::caller();
     let Some(first) = ops.first() else {
-        return Err(Error::Invalid { op: "group".into(), message: "needs at least one op".into(), loc });
+        return Err(Error::Invalid {
+            op: "group".into(),
+            message: "needs at least one op".into(),
+            loc,
+        });
     };
     let g = first.graph.clone();
     let vs = values("group_deps", &g, ops, &loc)?;
@@ -592,7 +713,11 @@ pub fn assign(var: &Tensor, value: &Tensor) -> Result<Tensor> {
     let vid = match g.module().op(vs[0]).kind {
         OpKind::Read(v) => v,
         _ => {
-            return Err(Error::Invalid { op, message: format!("'{}' is not a variable", var.name()), loc });
+            return Err(Error::Invalid {
+                op,
+                message: format!("'{}' is not a variable", var.name()),
+                loc,
+            });
         }
     };
     let base = format!("{}/Assign", var.op_name());

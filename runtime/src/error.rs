@@ -1,0 +1,128 @@
+//! Run-time errors: each names the tensor or op, the shapes or dtypes, and the
+//! `file:line:col` of the user's `run` call.
+
+use kiln_ir::{DType, Loc, Shape};
+
+/// Shorthand for runtime results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a run (or a session call) failed. A failed run changes no variable.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// A fetched or fed tensor carries a build error.
+    #[error(transparent)]
+    Build(#[from] kiln_frontend::Error),
+    /// A placeholder the fetches need was not fed.
+    #[error("{loc}: run: placeholder '{placeholder}' of shape {shape} must be fed (needed by '{fetch}')")]
+    MissingFeed {
+        /// placeholder name
+        placeholder: String,
+        /// its declared shape
+        shape: Shape,
+        /// a fetch that needs it
+        fetch: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A feed whose shape does not fit the placeholder.
+    #[error("{loc}: run: feed for '{placeholder}' has shape {got:?}, but the placeholder is {expected}{detail}")]
+    FeedShape {
+        /// placeholder name
+        placeholder: String,
+        /// declared shape
+        expected: Shape,
+        /// fed shape
+        got: Vec<usize>,
+        /// more precise reason, if any
+        detail: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A feed of the wrong dtype.
+    #[error(
+        "{loc}: run: feed for '{placeholder}' has dtype {got}, but the placeholder is {expected}"
+    )]
+    FeedDType {
+        /// placeholder name
+        placeholder: String,
+        /// declared dtype
+        expected: DType,
+        /// fed dtype (`()` for no data)
+        got: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A feed keyed by a tensor that is not a placeholder.
+    #[error("{loc}: run: '{tensor}' is not a placeholder and cannot be fed")]
+    NotAPlaceholder {
+        /// the tensor
+        tensor: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// The same placeholder fed twice.
+    #[error("{loc}: run: placeholder '{placeholder}' is fed twice")]
+    DuplicateFeed {
+        /// placeholder name
+        placeholder: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A fetch or feed from a graph other than the session's.
+    #[error("{loc}: run: '{tensor}' belongs to another graph than this session's")]
+    ForeignTensor {
+        /// the tensor
+        tensor: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// Two feeds disagree on the size of a shared symbolic dim.
+    #[error("{loc}: run: dim {sym} is {first_size} in the feed for '{first}' but {second_size} in the feed for '{second}'")]
+    DimMismatch {
+        /// the symbol
+        sym: String,
+        /// first placeholder
+        first: String,
+        /// its size
+        first_size: usize,
+        /// second placeholder
+        second: String,
+        /// its size
+        second_size: usize,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A variable read before it was initialized.
+    #[error("{loc}: run: variable '{var}' is read before it is initialized (needed by '{fetch}'); run the initializer first")]
+    Uninitialized {
+        /// variable name
+        var: String,
+        /// a fetch that needs it
+        fetch: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// The graph fails the IR verifier (a compiler bug or hand-edited IR).
+    #[error("{0}")]
+    Verify(#[from] kiln_ir::VerifyError),
+    /// An op failed while running (integer division by zero).
+    #[error("{loc}: run: {source}")]
+    Eval {
+        /// what failed
+        source: crate::interp::EvalError,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A variable value of the wrong type given to [`crate::Session::set_variable`].
+    #[error("{loc}: variable '{var}' is {expected}, the value is {got}")]
+    VariableValue {
+        /// variable name
+        var: String,
+        /// its type
+        expected: String,
+        /// the value's dtype and shape
+        got: String,
+        /// the user's call
+        loc: Loc,
+    },
+}

@@ -1,0 +1,663 @@
+//! The reference interpreter: runs any verified module op by op over `ndarray`.
+//! Slow and simple on purpose; it is the oracle the JIT is tested against.
+
+use crate::TensorValue;
+use kiln_ir::{
+    BinaryOp, CmpOp, DType, Dim, DimClasses, Module, OpKind, RandomDist, ReduceOp, Shape, UnaryOp,
+    ValueId, VarId,
+};
+use ndarray::{ArrayD, Axis, IxDyn, Slice, Zip};
+use num_traits::{Float, PrimInt, Signed, WrappingAdd, WrappingMul, WrappingNeg, WrappingSub};
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+
+/// A failure while evaluating one op.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("op %{op}: {message}")]
+pub struct EvalError {
+    /// the op's name
+    pub op: String,
+    /// what went wrong
+    pub message: String,
+}
+
+/// Applies `$e` to the array inside any dtype, keeping the dtype.
+macro_rules! map_array {
+    ($v:expr, $a:ident => $e:expr) => {
+        match $v {
+            TensorValue::F32($a) => TensorValue::F32($e),
+            TensorValue::F64($a) => TensorValue::F64($e),
+            TensorValue::I32($a) => TensorValue::I32($e),
+            TensorValue::I64($a) => TensorValue::I64($e),
+            TensorValue::Bool($a) => TensorValue::Bool($e),
+            TensorValue::Unit => TensorValue::Unit,
+        }
+    };
+}
+
+/// Sizes bound to symbolic dims for one run, keyed by class representative.
+#[derive(Clone, Debug, Default)]
+pub struct Bindings {
+    classes: DimClasses,
+    sizes: HashMap<String, usize>,
+}
+
+impl Bindings {
+    /// Empty bindings under the module's dim constraints.
+    pub fn new(m: &Module) -> Bindings {
+        Bindings {
+            classes: m.dim_classes(),
+            sizes: HashMap::new(),
+        }
+    }
+
+    /// The concrete size of `d`, if known.
+    pub fn size(&self, d: &Dim) -> Option<usize> {
+        match self.classes.canon(d) {
+            Dim::Fixed(n) => Some(n as usize),
+            Dim::Sym(s) => self.sizes.get(&s).copied(),
+        }
+    }
+
+    /// Binds `d` to `n`. Returns the previous size if it differs.
+    pub fn bind(&mut self, d: &Dim, n: usize) -> Result<(), usize> {
+        match self.classes.canon(d) {
+            Dim::Fixed(k) if k as usize == n => Ok(()),
+            Dim::Fixed(k) => Err(k as usize),
+            Dim::Sym(s) => match self.sizes.get(&s) {
+                Some(&k) if k != n => Err(k),
+                _ => {
+                    self.sizes.insert(s, n);
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// The concrete shape of `s`.
+    pub fn shape(&self, s: &Shape) -> Option<Vec<usize>> {
+        s.0.iter().map(|d| self.size(d)).collect()
+    }
+}
+
+/// Values needed to compute `roots`: every op they reach through operands.
+pub fn reachable(m: &Module, roots: &[ValueId]) -> Vec<bool> {
+    let mut need = vec![false; m.ops.len()];
+    let mut stack: Vec<ValueId> = roots.to_vec();
+    while let Some(v) = stack.pop() {
+        if std::mem::replace(&mut need[v.index()], true) {
+            continue;
+        }
+        stack.extend(m.op(v).operands.iter().copied());
+    }
+    need
+}
+
+/// The outcome of a run: fetched values and the variable writes to commit.
+pub struct RunOutput {
+    /// one per fetch
+    pub fetches: Vec<TensorValue>,
+    /// assignments, in op order; committed by the caller after the run
+    pub assigns: Vec<(VarId, TensorValue)>,
+}
+
+/// Evaluates `fetches`. Reads see `vars` as they were at the start; assigns are
+/// returned, not applied, so a failed run changes nothing.
+pub fn run(
+    m: &Module,
+    fetches: &[ValueId],
+    feeds: &HashMap<ValueId, &TensorValue>,
+    vars: &[Option<TensorValue>],
+    bindings: &Bindings,
+) -> Result<RunOutput, EvalError> {
+    let need = reachable(m, fetches);
+    let mut vals: Vec<Option<TensorValue>> = vec![None; m.ops.len()];
+    let mut assigns = Vec::new();
+    for v in m.values().filter(|v| need[v.index()]) {
+        let op = m.op(v);
+        let err = |message: String| EvalError {
+            op: op.name.clone(),
+            message,
+        };
+        let arg = |i: usize| -> &TensorValue {
+            vals[op.operands[i].index()]
+                .as_ref()
+                .expect("operands run first")
+        };
+        let out_shape = || -> Result<Vec<usize>, EvalError> {
+            let t = op
+                .ty
+                .as_ref()
+                .ok_or_else(|| err("op has no result type".into()))?;
+            bindings
+                .shape(&t.shape)
+                .ok_or_else(|| err(format!("unbound symbolic dim in {}", t.shape)))
+        };
+        let out = match &op.kind {
+            OpKind::Parameter => (*feeds.get(&v).ok_or_else(|| err("no feed".into()))?).clone(),
+            OpKind::Constant(lit) => constant(lit, &out_shape()?),
+            OpKind::Read(var) => vars
+                .get(var.index())
+                .and_then(|x| x.clone())
+                .ok_or_else(|| err(format!("variable @{} is not initialized", m.var(*var).name)))?,
+            OpKind::Assign(var) => {
+                assigns.push((*var, arg(0).clone()));
+                TensorValue::Unit
+            }
+            OpKind::Random { dist, seed } => random(
+                *dist,
+                *seed,
+                op.ty.as_ref().map_or(DType::F32, |t| t.dtype),
+                &out_shape()?,
+            ),
+            OpKind::Unary(u) => unary(*u, arg(0)).map_err(err)?,
+            OpKind::Binary(b) => binary(*b, arg(0), arg(1)).map_err(err)?,
+            OpKind::Compare(c) => compare(*c, arg(0), arg(1)),
+            OpKind::Select => select(arg(0), arg(1), arg(2)),
+            OpKind::Broadcast { dims } => broadcast(arg(0), dims, &out_shape()?).map_err(err)?,
+            OpKind::Reshape => {
+                map_array!(arg(0), a => a.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&out_shape()?)).map_err(|e| err(e.to_string()))?)
+            }
+            OpKind::Transpose { perm } => {
+                map_array!(arg(0), a => a.view().permuted_axes(IxDyn(perm)).as_standard_layout().into_owned())
+            }
+            OpKind::Slice { begin } => {
+                let shape = out_shape()?;
+                map_array!(arg(0), a => a.slice_each_axis(|ax| {
+                    let b = begin[ax.axis.index()] as isize;
+                    Slice::from(b..b + shape[ax.axis.index()] as isize)
+                }).to_owned())
+            }
+            OpKind::Concat { axis } => concat(
+                &op.operands
+                    .iter()
+                    .map(|o| vals[o.index()].as_ref().expect("operands run first"))
+                    .collect::<Vec<_>>(),
+                *axis,
+            )
+            .map_err(err)?,
+            OpKind::Reduce {
+                op: r,
+                axes,
+                keepdims,
+            } => reduce(*r, arg(0), axes, *keepdims),
+            OpKind::MatMul => matmul(arg(0), arg(1)).map_err(err)?,
+            OpKind::Convert => convert(arg(0), op.ty.as_ref().map_or(DType::F32, |t| t.dtype)),
+            OpKind::Group => TensorValue::Unit,
+        };
+        vals[v.index()] = Some(out);
+    }
+    let fetches = fetches
+        .iter()
+        .map(|f| vals[f.index()].clone().unwrap_or(TensorValue::Unit))
+        .collect();
+    Ok(RunOutput { fetches, assigns })
+}
+
+fn constant(lit: &kiln_ir::Literal, shape: &[usize]) -> TensorValue {
+    use kiln_ir::Literal as L;
+    let s = IxDyn(shape);
+    let mk = |r: Result<TensorValue, ndarray::ShapeError>| {
+        r.expect("verifier checked the literal length")
+    };
+    match lit {
+        L::F32(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::F32)),
+        L::F64(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::F64)),
+        L::I32(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::I32)),
+        L::I64(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::I64)),
+        L::Bool(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::Bool)),
+    }
+}
+
+fn random(dist: RandomDist, seed: u64, dtype: DType, shape: &[usize]) -> TensorValue {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let n: usize = shape.iter().product();
+    let mut draw = || -> f64 {
+        match dist {
+            RandomDist::Uniform { min, max } => min + (max - min) * rng.random::<f64>(),
+            RandomDist::Normal { mean, stddev } => {
+                mean + stddev * rng.sample::<f64, _>(rand_distr::StandardNormal)
+            }
+            RandomDist::TruncatedNormal { mean, stddev } => loop {
+                let z: f64 = rng.sample(rand_distr::StandardNormal);
+                if z.abs() <= 2.0 {
+                    break mean + stddev * z;
+                }
+            },
+        }
+    };
+    let data: Vec<f64> = (0..n).map(|_| draw()).collect();
+    let a = ArrayD::from_shape_vec(IxDyn(shape), data).expect("n matches the shape");
+    match dtype {
+        DType::F64 => TensorValue::F64(a),
+        _ => TensorValue::F32(a.mapv(|x| x as f32)),
+    }
+}
+
+fn unary_float<T: Float>(u: UnaryOp, x: T) -> T {
+    let zero = T::zero();
+    match u {
+        UnaryOp::Neg => -x,
+        UnaryOp::Abs => x.abs(),
+        UnaryOp::Sign => {
+            if x > zero {
+                T::one()
+            } else if x < zero {
+                -T::one()
+            } else {
+                x // keeps 0, -0 and NaN as TF does
+            }
+        }
+        UnaryOp::Exp => x.exp(),
+        UnaryOp::Log => x.ln(),
+        UnaryOp::Sqrt => x.sqrt(),
+        UnaryOp::Rsqrt => x.sqrt().recip(),
+        UnaryOp::Square => x * x,
+        UnaryOp::Tanh => x.tanh(),
+        UnaryOp::Sigmoid => T::one() / (T::one() + (-x).exp()),
+        UnaryOp::Relu => {
+            if x > zero {
+                x
+            } else if x.is_nan() {
+                x
+            } else {
+                zero
+            }
+        }
+    }
+}
+
+fn unary_int<T: PrimInt + Signed + WrappingNeg + WrappingMul>(
+    u: UnaryOp,
+    x: T,
+) -> Result<T, String> {
+    Ok(match u {
+        UnaryOp::Neg => x.wrapping_neg(),
+        UnaryOp::Abs => {
+            if x < T::zero() {
+                x.wrapping_neg()
+            } else {
+                x
+            }
+        }
+        UnaryOp::Sign => x.signum(),
+        UnaryOp::Square => x.wrapping_mul(&x),
+        UnaryOp::Relu => x.max(T::zero()),
+        _ => return Err(format!("{u:?} is not defined on integers")),
+    })
+}
+
+fn unary(u: UnaryOp, a: &TensorValue) -> Result<TensorValue, String> {
+    Ok(match a {
+        TensorValue::F32(x) => TensorValue::F32(x.mapv(|v| unary_float(u, v))),
+        TensorValue::F64(x) => TensorValue::F64(x.mapv(|v| unary_float(u, v))),
+        TensorValue::I32(x) => TensorValue::I32(try_map(x, |v| unary_int(u, v))?),
+        TensorValue::I64(x) => TensorValue::I64(try_map(x, |v| unary_int(u, v))?),
+        _ => return Err(format!("{u:?} on {:?}", a.dtype())),
+    })
+}
+
+fn try_map<T: Copy, U>(
+    x: &ArrayD<T>,
+    f: impl Fn(T) -> Result<U, String>,
+) -> Result<ArrayD<U>, String> {
+    let data = x
+        .iter()
+        .map(|&v| f(v))
+        .collect::<Result<Vec<U>, String>>()?;
+    Ok(ArrayD::from_shape_vec(x.raw_dim(), data).expect("same length"))
+}
+
+fn try_zip<T: Copy, U>(
+    x: &ArrayD<T>,
+    y: &ArrayD<T>,
+    f: impl Fn(T, T) -> Result<U, String>,
+) -> Result<ArrayD<U>, String> {
+    if x.shape() != y.shape() {
+        return Err(format!(
+            "operand shapes {:?} and {:?} differ at run time",
+            x.shape(),
+            y.shape()
+        ));
+    }
+    let data = x
+        .iter()
+        .zip(y.iter())
+        .map(|(&a, &b)| f(a, b))
+        .collect::<Result<Vec<U>, String>>()?;
+    Ok(ArrayD::from_shape_vec(x.raw_dim(), data).expect("same length"))
+}
+
+fn binary_float<T: Float>(b: BinaryOp, x: T, y: T) -> T {
+    match b {
+        BinaryOp::Add => x + y,
+        BinaryOp::Sub => x - y,
+        BinaryOp::Mul => x * y,
+        BinaryOp::Div => x / y,
+        BinaryOp::Pow => x.powf(y),
+        // NaN-propagating, as TF's maximum/minimum
+        BinaryOp::Maximum => {
+            if x.is_nan() || y.is_nan() {
+                T::nan()
+            } else {
+                x.max(y)
+            }
+        }
+        BinaryOp::Minimum => {
+            if x.is_nan() || y.is_nan() {
+                T::nan()
+            } else {
+                x.min(y)
+            }
+        }
+    }
+}
+
+fn binary_int<T: PrimInt + WrappingAdd + WrappingSub + WrappingMul>(
+    b: BinaryOp,
+    x: T,
+    y: T,
+) -> Result<T, String> {
+    Ok(match b {
+        BinaryOp::Add => x.wrapping_add(&y),
+        BinaryOp::Sub => x.wrapping_sub(&y),
+        BinaryOp::Mul => x.wrapping_mul(&y),
+        BinaryOp::Div => x
+            .checked_div(&y)
+            .ok_or("integer division by zero or overflow")?,
+        BinaryOp::Maximum => x.max(y),
+        BinaryOp::Minimum => x.min(y),
+        BinaryOp::Pow => return Err("pow is not defined on integers".into()),
+    })
+}
+
+fn binary(b: BinaryOp, x: &TensorValue, y: &TensorValue) -> Result<TensorValue, String> {
+    use TensorValue as V;
+    Ok(match (x, y) {
+        (V::F32(x), V::F32(y)) => V::F32(try_zip(x, y, |a, c| Ok(binary_float(b, a, c)))?),
+        (V::F64(x), V::F64(y)) => V::F64(try_zip(x, y, |a, c| Ok(binary_float(b, a, c)))?),
+        (V::I32(x), V::I32(y)) => V::I32(try_zip(x, y, |a, c| binary_int(b, a, c))?),
+        (V::I64(x), V::I64(y)) => V::I64(try_zip(x, y, |a, c| binary_int(b, a, c))?),
+        _ => return Err(format!("{b:?} on {:?} and {:?}", x.dtype(), y.dtype())),
+    })
+}
+
+fn cmp<T: PartialOrd>(c: CmpOp, a: &T, b: &T) -> bool {
+    match c {
+        CmpOp::Eq => a == b,
+        CmpOp::Ne => a != b,
+        CmpOp::Lt => a < b,
+        CmpOp::Le => a <= b,
+        CmpOp::Gt => a > b,
+        CmpOp::Ge => a >= b,
+    }
+}
+
+fn compare(c: CmpOp, x: &TensorValue, y: &TensorValue) -> TensorValue {
+    use TensorValue as V;
+    let z = |r: ArrayD<bool>| V::Bool(r);
+    match (x, y) {
+        (V::F32(a), V::F32(b)) => z(Zip::from(a).and(b).map_collect(|p, q| cmp(c, p, q))),
+        (V::F64(a), V::F64(b)) => z(Zip::from(a).and(b).map_collect(|p, q| cmp(c, p, q))),
+        (V::I32(a), V::I32(b)) => z(Zip::from(a).and(b).map_collect(|p, q| cmp(c, p, q))),
+        (V::I64(a), V::I64(b)) => z(Zip::from(a).and(b).map_collect(|p, q| cmp(c, p, q))),
+        (V::Bool(a), V::Bool(b)) => z(Zip::from(a).and(b).map_collect(|p, q| cmp(c, p, q))),
+        _ => V::Unit,
+    }
+}
+
+fn select(c: &TensorValue, x: &TensorValue, y: &TensorValue) -> TensorValue {
+    use TensorValue as V;
+    let Ok(c) = c.as_bool() else { return V::Unit };
+    macro_rules! sel {
+        ($a:expr, $b:expr, $var:ident) => {
+            V::$var(
+                Zip::from(c)
+                    .and($a)
+                    .and($b)
+                    .map_collect(|&k, &p, &q| if k { p } else { q }),
+            )
+        };
+    }
+    match (x, y) {
+        (V::F32(a), V::F32(b)) => sel!(a, b, F32),
+        (V::F64(a), V::F64(b)) => sel!(a, b, F64),
+        (V::I32(a), V::I32(b)) => sel!(a, b, I32),
+        (V::I64(a), V::I64(b)) => sel!(a, b, I64),
+        (V::Bool(a), V::Bool(b)) => sel!(a, b, Bool),
+        _ => V::Unit,
+    }
+}
+
+fn broadcast(x: &TensorValue, dims: &[usize], out: &[usize]) -> Result<TensorValue, String> {
+    let mut expanded = vec![1usize; out.len()];
+    for (i, &d) in dims.iter().enumerate() {
+        expanded[d] = x.shape()[i];
+    }
+    let fail = || format!("cannot broadcast {:?} to {out:?}", x.shape());
+    Ok(map_array!(x, a => a
+        .view()
+        .into_shape_with_order(IxDyn(&expanded))
+        .map_err(|_| fail())?
+        .broadcast(IxDyn(out))
+        .ok_or_else(fail)?
+        .to_owned()))
+}
+
+fn concat(xs: &[&TensorValue], axis: usize) -> Result<TensorValue, String> {
+    macro_rules! cat {
+        ($var:ident, $as:ident) => {{
+            let views = xs
+                .iter()
+                .map(|x| x.$as().map(|a| a.view()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            TensorValue::$var(ndarray::concatenate(Axis(axis), &views).map_err(|e| e.to_string())?)
+        }};
+    }
+    Ok(match xs[0] {
+        TensorValue::F32(_) => cat!(F32, as_f32),
+        TensorValue::F64(_) => cat!(F64, as_f64),
+        TensorValue::I32(_) => cat!(I32, as_i32),
+        TensorValue::I64(_) => cat!(I64, as_i64),
+        TensorValue::Bool(_) => cat!(Bool, as_bool),
+        TensorValue::Unit => TensorValue::Unit,
+    })
+}
+
+/// Element types reductions run on.
+trait Reducible: Copy + std::ops::Add<Output = Self> + PartialOrd {
+    const ZERO: Self;
+    const LOWEST: Self;
+    const HIGHEST: Self;
+    fn mean(sum: Self, n: usize) -> Self;
+    fn is_nan(self) -> bool;
+}
+
+macro_rules! reducible {
+    ($t:ty, $lo:expr, $hi:expr, $nan:expr, $mean:expr) => {
+        impl Reducible for $t {
+            const ZERO: Self = 0 as $t;
+            const LOWEST: Self = $lo;
+            const HIGHEST: Self = $hi;
+            fn mean(sum: Self, n: usize) -> Self {
+                $mean(sum, n)
+            }
+            #[allow(clippy::redundant_closure_call)]
+            fn is_nan(self) -> bool {
+                $nan(self)
+            }
+        }
+    };
+}
+reducible!(
+    f32,
+    f32::NEG_INFINITY,
+    f32::INFINITY,
+    |x: f32| x.is_nan(),
+    |s: f32, n: usize| s / n as f32
+);
+reducible!(
+    f64,
+    f64::NEG_INFINITY,
+    f64::INFINITY,
+    |x: f64| x.is_nan(),
+    |s: f64, n: usize| s / n as f64
+);
+reducible!(
+    i32,
+    i32::MIN,
+    i32::MAX,
+    |_| false,
+    |s: i32, n: usize| if n == 0 { 0 } else { s / n as i32 }
+);
+reducible!(
+    i64,
+    i64::MIN,
+    i64::MAX,
+    |_| false,
+    |s: i64, n: usize| if n == 0 { 0 } else { s / n as i64 }
+);
+
+fn reduce_arr<T: Reducible>(
+    r: ReduceOp,
+    x: &ArrayD<T>,
+    axes: &[usize],
+    keepdims: bool,
+) -> ArrayD<T> {
+    let mut a = x.clone();
+    let mut count = 1usize;
+    for &ax in axes.iter().rev() {
+        count *= a.shape()[ax];
+        a = match r {
+            ReduceOp::Sum | ReduceOp::Mean => a.fold_axis(Axis(ax), T::ZERO, |&acc, &v| acc + v),
+            // NaN wins, as in TF
+            ReduceOp::Max => a.fold_axis(Axis(ax), T::LOWEST, |&acc, &v| {
+                if acc.is_nan() || !(v.is_nan() || v > acc) {
+                    acc
+                } else {
+                    v
+                }
+            }),
+            ReduceOp::Min => a.fold_axis(Axis(ax), T::HIGHEST, |&acc, &v| {
+                if acc.is_nan() || !(v.is_nan() || v < acc) {
+                    acc
+                } else {
+                    v
+                }
+            }),
+        };
+    }
+    if r == ReduceOp::Mean {
+        a.mapv_inplace(|s| T::mean(s, count));
+    }
+    if keepdims {
+        for &ax in axes {
+            a.insert_axis_inplace(Axis(ax));
+        }
+    }
+    a
+}
+
+fn reduce(r: ReduceOp, x: &TensorValue, axes: &[usize], keepdims: bool) -> TensorValue {
+    match x {
+        TensorValue::F32(a) => TensorValue::F32(reduce_arr(r, a, axes, keepdims)),
+        TensorValue::F64(a) => TensorValue::F64(reduce_arr(r, a, axes, keepdims)),
+        TensorValue::I32(a) => TensorValue::I32(reduce_arr(r, a, axes, keepdims)),
+        TensorValue::I64(a) => TensorValue::I64(reduce_arr(r, a, axes, keepdims)),
+        _ => TensorValue::Unit,
+    }
+}
+
+/// Batched matmul by the definition; accumulates in the element type.
+fn matmul_arr<T: Copy + std::ops::Add<Output = T> + std::ops::Mul<Output = T> + Default>(
+    a: &ArrayD<T>,
+    b: &ArrayD<T>,
+    add: impl Fn(T, T) -> T,
+    mul: impl Fn(T, T) -> T,
+) -> Result<ArrayD<T>, String> {
+    let r = a.ndim();
+    let (m, k, n) = (a.shape()[r - 2], a.shape()[r - 1], b.shape()[r - 1]);
+    if b.shape()[r - 2] != k || a.shape()[..r - 2] != b.shape()[..r - 2] {
+        return Err(format!(
+            "matmul shapes {:?} and {:?} differ at run time",
+            a.shape(),
+            b.shape()
+        ));
+    }
+    let batch: usize = a.shape()[..r - 2].iter().product();
+    let a = a.as_standard_layout();
+    let b = b.as_standard_layout();
+    let (ad, bd) = (
+        a.as_slice().expect("contiguous"),
+        b.as_slice().expect("contiguous"),
+    );
+    let mut out = vec![T::default(); batch * m * n];
+    for p in 0..batch {
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = T::default();
+                for q in 0..k {
+                    acc = add(
+                        acc,
+                        mul(ad[p * m * k + i * k + q], bd[p * k * n + q * n + j]),
+                    );
+                }
+                out[p * m * n + i * n + j] = acc;
+            }
+        }
+    }
+    let mut shape = a.shape().to_vec();
+    shape[r - 1] = n;
+    Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("sized above"))
+}
+
+fn matmul(x: &TensorValue, y: &TensorValue) -> Result<TensorValue, String> {
+    use TensorValue as V;
+    Ok(match (x, y) {
+        (V::F32(a), V::F32(b)) => V::F32(matmul_arr(a, b, |p, q| p + q, |p, q| p * q)?),
+        (V::F64(a), V::F64(b)) => V::F64(matmul_arr(a, b, |p, q| p + q, |p, q| p * q)?),
+        (V::I32(a), V::I32(b)) => V::I32(matmul_arr(
+            a,
+            b,
+            |p: i32, q| p.wrapping_add(q),
+            |p, q| p.wrapping_mul(q),
+        )?),
+        (V::I64(a), V::I64(b)) => V::I64(matmul_arr(
+            a,
+            b,
+            |p: i64, q| p.wrapping_add(q),
+            |p, q| p.wrapping_mul(q),
+        )?),
+        _ => return Err("matmul on unsupported dtypes".into()),
+    })
+}
+
+fn convert(x: &TensorValue, to: DType) -> TensorValue {
+    macro_rules! to_all {
+        ($a:expr, $f64:expr, $bool:expr) => {
+            match to {
+                DType::F32 => TensorValue::F32($a.mapv(|v| $f64(v) as f32)),
+                DType::F64 => TensorValue::F64($a.mapv(|v| $f64(v))),
+                // `as` saturates and maps NaN to 0: defined, never UB
+                DType::I32 => TensorValue::I32($a.mapv(|v| $f64(v) as i32)),
+                DType::I64 => TensorValue::I64($a.mapv(|v| $f64(v) as i64)),
+                DType::Bool => TensorValue::Bool($a.mapv(|v| $bool(v))),
+            }
+        };
+    }
+    match x {
+        TensorValue::F32(a) => to_all!(a, |v: f32| v as f64, |v: f32| v != 0.0),
+        TensorValue::F64(a) => to_all!(a, |v: f64| v, |v: f64| v != 0.0),
+        TensorValue::I32(a) => match to {
+            DType::I64 => TensorValue::I64(a.mapv(|v| v as i64)),
+            _ => to_all!(a, |v: i32| v as f64, |v: i32| v != 0),
+        },
+        TensorValue::I64(a) => match to {
+            DType::I32 => TensorValue::I32(a.mapv(|v| v as i32)),
+            _ => to_all!(a, |v: i64| v as f64, |v: i64| v != 0),
+        },
+        TensorValue::Bool(a) => to_all!(a, |v: bool| if v { 1.0 } else { 0.0 }, |v: bool| v),
+        TensorValue::Unit => TensorValue::Unit,
+    }
+}

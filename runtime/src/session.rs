@@ -1,0 +1,290 @@
+//! `Session`: owns variable values and runs fetches with feeds (TF1's `Session.run`).
+
+use crate::interp::{self, reachable, Bindings};
+use crate::{Error, Result, TensorValue};
+use kiln_frontend::{Graph, Tensor};
+use kiln_ir::{Dim, Loc, Module, OpKind, ValueId};
+use std::collections::HashMap;
+
+/// Which engine executes runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The reference interpreter (the only backend until the JIT lands).
+    #[default]
+    Interpreter,
+}
+
+/// Session knobs (TF's `ConfigProto`, for a CPU compiler).
+#[derive(Clone, Debug, Default)]
+pub struct SessionOptions {
+    /// Execution engine.
+    pub backend: Backend,
+}
+
+/// Runs a [`Graph`]: variables live here, feeds go in, `ndarray` values come out.
+///
+/// The session sees the graph as it is at each run, so ops may be added after the
+/// session is created (as the notebook does after `tf_reset()`).
+pub struct Session {
+    graph: Graph,
+    vars: Vec<Option<TensorValue>>,
+    verified_ops: usize,
+    options: SessionOptions,
+}
+
+impl Session {
+    /// A session over `graph` with default options.
+    pub fn new(graph: &Graph) -> Session {
+        Session::with_options(graph, SessionOptions::default())
+    }
+
+    /// A session with explicit options.
+    pub fn with_options(graph: &Graph, options: SessionOptions) -> Session {
+        Session {
+            graph: graph.clone(),
+            vars: Vec::new(),
+            verified_ops: usize::MAX,
+            options,
+        }
+    }
+
+    /// The graph this session runs.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &SessionOptions {
+        &self.options
+    }
+
+    /// Runs one fetch; see [`Session::run`].
+    #[track_caller]
+    pub fn run1(
+        &mut self,
+        fetch: &Tensor,
+        feeds: &[(&Tensor, TensorValue)],
+    ) -> Result<TensorValue> {
+        let loc = Loc::caller();
+        let mut out = self.run_at(&[fetch], feeds, loc)?;
+        Ok(out.pop().unwrap_or(TensorValue::Unit))
+    }
+
+    /// Computes `fetches` given `feeds` (TF `sess.run(fetches, feed_dict)`).
+    ///
+    /// Every read of a variable sees its value from before the run, and assignments
+    /// are applied when the run ends, so fetching `[train_op, loss]` returns the loss
+    /// before the update, as TF does. On error nothing changes.
+    #[track_caller]
+    pub fn run(
+        &mut self,
+        fetches: &[&Tensor],
+        feeds: &[(&Tensor, TensorValue)],
+    ) -> Result<Vec<TensorValue>> {
+        let loc = Loc::caller();
+        self.run_at(fetches, feeds, loc)
+    }
+
+    fn check_tensor(&self, t: &Tensor, loc: &Loc) -> Result<ValueId> {
+        let v = t.value()?;
+        if *t.graph() != self.graph {
+            return Err(Error::ForeignTensor {
+                tensor: t.name(),
+                loc: loc.clone(),
+            });
+        }
+        Ok(v)
+    }
+
+    fn run_at(
+        &mut self,
+        fetches: &[&Tensor],
+        feeds: &[(&Tensor, TensorValue)],
+        loc: Loc,
+    ) -> Result<Vec<TensorValue>> {
+        let fetch_ids = fetches
+            .iter()
+            .map(|t| self.check_tensor(t, &loc))
+            .collect::<Result<Vec<_>>>()?;
+        let graph = self.graph.clone();
+        let m = graph.module();
+        if self.verified_ops != m.ops.len() {
+            kiln_ir::verify(&m)?;
+            self.verified_ops = m.ops.len();
+        }
+        self.vars.resize(m.vars.len(), None);
+        let (feed_map, bindings) = self.bind_feeds(&m, feeds, &loc)?;
+        let need = reachable(&m, &fetch_ids);
+        for v in m.values().filter(|v| need[v.index()]) {
+            let op = m.op(v);
+            let fetch = || first_fetch_needing(&m, &fetch_ids, v);
+            match op.kind {
+                OpKind::Parameter if !feed_map.contains_key(&v) => {
+                    let shape = op.ty.as_ref().map(|t| t.shape.clone()).unwrap_or_default();
+                    return Err(Error::MissingFeed {
+                        placeholder: op.name.clone(),
+                        shape,
+                        fetch: fetch(),
+                        loc,
+                    });
+                }
+                OpKind::Read(var) if self.vars[var.index()].is_none() => {
+                    return Err(Error::Uninitialized {
+                        var: m.var(var).name.clone(),
+                        fetch: fetch(),
+                        loc,
+                    });
+                }
+                _ => {}
+            }
+        }
+        let out =
+            interp::run(&m, &fetch_ids, &feed_map, &self.vars, &bindings).map_err(|source| {
+                Error::Eval {
+                    source,
+                    loc: loc.clone(),
+                }
+            })?;
+        for (var, value) in out.assigns {
+            self.vars[var.index()] = Some(value);
+        }
+        Ok(out.fetches)
+    }
+
+    /// Checks feeds against their placeholders and binds symbolic dims.
+    fn bind_feeds<'f>(
+        &self,
+        m: &Module,
+        feeds: &'f [(&Tensor, TensorValue)],
+        loc: &Loc,
+    ) -> Result<(HashMap<ValueId, &'f TensorValue>, Bindings)> {
+        let mut map = HashMap::new();
+        let mut bindings = Bindings::new(m);
+        let mut bound_by: HashMap<Dim, String> = HashMap::new();
+        let classes = m.dim_classes();
+        for (t, val) in feeds {
+            let v = self.check_tensor(t, loc)?;
+            let op = m.op(v);
+            let ty = match (&op.kind, &op.ty) {
+                (OpKind::Parameter, Some(ty)) => ty,
+                _ => {
+                    return Err(Error::NotAPlaceholder {
+                        tensor: t.name(),
+                        loc: loc.clone(),
+                    })
+                }
+            };
+            let name = op.name.clone();
+            if val.dtype() != Some(ty.dtype) {
+                let got = val.dtype().map_or("()".to_string(), |d| d.to_string());
+                return Err(Error::FeedDType {
+                    placeholder: name,
+                    expected: ty.dtype,
+                    got,
+                    loc: loc.clone(),
+                });
+            }
+            let got = val.shape().to_vec();
+            let shape_err = |detail: String| Error::FeedShape {
+                placeholder: name.clone(),
+                expected: ty.shape.clone(),
+                got: got.clone(),
+                detail,
+                loc: loc.clone(),
+            };
+            if got.len() != ty.shape.rank() {
+                return Err(shape_err(format!(
+                    " (rank {} vs {})",
+                    got.len(),
+                    ty.shape.rank()
+                )));
+            }
+            for (d, &n) in ty.shape.dims().iter().zip(&got) {
+                if let Err(prev) = bindings.bind(d, n) {
+                    let canon = classes.canon(d);
+                    return Err(match (&canon, bound_by.get(&canon)) {
+                        (Dim::Sym(s), Some(first)) => Error::DimMismatch {
+                            sym: s.clone(),
+                            first: first.clone(),
+                            first_size: prev,
+                            second: name.clone(),
+                            second_size: n,
+                            loc: loc.clone(),
+                        },
+                        (Dim::Fixed(k), _) if d.is_sym() => shape_err(format!(
+                            " (dim {d} must be {k}: a broadcast assumed it equals {k})"
+                        )),
+                        _ => shape_err(String::new()),
+                    });
+                }
+                bound_by
+                    .entry(classes.canon(d))
+                    .or_insert_with(|| name.clone());
+            }
+            if map.insert(v, val).is_some() {
+                return Err(Error::DuplicateFeed {
+                    placeholder: name,
+                    loc: loc.clone(),
+                });
+            }
+        }
+        Ok((map, bindings))
+    }
+
+    /// The current value of a variable, if initialized.
+    pub fn variable(&self, var: &Tensor) -> Option<&TensorValue> {
+        let m = self.graph.module();
+        let v = var.value().ok()?;
+        match m.ops.get(v.index())?.kind {
+            OpKind::Read(id) => self.vars.get(id.index())?.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The current value of the variable named `name`, if initialized.
+    pub fn variable_by_name(&self, name: &str) -> Option<&TensorValue> {
+        let id = self.graph.module().var_by_name(name)?;
+        self.vars.get(id.index())?.as_ref()
+    }
+
+    /// Overwrites a variable (as a restore does); the value must match its type.
+    #[track_caller]
+    pub fn set_variable_by_name(&mut self, name: &str, value: TensorValue) -> Result<()> {
+        let loc = Loc::caller();
+        let m = self.graph.module();
+        let Some(id) = m.var_by_name(name) else {
+            return Err(Error::NotAPlaceholder {
+                tensor: name.to_string(),
+                loc,
+            });
+        };
+        let ty = &m.var(id).ty;
+        let fits = value.dtype() == Some(ty.dtype)
+            && ty.shape.as_fixed().as_deref() == Some(value.shape());
+        if !fits {
+            let got = format!(
+                "{}{:?}",
+                value.dtype().map_or("()".into(), |d| d.to_string()),
+                value.shape()
+            );
+            return Err(Error::VariableValue {
+                var: name.to_string(),
+                expected: ty.to_string(),
+                got,
+                loc,
+            });
+        }
+        let n = m.vars.len();
+        drop(m);
+        self.vars.resize(n, None);
+        self.vars[id.index()] = Some(value);
+        Ok(())
+    }
+}
+
+fn first_fetch_needing(m: &Module, fetches: &[ValueId], v: ValueId) -> String {
+    fetches
+        .iter()
+        .find(|&&f| reachable(m, &[f])[v.index()])
+        .map_or_else(String::new, |f| m.op(*f).name.clone())
+}
