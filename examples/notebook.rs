@@ -42,13 +42,7 @@ fn section_2() -> Result<()> {
     let b = g.placeholder(DType::F32, [None], "b_placeholder")?;
     let c = &a + &b;
     let c0_run = sess.run1(&c, &[(&a, vec![1.0f32].into()), (&b, vec![2.0f32].into())])?;
-    let c1_run = sess.run1(
-        &c,
-        &[
-            (&a, vec![1.0f32, 2.0].into()),
-            (&b, vec![2.0f32, 4.0].into()),
-        ],
-    )?;
+    let c1_run = sess.run1(&c, &[(&a, vec![1.0f32, 2.0].into()), (&b, vec![2.0f32, 4.0].into())])?;
     println!("{a}");
     println!("a shape: {}", a.get_shape());
     println!("{b}");
@@ -79,10 +73,7 @@ fn section_3() -> Result<()> {
     let c_elementwise = &a * &b;
     let c_matmul = matmul(&b, &a)?;
     let r = sess.run(&[&a, &b, &c_elementwise, &c_matmul], &[])?;
-    println!(
-        "a:\n{}\nb:\n{}\nc_elementwise:\n{}\nc_matmul:\n{}\n",
-        r[0], r[1], r[2], r[3]
-    );
+    println!("a:\n{}\nb:\n{}\nc_elementwise:\n{}\nc_matmul:\n{}\n", r[0], r[1], r[2], r[3]);
 
     let c0 = &b + &b;
     let c1 = &c0 + 1.0;
@@ -105,22 +96,12 @@ fn section_4() -> Result<()> {
     let var_init_value = [[2.0f32, 4.0, 6.0]];
     // The notebook's slip: shape [1,2] declared, a [1,3] value given. TF went on with
     // shape (1,3); kiln refuses and says why.
-    let slip = g.get_variable(
-        "myvar",
-        &[1, 2],
-        DType::F32,
-        Initializer::constant(var_init_value),
-    );
+    let slip = g.get_variable("myvar", &[1, 2], DType::F32, Initializer::constant(var_init_value));
     match slip {
         Err(e) => println!("kiln rejects the notebook's slip:\n  {e}\n"),
         Ok(v) => println!("unexpectedly accepted: {v}"),
     }
-    let var = g.get_variable(
-        "myvar",
-        &[1, 3],
-        DType::F32,
-        Initializer::constant(var_init_value),
-    )?;
+    let var = g.get_variable("myvar", &[1, 3], DType::F32, Initializer::constant(var_init_value))?;
     println!("{var}\n");
     println!("{}\n", list(&g.global_variables()));
 
@@ -164,12 +145,7 @@ fn section_6() -> Result<()> {
     for (i, shape) in layers {
         let _scope = g.variable_scope(&format!("layer_{i}"));
         g.get_variable(&format!("W{i}"), &shape, DType::F32, Initializer::xavier())?;
-        g.get_variable(
-            &format!("b{i}"),
-            &[shape[1]],
-            DType::F32,
-            Initializer::Zeros,
-        )?;
+        g.get_variable(&format!("b{i}"), &[shape[1]], DType::F32, Initializer::Zeros)?;
     }
     let mut var_names: Vec<String> = g.global_variables().iter().map(Tensor::name).collect();
     var_names.sort();
@@ -184,13 +160,7 @@ fn section_6() -> Result<()> {
 }
 
 fn list(vars: &[Tensor]) -> String {
-    format!(
-        "[{}]",
-        vars.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    format!("[{}]", vars.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
 }
 
 fn main() -> Result<()> {

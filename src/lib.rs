@@ -19,11 +19,11 @@
 #![warn(missing_docs)]
 
 pub use kiln_frontend::{
-    abs, add, assign, broadcast_to, cast, concat, divide, equal, exp, greater, greater_equal,
-    group, less, less_equal, log, matmul, maximum, minimum, multiply, negative, nn, not_equal, pow,
-    reduce_max, reduce_mean, reduce_min, reduce_sum, reshape, rsqrt, select, sigmoid, sign, slice,
-    sqrt, square, subtract, tanh, transpose, where_, Axes, DType, Dim, DimSpec, Graph, Initializer,
-    IntoConstant, IntoShapeSpec, RankPromotion, ScopeGuard, Shape, Tensor, TensorShape,
+    abs, add, assign, broadcast_to, cast, concat, divide, equal, exp, greater, greater_equal, group, less, less_equal,
+    log, matmul, maximum, minimum, multiply, negative, nn, not_equal, pow, reduce_max, reduce_mean, reduce_min,
+    reduce_sum, reshape, rsqrt, select, sigmoid, sign, slice, sqrt, square, subtract, tanh, transpose, where_, Axes,
+    DType, Dim, DimSpec, Graph, Initializer, IntoConstant, IntoShapeSpec, RankPromotion, ScopeGuard, Shape, Tensor,
+    TensorShape,
 };
 pub use kiln_runtime::{interp, Backend, Session, SessionOptions, TensorValue, ValueTypeError};
 

@@ -39,20 +39,12 @@ fn append(acc: &mut Option<Literal>, lit: Literal) -> Result<(), String> {
         (Literal::I32(a), Literal::I32(b)) => a.extend(b),
         (Literal::I64(a), Literal::I64(b)) => a.extend(b),
         (Literal::Bool(a), Literal::Bool(b)) => a.extend(b),
-        (a, b) => {
-            return Err(format!(
-                "mixed element types {} and {}",
-                a.dtype(),
-                b.dtype()
-            ))
-        }
+        (a, b) => return Err(format!("mixed element types {} and {}", a.dtype(), b.dtype())),
     }
     Ok(())
 }
 
-fn stack<T: IntoConstant>(
-    items: impl IntoIterator<Item = T>,
-) -> Result<(Literal, Vec<usize>), String> {
+fn stack<T: IntoConstant>(items: impl IntoIterator<Item = T>) -> Result<(Literal, Vec<usize>), String> {
     let mut acc = None;
     let mut inner: Option<Vec<usize>> = None;
     let mut n = 0;
@@ -61,9 +53,7 @@ fn stack<T: IntoConstant>(
         match &inner {
             None => inner = Some(shape),
             Some(s) if *s != shape => {
-                return Err(format!(
-                    "ragged data: element {i} has shape {shape:?}, element 0 has {s:?}"
-                ))
+                return Err(format!("ragged data: element {i} has shape {shape:?}, element 0 has {s:?}"))
             }
             _ => {}
         }
@@ -114,10 +104,7 @@ element!(bool, Bool);
 
 impl<S: Data<Elem = T>, D: Dimension, T: Element> IntoConstant for &ArrayBase<S, D> {
     fn into_literal(self) -> Result<(Literal, Vec<usize>), String> {
-        Ok((
-            T::literal(self.iter().copied().collect()),
-            self.shape().to_vec(),
-        ))
+        Ok((T::literal(self.iter().copied().collect()), self.shape().to_vec()))
     }
 }
 

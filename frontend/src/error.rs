@@ -7,8 +7,7 @@ use kiln_ir::{DType, Loc, Shape};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn at(l: &Option<Loc>) -> String {
-    l.as_ref()
-        .map_or_else(|| "unknown location".to_string(), Loc::to_string)
+    l.as_ref().map_or_else(|| "unknown location".to_string(), Loc::to_string)
 }
 
 /// Why a graph could not be built.

@@ -2,9 +2,7 @@
 
 use crate::constant::{cast_literal, IntoConstant};
 use crate::{Error, Result, Tensor};
-use kiln_ir::{
-    infer_type, DType, Dim, DimClasses, Loc, Module, Op, OpKind, Shape, Type, ValueId, VarId,
-};
+use kiln_ir::{infer_type, DType, Dim, DimClasses, Loc, Module, Op, OpKind, Shape, Type, ValueId, VarId};
 use std::cell::{Ref, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -220,22 +218,13 @@ impl Graph {
 
     fn scope_guard(&self) -> ScopeGuard {
         let g = self.inner.borrow();
-        ScopeGuard {
-            graph: self.clone(),
-            names: g.name_scopes.len(),
-            vars: g.var_scopes.len(),
-        }
+        ScopeGuard { graph: self.clone(), names: g.name_scopes.len(), vars: g.var_scopes.len() }
     }
 
     /// A placeholder (TF `placeholder`): a value fed at each run. `None` dims are
     /// unknown and become fresh symbols; named dims are shared symbols.
     #[track_caller]
-    pub fn placeholder(
-        &self,
-        dtype: DType,
-        shape: impl IntoShapeSpec,
-        name: &str,
-    ) -> Result<Tensor> {
+    pub fn placeholder(&self, dtype: DType, shape: impl IntoShapeSpec, name: &str) -> Result<Tensor> {
         let loc = Loc::caller();
         let base = if name.is_empty() { "Placeholder" } else { name };
         check_name(base, &loc)?;
@@ -262,8 +251,7 @@ impl Graph {
             }
         }
         let ty = Type::new(dtype, Shape(dims));
-        self.add_op(OpKind::Parameter, &[], Some(ty), base, &loc)
-            .map(|v| self.tensor(v))
+        self.add_op(OpKind::Parameter, &[], Some(ty), base, &loc).map(|v| self.tensor(v))
     }
 
     /// A constant (TF `constant`) from a scalar, nested arrays or `Vec`s, or an `ndarray`.
@@ -287,25 +275,17 @@ impl Graph {
         name: &str,
         loc: &Loc,
     ) -> Result<Tensor> {
-        let cerr = |message: String| Error::Constant {
-            message,
-            loc: loc.clone(),
-        };
+        let cerr = |message: String| Error::Constant { message, loc: loc.clone() };
         let (mut lit, shape) = value.into_literal().map_err(cerr)?;
         if let Some(d) = dtype {
             lit = cast_literal(&lit, d).map_err(cerr)?;
         }
         let ty = Type::new(lit.dtype(), Shape::fixed(&shape));
-        self.add_op(OpKind::Constant(lit), &[], Some(ty), name, loc)
-            .map(|v| self.tensor(v))
+        self.add_op(OpKind::Constant(lit), &[], Some(ty), name, loc).map(|v| self.tensor(v))
     }
 
     pub(crate) fn tensor(&self, id: ValueId) -> Tensor {
-        Tensor {
-            graph: self.clone(),
-            id,
-            poison: None,
-        }
+        Tensor { graph: self.clone(), id, poison: None }
     }
 
     /// Checks and appends an op named uniquely after `base` in the current name scope.
@@ -319,21 +299,10 @@ impl Graph {
     ) -> Result<ValueId> {
         let mut g = self.inner.borrow_mut();
         let scoped = g.scoped(base);
-        let ty = infer_type(&g.module, &g.classes, &kind, operands, declared.as_ref()).map_err(
-            |message| Error::Invalid {
-                op: g.peek_name(&scoped),
-                message,
-                loc: loc.clone(),
-            },
-        )?;
+        let ty = infer_type(&g.module, &g.classes, &kind, operands, declared.as_ref())
+            .map_err(|message| Error::Invalid { op: g.peek_name(&scoped), message, loc: loc.clone() })?;
         let name = g.unique_name(&scoped);
-        Ok(g.module.push(Op {
-            kind,
-            operands: operands.to_vec(),
-            ty,
-            name,
-            loc: Some(loc.clone()),
-        }))
+        Ok(g.module.push(Op { kind, operands: operands.to_vec(), ty, name, loc: Some(loc.clone()) }))
     }
 
     /// The name `base` would get now in the current scope (for error messages).
@@ -404,10 +373,7 @@ impl Inner {
     }
 
     pub(crate) fn var_prefix(&self) -> String {
-        self.var_scopes
-            .iter()
-            .map(|(n, _)| format!("{n}/"))
-            .collect()
+        self.var_scopes.iter().map(|(n, _)| format!("{n}/")).collect()
     }
 
     pub(crate) fn reuse(&self) -> bool {
@@ -419,9 +385,6 @@ pub(crate) fn check_name(name: &str, loc: &Loc) -> Result<()> {
     if kiln_ir::is_valid_name(name) {
         Ok(())
     } else {
-        Err(Error::InvalidName {
-            name: name.to_string(),
-            loc: loc.clone(),
-        })
+        Err(Error::InvalidName { name: name.to_string(), loc: loc.clone() })
     }
 }

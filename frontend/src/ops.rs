@@ -51,11 +51,7 @@ pub(crate) fn values(op: &str, g: &Graph, ts: &[&Tensor], loc: &Loc) -> Result<V
         .map(|t| {
             let v = t.value()?;
             if t.graph != *g {
-                return Err(Error::ForeignTensor {
-                    op: op.to_string(),
-                    tensor: t.name(),
-                    loc: loc.clone(),
-                });
+                return Err(Error::ForeignTensor { op: op.to_string(), tensor: t.name(), loc: loc.clone() });
             }
             Ok(v)
         })
@@ -75,12 +71,7 @@ fn data_ty(op: &str, t: &Tensor, loc: &Loc) -> Result<Type> {
 fn broadcast_shape(g: &Graph, op: &str, a: &Shape, b: &Shape, loc: &Loc) -> Result<Shape> {
     let rank = a.rank().max(b.rank());
     let mut out = vec![Dim::Fixed(1); rank];
-    let fail = || Error::Broadcast {
-        op: op.to_string(),
-        lhs: a.clone(),
-        rhs: b.clone(),
-        loc: loc.clone(),
-    };
+    let fail = || Error::Broadcast { op: op.to_string(), lhs: a.clone(), rhs: b.clone(), loc: loc.clone() };
     for i in 0..rank {
         let da = (i + a.rank()).checked_sub(rank).map(|j| &a.0[j]);
         let db = (i + b.rank()).checked_sub(rank).map(|j| &b.0[j]);
@@ -106,32 +97,13 @@ fn broadcast_shape(g: &Graph, op: &str, a: &Shape, b: &Shape, loc: &Loc) -> Resu
 }
 
 /// Inserts a broadcast of `v` (type `t`) to `shape` if it differs.
-fn broadcast_to_shape(
-    g: &Graph,
-    v: ValueId,
-    t: &Type,
-    shape: &Shape,
-    name: &str,
-    loc: &Loc,
-) -> Result<ValueId> {
-    if t.shape.rank() == shape.rank()
-        && t.shape
-            .0
-            .iter()
-            .zip(&shape.0)
-            .all(|(a, b)| g.same_dim(a, b))
-    {
+fn broadcast_to_shape(g: &Graph, v: ValueId, t: &Type, shape: &Shape, name: &str, loc: &Loc) -> Result<ValueId> {
+    if t.shape.rank() == shape.rank() && t.shape.0.iter().zip(&shape.0).all(|(a, b)| g.same_dim(a, b)) {
         return Ok(v);
     }
     let off = shape.rank() - t.shape.rank();
     let dims = (0..t.shape.rank()).map(|i| i + off).collect();
-    g.add_op(
-        OpKind::Broadcast { dims },
-        &[v],
-        Some(Type::new(t.dtype, shape.clone())),
-        name,
-        loc,
-    )
+    g.add_op(OpKind::Broadcast { dims }, &[v], Some(Type::new(t.dtype, shape.clone())), name, loc)
 }
 
 /// True when the broadcast expands both operands, turning vectors into a matrix:
@@ -150,22 +122,12 @@ fn is_outer_promotion(g: &Graph, a: &Shape, b: &Shape, out: &Shape) -> bool {
 }
 
 /// Broadcasts two operands to a common shape, applying the rank-promotion policy.
-fn broadcast_pair(
-    op: &str,
-    a: &Tensor,
-    b: &Tensor,
-    loc: &Loc,
-) -> Result<(Graph, ValueId, ValueId, Type)> {
+fn broadcast_pair(op: &str, a: &Tensor, b: &Tensor, loc: &Loc) -> Result<(Graph, ValueId, ValueId, Type)> {
     let g = a.graph.clone();
     let vs = values(op, &g, &[a, b], loc)?;
     let (ta, tb) = (data_ty(op, a, loc)?, data_ty(op, b, loc)?);
     if ta.dtype != tb.dtype {
-        return Err(Error::DType {
-            op: op.to_string(),
-            lhs: ta.dtype,
-            rhs: tb.dtype,
-            loc: loc.clone(),
-        });
+        return Err(Error::DType { op: op.to_string(), lhs: ta.dtype, rhs: tb.dtype, loc: loc.clone() });
     }
     let shape = broadcast_shape(&g, op, &ta.shape, &tb.shape, loc)?;
     if is_outer_promotion(&g, &ta.shape, &tb.shape, &shape) {
@@ -445,24 +407,11 @@ fn reduce_at(r: ReduceOp, x: &Tensor, axis: Axes, keepdims: bool, loc: &Loc) -> 
     let rank = t.shape.rank();
     let mut axes = match axis {
         Axes::All => (0..rank).collect::<Vec<_>>(),
-        Axes::List(l) => l
-            .iter()
-            .map(|&a| norm_axis(&op, x, rank, a, loc))
-            .collect::<Result<_>>()?,
+        Axes::List(l) => l.iter().map(|&a| norm_axis(&op, x, rank, a, loc)).collect::<Result<_>>()?,
     };
     axes.sort_unstable();
     axes.dedup();
-    let v = g.add_op(
-        OpKind::Reduce {
-            op: r,
-            axes,
-            keepdims,
-        },
-        &vs,
-        None,
-        name,
-        loc,
-    )?;
+    let v = g.add_op(OpKind::Reduce { op: r, axes, keepdims }, &vs, None, name, loc)?;
     Ok(g.tensor(v))
 }
 
@@ -499,12 +448,7 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let vs = values(&op, &g, &[a, b], &loc)?;
     let (ta, tb) = (data_ty(&op, a, &loc)?, data_ty(&op, b, &loc)?);
     if ta.dtype != tb.dtype {
-        return Err(Error::DType {
-            op,
-            lhs: ta.dtype,
-            rhs: tb.dtype,
-            loc,
-        });
+        return Err(Error::DType { op, lhs: ta.dtype, rhs: tb.dtype, loc });
     }
     let r = ta.shape.rank();
     let ok = r >= 2
@@ -513,16 +457,9 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         && g.same_dim(&ta.shape.0[r - 1], &tb.shape.0[r - 2]);
     if !ok {
         // a symbolic inner dim may still be constrained equal
-        let inner_sym = r >= 2
-            && tb.shape.rank() == r
-            && (ta.shape.0[r - 1].is_sym() || tb.shape.0[r - 2].is_sym());
+        let inner_sym = r >= 2 && tb.shape.rank() == r && (ta.shape.0[r - 1].is_sym() || tb.shape.0[r - 2].is_sym());
         if !(inner_sym && g.constrain(&ta.shape.0[r - 1], &tb.shape.0[r - 2]).is_ok()) {
-            return Err(Error::MatMul {
-                op,
-                lhs: ta.shape,
-                rhs: tb.shape,
-                loc,
-            });
+            return Err(Error::MatMul { op, lhs: ta.shape, rhs: tb.shape, loc });
         }
     }
     let v = g.add_op(OpKind::MatMul, &vs, None, "MatMul", &loc)?;
@@ -537,41 +474,22 @@ pub fn reshape(x: &Tensor, shape: &[i64]) -> Result<Tensor> {
     let op = g.prospective_name("Reshape");
     let vs = values(&op, &g, &[x], &loc)?;
     let t = data_ty(&op, x, &loc)?;
-    let invalid = |message: String| Error::Invalid {
-        op: op.clone(),
-        message,
-        loc: loc.clone(),
-    };
+    let invalid = |message: String| Error::Invalid { op: op.clone(), message, loc: loc.clone() };
     if shape.iter().filter(|&&d| d == -1).count() > 1 || shape.iter().any(|&d| d < -1) {
         return Err(invalid(format!("bad target shape {shape:?}")));
     }
     let mut dims: Vec<Dim> = shape.iter().map(|&d| Dim::Fixed(d.max(0) as u64)).collect();
     if let Some(pos) = shape.iter().position(|&d| d == -1) {
-        let known: u64 = shape
-            .iter()
-            .filter(|&&d| d >= 0)
-            .map(|&d| d as u64)
-            .product();
+        let known: u64 = shape.iter().filter(|&&d| d >= 0).map(|&d| d as u64).product();
         let fixed: u64 = t.shape.0.iter().filter_map(Dim::fixed).product();
         let syms: Vec<&Dim> = t.shape.0.iter().filter(|d| d.is_sym()).collect();
         dims[pos] = match syms.as_slice() {
             [] if known != 0 && fixed % known == 0 => Dim::Fixed(fixed / known),
             [s] if known != 0 && fixed == known => (*s).clone(),
-            _ => {
-                return Err(invalid(format!(
-                    "cannot infer -1 in {shape:?} from {}",
-                    t.shape
-                )))
-            }
+            _ => return Err(invalid(format!("cannot infer -1 in {shape:?} from {}", t.shape))),
         };
     }
-    let v = g.add_op(
-        OpKind::Reshape,
-        &vs,
-        Some(Type::new(t.dtype, Shape(dims))),
-        "Reshape",
-        &loc,
-    )?;
+    let v = g.add_op(OpKind::Reshape, &vs, Some(Type::new(t.dtype, Shape(dims))), "Reshape", &loc)?;
     Ok(g.tensor(v))
 }
 
@@ -597,10 +515,7 @@ pub fn slice(x: &Tensor, begin: &[usize], size: &[i64]) -> Result<Tensor> {
     let vs = values(&op, &g, &[x], &loc)?;
     let t = data_ty(&op, x, &loc)?;
     if begin.len() != t.shape.rank() || size.len() != t.shape.rank() {
-        let message = format!(
-            "begin {begin:?} and size {size:?} must have one entry per axis of {}",
-            t.shape
-        );
+        let message = format!("begin {begin:?} and size {size:?} must have one entry per axis of {}", t.shape);
         return Err(Error::Invalid { op, message, loc });
     }
     let dims = t
@@ -615,13 +530,7 @@ pub fn slice(x: &Tensor, begin: &[usize], size: &[i64]) -> Result<Tensor> {
         })
         .collect();
     let begin = begin.iter().map(|&b| b as u64).collect();
-    let v = g.add_op(
-        OpKind::Slice { begin },
-        &vs,
-        Some(Type::new(t.dtype, Shape(dims))),
-        "Slice",
-        &loc,
-    )?;
+    let v = g.add_op(OpKind::Slice { begin }, &vs, Some(Type::new(t.dtype, Shape(dims))), "Slice", &loc)?;
     Ok(g.tensor(v))
 }
 
@@ -630,11 +539,7 @@ pub fn slice(x: &Tensor, begin: &[usize], size: &[i64]) -> Result<Tensor> {
 pub fn concat(xs: &[&Tensor], axis: i64) -> Result<Tensor> {
     let loc = Loc::caller();
     let Some(first) = xs.first() else {
-        return Err(Error::Invalid {
-            op: "concat".into(),
-            message: "needs at least one tensor".into(),
-            loc,
-        });
+        return Err(Error::Invalid { op: "concat".into(), message: "needs at least one tensor".into(), loc });
     };
     let g = first.graph.clone();
     let op = g.prospective_name("concat");
@@ -653,13 +558,7 @@ pub fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
     let op = g.prospective_name("Cast");
     let vs = values(&op, &g, &[x], &loc)?;
     let t = data_ty(&op, x, &loc)?;
-    let v = g.add_op(
-        OpKind::Convert,
-        &vs,
-        Some(Type::new(dtype, t.shape)),
-        "Cast",
-        &loc,
-    )?;
+    let v = g.add_op(OpKind::Convert, &vs, Some(Type::new(dtype, t.shape)), "Cast", &loc)?;
     Ok(g.tensor(v))
 }
 
@@ -674,12 +573,7 @@ pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let target = Shape::fixed(shape);
     let out = broadcast_shape(&g, &op, &t.shape, &target, &loc)?;
     if !g.inner.borrow().classes.same_shape(&out, &target) {
-        return Err(Error::Broadcast {
-            op,
-            lhs: t.shape,
-            rhs: target,
-            loc,
-        });
+        return Err(Error::Broadcast { op, lhs: t.shape, rhs: target, loc });
     }
     let v = broadcast_to_shape(&g, vs[0], &t, &target, "BroadcastTo", &loc)?;
     Ok(g.tensor(v))
@@ -690,11 +584,7 @@ pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
 pub fn group(ops: &[&Tensor]) -> Result<Tensor> {
     let loc = Loc::caller();
     let Some(first) = ops.first() else {
-        return Err(Error::Invalid {
-            op: "group".into(),
-            message: "needs at least one op".into(),
-            loc,
-        });
+        return Err(Error::Invalid { op: "group".into(), message: "needs at least one op".into(), loc });
     };
     let g = first.graph.clone();
     let vs = values("group_deps", &g, ops, &loc)?;
@@ -713,11 +603,7 @@ pub fn assign(var: &Tensor, value: &Tensor) -> Result<Tensor> {
     let vid = match g.module().op(vs[0]).kind {
         OpKind::Read(v) => v,
         _ => {
-            return Err(Error::Invalid {
-                op,
-                message: format!("'{}' is not a variable", var.name()),
-                loc,
-            });
+            return Err(Error::Invalid { op, message: format!("'{}' is not a variable", var.name()), loc });
         }
     };
     let base = format!("{}/Assign", var.op_name());

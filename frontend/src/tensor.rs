@@ -25,11 +25,7 @@ pub struct TensorShape(pub Shape);
 impl TensorShape {
     /// Dims as `Some(size)` or `None` for symbols (TF `as_list()`).
     pub fn as_list(&self) -> Vec<Option<usize>> {
-        self.0
-            .dims()
-            .iter()
-            .map(|d| d.fixed().map(|n| n as usize))
-            .collect()
+        self.0.dims().iter().map(|d| d.fixed().map(|n| n as usize)).collect()
     }
 
     /// The rank.
@@ -58,11 +54,7 @@ impl PartialEq<&[usize]> for TensorShape {
 
 impl Tensor {
     pub(crate) fn poisoned(graph: &Graph, e: Error) -> Tensor {
-        Tensor {
-            graph: graph.clone(),
-            id: ValueId(u32::MAX),
-            poison: Some(Rc::new(e)),
-        }
+        Tensor { graph: graph.clone(), id: ValueId(u32::MAX), poison: Some(Rc::new(e)) }
     }
 
     /// The graph this tensor belongs to.
@@ -85,10 +77,7 @@ impl Tensor {
 
     /// The IR type, or `None` for ops without a result (assign, group) and poisoned tensors.
     pub fn ty(&self) -> Option<Type> {
-        self.poison
-            .is_none()
-            .then(|| self.graph.ty_of(self.id))
-            .flatten()
+        self.poison.is_none().then(|| self.graph.ty_of(self.id)).flatten()
     }
 
     /// The element type (`Bool` is never returned for result-less ops; see [`Tensor::ty`]).
@@ -142,21 +131,10 @@ impl fmt::Display for Tensor {
         }
         match (self.ty(), self.var_name()) {
             (Some(t), Some(v)) => {
-                write!(
-                    f,
-                    "<tf.Variable '{v}:0' shape={} dtype={}_ref>",
-                    t.shape.tf_string(),
-                    t.dtype.tf_name()
-                )
+                write!(f, "<tf.Variable '{v}:0' shape={} dtype={}_ref>", t.shape.tf_string(), t.dtype.tf_name())
             }
             (Some(t), None) => {
-                write!(
-                    f,
-                    "Tensor(\"{}\", shape={}, dtype={})",
-                    self.name(),
-                    t.shape.tf_string(),
-                    t.dtype.tf_name()
-                )
+                write!(f, "Tensor(\"{}\", shape={}, dtype={})", self.name(), t.shape.tf_string(), t.dtype.tf_name())
             }
             (None, _) => write!(f, "<tf.Operation '{}' type=NoOp>", self.op_name()),
         }
@@ -237,8 +215,7 @@ impl std::ops::Neg for &Tensor {
     type Output = Tensor;
     #[track_caller]
     fn neg(self) -> Tensor {
-        crate::ops::unary_op(UnaryOp::Neg, self)
-            .unwrap_or_else(|e| Tensor::poisoned(&self.graph, e))
+        crate::ops::unary_op(UnaryOp::Neg, self).unwrap_or_else(|e| Tensor::poisoned(&self.graph, e))
     }
 }
 

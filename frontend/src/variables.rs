@@ -107,14 +107,7 @@ impl Graph {
         initializer: impl Into<Option<Initializer>>,
         trainable: bool,
     ) -> Result<Tensor> {
-        self.get_variable_full(
-            name,
-            shape,
-            dtype,
-            initializer.into(),
-            trainable,
-            Loc::caller(),
-        )
+        self.get_variable_full(name, shape, dtype, initializer.into(), trainable, Loc::caller())
     }
 
     fn get_variable_full(
@@ -134,9 +127,7 @@ impl Graph {
         let ty = Type::new(dtype, Shape::fixed(shape));
         let existing = {
             let g = self.inner.borrow();
-            g.module
-                .var_by_name(&full)
-                .map(|v| (g.module.var(v).clone(), g.vars[v.index()].clone()))
+            g.module.var_by_name(&full).map(|v| (g.module.var(v).clone(), g.vars[v.index()].clone()))
         };
         match (existing, reuse) {
             (Some((var, info)), true) => {
@@ -150,23 +141,14 @@ impl Graph {
                 }
                 return Ok(self.tensor(info.read));
             }
-            (Some((var, _)), false) => {
-                return Err(Error::DuplicateVariable {
-                    name: full,
-                    first: var.loc,
-                    loc,
-                })
-            }
+            (Some((var, _)), false) => return Err(Error::DuplicateVariable { name: full, first: var.loc, loc }),
             (None, true) => return Err(Error::NoSuchVariable { name: full, loc }),
             (None, false) => {}
         }
         let init = init.unwrap_or(Initializer::GlorotUniform);
         if let Initializer::Constant(lit, vshape) = &init {
             if vshape.first() == Some(&usize::MAX) && lit.is_empty() {
-                return Err(Error::Constant {
-                    message: format!("initializer of '{full}' has ragged data"),
-                    loc,
-                });
+                return Err(Error::Constant { message: format!("initializer of '{full}' has ragged data"), loc });
             }
             if !vshape.is_empty() && vshape.as_slice() != shape {
                 return Err(Error::InitializerShape {
@@ -180,23 +162,14 @@ impl Graph {
         let var = {
             let mut g = self.inner.borrow_mut();
             g.reserve_name(&full);
-            g.module.add_var(Var {
-                name: full.clone(),
-                ty: ty.clone(),
-                trainable,
-                loc: Some(loc.clone()),
-            })
+            g.module.add_var(Var { name: full.clone(), ty: ty.clone(), trainable, loc: Some(loc.clone()) })
         };
         // variable ops live at the root of the name space, named after the variable
         let saved = std::mem::take(&mut self.inner.borrow_mut().name_scopes);
         let built = self.build_variable(var, &full, &ty, &init, &loc);
         self.inner.borrow_mut().name_scopes = saved;
         let (read, init_op) = built?;
-        self.inner.borrow_mut().vars.push(VarInfo {
-            var,
-            read,
-            init: init_op,
-        });
+        self.inner.borrow_mut().vars.push(VarInfo { var, read, init: init_op });
         Ok(self.tensor(read))
     }
 
@@ -211,11 +184,7 @@ impl Graph {
         let read = {
             let mut g = self.inner.borrow_mut();
             let ok = g.module.value_by_name(full).is_none();
-            let name = if ok {
-                full.to_string()
-            } else {
-                g.unique_name(full)
-            };
+            let name = if ok { full.to_string() } else { g.unique_name(full) };
             g.module.push(kiln_ir::Op {
                 kind: OpKind::Read(var),
                 operands: vec![],
@@ -225,29 +194,14 @@ impl Graph {
             })
         };
         let value = self.initial_value(full, ty, init, loc)?;
-        let init_op = self.add_op(
-            OpKind::Assign(var),
-            &[value],
-            None,
-            &format!("{full}/Assign"),
-            loc,
-        )?;
+        let init_op = self.add_op(OpKind::Assign(var), &[value], None, &format!("{full}/Assign"), loc)?;
         Ok((read, init_op))
     }
 
-    fn initial_value(
-        &self,
-        full: &str,
-        ty: &Type,
-        init: &Initializer,
-        loc: &Loc,
-    ) -> Result<kiln_ir::ValueId> {
+    fn initial_value(&self, full: &str, ty: &Type, init: &Initializer, loc: &Loc) -> Result<kiln_ir::ValueId> {
         let dims = ty.shape.as_fixed().unwrap_or_default();
         let prefix = format!("{full}/Initializer");
-        let cerr = |message: String| Error::Constant {
-            message,
-            loc: loc.clone(),
-        };
+        let cerr = |message: String| Error::Constant { message, loc: loc.clone() };
         let fill = |lit: Literal, what: &str| -> Result<kiln_ir::ValueId> {
             let lit = cast_literal(&lit, ty.dtype).map_err(cerr)?;
             let c = self.add_op(
@@ -260,13 +214,7 @@ impl Graph {
             if dims.is_empty() {
                 return Ok(c);
             }
-            self.add_op(
-                OpKind::Broadcast { dims: vec![] },
-                &[c],
-                Some(ty.clone()),
-                &format!("{prefix}/{what}"),
-                loc,
-            )
+            self.add_op(OpKind::Broadcast { dims: vec![] }, &[c], Some(ty.clone()), &format!("{prefix}/{what}"), loc)
         };
         let (fan_in, fan_out) = fans(&dims);
         let dist = match init {
@@ -275,45 +223,26 @@ impl Graph {
                     return fill(lit.clone(), "Const");
                 }
                 let lit = cast_literal(lit, ty.dtype).map_err(cerr)?;
-                return self.add_op(
-                    OpKind::Constant(lit),
-                    &[],
-                    Some(ty.clone()),
-                    &format!("{prefix}/Const"),
-                    loc,
-                );
+                return self.add_op(OpKind::Constant(lit), &[], Some(ty.clone()), &format!("{prefix}/Const"), loc);
             }
             Initializer::Zeros => return fill(Literal::F64(vec![0.0]), "zeros"),
             Initializer::Ones => return fill(Literal::F64(vec![1.0]), "ones"),
-            Initializer::RandomNormal { mean, stddev } => RandomDist::Normal {
-                mean: *mean,
-                stddev: *stddev,
-            },
-            Initializer::TruncatedNormal { mean, stddev } => RandomDist::TruncatedNormal {
-                mean: *mean,
-                stddev: *stddev,
-            },
-            Initializer::RandomUniform { min, max } => RandomDist::Uniform {
-                min: *min,
-                max: *max,
-            },
+            Initializer::RandomNormal { mean, stddev } => RandomDist::Normal { mean: *mean, stddev: *stddev },
+            Initializer::TruncatedNormal { mean, stddev } => {
+                RandomDist::TruncatedNormal { mean: *mean, stddev: *stddev }
+            }
+            Initializer::RandomUniform { min, max } => RandomDist::Uniform { min: *min, max: *max },
             Initializer::GlorotUniform => {
                 let l = (6.0 / (fan_in + fan_out).max(1.0)).sqrt();
                 RandomDist::Uniform { min: -l, max: l }
             }
             Initializer::GlorotNormal => {
                 let s = (2.0 / (fan_in + fan_out).max(1.0)).sqrt() / 0.879_625_661_034_239_8;
-                RandomDist::TruncatedNormal {
-                    mean: 0.0,
-                    stddev: s,
-                }
+                RandomDist::TruncatedNormal { mean: 0.0, stddev: s }
             }
         };
         if !ty.dtype.is_float() {
-            return Err(cerr(format!(
-                "random initializer for '{full}' needs a float dtype, not {}",
-                ty.dtype
-            )));
+            return Err(cerr(format!("random initializer for '{full}' needs a float dtype, not {}", ty.dtype)));
         }
         let seed = {
             let mut g = self.inner.borrow_mut();
@@ -335,11 +264,7 @@ impl Graph {
     pub fn trainable_variables(&self) -> Vec<Tensor> {
         let reads: Vec<_> = {
             let g = self.inner.borrow();
-            g.vars
-                .iter()
-                .filter(|v| g.module.var(v.var).trainable)
-                .map(|v| v.read)
-                .collect()
+            g.vars.iter().filter(|v| g.module.var(v.var).trainable).map(|v| v.read).collect()
         };
         reads.into_iter().map(|r| self.tensor(r)).collect()
     }
@@ -365,15 +290,11 @@ impl Graph {
             let g = self.inner.borrow();
             vs.iter()
                 .map(|v| {
-                    g.vars
-                        .iter()
-                        .find(|i| i.read == *v)
-                        .map(|i| i.init)
-                        .ok_or_else(|| Error::Invalid {
-                            op: "init".into(),
-                            message: format!("'{}' is not a variable", g.module.op(*v).name),
-                            loc: loc.clone(),
-                        })
+                    g.vars.iter().find(|i| i.read == *v).map(|i| i.init).ok_or_else(|| Error::Invalid {
+                        op: "init".into(),
+                        message: format!("'{}' is not a variable", g.module.op(*v).name),
+                        loc: loc.clone(),
+                    })
                 })
                 .collect::<Result<Vec<_>>>()?
         };
@@ -384,13 +305,7 @@ impl Graph {
     /// The initializer (assign) op of a variable.
     pub fn initializer_of(&self, var: &Tensor) -> Option<Tensor> {
         let id = var.value().ok()?;
-        let init = self
-            .inner
-            .borrow()
-            .vars
-            .iter()
-            .find(|i| i.read == id)
-            .map(|i| i.init)?;
+        let init = self.inner.borrow().vars.iter().find(|i| i.read == id).map(|i| i.init)?;
         Some(self.tensor(init))
     }
 }

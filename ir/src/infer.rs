@@ -2,10 +2,7 @@
 //! computes its result type. The frontend builds with it and the verifier re-checks
 //! with it, so the two can never disagree.
 
-use crate::{
-    BinaryOp, DType, Dim, DimClasses, Module, OpKind, RandomDist, ReduceOp, Shape, Type, UnaryOp,
-    ValueId,
-};
+use crate::{BinaryOp, DType, Dim, DimClasses, Module, OpKind, RandomDist, ReduceOp, Shape, Type, UnaryOp, ValueId};
 
 /// Checks `kind` applied to `operands` and returns the result type (`None` for ops
 /// without a result). Ops whose result shape is an attribute (parameter, constant,
@@ -37,11 +34,7 @@ pub fn infer_type(
             Err(format!("expects {n} operand(s), got {}", operands.len()))
         }
     };
-    let need_decl = || {
-        declared
-            .cloned()
-            .ok_or_else(|| "needs a declared result type".to_string())
-    };
+    let need_decl = || declared.cloned().ok_or_else(|| "needs a declared result type".to_string());
     let ty = match kind {
         OpKind::Parameter => {
             arity(0)?;
@@ -51,46 +44,26 @@ pub fn infer_type(
             arity(0)?;
             let t = need_decl()?;
             if t.dtype != lit.dtype() {
-                return Err(format!(
-                    "literal of {} declared as {}",
-                    lit.dtype(),
-                    t.dtype
-                ));
+                return Err(format!("literal of {} declared as {}", lit.dtype(), t.dtype));
             }
-            let dims = t
-                .shape
-                .as_fixed()
-                .ok_or("a constant's shape must be fixed")?;
+            let dims = t.shape.as_fixed().ok_or("a constant's shape must be fixed")?;
             let n: usize = dims.iter().product();
             if n != lit.len() {
-                return Err(format!(
-                    "{} literal values for shape {} ({n} elements)",
-                    lit.len(),
-                    t.shape
-                ));
+                return Err(format!("{} literal values for shape {} ({n} elements)", lit.len(), t.shape));
             }
             Some(t)
         }
         OpKind::Read(var) => {
             arity(0)?;
-            let v = m
-                .vars
-                .get(var.index())
-                .ok_or("reads an undeclared variable")?;
+            let v = m.vars.get(var.index()).ok_or("reads an undeclared variable")?;
             Some(v.ty.clone())
         }
         OpKind::Assign(var) => {
             arity(1)?;
-            let v = m
-                .vars
-                .get(var.index())
-                .ok_or("assigns an undeclared variable")?;
+            let v = m.vars.get(var.index()).ok_or("assigns an undeclared variable")?;
             let t = tys[0];
             if t.dtype != v.ty.dtype || !classes.same_shape(&t.shape, &v.ty.shape) {
-                return Err(format!(
-                    "assigns {t} to variable @{} of type {}",
-                    v.name, v.ty
-                ));
+                return Err(format!("assigns {t} to variable @{} of type {}", v.name, v.ty));
             }
             None
         }
@@ -105,9 +78,7 @@ pub fn infer_type(
             }
             let bad = match *dist {
                 RandomDist::Uniform { min, max } => !(min <= max),
-                RandomDist::Normal { stddev, .. } | RandomDist::TruncatedNormal { stddev, .. } => {
-                    !(stddev >= 0.0)
-                }
+                RandomDist::Normal { stddev, .. } | RandomDist::TruncatedNormal { stddev, .. } => !(stddev >= 0.0),
             };
             if bad {
                 return Err(format!("invalid distribution {dist:?}"));
@@ -122,19 +93,10 @@ pub fn infer_type(
             }
             let float_only = matches!(
                 u,
-                UnaryOp::Exp
-                    | UnaryOp::Log
-                    | UnaryOp::Sqrt
-                    | UnaryOp::Rsqrt
-                    | UnaryOp::Tanh
-                    | UnaryOp::Sigmoid
+                UnaryOp::Exp | UnaryOp::Log | UnaryOp::Sqrt | UnaryOp::Rsqrt | UnaryOp::Tanh | UnaryOp::Sigmoid
             );
             if float_only && !t.dtype.is_float() {
-                return Err(format!(
-                    "{} needs a float operand, got {}",
-                    kind.mnemonic(),
-                    t.dtype
-                ));
+                return Err(format!("{} needs a float operand, got {}", kind.mnemonic(), t.dtype));
             }
             Some(t.clone())
         }
@@ -142,11 +104,7 @@ pub fn infer_type(
             arity(2)?;
             same_type(classes, tys[0], tys[1])?;
             if !tys[0].dtype.is_numeric() {
-                return Err(format!(
-                    "{} is not defined on {}",
-                    kind.mnemonic(),
-                    tys[0].dtype
-                ));
+                return Err(format!("{} is not defined on {}", kind.mnemonic(), tys[0].dtype));
             }
             if *b == BinaryOp::Pow && !tys[0].dtype.is_float() {
                 return Err(format!("pow needs float operands, got {}", tys[0].dtype));
@@ -165,10 +123,7 @@ pub fn infer_type(
             }
             same_type(classes, tys[1], tys[2])?;
             if !classes.same_shape(&tys[0].shape, &tys[1].shape) {
-                return Err(format!(
-                    "condition shape {} differs from {}",
-                    tys[0].shape, tys[1].shape
-                ));
+                return Err(format!("condition shape {} differs from {}", tys[0].shape, tys[1].shape));
             }
             Some(tys[1].clone())
         }
@@ -178,19 +133,13 @@ pub fn infer_type(
             let x = tys[0];
             check_dtype(x.dtype, t.dtype)?;
             if dims.len() != x.shape.rank() {
-                return Err(format!(
-                    "dims={dims:?} has {} entries for operand rank {}",
-                    dims.len(),
-                    x.shape.rank()
-                ));
+                return Err(format!("dims={dims:?} has {} entries for operand rank {}", dims.len(), x.shape.rank()));
             }
             check_increasing(dims, t.shape.rank(), "dims")?;
             for (i, &r) in dims.iter().enumerate() {
                 let (od, rd) = (&x.shape.0[i], &t.shape.0[r]);
                 if *od != Dim::Fixed(1) && !classes.same(od, rd) {
-                    return Err(format!(
-                        "operand dim {i} ({od}) cannot broadcast to result dim {r} ({rd})"
-                    ));
+                    return Err(format!("operand dim {i} ({od}) cannot broadcast to result dim {r} ({rd})"));
                 }
             }
             Some(t)
@@ -200,10 +149,7 @@ pub fn infer_type(
             let t = need_decl()?;
             check_dtype(tys[0].dtype, t.dtype)?;
             if !same_count(classes, &tys[0].shape, &t.shape) {
-                return Err(format!(
-                    "cannot reshape {} to {}: element counts differ",
-                    tys[0].shape, t.shape
-                ));
+                return Err(format!("cannot reshape {} to {}: element counts differ", tys[0].shape, t.shape));
             }
             Some(t)
         }
@@ -212,19 +158,11 @@ pub fn infer_type(
             let x = tys[0];
             let mut seen = vec![false; perm.len()];
             if perm.len() != x.shape.rank()
-                || perm
-                    .iter()
-                    .any(|&p| p >= perm.len() || std::mem::replace(&mut seen[p], true))
+                || perm.iter().any(|&p| p >= perm.len() || std::mem::replace(&mut seen[p], true))
             {
-                return Err(format!(
-                    "perm={perm:?} is not a permutation of rank {}",
-                    x.shape.rank()
-                ));
+                return Err(format!("perm={perm:?} is not a permutation of rank {}", x.shape.rank()));
             }
-            Some(Type::new(
-                x.dtype,
-                Shape(perm.iter().map(|&p| x.shape.0[p].clone()).collect()),
-            ))
+            Some(Type::new(x.dtype, Shape(perm.iter().map(|&p| x.shape.0[p].clone()).collect())))
         }
         OpKind::Slice { begin } => {
             arity(1)?;
@@ -262,20 +200,13 @@ pub fn infer_type(
             for (i, t) in tys.iter().enumerate() {
                 check_dtype(first.dtype, t.dtype)?;
                 if t.shape.rank() != rank {
-                    return Err(format!(
-                        "operand {i} has rank {}, expected {rank}",
-                        t.shape.rank()
-                    ));
+                    return Err(format!("operand {i} has rank {}, expected {rank}", t.shape.rank()));
                 }
                 for a in 0..rank {
                     if a == *axis {
                         match classes.canon(&t.shape.0[a]) {
                             Dim::Fixed(n) => total += n,
-                            d => {
-                                return Err(format!(
-                                    "operand {i} has symbolic dim {d} on the concat axis"
-                                ))
-                            }
+                            d => return Err(format!("operand {i} has symbolic dim {d} on the concat axis")),
                         }
                     } else if !classes.same(&t.shape.0[a], &first.shape.0[a]) {
                         return Err(format!(
@@ -296,10 +227,7 @@ pub fn infer_type(
                 return Err(format!("{} is not defined on {}", kind.mnemonic(), x.dtype));
             }
             if *op == ReduceOp::Mean && !x.dtype.is_float() {
-                return Err(format!(
-                    "reduce_mean needs a float operand, got {}",
-                    x.dtype
-                ));
+                return Err(format!("reduce_mean needs a float operand, got {}", x.dtype));
             }
             check_increasing(axes, x.shape.rank(), "axes")?;
             let dims = x
@@ -324,10 +252,7 @@ pub fn infer_type(
             }
             let r = a.shape.rank();
             if r < 2 || b.shape.rank() != r {
-                return Err(format!(
-                    "operands must have equal rank >= 2, got {} and {}",
-                    a.shape, b.shape
-                ));
+                return Err(format!("operands must have equal rank >= 2, got {} and {}", a.shape, b.shape));
             }
             for i in 0..r - 2 {
                 if !classes.same(&a.shape.0[i], &b.shape.0[i]) {
@@ -345,10 +270,7 @@ pub fn infer_type(
             arity(1)?;
             let t = need_decl()?;
             if !classes.same_shape(&t.shape, &tys[0].shape) {
-                return Err(format!(
-                    "convert changes shape {} to {}",
-                    tys[0].shape, t.shape
-                ));
+                return Err(format!("convert changes shape {} to {}", tys[0].shape, t.shape));
             }
             Some(t)
         }
@@ -360,10 +282,7 @@ pub fn infer_type(
 fn same_type(c: &DimClasses, a: &Type, b: &Type) -> Result<(), String> {
     check_dtype(a.dtype, b.dtype)?;
     if !c.same_shape(&a.shape, &b.shape) {
-        return Err(format!(
-            "operand shapes differ: {} and {}",
-            a.shape, b.shape
-        ));
+        return Err(format!("operand shapes differ: {} and {}", a.shape, b.shape));
     }
     Ok(())
 }
@@ -378,9 +297,7 @@ fn check_dtype(a: DType, b: DType) -> Result<(), String> {
 fn check_increasing(xs: &[usize], bound: usize, what: &str) -> Result<(), String> {
     for (i, &x) in xs.iter().enumerate() {
         if x >= bound {
-            return Err(format!(
-                "{what}={xs:?}: {x} is out of range for rank {bound}"
-            ));
+            return Err(format!("{what}={xs:?}: {x} is out of range for rank {bound}"));
         }
         if i > 0 && xs[i - 1] >= x {
             return Err(format!("{what}={xs:?} must be strictly increasing"));

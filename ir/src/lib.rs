@@ -19,8 +19,8 @@ pub use infer::infer_type;
 pub use loc::Loc;
 pub use module::{DimClasses, Module, Var};
 pub use op::{
-    binary_name, cmp_name, reduce_name, unary_name, BinaryOp, CmpOp, Literal, Op, OpKind,
-    RandomDist, ReduceOp, UnaryOp, ValueId, VarId, BINARY_OPS, CMP_OPS, REDUCE_OPS, UNARY_OPS,
+    binary_name, cmp_name, reduce_name, unary_name, BinaryOp, CmpOp, Literal, Op, OpKind, RandomDist, ReduceOp,
+    UnaryOp, ValueId, VarId, BINARY_OPS, CMP_OPS, REDUCE_OPS, UNARY_OPS,
 };
 pub use parse::{parse, parse_unverified, IrTextError, ParseError};
 pub use print::{literal_text, op_text, print};

@@ -24,11 +24,7 @@ impl Loc {
 
 impl From<&Location<'_>> for Loc {
     fn from(l: &Location<'_>) -> Self {
-        Loc {
-            file: l.file().replace('\\', "/"),
-            line: l.line(),
-            col: l.column(),
-        }
+        Loc { file: l.file().replace('\\', "/"), line: l.line(), col: l.column() }
     }
 }
 

@@ -70,25 +70,17 @@ impl Module {
 
     /// Finds a value by op name.
     pub fn value_by_name(&self, name: &str) -> Option<ValueId> {
-        self.ops
-            .iter()
-            .position(|o| o.name == name)
-            .map(|i| ValueId(i as u32))
+        self.ops.iter().position(|o| o.name == name).map(|i| ValueId(i as u32))
     }
 
     /// Finds a variable by name.
     pub fn var_by_name(&self, name: &str) -> Option<VarId> {
-        self.vars
-            .iter()
-            .position(|v| v.name == name)
-            .map(|i| VarId(i as u32))
+        self.vars.iter().position(|v| v.name == name).map(|i| VarId(i as u32))
     }
 
     /// The parameters (feeds), in order.
     pub fn parameters(&self) -> Vec<ValueId> {
-        self.values()
-            .filter(|&v| matches!(self.op(v).kind, OpKind::Parameter))
-            .collect()
+        self.values().filter(|&v| matches!(self.op(v).kind, OpKind::Parameter)).collect()
     }
 
     /// The equivalence classes of dims under [`Module::constraints`].

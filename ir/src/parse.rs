@@ -3,8 +3,8 @@
 
 use crate::op::{BINARY_OPS, CMP_OPS, REDUCE_OPS, UNARY_OPS};
 use crate::{
-    binary_name, cmp_name, reduce_name, unary_name, verify, DType, Dim, Literal, Loc, Module, Op,
-    OpKind, RandomDist, Shape, Type, ValueId, Var, VerifyError,
+    binary_name, cmp_name, reduce_name, unary_name, verify, DType, Dim, Literal, Loc, Module, Op, OpKind, RandomDist,
+    Shape, Type, ValueId, Var, VerifyError,
 };
 use std::collections::HashMap;
 
@@ -41,12 +41,7 @@ pub fn parse(text: &str) -> Result<Module, IrTextError> {
 /// Parses IR text, resolving names but skipping the verifier (for tests of the verifier).
 pub fn parse_unverified(text: &str) -> Result<Module, ParseError> {
     let toks = lex(text)?;
-    let mut p = Parser {
-        toks,
-        pos: 0,
-        m: Module::new(),
-        values: HashMap::new(),
-    };
+    let mut p = Parser { toks, pos: 0, m: Module::new(), values: HashMap::new() };
     p.module()?;
     Ok(p.m)
 }
@@ -81,11 +76,7 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
         while i < chars.len() {
             let c = chars[i];
             let (line_no, col) = (li + 1, i + 1);
-            let err = |message: String| ParseError {
-                line: line_no,
-                col,
-                message,
-            };
+            let err = |message: String| ParseError { line: line_no, col, message };
             if c.is_whitespace() {
                 i += 1;
                 continue;
@@ -144,13 +135,8 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
                 while i < chars.len() {
                     let ch = chars[i];
                     let after_e = matches!(chars[i - 1], 'e' | 'E')
-                        && chars[s..i]
-                            .iter()
-                            .all(|c| !c.is_ascii_alphabetic() || *c == 'e' || *c == 'E');
-                    if ch.is_ascii_alphanumeric()
-                        || ch == '.'
-                        || ((ch == '-' || ch == '+') && after_e)
-                    {
+                        && chars[s..i].iter().all(|c| !c.is_ascii_alphabetic() || *c == 'e' || *c == 'E');
+                    if ch.is_ascii_alphanumeric() || ch == '.' || ((ch == '-' || ch == '+') && after_e) {
                         i += 1;
                     } else {
                         break;
@@ -165,20 +151,12 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
             } else {
                 return Err(err(format!("unexpected character {c:?}")));
             };
-            out.push(Token {
-                tok,
-                line: line_no,
-                col,
-            });
+            out.push(Token { tok, line: line_no, col });
         }
     }
     let line = text.lines().count().max(1);
     let col = text.lines().last().map_or(0, |l| l.chars().count()) + 1;
-    out.push(Token {
-        tok: Tok::Eof,
-        line,
-        col,
-    });
+    out.push(Token { tok: Tok::Eof, line, col });
     Ok(out)
 }
 
@@ -210,11 +188,7 @@ impl Parser {
 
     fn err_at(&self, pos: usize, message: String) -> ParseError {
         let t = &self.toks[pos.min(self.toks.len() - 1)];
-        ParseError {
-            line: t.line,
-            col: t.col,
-            message,
-        }
+        ParseError { line: t.line, col: t.col, message }
     }
 
     fn err(&self, message: String) -> ParseError {
@@ -316,12 +290,7 @@ impl Parser {
             self.next();
         }
         let loc = self.opt_loc()?;
-        self.m.add_var(Var {
-            name,
-            ty,
-            trainable,
-            loc,
-        });
+        self.m.add_var(Var { name, ty, trainable, loc });
         Ok(())
     }
 
@@ -329,9 +298,7 @@ impl Parser {
         match self.peek().clone() {
             Tok::Num(n) => {
                 self.next();
-                n.parse::<u64>()
-                    .map(Dim::Fixed)
-                    .map_err(|_| self.err_at(self.pos - 1, format!("bad dim {n}")))
+                n.parse::<u64>().map(Dim::Fixed).map_err(|_| self.err_at(self.pos - 1, format!("bad dim {n}")))
             }
             Tok::Word(w) if w.starts_with('?') && w.len() > 1 || !w.contains('?') => {
                 self.next();
@@ -344,8 +311,7 @@ impl Parser {
     fn ty(&mut self) -> PResult<Type> {
         let at = self.pos;
         let d = self.word("a type such as f32[2,3]")?;
-        let dtype =
-            DType::from_name(&d).ok_or_else(|| self.err_at(at, format!("unknown dtype '{d}'")))?;
+        let dtype = DType::from_name(&d).ok_or_else(|| self.err_at(at, format!("unknown dtype '{d}'")))?;
         self.punct('[')?;
         let mut dims = Vec::new();
         if !self.eat_punct(']') {
@@ -368,12 +334,7 @@ impl Parser {
         self.punct('(')?;
         let file = match self.next() {
             Tok::Str(s) => s,
-            _ => {
-                return Err(self.err_at(
-                    self.pos - 1,
-                    "expected a quoted file name in loc(...)".into(),
-                ))
-            }
+            _ => return Err(self.err_at(self.pos - 1, "expected a quoted file name in loc(...)".into())),
         };
         self.punct(':')?;
         let line = self.uint("a line number")? as u32;
@@ -397,37 +358,26 @@ impl Parser {
     fn value_ref(&mut self) -> PResult<ValueId> {
         let at = self.pos;
         match self.next() {
-            Tok::Value(n) => self
-                .values
-                .get(&n)
-                .copied()
-                .ok_or_else(|| self.err_at(at, format!("use of undefined value %{n}"))),
-            _ => Err(self.err_at(
-                at,
-                format!(
-                    "expected an operand '%name', found {}",
-                    describe(&self.toks[at].tok)
-                ),
-            )),
+            Tok::Value(n) => {
+                self.values.get(&n).copied().ok_or_else(|| self.err_at(at, format!("use of undefined value %{n}")))
+            }
+            _ => Err(self.err_at(at, format!("expected an operand '%name', found {}", describe(&self.toks[at].tok)))),
         }
     }
 
     fn var_ref(&mut self) -> PResult<crate::VarId> {
         let at = self.pos;
         match self.next() {
-            Tok::VarRef(n) => self
-                .m
-                .var_by_name(&n)
-                .ok_or_else(|| self.err_at(at, format!("use of undeclared variable @{n}"))),
+            Tok::VarRef(n) => {
+                self.m.var_by_name(&n).ok_or_else(|| self.err_at(at, format!("use of undeclared variable @{n}")))
+            }
             _ => Err(self.err_at(at, "expected a variable '@name'".into())),
         }
     }
 
     fn op(&mut self) -> PResult<()> {
         let at = self.pos;
-        let Tok::Value(name) = self.next() else {
-            unreachable!("op() is entered on a value token")
-        };
+        let Tok::Value(name) = self.next() else { unreachable!("op() is entered on a value token") };
         if self.values.contains_key(&name) {
             return Err(self.err_at(at, format!("value %{name} defined twice")));
         }
@@ -447,8 +397,7 @@ impl Parser {
                 raw_literal = Some(self.raw_list()?);
                 OpKind::Constant(Literal::Bool(Vec::new()))
             }
-            _ => kind_of(&mnemonic)
-                .ok_or_else(|| self.err_at(mn_at, format!("unknown op '{mnemonic}'")))?,
+            _ => kind_of(&mnemonic).ok_or_else(|| self.err_at(mn_at, format!("unknown op '{mnemonic}'")))?,
         };
         if !matches!(kind, OpKind::Constant(_) | OpKind::Read(_)) {
             if let Tok::Value(_) = self.peek() {
@@ -461,11 +410,7 @@ impl Parser {
             }
         }
         let attrs_at = self.pos;
-        let attrs = if *self.peek() == Tok::Punct('{') {
-            self.attrs()?
-        } else {
-            Vec::new()
-        };
+        let attrs = if *self.peek() == Tok::Punct('{') { self.attrs()? } else { Vec::new() };
         self.apply_attrs(&mut kind, attrs, attrs_at)?;
         self.punct(':')?;
         let ty = if self.eat_punct('(') {
@@ -479,13 +424,7 @@ impl Parser {
             kind = OpKind::Constant(self.literal(dtype, raw)?);
         }
         let loc = self.opt_loc()?;
-        let id = self.m.push(Op {
-            kind,
-            operands,
-            ty,
-            name: name.clone(),
-            loc,
-        });
+        let id = self.m.push(Op { kind, operands, ty, name: name.clone(), loc });
         self.values.insert(name, id);
         Ok(())
     }
@@ -503,14 +442,8 @@ fn kind_of(mn: &str) -> Option<OpKind> {
     Some(match mn {
         "parameter" => OpKind::Parameter,
         "random_uniform" => rnd(RandomDist::Uniform { min: 0.0, max: 1.0 }),
-        "random_normal" => rnd(RandomDist::Normal {
-            mean: 0.0,
-            stddev: 1.0,
-        }),
-        "truncated_normal" => rnd(RandomDist::TruncatedNormal {
-            mean: 0.0,
-            stddev: 1.0,
-        }),
+        "random_normal" => rnd(RandomDist::Normal { mean: 0.0, stddev: 1.0 }),
+        "truncated_normal" => rnd(RandomDist::TruncatedNormal { mean: 0.0, stddev: 1.0 }),
         "select" => OpKind::Select,
         "broadcast" => OpKind::Broadcast { dims: Vec::new() },
         "reshape" => OpKind::Reshape,
@@ -528,11 +461,7 @@ fn kind_of(mn: &str) -> Option<OpKind> {
             } else if let Some(c) = CMP_OPS.into_iter().find(|&c| cmp_name(c) == mn) {
                 OpKind::Compare(c)
             } else if let Some(r) = REDUCE_OPS.into_iter().find(|&r| reduce_name(r) == mn) {
-                OpKind::Reduce {
-                    op: r,
-                    axes: Vec::new(),
-                    keepdims: false,
-                }
+                OpKind::Reduce { op: r, axes: Vec::new(), keepdims: false }
             } else {
                 return None;
             }
@@ -552,11 +481,7 @@ impl Parser {
             let at = self.pos;
             match self.next() {
                 Tok::Num(n) | Tok::Word(n) => out.push((n, at)),
-                t => {
-                    return Err(
-                        self.err_at(at, format!("expected a number, found {}", describe(&t)))
-                    )
-                }
+                t => return Err(self.err_at(at, format!("expected a number, found {}", describe(&t)))),
             }
             if self.eat_punct(']') {
                 return Ok(out);
@@ -566,16 +491,9 @@ impl Parser {
     }
 
     fn literal(&self, dtype: DType, raw: Vec<(String, usize)>) -> PResult<Literal> {
-        fn conv<T: std::str::FromStr>(
-            p: &Parser,
-            raw: &[(String, usize)],
-            what: &str,
-        ) -> PResult<Vec<T>> {
+        fn conv<T: std::str::FromStr>(p: &Parser, raw: &[(String, usize)], what: &str) -> PResult<Vec<T>> {
             raw.iter()
-                .map(|(s, at)| {
-                    s.parse::<T>()
-                        .map_err(|_| p.err_at(*at, format!("'{s}' is not a valid {what}")))
-                })
+                .map(|(s, at)| s.parse::<T>().map_err(|_| p.err_at(*at, format!("'{s}' is not a valid {what}"))))
                 .collect()
         }
         Ok(match dtype {
@@ -600,12 +518,7 @@ impl Parser {
                 let vat = self.pos;
                 match self.next() {
                     Tok::Num(n) | Tok::Word(n) => Attr::Scalar(n, vat),
-                    t => {
-                        return Err(self.err_at(
-                            vat,
-                            format!("expected an attribute value, found {}", describe(&t)),
-                        ))
-                    }
+                    t => return Err(self.err_at(vat, format!("expected an attribute value, found {}", describe(&t)))),
                 }
             };
             out.push((key, val, at));
@@ -616,12 +529,7 @@ impl Parser {
         }
     }
 
-    fn apply_attrs(
-        &self,
-        kind: &mut OpKind,
-        attrs: Vec<(String, Attr, usize)>,
-        at: usize,
-    ) -> PResult<()> {
+    fn apply_attrs(&self, kind: &mut OpKind, attrs: Vec<(String, Attr, usize)>, at: usize) -> PResult<()> {
         let mut map: HashMap<String, (Attr, usize)> = HashMap::new();
         for (k, v, kat) in attrs {
             if map.insert(k.clone(), (v, kat)).is_some() {
@@ -630,22 +538,17 @@ impl Parser {
         }
         let mn = kind.mnemonic();
         let mut take = |key: &str| -> PResult<Attr> {
-            map.remove(key)
-                .map(|(v, _)| v)
-                .ok_or_else(|| self.err_at(at, format!("{mn} needs attribute '{key}'")))
+            map.remove(key).map(|(v, _)| v).ok_or_else(|| self.err_at(at, format!("{mn} needs attribute '{key}'")))
         };
         let scalar = |p: &Parser, a: Attr| -> PResult<(String, usize)> {
             match a {
                 Attr::Scalar(s, i) => Ok((s, i)),
-                Attr::List(_) => {
-                    Err(p.err_at(at, "expected a scalar attribute, found a list".into()))
-                }
+                Attr::List(_) => Err(p.err_at(at, "expected a scalar attribute, found a list".into())),
             }
         };
         let num = |p: &Parser, a: Attr| -> PResult<f64> {
             let (s, i) = scalar(p, a)?;
-            s.parse::<f64>()
-                .map_err(|_| p.err_at(i, format!("'{s}' is not a number")))
+            s.parse::<f64>().map_err(|_| p.err_at(i, format!("'{s}' is not a number")))
         };
         let uints = |p: &Parser, a: Attr| -> PResult<Vec<u64>> {
             let items = match a {
@@ -654,30 +557,22 @@ impl Parser {
             };
             items
                 .into_iter()
-                .map(|(s, i)| {
-                    s.parse::<u64>()
-                        .map_err(|_| p.err_at(i, format!("'{s}' is not an index")))
-                })
+                .map(|(s, i)| s.parse::<u64>().map_err(|_| p.err_at(i, format!("'{s}' is not an index"))))
                 .collect()
         };
-        let usizes = |p: &Parser, a: Attr| -> PResult<Vec<usize>> {
-            Ok(uints(p, a)?.into_iter().map(|x| x as usize).collect())
-        };
+        let usizes =
+            |p: &Parser, a: Attr| -> PResult<Vec<usize>> { Ok(uints(p, a)?.into_iter().map(|x| x as usize).collect()) };
         match kind {
             OpKind::Random { dist, seed } => {
                 let (s, i) = scalar(self, take("seed")?)?;
-                *seed = s
-                    .parse()
-                    .map_err(|_| self.err_at(i, format!("'{s}' is not a seed")))?;
+                *seed = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not a seed")))?;
                 *dist = match *dist {
-                    RandomDist::Uniform { .. } => RandomDist::Uniform {
-                        min: num(self, take("min")?)?,
-                        max: num(self, take("max")?)?,
-                    },
-                    RandomDist::Normal { .. } => RandomDist::Normal {
-                        mean: num(self, take("mean")?)?,
-                        stddev: num(self, take("stddev")?)?,
-                    },
+                    RandomDist::Uniform { .. } => {
+                        RandomDist::Uniform { min: num(self, take("min")?)?, max: num(self, take("max")?)? }
+                    }
+                    RandomDist::Normal { .. } => {
+                        RandomDist::Normal { mean: num(self, take("mean")?)?, stddev: num(self, take("stddev")?)? }
+                    }
                     RandomDist::TruncatedNormal { .. } => RandomDist::TruncatedNormal {
                         mean: num(self, take("mean")?)?,
                         stddev: num(self, take("stddev")?)?,
@@ -689,16 +584,12 @@ impl Parser {
             OpKind::Slice { begin } => *begin = uints(self, take("begin")?)?,
             OpKind::Concat { axis } => {
                 let (s, i) = scalar(self, take("axis")?)?;
-                *axis = s
-                    .parse()
-                    .map_err(|_| self.err_at(i, format!("'{s}' is not an axis")))?;
+                *axis = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not an axis")))?;
             }
             OpKind::Reduce { axes, keepdims, .. } => {
                 *axes = usizes(self, take("axes")?)?;
                 let (s, i) = scalar(self, take("keepdims")?)?;
-                *keepdims = s
-                    .parse()
-                    .map_err(|_| self.err_at(i, format!("'{s}' is not true or false")))?;
+                *keepdims = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not true or false")))?;
             }
             _ => {}
         }

@@ -21,12 +21,7 @@ pub fn print(m: &Module) -> String {
     }
     let bodies: Vec<String> = m.ops.iter().map(|op| op_text(m, op)).collect();
     // align locations into a column so a dump reads as a table
-    let width = bodies
-        .iter()
-        .map(|b| b.len())
-        .filter(|&w| w <= 72)
-        .max()
-        .unwrap_or(0);
+    let width = bodies.iter().map(|b| b.len()).filter(|&w| w <= 72).max().unwrap_or(0);
     for (op, body) in m.ops.iter().zip(&bodies) {
         out.push_str("  ");
         out.push_str(body);
@@ -47,10 +42,7 @@ pub fn op_text(m: &Module, op: &Op) -> String {
     let mut args: Vec<String> = Vec::new();
     match &op.kind {
         OpKind::Read(var) | OpKind::Assign(var) => {
-            args.push(format!(
-                "@{}",
-                m.vars.get(var.index()).map_or("?", |v| v.name.as_str())
-            ));
+            args.push(format!("@{}", m.vars.get(var.index()).map_or("?", |v| v.name.as_str())));
         }
         OpKind::Constant(lit) => args.push(literal_text(lit)),
         _ => {}

@@ -145,10 +145,7 @@ impl Shape {
 
     /// All dims as fixed sizes, if none is symbolic.
     pub fn as_fixed(&self) -> Option<Vec<usize>> {
-        self.0
-            .iter()
-            .map(|d| d.fixed().map(|n| n as usize))
-            .collect()
+        self.0.iter().map(|d| d.fixed().map(|n| n as usize)).collect()
     }
 
     /// True if some dim is a symbol.

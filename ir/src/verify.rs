@@ -33,25 +33,16 @@ impl fmt::Display for VerifyError {
 pub fn is_valid_name(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('/')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
 }
 
 /// Checks names, def-before-use, operand counts, dtypes, shapes and constraints.
 pub fn verify(m: &Module) -> Result<(), VerifyError> {
-    let err = |at: Option<String>, loc: Option<&Loc>, message: String| VerifyError {
-        at,
-        loc: loc.cloned(),
-        message,
-    };
+    let err = |at: Option<String>, loc: Option<&Loc>, message: String| VerifyError { at, loc: loc.cloned(), message };
     let mut classes = DimClasses::default();
     for (a, b) in &m.constraints {
         if let Some((x, y)) = classes.union(a, b) {
-            return Err(err(
-                None,
-                None,
-                format!("constraint {a} = {b} equates {x} and {y}"),
-            ));
+            return Err(err(None, None, format!("constraint {a} = {b} equates {x} and {y}")));
         }
     }
     let mut names = HashSet::new();
@@ -64,11 +55,7 @@ pub fn verify(m: &Module) -> Result<(), VerifyError> {
             return Err(err(at, v.loc.as_ref(), "variable declared twice".into()));
         }
         if v.ty.shape.has_sym() {
-            return Err(err(
-                at,
-                v.loc.as_ref(),
-                format!("variable type {} must have fixed dims", v.ty),
-            ));
+            return Err(err(at, v.loc.as_ref(), format!("variable type {} must have fixed dims", v.ty)));
         }
     }
     names.clear();
@@ -82,10 +69,7 @@ pub fn verify(m: &Module) -> Result<(), VerifyError> {
             return Err(fail("value name defined twice".into()));
         }
         if let Some(&u) = op.operands.iter().find(|u| u.index() >= i) {
-            let what = m
-                .ops
-                .get(u.index())
-                .map_or(format!("{u}"), |o| format!("%{}", o.name));
+            let what = m.ops.get(u.index()).map_or(format!("{u}"), |o| format!("%{}", o.name));
             return Err(fail(format!("uses {what} before its definition")));
         }
         let got = infer_type(m, &classes, &op.kind, &op.operands, op.ty.as_ref())

@@ -39,9 +39,7 @@ pub enum Error {
         loc: Loc,
     },
     /// A feed of the wrong dtype.
-    #[error(
-        "{loc}: run: feed for '{placeholder}' has dtype {got}, but the placeholder is {expected}"
-    )]
+    #[error("{loc}: run: feed for '{placeholder}' has dtype {got}, but the placeholder is {expected}")]
     FeedDType {
         /// placeholder name
         placeholder: String,
@@ -77,7 +75,9 @@ pub enum Error {
         loc: Loc,
     },
     /// Two feeds disagree on the size of a shared symbolic dim.
-    #[error("{loc}: run: dim {sym} is {first_size} in the feed for '{first}' but {second_size} in the feed for '{second}'")]
+    #[error(
+        "{loc}: run: dim {sym} is {first_size} in the feed for '{first}' but {second_size} in the feed for '{second}'"
+    )]
     DimMismatch {
         /// the symbol
         sym: String,

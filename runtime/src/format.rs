@@ -29,19 +29,11 @@ pub fn python_float_repr(sci: &str, is_nan: bool, is_inf: bool, neg_inf: bool) -
     let sign = if neg { "-" } else { "" };
     if (-4..16).contains(&exp) {
         let (int, frac) = positional(&digits, exp);
-        let frac = if frac.is_empty() {
-            "0".to_string()
-        } else {
-            frac
-        };
+        let frac = if frac.is_empty() { "0".to_string() } else { frac };
         format!("{sign}{int}.{frac}")
     } else {
         let (h, t) = digits.split_at(1);
-        let mant = if t.is_empty() {
-            h.to_string()
-        } else {
-            format!("{h}.{t}")
-        };
+        let mant = if t.is_empty() { h.to_string() } else { format!("{h}.{t}") };
         let es = if exp < 0 { '-' } else { '+' };
         format!("{sign}{mant}e{es}{:02}", exp.abs())
     }
@@ -51,15 +43,9 @@ pub fn python_float_repr(sci: &str, is_nan: bool, is_inf: bool, neg_inf: bool) -
 fn positional(digits: &str, exp: i32) -> (String, String) {
     let n = digits.len() as i32;
     if exp < 0 {
-        (
-            String::from("0"),
-            format!("{}{}", "0".repeat((-exp - 1) as usize), digits),
-        )
+        (String::from("0"), format!("{}{}", "0".repeat((-exp - 1) as usize), digits))
     } else if exp + 1 >= n {
-        (
-            format!("{}{}", digits, "0".repeat((exp + 1 - n) as usize)),
-            String::new(),
-        )
+        (format!("{}{}", digits, "0".repeat((exp + 1 - n) as usize)), String::new())
     } else {
         let (i, f) = digits.split_at((exp + 1) as usize);
         (i.to_string(), f.to_string())
@@ -154,11 +140,7 @@ fn float_elem<T: NpFloat>(x: T, scientific: bool) -> (String, String, Option<i32
 /// Formats the shown floats into equal-width strings.
 pub(crate) fn format_floats<T: NpFloat>(shown: &[T]) -> Vec<String> {
     let finite: Vec<T> = shown.iter().copied().filter(|x| x.is_finite_()).collect();
-    let nz: Vec<f64> = finite
-        .iter()
-        .map(|x| x.abs_f64())
-        .filter(|&a| a != 0.0)
-        .collect();
+    let nz: Vec<f64> = finite.iter().map(|x| x.abs_f64()).filter(|&a| a != 0.0).collect();
     let scientific = if nz.is_empty() {
         false
     } else {
@@ -166,20 +148,17 @@ pub(crate) fn format_floats<T: NpFloat>(shown: &[T]) -> Vec<String> {
         let min = nz.iter().cloned().fold(f64::MAX, f64::min);
         max >= 1e8 || min < 1e-4 || max / min > 1e3
     };
-    let parts: Vec<(String, String, Option<i32>)> =
-        finite.iter().map(|&x| float_elem(x, scientific)).collect();
-    let pad_left = parts.iter().map(|p| p.0.len()).max().unwrap_or(0);
+    let parts: Vec<(String, String, Option<i32>)> = finite.iter().map(|&x| float_elem(x, scientific)).collect();
+    let mut pad_left = parts.iter().map(|p| p.0.len()).max().unwrap_or(0);
     let pad_right = parts.iter().map(|p| p.1.len()).max().unwrap_or(0);
-    let exp_size = parts
-        .iter()
-        .filter_map(|p| p.2)
-        .map(|e| e.abs().to_string().len().max(2))
-        .max();
-    let finite_width = if parts.is_empty() {
-        0
-    } else {
-        pad_left + 1 + pad_right + exp_size.map_or(0, |e| e + 2)
-    };
+    if finite.len() != shown.len() {
+        // make room for "nan", "inf" and "-inf" as numpy does
+        let neginf = shown.iter().any(|x| !x.is_finite_() && !x.is_nan_() && x.is_neg()) as usize;
+        let offset = pad_right + 1;
+        pad_left = pad_left.max(3usize.saturating_sub(offset)).max((3 + neginf).saturating_sub(offset));
+    }
+    let exp_size = parts.iter().filter_map(|p| p.2).map(|e| e.abs().to_string().len().max(2)).max();
+    let finite_width = pad_left + 1 + pad_right + exp_size.map_or(0, |e| e + 2);
     shown
         .iter()
         .map(|&x| {
@@ -194,12 +173,14 @@ pub(crate) fn format_floats<T: NpFloat>(shown: &[T]) -> Vec<String> {
                 return format!("{s:>finite_width$}");
             }
             let (i, f, e) = float_elem(x, scientific);
-            let mut s = format!("{i:>pad_left$}.{f:<pad_right$}");
-            if let (Some(e), Some(w)) = (e, exp_size) {
-                let es = if e < 0 { '-' } else { '+' };
-                s = format!("{i:>pad_left$}.{f:<pad_right$}e{es}{:0w$}", e.abs());
+            match (e, exp_size) {
+                // scientific mode gives every mantissa the same digits, zero-filled
+                (Some(e), Some(w)) => {
+                    let es = if e < 0 { '-' } else { '+' };
+                    format!("{i:>pad_left$}.{f:0<pad_right$}e{es}{:0w$}", e.abs())
+                }
+                _ => format!("{i:>pad_left$}.{f:<pad_right$}"),
             }
-            s
         })
         .collect()
 }
@@ -226,10 +207,7 @@ pub(crate) fn shown_flat(shape: &[usize], summarize: bool) -> Vec<usize> {
     let mut out = vec![0usize];
     for &n in shape {
         let (idx, _) = shown_indices(n, summarize);
-        out = out
-            .iter()
-            .flat_map(|&base| idx.iter().map(move |&i| base * n + i))
-            .collect();
+        out = out.iter().flat_map(|&base| idx.iter().map(move |&i| base * n + i)).collect();
     }
     out
 }
@@ -283,18 +261,13 @@ fn recurse(
             let word = recurse(shape, index, &next_hang, next_width, summ, elem);
             index.pop();
             let last = k + 1 == idx.len();
-            extend_line(
-                &mut s,
-                &mut line,
-                &word,
-                if last { next_width } else { width },
-                hang,
-            );
+            // numpy keeps room for the separator or the closing bracket
+            extend_line(&mut s, &mut line, &word, if last { next_width } else { width - 1 }, hang);
             if !last {
                 line.push(' ');
             }
             if cut && k + 1 == lead {
-                extend_line(&mut s, &mut line, "...", width, hang);
+                extend_line(&mut s, &mut line, "...", width - 1, hang);
                 line.push(' ');
             }
         }

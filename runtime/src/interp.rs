@@ -3,8 +3,7 @@
 
 use crate::TensorValue;
 use kiln_ir::{
-    BinaryOp, CmpOp, DType, Dim, DimClasses, Module, OpKind, RandomDist, ReduceOp, Shape, UnaryOp,
-    ValueId, VarId,
+    BinaryOp, CmpOp, DType, Dim, DimClasses, Module, OpKind, RandomDist, ReduceOp, Shape, UnaryOp, ValueId, VarId,
 };
 use ndarray::{ArrayD, Axis, IxDyn, Slice, Zip};
 use num_traits::{Float, PrimInt, Signed, WrappingAdd, WrappingMul, WrappingNeg, WrappingSub};
@@ -45,10 +44,7 @@ pub struct Bindings {
 impl Bindings {
     /// Empty bindings under the module's dim constraints.
     pub fn new(m: &Module) -> Bindings {
-        Bindings {
-            classes: m.dim_classes(),
-            sizes: HashMap::new(),
-        }
+        Bindings { classes: m.dim_classes(), sizes: HashMap::new() }
     }
 
     /// The concrete size of `d`, if known.
@@ -115,23 +111,11 @@ pub fn run(
     let mut assigns = Vec::new();
     for v in m.values().filter(|v| need[v.index()]) {
         let op = m.op(v);
-        let err = |message: String| EvalError {
-            op: op.name.clone(),
-            message,
-        };
-        let arg = |i: usize| -> &TensorValue {
-            vals[op.operands[i].index()]
-                .as_ref()
-                .expect("operands run first")
-        };
+        let err = |message: String| EvalError { op: op.name.clone(), message };
+        let arg = |i: usize| -> &TensorValue { vals[op.operands[i].index()].as_ref().expect("operands run first") };
         let out_shape = || -> Result<Vec<usize>, EvalError> {
-            let t = op
-                .ty
-                .as_ref()
-                .ok_or_else(|| err("op has no result type".into()))?;
-            bindings
-                .shape(&t.shape)
-                .ok_or_else(|| err(format!("unbound symbolic dim in {}", t.shape)))
+            let t = op.ty.as_ref().ok_or_else(|| err("op has no result type".into()))?;
+            bindings.shape(&t.shape).ok_or_else(|| err(format!("unbound symbolic dim in {}", t.shape)))
         };
         let out = match &op.kind {
             OpKind::Parameter => (*feeds.get(&v).ok_or_else(|| err("no feed".into()))?).clone(),
@@ -144,12 +128,9 @@ pub fn run(
                 assigns.push((*var, arg(0).clone()));
                 TensorValue::Unit
             }
-            OpKind::Random { dist, seed } => random(
-                *dist,
-                *seed,
-                op.ty.as_ref().map_or(DType::F32, |t| t.dtype),
-                &out_shape()?,
-            ),
+            OpKind::Random { dist, seed } => {
+                random(*dist, *seed, op.ty.as_ref().map_or(DType::F32, |t| t.dtype), &out_shape()?)
+            }
             OpKind::Unary(u) => unary(*u, arg(0)).map_err(err)?,
             OpKind::Binary(b) => binary(*b, arg(0), arg(1)).map_err(err)?,
             OpKind::Compare(c) => compare(*c, arg(0), arg(1)),
@@ -169,37 +150,25 @@ pub fn run(
                 }).to_owned())
             }
             OpKind::Concat { axis } => concat(
-                &op.operands
-                    .iter()
-                    .map(|o| vals[o.index()].as_ref().expect("operands run first"))
-                    .collect::<Vec<_>>(),
+                &op.operands.iter().map(|o| vals[o.index()].as_ref().expect("operands run first")).collect::<Vec<_>>(),
                 *axis,
             )
             .map_err(err)?,
-            OpKind::Reduce {
-                op: r,
-                axes,
-                keepdims,
-            } => reduce(*r, arg(0), axes, *keepdims),
+            OpKind::Reduce { op: r, axes, keepdims } => reduce(*r, arg(0), axes, *keepdims),
             OpKind::MatMul => matmul(arg(0), arg(1)).map_err(err)?,
             OpKind::Convert => convert(arg(0), op.ty.as_ref().map_or(DType::F32, |t| t.dtype)),
             OpKind::Group => TensorValue::Unit,
         };
         vals[v.index()] = Some(out);
     }
-    let fetches = fetches
-        .iter()
-        .map(|f| vals[f.index()].clone().unwrap_or(TensorValue::Unit))
-        .collect();
+    let fetches = fetches.iter().map(|f| vals[f.index()].clone().unwrap_or(TensorValue::Unit)).collect();
     Ok(RunOutput { fetches, assigns })
 }
 
 fn constant(lit: &kiln_ir::Literal, shape: &[usize]) -> TensorValue {
     use kiln_ir::Literal as L;
     let s = IxDyn(shape);
-    let mk = |r: Result<TensorValue, ndarray::ShapeError>| {
-        r.expect("verifier checked the literal length")
-    };
+    let mk = |r: Result<TensorValue, ndarray::ShapeError>| r.expect("verifier checked the literal length");
     match lit {
         L::F32(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::F32)),
         L::F64(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::F64)),
@@ -215,9 +184,7 @@ fn random(dist: RandomDist, seed: u64, dtype: DType, shape: &[usize]) -> TensorV
     let mut draw = || -> f64 {
         match dist {
             RandomDist::Uniform { min, max } => min + (max - min) * rng.random::<f64>(),
-            RandomDist::Normal { mean, stddev } => {
-                mean + stddev * rng.sample::<f64, _>(rand_distr::StandardNormal)
-            }
+            RandomDist::Normal { mean, stddev } => mean + stddev * rng.sample::<f64, _>(rand_distr::StandardNormal),
             RandomDist::TruncatedNormal { mean, stddev } => loop {
                 let z: f64 = rng.sample(rand_distr::StandardNormal);
                 if z.abs() <= 2.0 {
@@ -267,10 +234,7 @@ fn unary_float<T: Float>(u: UnaryOp, x: T) -> T {
     }
 }
 
-fn unary_int<T: PrimInt + Signed + WrappingNeg + WrappingMul>(
-    u: UnaryOp,
-    x: T,
-) -> Result<T, String> {
+fn unary_int<T: PrimInt + Signed + WrappingNeg + WrappingMul>(u: UnaryOp, x: T) -> Result<T, String> {
     Ok(match u {
         UnaryOp::Neg => x.wrapping_neg(),
         UnaryOp::Abs => {
@@ -297,14 +261,8 @@ fn unary(u: UnaryOp, a: &TensorValue) -> Result<TensorValue, String> {
     })
 }
 
-fn try_map<T: Copy, U>(
-    x: &ArrayD<T>,
-    f: impl Fn(T) -> Result<U, String>,
-) -> Result<ArrayD<U>, String> {
-    let data = x
-        .iter()
-        .map(|&v| f(v))
-        .collect::<Result<Vec<U>, String>>()?;
+fn try_map<T: Copy, U>(x: &ArrayD<T>, f: impl Fn(T) -> Result<U, String>) -> Result<ArrayD<U>, String> {
+    let data = x.iter().map(|&v| f(v)).collect::<Result<Vec<U>, String>>()?;
     Ok(ArrayD::from_shape_vec(x.raw_dim(), data).expect("same length"))
 }
 
@@ -314,17 +272,9 @@ fn try_zip<T: Copy, U>(
     f: impl Fn(T, T) -> Result<U, String>,
 ) -> Result<ArrayD<U>, String> {
     if x.shape() != y.shape() {
-        return Err(format!(
-            "operand shapes {:?} and {:?} differ at run time",
-            x.shape(),
-            y.shape()
-        ));
+        return Err(format!("operand shapes {:?} and {:?} differ at run time", x.shape(), y.shape()));
     }
-    let data = x
-        .iter()
-        .zip(y.iter())
-        .map(|(&a, &b)| f(a, b))
-        .collect::<Result<Vec<U>, String>>()?;
+    let data = x.iter().zip(y.iter()).map(|(&a, &b)| f(a, b)).collect::<Result<Vec<U>, String>>()?;
     Ok(ArrayD::from_shape_vec(x.raw_dim(), data).expect("same length"))
 }
 
@@ -353,18 +303,12 @@ fn binary_float<T: Float>(b: BinaryOp, x: T, y: T) -> T {
     }
 }
 
-fn binary_int<T: PrimInt + WrappingAdd + WrappingSub + WrappingMul>(
-    b: BinaryOp,
-    x: T,
-    y: T,
-) -> Result<T, String> {
+fn binary_int<T: PrimInt + WrappingAdd + WrappingSub + WrappingMul>(b: BinaryOp, x: T, y: T) -> Result<T, String> {
     Ok(match b {
         BinaryOp::Add => x.wrapping_add(&y),
         BinaryOp::Sub => x.wrapping_sub(&y),
         BinaryOp::Mul => x.wrapping_mul(&y),
-        BinaryOp::Div => x
-            .checked_div(&y)
-            .ok_or("integer division by zero or overflow")?,
+        BinaryOp::Div => x.checked_div(&y).ok_or("integer division by zero or overflow")?,
         BinaryOp::Maximum => x.max(y),
         BinaryOp::Minimum => x.min(y),
         BinaryOp::Pow => return Err("pow is not defined on integers".into()),
@@ -411,12 +355,7 @@ fn select(c: &TensorValue, x: &TensorValue, y: &TensorValue) -> TensorValue {
     let Ok(c) = c.as_bool() else { return V::Unit };
     macro_rules! sel {
         ($a:expr, $b:expr, $var:ident) => {
-            V::$var(
-                Zip::from(c)
-                    .and($a)
-                    .and($b)
-                    .map_collect(|&k, &p, &q| if k { p } else { q }),
-            )
+            V::$var(Zip::from(c).and($a).and($b).map_collect(|&k, &p, &q| if k { p } else { q }))
         };
     }
     match (x, y) {
@@ -490,41 +429,12 @@ macro_rules! reducible {
         }
     };
 }
-reducible!(
-    f32,
-    f32::NEG_INFINITY,
-    f32::INFINITY,
-    |x: f32| x.is_nan(),
-    |s: f32, n: usize| s / n as f32
-);
-reducible!(
-    f64,
-    f64::NEG_INFINITY,
-    f64::INFINITY,
-    |x: f64| x.is_nan(),
-    |s: f64, n: usize| s / n as f64
-);
-reducible!(
-    i32,
-    i32::MIN,
-    i32::MAX,
-    |_| false,
-    |s: i32, n: usize| if n == 0 { 0 } else { s / n as i32 }
-);
-reducible!(
-    i64,
-    i64::MIN,
-    i64::MAX,
-    |_| false,
-    |s: i64, n: usize| if n == 0 { 0 } else { s / n as i64 }
-);
+reducible!(f32, f32::NEG_INFINITY, f32::INFINITY, |x: f32| x.is_nan(), |s: f32, n: usize| s / n as f32);
+reducible!(f64, f64::NEG_INFINITY, f64::INFINITY, |x: f64| x.is_nan(), |s: f64, n: usize| s / n as f64);
+reducible!(i32, i32::MIN, i32::MAX, |_| false, |s: i32, n: usize| if n == 0 { 0 } else { s / n as i32 });
+reducible!(i64, i64::MIN, i64::MAX, |_| false, |s: i64, n: usize| if n == 0 { 0 } else { s / n as i64 });
 
-fn reduce_arr<T: Reducible>(
-    r: ReduceOp,
-    x: &ArrayD<T>,
-    axes: &[usize],
-    keepdims: bool,
-) -> ArrayD<T> {
+fn reduce_arr<T: Reducible>(r: ReduceOp, x: &ArrayD<T>, axes: &[usize], keepdims: bool) -> ArrayD<T> {
     let mut a = x.clone();
     let mut count = 1usize;
     for &ax in axes.iter().rev() {
@@ -532,20 +442,32 @@ fn reduce_arr<T: Reducible>(
         a = match r {
             ReduceOp::Sum | ReduceOp::Mean => a.fold_axis(Axis(ax), T::ZERO, |&acc, &v| acc + v),
             // NaN wins, as in TF
-            ReduceOp::Max => a.fold_axis(Axis(ax), T::LOWEST, |&acc, &v| {
-                if acc.is_nan() || !(v.is_nan() || v > acc) {
-                    acc
-                } else {
-                    v
-                }
-            }),
-            ReduceOp::Min => a.fold_axis(Axis(ax), T::HIGHEST, |&acc, &v| {
-                if acc.is_nan() || !(v.is_nan() || v < acc) {
-                    acc
-                } else {
-                    v
-                }
-            }),
+            ReduceOp::Max => {
+                a.fold_axis(
+                    Axis(ax),
+                    T::LOWEST,
+                    |&acc, &v| {
+                        if acc.is_nan() || !(v.is_nan() || v > acc) {
+                            acc
+                        } else {
+                            v
+                        }
+                    },
+                )
+            }
+            ReduceOp::Min => {
+                a.fold_axis(
+                    Axis(ax),
+                    T::HIGHEST,
+                    |&acc, &v| {
+                        if acc.is_nan() || !(v.is_nan() || v < acc) {
+                            acc
+                        } else {
+                            v
+                        }
+                    },
+                )
+            }
         };
     }
     if r == ReduceOp::Mean {
@@ -579,29 +501,19 @@ fn matmul_arr<T: Copy + std::ops::Add<Output = T> + std::ops::Mul<Output = T> + 
     let r = a.ndim();
     let (m, k, n) = (a.shape()[r - 2], a.shape()[r - 1], b.shape()[r - 1]);
     if b.shape()[r - 2] != k || a.shape()[..r - 2] != b.shape()[..r - 2] {
-        return Err(format!(
-            "matmul shapes {:?} and {:?} differ at run time",
-            a.shape(),
-            b.shape()
-        ));
+        return Err(format!("matmul shapes {:?} and {:?} differ at run time", a.shape(), b.shape()));
     }
     let batch: usize = a.shape()[..r - 2].iter().product();
     let a = a.as_standard_layout();
     let b = b.as_standard_layout();
-    let (ad, bd) = (
-        a.as_slice().expect("contiguous"),
-        b.as_slice().expect("contiguous"),
-    );
+    let (ad, bd) = (a.as_slice().expect("contiguous"), b.as_slice().expect("contiguous"));
     let mut out = vec![T::default(); batch * m * n];
     for p in 0..batch {
         for i in 0..m {
             for j in 0..n {
                 let mut acc = T::default();
                 for q in 0..k {
-                    acc = add(
-                        acc,
-                        mul(ad[p * m * k + i * k + q], bd[p * k * n + q * n + j]),
-                    );
+                    acc = add(acc, mul(ad[p * m * k + i * k + q], bd[p * k * n + q * n + j]));
                 }
                 out[p * m * n + i * n + j] = acc;
             }
@@ -617,18 +529,8 @@ fn matmul(x: &TensorValue, y: &TensorValue) -> Result<TensorValue, String> {
     Ok(match (x, y) {
         (V::F32(a), V::F32(b)) => V::F32(matmul_arr(a, b, |p, q| p + q, |p, q| p * q)?),
         (V::F64(a), V::F64(b)) => V::F64(matmul_arr(a, b, |p, q| p + q, |p, q| p * q)?),
-        (V::I32(a), V::I32(b)) => V::I32(matmul_arr(
-            a,
-            b,
-            |p: i32, q| p.wrapping_add(q),
-            |p, q| p.wrapping_mul(q),
-        )?),
-        (V::I64(a), V::I64(b)) => V::I64(matmul_arr(
-            a,
-            b,
-            |p: i64, q| p.wrapping_add(q),
-            |p, q| p.wrapping_mul(q),
-        )?),
+        (V::I32(a), V::I32(b)) => V::I32(matmul_arr(a, b, |p: i32, q| p.wrapping_add(q), |p, q| p.wrapping_mul(q))?),
+        (V::I64(a), V::I64(b)) => V::I64(matmul_arr(a, b, |p: i64, q| p.wrapping_add(q), |p, q| p.wrapping_mul(q))?),
         _ => return Err("matmul on unsupported dtypes".into()),
     })
 }

@@ -40,12 +40,7 @@ impl Session {
 
     /// A session with explicit options.
     pub fn with_options(graph: &Graph, options: SessionOptions) -> Session {
-        Session {
-            graph: graph.clone(),
-            vars: Vec::new(),
-            verified_ops: usize::MAX,
-            options,
-        }
+        Session { graph: graph.clone(), vars: Vec::new(), verified_ops: usize::MAX, options }
     }
 
     /// The graph this session runs.
@@ -60,11 +55,7 @@ impl Session {
 
     /// Runs one fetch; see [`Session::run`].
     #[track_caller]
-    pub fn run1(
-        &mut self,
-        fetch: &Tensor,
-        feeds: &[(&Tensor, TensorValue)],
-    ) -> Result<TensorValue> {
+    pub fn run1(&mut self, fetch: &Tensor, feeds: &[(&Tensor, TensorValue)]) -> Result<TensorValue> {
         let loc = Loc::caller();
         let mut out = self.run_at(&[fetch], feeds, loc)?;
         Ok(out.pop().unwrap_or(TensorValue::Unit))
@@ -76,11 +67,7 @@ impl Session {
     /// are applied when the run ends, so fetching `[train_op, loss]` returns the loss
     /// before the update, as TF does. On error nothing changes.
     #[track_caller]
-    pub fn run(
-        &mut self,
-        fetches: &[&Tensor],
-        feeds: &[(&Tensor, TensorValue)],
-    ) -> Result<Vec<TensorValue>> {
+    pub fn run(&mut self, fetches: &[&Tensor], feeds: &[(&Tensor, TensorValue)]) -> Result<Vec<TensorValue>> {
         let loc = Loc::caller();
         self.run_at(fetches, feeds, loc)
     }
@@ -88,24 +75,13 @@ impl Session {
     fn check_tensor(&self, t: &Tensor, loc: &Loc) -> Result<ValueId> {
         let v = t.value()?;
         if *t.graph() != self.graph {
-            return Err(Error::ForeignTensor {
-                tensor: t.name(),
-                loc: loc.clone(),
-            });
+            return Err(Error::ForeignTensor { tensor: t.name(), loc: loc.clone() });
         }
         Ok(v)
     }
 
-    fn run_at(
-        &mut self,
-        fetches: &[&Tensor],
-        feeds: &[(&Tensor, TensorValue)],
-        loc: Loc,
-    ) -> Result<Vec<TensorValue>> {
-        let fetch_ids = fetches
-            .iter()
-            .map(|t| self.check_tensor(t, &loc))
-            .collect::<Result<Vec<_>>>()?;
+    fn run_at(&mut self, fetches: &[&Tensor], feeds: &[(&Tensor, TensorValue)], loc: Loc) -> Result<Vec<TensorValue>> {
+        let fetch_ids = fetches.iter().map(|t| self.check_tensor(t, &loc)).collect::<Result<Vec<_>>>()?;
         let graph = self.graph.clone();
         let m = graph.module();
         if self.verified_ops != m.ops.len() {
@@ -121,30 +97,16 @@ impl Session {
             match op.kind {
                 OpKind::Parameter if !feed_map.contains_key(&v) => {
                     let shape = op.ty.as_ref().map(|t| t.shape.clone()).unwrap_or_default();
-                    return Err(Error::MissingFeed {
-                        placeholder: op.name.clone(),
-                        shape,
-                        fetch: fetch(),
-                        loc,
-                    });
+                    return Err(Error::MissingFeed { placeholder: op.name.clone(), shape, fetch: fetch(), loc });
                 }
                 OpKind::Read(var) if self.vars[var.index()].is_none() => {
-                    return Err(Error::Uninitialized {
-                        var: m.var(var).name.clone(),
-                        fetch: fetch(),
-                        loc,
-                    });
+                    return Err(Error::Uninitialized { var: m.var(var).name.clone(), fetch: fetch(), loc });
                 }
                 _ => {}
             }
         }
-        let out =
-            interp::run(&m, &fetch_ids, &feed_map, &self.vars, &bindings).map_err(|source| {
-                Error::Eval {
-                    source,
-                    loc: loc.clone(),
-                }
-            })?;
+        let out = interp::run(&m, &fetch_ids, &feed_map, &self.vars, &bindings)
+            .map_err(|source| Error::Eval { source, loc: loc.clone() })?;
         for (var, value) in out.assigns {
             self.vars[var.index()] = Some(value);
         }
@@ -167,22 +129,12 @@ impl Session {
             let op = m.op(v);
             let ty = match (&op.kind, &op.ty) {
                 (OpKind::Parameter, Some(ty)) => ty,
-                _ => {
-                    return Err(Error::NotAPlaceholder {
-                        tensor: t.name(),
-                        loc: loc.clone(),
-                    })
-                }
+                _ => return Err(Error::NotAPlaceholder { tensor: t.name(), loc: loc.clone() }),
             };
             let name = op.name.clone();
             if val.dtype() != Some(ty.dtype) {
                 let got = val.dtype().map_or("()".to_string(), |d| d.to_string());
-                return Err(Error::FeedDType {
-                    placeholder: name,
-                    expected: ty.dtype,
-                    got,
-                    loc: loc.clone(),
-                });
+                return Err(Error::FeedDType { placeholder: name, expected: ty.dtype, got, loc: loc.clone() });
             }
             let got = val.shape().to_vec();
             let shape_err = |detail: String| Error::FeedShape {
@@ -193,11 +145,7 @@ impl Session {
                 loc: loc.clone(),
             };
             if got.len() != ty.shape.rank() {
-                return Err(shape_err(format!(
-                    " (rank {} vs {})",
-                    got.len(),
-                    ty.shape.rank()
-                )));
+                return Err(shape_err(format!(" (rank {} vs {})", got.len(), ty.shape.rank())));
             }
             for (d, &n) in ty.shape.dims().iter().zip(&got) {
                 if let Err(prev) = bindings.bind(d, n) {
@@ -211,21 +159,16 @@ impl Session {
                             second_size: n,
                             loc: loc.clone(),
                         },
-                        (Dim::Fixed(k), _) if d.is_sym() => shape_err(format!(
-                            " (dim {d} must be {k}: a broadcast assumed it equals {k})"
-                        )),
+                        (Dim::Fixed(k), _) if d.is_sym() => {
+                            shape_err(format!(" (dim {d} must be {k}: a broadcast assumed it equals {k})"))
+                        }
                         _ => shape_err(String::new()),
                     });
                 }
-                bound_by
-                    .entry(classes.canon(d))
-                    .or_insert_with(|| name.clone());
+                bound_by.entry(classes.canon(d)).or_insert_with(|| name.clone());
             }
             if map.insert(v, val).is_some() {
-                return Err(Error::DuplicateFeed {
-                    placeholder: name,
-                    loc: loc.clone(),
-                });
+                return Err(Error::DuplicateFeed { placeholder: name, loc: loc.clone() });
             }
         }
         Ok((map, bindings))
@@ -253,26 +196,13 @@ impl Session {
         let loc = Loc::caller();
         let m = self.graph.module();
         let Some(id) = m.var_by_name(name) else {
-            return Err(Error::NotAPlaceholder {
-                tensor: name.to_string(),
-                loc,
-            });
+            return Err(Error::NotAPlaceholder { tensor: name.to_string(), loc });
         };
         let ty = &m.var(id).ty;
-        let fits = value.dtype() == Some(ty.dtype)
-            && ty.shape.as_fixed().as_deref() == Some(value.shape());
+        let fits = value.dtype() == Some(ty.dtype) && ty.shape.as_fixed().as_deref() == Some(value.shape());
         if !fits {
-            let got = format!(
-                "{}{:?}",
-                value.dtype().map_or("()".into(), |d| d.to_string()),
-                value.shape()
-            );
-            return Err(Error::VariableValue {
-                var: name.to_string(),
-                expected: ty.to_string(),
-                got,
-                loc,
-            });
+            let got = format!("{}{:?}", value.dtype().map_or("()".into(), |d| d.to_string()), value.shape());
+            return Err(Error::VariableValue { var: name.to_string(), expected: ty.to_string(), got, loc });
         }
         let n = m.vars.len();
         drop(m);
@@ -283,8 +213,5 @@ impl Session {
 }
 
 fn first_fetch_needing(m: &Module, fetches: &[ValueId], v: ValueId) -> String {
-    fetches
-        .iter()
-        .find(|&&f| reachable(m, &[f])[v.index()])
-        .map_or_else(String::new, |f| m.op(*f).name.clone())
+    fetches.iter().find(|&&f| reachable(m, &[f])[v.index()]).map_or_else(String::new, |f| m.op(*f).name.clone())
 }

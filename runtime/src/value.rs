@@ -91,10 +91,7 @@ impl TensorValue {
             .next()
             .copied()
             .filter(|_| a.len() == 1)
-            .ok_or(ValueTypeError {
-                expected: DType::F32,
-                got: format!("f32 array of shape {:?}", a.shape()),
-            })
+            .ok_or(ValueTypeError { expected: DType::F32, got: format!("f32 array of shape {:?}", a.shape()) })
     }
 
     /// A zero-filled value of `dtype` and `shape`.
@@ -141,24 +138,19 @@ macro_rules! from_array {
 }
 from_array!(f32 => F32, f64 => F64, i32 => I32, i64 => I64, bool => Bool);
 
-fn fmt_array<T: Copy>(
-    a: &ArrayD<T>,
-    fmt_shown: impl Fn(&[T]) -> Vec<String>,
-    scalar: impl Fn(T) -> String,
-) -> String {
+fn fmt_array<T: Copy>(a: &ArrayD<T>, fmt_shown: impl Fn(&[T]) -> Vec<String>, scalar: impl Fn(T) -> String) -> String {
     let std = a.as_standard_layout();
     let data = std.as_slice().expect("standard layout is contiguous");
     if a.ndim() == 0 {
         return scalar(data[0]);
     }
     if a.is_empty() {
-        return format!("{}{}", "[".repeat(a.ndim()), "]".repeat(a.ndim()));
+        return "[]".to_string(); // numpy prints every empty array so
     }
     let shape = a.shape();
     let shown = shown_flat(shape, summarize(shape));
     let strs = fmt_shown(&shown.iter().map(|&i| data[i]).collect::<Vec<_>>());
-    let pos: std::collections::HashMap<usize, usize> =
-        shown.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+    let pos: std::collections::HashMap<usize, usize> = shown.iter().enumerate().map(|(k, &i)| (i, k)).collect();
     layout(shape, &|flat| strs[pos[&flat]].clone())
 }
 
@@ -180,21 +172,13 @@ impl fmt::Display for TensorValue {
         let s = match self {
             TensorValue::F32(a) => fmt_array(a, format_floats, py_f32),
             TensorValue::F64(a) => fmt_array(a, format_floats, py_f64),
-            TensorValue::I32(a) => fmt_array(
-                a,
-                |v| justify(v.iter().map(|x| x.to_string()).collect()),
-                |x| x.to_string(),
-            ),
-            TensorValue::I64(a) => fmt_array(
-                a,
-                |v| justify(v.iter().map(|x| x.to_string()).collect()),
-                |x| x.to_string(),
-            ),
-            TensorValue::Bool(a) => fmt_array(
-                a,
-                |v| justify(v.iter().map(|&x| py_bool(x)).collect()),
-                py_bool,
-            ),
+            TensorValue::I32(a) => {
+                fmt_array(a, |v| justify(v.iter().map(|x| x.to_string()).collect()), |x| x.to_string())
+            }
+            TensorValue::I64(a) => {
+                fmt_array(a, |v| justify(v.iter().map(|x| x.to_string()).collect()), |x| x.to_string())
+            }
+            TensorValue::Bool(a) => fmt_array(a, |v| justify(v.iter().map(|&x| py_bool(x)).collect()), py_bool),
             TensorValue::Unit => "None".to_string(),
         };
         f.write_str(&s)
