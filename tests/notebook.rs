@@ -115,9 +115,8 @@ fn s3_reduce_mean_is_scalar_2() {
 #[test]
 fn s4_slip_is_rejected() {
     let g = kiln::Graph::new();
-    let e = g
-        .get_variable("myvar", &[1, 2], kiln::DType::F32, kiln::Initializer::constant([[2.0, 4.0, 6.0]]))
-        .unwrap_err();
+    let e =
+        g.get_variable("myvar", &[1, 2], kiln::DType::F32, kiln::Initializer::constant([[2.0, 4.0, 6.0]])).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("'myvar'") && msg.contains("[1,2]") && msg.contains("[1,3]"), "{msg}");
     assert!(msg.starts_with("tests/notebook.rs:"), "{msg}");
@@ -185,10 +184,7 @@ fn s6_scoped_names() {
     let cell = s6_scopes();
     let mut names: Vec<String> = cell.graph.global_variables().iter().map(|v| v.name()).collect();
     names.sort();
-    assert_eq!(
-        names.join("\n"),
-        "layer_0/W0:0\nlayer_0/b0:0\nlayer_1/W1:0\nlayer_1/b1:0\nlayer_2/W2:0\nlayer_2/b2:0"
-    );
+    assert_eq!(names.join("\n"), "layer_0/W0:0\nlayer_0/b0:0\nlayer_1/W1:0\nlayer_1/b1:0\nlayer_2/W2:0\nlayer_2/b2:0");
     assert_eq!(cell.get("W0").to_string(), "<tf.Variable 'layer_0/W0:0' shape=(1, 20) dtype=float32_ref>");
 }
 

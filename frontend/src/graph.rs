@@ -245,8 +245,12 @@ impl Graph {
         };
         for d in &dims {
             if let Dim::Sym(s) = d {
-                if !s.starts_with('?') {
-                    check_name(s, &loc)?;
+                // a dim name must not read as a size or an unknown (`3`, `?0`)
+                let ok = s.starts_with('?')
+                    || (s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+                if !ok {
+                    return Err(Error::InvalidName { name: s.clone(), loc });
                 }
             }
         }

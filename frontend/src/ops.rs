@@ -198,16 +198,14 @@ fn cmp_tf_name(c: CmpOp) -> &'static str {
 }
 
 /// A scalar constant of `t`'s dtype, for `t + 1.0` (a weakly typed Python scalar in TF).
-#[track_caller]
-pub(crate) fn scalar_like(t: &Tensor, x: f64, b: BinaryOp, role: &str) -> Result<Tensor> {
-    let loc = Loc::caller();
+pub(crate) fn scalar_like(t: &Tensor, x: f64, b: BinaryOp, role: &str, loc: &Loc) -> Result<Tensor> {
     t.value()?;
     let dtype = t.dtype().unwrap_or(DType::F32);
     // TF names the scalar after the op that consumes it: `add_1/y`
     let name = format!("{}/{role}", t.graph.prospective_name(binary_tf_name(b)));
     let g = &t.graph;
     let saved = std::mem::take(&mut g.inner.borrow_mut().name_scopes);
-    let r = g.constant_at(x, Some(dtype), &name, &loc);
+    let r = g.constant_at(x, Some(dtype), &name, loc);
     g.inner.borrow_mut().name_scopes = saved;
     r
 }

@@ -1,6 +1,6 @@
 //! Tensor handles, their TF-style display, and the arithmetic operators.
 
-use crate::ops::{binary_op, scalar_like};
+use crate::ops::{binary_at, binary_op, scalar_like};
 use crate::{Error, Graph, Result};
 use kiln_ir::{BinaryOp, DType, OpKind, Shape, Type, UnaryOp, ValueId};
 use std::fmt;
@@ -175,8 +175,9 @@ macro_rules! binop {
             type Output = Tensor;
             #[track_caller]
             fn $method(self, rhs: f32) -> Tensor {
-                scalar_like(self, rhs as f64, $op, "y")
-                    .and_then(|y| binary_op($op, self, &y))
+                let loc = kiln_ir::Loc::caller();
+                scalar_like(self, rhs as f64, $op, "y", &loc)
+                    .and_then(|y| binary_at($op, self, &y, &loc))
                     .unwrap_or_else(|e| Tensor::poisoned(&self.graph, e))
             }
         }
@@ -191,8 +192,9 @@ macro_rules! binop {
             type Output = Tensor;
             #[track_caller]
             fn $method(self, rhs: &Tensor) -> Tensor {
-                scalar_like(rhs, self as f64, $op, "x")
-                    .and_then(|x| binary_op($op, &x, rhs))
+                let loc = kiln_ir::Loc::caller();
+                scalar_like(rhs, self as f64, $op, "x", &loc)
+                    .and_then(|x| binary_at($op, &x, rhs, &loc))
                     .unwrap_or_else(|e| Tensor::poisoned(&rhs.graph, e))
             }
         }
