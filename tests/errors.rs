@@ -28,7 +28,7 @@ fn incompatible_broadcast_through_operator_poisons() {
     assert!(d.error().is_some());
     let mut sess = Session::new(&g);
     let e = sess.run1(&d, &[]).unwrap_err();
-    assert!(matches!(e, kiln::Error::Build(BuildError::Broadcast { .. })));
+    assert!(matches!(e.build_error(), Some(BuildError::Broadcast { .. })));
     snap("operator_poison", e.to_string());
 }
 
@@ -307,4 +307,18 @@ fn ir_that_fails_the_verifier() {
         all.push(format!("{n}: {e}"));
     }
     snap("verifier_errors", all.join("\n"));
+}
+
+#[test]
+fn feed_against_a_broadcast_constraint() {
+    let g = Graph::new();
+    let x = g.placeholder(DType::F32, [None], "x").unwrap();
+    let w = g.constant([1.0, 2.0, 3.0]).unwrap();
+    let y = &x * &w; // assumes x's length is 3 (a length of 1 would broadcast in NumPy)
+    let mut sess = Session::new(&g);
+    let ok = sess.run1(&y, &[(&x, vec![1.0f32, 1.0, 2.0].into())]).unwrap();
+    assert_eq!(ok, TensorValue::from(vec![1.0f32, 2.0, 6.0]));
+    let e = sess.run1(&y, &[(&x, vec![1.0f32, 1.0].into())]).unwrap_err();
+    assert!(matches!(e, kiln::Error::FeedConstraint { must_be: 3, got: 2, .. }));
+    snap("feed_against_constraint", e.to_string());
 }

@@ -72,10 +72,10 @@ fn broadcast_shape(g: &Graph, op: &str, a: &Shape, b: &Shape, loc: &Loc) -> Resu
     let rank = a.rank().max(b.rank());
     let mut out = vec![Dim::Fixed(1); rank];
     let fail = || Error::Broadcast { op: op.to_string(), lhs: a.clone(), rhs: b.clone(), loc: loc.clone() };
-    for i in 0..rank {
+    for (i, slot) in out.iter_mut().enumerate() {
         let da = (i + a.rank()).checked_sub(rank).map(|j| &a.0[j]);
         let db = (i + b.rank()).checked_sub(rank).map(|j| &b.0[j]);
-        out[i] = match (da, db) {
+        *slot = match (da, db) {
             (Some(x), None) | (None, Some(x)) => x.clone(),
             (Some(x), Some(y)) if g.same_dim(x, y) => x.clone(),
             (Some(x), Some(y)) if *x == Dim::Fixed(1) => y.clone(),
@@ -482,7 +482,7 @@ pub fn reshape(x: &Tensor, shape: &[i64]) -> Result<Tensor> {
         let fixed: u64 = t.shape.0.iter().filter_map(Dim::fixed).product();
         let syms: Vec<&Dim> = t.shape.0.iter().filter(|d| d.is_sym()).collect();
         dims[pos] = match syms.as_slice() {
-            [] if known != 0 && fixed % known == 0 => Dim::Fixed(fixed / known),
+            [] if known != 0 && fixed.is_multiple_of(known) => Dim::Fixed(fixed / known),
             [s] if known != 0 && fixed == known => (*s).clone(),
             _ => return Err(invalid(format!("cannot infer -1 in {shape:?} from {}", t.shape))),
         };

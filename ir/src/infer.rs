@@ -77,8 +77,10 @@ pub fn infer_type(
                 return Err("a random op's shape must be fixed".into());
             }
             let bad = match *dist {
-                RandomDist::Uniform { min, max } => !(min <= max),
-                RandomDist::Normal { stddev, .. } | RandomDist::TruncatedNormal { stddev, .. } => !(stddev >= 0.0),
+                RandomDist::Uniform { min, max } => !min.is_finite() || !max.is_finite() || min > max,
+                RandomDist::Normal { stddev, .. } | RandomDist::TruncatedNormal { stddev, .. } => {
+                    !stddev.is_finite() || stddev < 0.0
+                }
             };
             if bad {
                 return Err(format!("invalid distribution {dist:?}"));

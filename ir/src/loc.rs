@@ -2,12 +2,14 @@
 
 use std::fmt;
 use std::panic::Location;
+use std::sync::Arc;
 
 /// A position in the user's source: the `file:line:col` of the call that built an op.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Loc {
     /// Path as the compiler saw it (relative to the package root for local crates).
-    pub file: String,
+    /// Shared, so errors that carry a location stay small.
+    pub file: Arc<str>,
     /// 1-based line.
     pub line: u32,
     /// 1-based column.
@@ -24,7 +26,7 @@ impl Loc {
 
 impl From<&Location<'_>> for Loc {
     fn from(l: &Location<'_>) -> Self {
-        Loc { file: l.file().replace('\\', "/"), line: l.line(), col: l.column() }
+        Loc { file: Arc::from(l.file().replace('\\', "/")), line: l.line(), col: l.column() }
     }
 }
 

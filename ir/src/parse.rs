@@ -341,7 +341,7 @@ impl Parser {
         self.punct(':')?;
         let col = self.uint("a column number")? as u32;
         self.punct(')')?;
-        Ok(Some(Loc { file, line, col }))
+        Ok(Some(Loc { file: file.into(), line, col }))
     }
 
     fn uint(&mut self, what: &str) -> PResult<u64> {

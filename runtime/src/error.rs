@@ -11,7 +11,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A fetched or fed tensor carries a build error.
     #[error(transparent)]
-    Build(#[from] kiln_frontend::Error),
+    Build(Box<kiln_frontend::Error>),
     /// A placeholder the fetches need was not fed.
     #[error("{loc}: run: placeholder '{placeholder}' of shape {shape} must be fed (needed by '{fetch}')")]
     MissingFeed {
@@ -25,7 +25,7 @@ pub enum Error {
         loc: Loc,
     },
     /// A feed whose shape does not fit the placeholder.
-    #[error("{loc}: run: feed for '{placeholder}' has shape {got:?}, but the placeholder is {expected}{detail}")]
+    #[error("{loc}: run: feed for '{placeholder}' has shape {got:?}, but the placeholder is {expected}")]
     FeedShape {
         /// placeholder name
         placeholder: String,
@@ -33,8 +33,20 @@ pub enum Error {
         expected: Shape,
         /// fed shape
         got: Vec<usize>,
-        /// more precise reason, if any
-        detail: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A feed whose symbolic dim a broadcast constrained to a fixed size.
+    #[error("{loc}: run: feed for '{placeholder}' has {dim} = {got}, but a broadcast assumed {dim} = {must_be}")]
+    FeedConstraint {
+        /// placeholder name
+        placeholder: String,
+        /// the symbolic dim
+        dim: String,
+        /// the size the constraint requires
+        must_be: usize,
+        /// the fed size
+        got: usize,
         /// the user's call
         loc: Loc,
     },
@@ -113,7 +125,7 @@ pub enum Error {
         /// the user's call
         loc: Loc,
     },
-    /// A variable value of the wrong type given to [`crate::Session::set_variable`].
+    /// A variable value of the wrong type given to [`crate::Session::set_variable_by_name`].
     #[error("{loc}: variable '{var}' is {expected}, the value is {got}")]
     VariableValue {
         /// variable name
@@ -125,4 +137,20 @@ pub enum Error {
         /// the user's call
         loc: Loc,
     },
+}
+
+impl From<kiln_frontend::Error> for Error {
+    fn from(e: kiln_frontend::Error) -> Self {
+        Error::Build(Box::new(e))
+    }
+}
+
+impl Error {
+    /// The build error inside [`Error::Build`], if that is what this is.
+    pub fn build_error(&self) -> Option<&kiln_frontend::Error> {
+        match self {
+            Error::Build(e) => Some(e),
+            _ => None,
+        }
+    }
 }

@@ -223,9 +223,8 @@ fn unary_float<T: Float>(u: UnaryOp, x: T) -> T {
         UnaryOp::Tanh => x.tanh(),
         UnaryOp::Sigmoid => T::one() / (T::one() + (-x).exp()),
         UnaryOp::Relu => {
-            if x > zero {
-                x
-            } else if x.is_nan() {
+            // NaN passes through, as in TF
+            if x > zero || x.is_nan() {
                 x
             } else {
                 zero

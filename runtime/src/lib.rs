@@ -1,5 +1,16 @@
 //! kiln's runtime: a [`Session`] that owns variables and runs graphs, the reference
 //! [`interp`]reter it runs them on, and [`TensorValue`]s that print as NumPy does.
+//!
+//! ```
+//! use kiln_frontend::{DType, Graph};
+//! use kiln_runtime::Session;
+//! let g = Graph::new();
+//! let x = g.placeholder(DType::F32, [None], "x").unwrap();
+//! let y = &x * 2.0;
+//! let mut sess = Session::new(&g);
+//! let out = sess.run1(&y, &[(&x, vec![1.0f32, 2.5].into())]).unwrap();
+//! assert_eq!(out.to_string(), "[2. 5.]");
+//! ```
 #![warn(missing_docs)]
 
 mod error;

@@ -137,15 +137,14 @@ impl Session {
                 return Err(Error::FeedDType { placeholder: name, expected: ty.dtype, got, loc: loc.clone() });
             }
             let got = val.shape().to_vec();
-            let shape_err = |detail: String| Error::FeedShape {
+            let shape_err = || Error::FeedShape {
                 placeholder: name.clone(),
                 expected: ty.shape.clone(),
                 got: got.clone(),
-                detail,
                 loc: loc.clone(),
             };
             if got.len() != ty.shape.rank() {
-                return Err(shape_err(format!(" (rank {} vs {})", got.len(), ty.shape.rank())));
+                return Err(shape_err());
             }
             for (d, &n) in ty.shape.dims().iter().zip(&got) {
                 if let Err(prev) = bindings.bind(d, n) {
@@ -159,10 +158,14 @@ impl Session {
                             second_size: n,
                             loc: loc.clone(),
                         },
-                        (Dim::Fixed(k), _) if d.is_sym() => {
-                            shape_err(format!(" (dim {d} must be {k}: a broadcast assumed it equals {k})"))
-                        }
-                        _ => shape_err(String::new()),
+                        (Dim::Fixed(k), _) if d.is_sym() => Error::FeedConstraint {
+                            placeholder: name.clone(),
+                            dim: d.to_string(),
+                            must_be: *k as usize,
+                            got: n,
+                            loc: loc.clone(),
+                        },
+                        _ => shape_err(),
                     });
                 }
                 bound_by.entry(classes.canon(d)).or_insert_with(|| name.clone());
