@@ -19,13 +19,21 @@
 #![warn(missing_docs)]
 
 pub use kiln_frontend::{
-    abs, add, assign, broadcast_to, cast, concat, divide, equal, exp, greater, greater_equal, group, less, less_equal,
-    log, matmul, maximum, minimum, multiply, negative, nn, not_equal, pow, reduce_max, reduce_mean, reduce_min,
-    reduce_sum, reshape, rsqrt, select, sigmoid, sign, slice, sqrt, square, subtract, tanh, transpose, where_, Axes,
-    DType, Dim, DimSpec, Graph, Initializer, IntoConstant, IntoShapeSpec, RankPromotion, ScopeGuard, Shape, Tensor,
-    TensorShape,
+    abs, add, argmax, assign, broadcast_to, cast, clip_by_global_norm, clip_by_value, concat, divide, equal, exp,
+    gather, global_norm, gradients, gradients_with, greater, greater_equal, group, less, less_equal, log, matmul,
+    maximum, minimum, multiply, negative, nn, not_equal, one_hot, pow, reduce_max, reduce_mean, reduce_min, reduce_sum,
+    reshape, rsqrt, select, sigmoid, sign, slice, sqrt, square, stop_gradient, subtract, tanh, transpose, where_, Axes,
+    DType, Dim, DimSpec, Graph, Initializer, IntoConstant, IntoShapeSpec, Optimizer, RankPromotion, ScopeGuard, Shape,
+    Tensor, TensorShape,
 };
 pub use kiln_runtime::{interp, Backend, Session, SessionOptions, TensorValue, ValueTypeError};
+
+/// TF1's optimizers (`tf.train`).
+pub mod train {
+    pub use kiln_frontend::{
+        AdamOptimizer, GradientDescentOptimizer, GradsAndVars, MomentumOptimizer, Optimizer, RMSPropOptimizer,
+    };
+}
 
 /// The IR: types, ops, verifier, printer and parser.
 pub use kiln_ir as ir;

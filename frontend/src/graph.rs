@@ -309,6 +309,40 @@ impl Graph {
         Ok(g.module.push(Op { kind, operands: operands.to_vec(), ty, name, loc: Some(loc.clone()) }))
     }
 
+    /// Appends an op under an exact name the caller reserved (a name scope's own name).
+    pub(crate) fn add_op_exact(&self, kind: OpKind, operands: &[ValueId], name: &str, loc: &Loc) -> Result<ValueId> {
+        let mut g = self.inner.borrow_mut();
+        let ty = infer_type(&g.module, &g.classes, &kind, operands, None).map_err(|message| Error::Invalid {
+            op: name.to_string(),
+            message,
+            loc: loc.clone(),
+        })?;
+        Ok(g.module.push(Op { kind, operands: operands.to_vec(), ty, name: name.to_string(), loc: Some(loc.clone()) }))
+    }
+
+    /// Opens a name scope and returns its full name, which no op has taken.
+    pub(crate) fn name_scope_named(&self, name: &str) -> (ScopeGuard, String) {
+        let guard = self.scope_guard();
+        let mut g = self.inner.borrow_mut();
+        let scoped = g.scoped(name);
+        let unique = g.unique_name(&scoped);
+        let local = unique.rsplit('/').next().unwrap_or(name).to_string();
+        g.name_scopes.push(local);
+        (guard, unique)
+    }
+
+    /// A variable name not yet declared: `base`, or `base_1`, `base_2`, ...
+    pub(crate) fn free_var_name(&self, base: &str) -> String {
+        let g = self.inner.borrow();
+        let mut name = base.to_string();
+        let mut i = 0;
+        while g.module.var_by_name(&name).is_some() || g.module.value_by_name(&name).is_some() {
+            i += 1;
+            name = format!("{base}_{i}");
+        }
+        name
+    }
+
     /// The name `base` would get now in the current scope (for error messages).
     pub(crate) fn prospective_name(&self, base: &str) -> String {
         let g = self.inner.borrow();

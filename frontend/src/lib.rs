@@ -14,15 +14,23 @@
 
 mod constant;
 mod error;
+mod gradients;
 mod graph;
+mod nn_ops;
 mod ops;
 mod tensor;
+mod train;
 mod variables;
 
 pub use constant::{cast_literal, Element, IntoConstant};
 pub use error::{Error, Result};
+pub use gradients::{gradients, gradients_with, stop_gradient};
 pub use graph::{DimSpec, Graph, IntoShapeSpec, RankPromotion, ScopeGuard};
 pub use kiln_ir::{DType, Dim, Shape};
+pub use nn_ops::{argmax, clip_by_global_norm, clip_by_value, gather, global_norm, nn, one_hot};
 pub use ops::*;
 pub use tensor::{Tensor, TensorShape};
+pub use train::{
+    AdamOptimizer, GradientDescentOptimizer, GradsAndVars, MomentumOptimizer, Optimizer, RMSPropOptimizer,
+};
 pub use variables::Initializer;

@@ -58,7 +58,7 @@ pub(crate) fn values(op: &str, g: &Graph, ts: &[&Tensor], loc: &Loc) -> Result<V
         .collect()
 }
 
-fn data_ty(op: &str, t: &Tensor, loc: &Loc) -> Result<Type> {
+pub(crate) fn data_ty(op: &str, t: &Tensor, loc: &Loc) -> Result<Type> {
     t.ty().ok_or_else(|| Error::Invalid {
         op: op.to_string(),
         message: format!("'{}' is an operation without a value", t.op_name()),
@@ -300,26 +300,6 @@ unary_fns! {
     sigmoid => UnaryOp::Sigmoid;
 }
 
-/// Neural-network ops (TF `tf.nn`).
-pub mod nn {
-    use super::*;
-    /// `max(x, 0)` (TF `nn.relu`).
-    #[track_caller]
-    pub fn relu(x: &Tensor) -> Result<Tensor> {
-        unary_at(UnaryOp::Relu, x, &Loc::caller())
-    }
-    /// Logistic sigmoid (TF `nn.sigmoid`).
-    #[track_caller]
-    pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
-        unary_at(UnaryOp::Sigmoid, x, &Loc::caller())
-    }
-    /// Hyperbolic tangent (TF `nn.tanh`).
-    #[track_caller]
-    pub fn tanh(x: &Tensor) -> Result<Tensor> {
-        unary_at(UnaryOp::Tanh, x, &Loc::caller())
-    }
-}
-
 fn compare_at(c: CmpOp, x: &Tensor, y: &Tensor, loc: &Loc) -> Result<Tensor> {
     x.value()?;
     y.value()?;
@@ -377,7 +357,7 @@ pub fn select(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     where_(cond, x, y)
 }
 
-fn norm_axis(op: &str, t: &Tensor, rank: usize, a: i64, loc: &Loc) -> Result<usize> {
+pub(crate) fn norm_axis(op: &str, t: &Tensor, rank: usize, a: i64, loc: &Loc) -> Result<usize> {
     let r = rank as i64;
     if a < -r || a >= r.max(1) || (r == 0) {
         return Err(Error::Axis {
@@ -391,7 +371,7 @@ fn norm_axis(op: &str, t: &Tensor, rank: usize, a: i64, loc: &Loc) -> Result<usi
     Ok(if a < 0 { (a + r) as usize } else { a as usize })
 }
 
-fn reduce_at(r: ReduceOp, x: &Tensor, axis: Axes, keepdims: bool, loc: &Loc) -> Result<Tensor> {
+pub(crate) fn reduce_at(r: ReduceOp, x: &Tensor, axis: Axes, keepdims: bool, loc: &Loc) -> Result<Tensor> {
     let name = match r {
         ReduceOp::Sum => "Sum",
         ReduceOp::Mean => "Mean",
@@ -594,17 +574,24 @@ pub fn group(ops: &[&Tensor]) -> Result<Tensor> {
 /// same run see the value from before the run; assignments land at its end.
 #[track_caller]
 pub fn assign(var: &Tensor, value: &Tensor) -> Result<Tensor> {
-    let loc = Loc::caller();
+    assign_at(var, value, &Loc::caller())
+}
+
+pub(crate) fn assign_at(var: &Tensor, value: &Tensor, loc: &Loc) -> Result<Tensor> {
     let g = var.graph.clone();
     let op = g.prospective_name("Assign");
-    let vs = values(&op, &g, &[var, value], &loc)?;
+    let vs = values(&op, &g, &[var, value], loc)?;
     let vid = match g.module().op(vs[0]).kind {
         OpKind::Read(v) => v,
         _ => {
-            return Err(Error::Invalid { op, message: format!("'{}' is not a variable", var.name()), loc });
+            return Err(Error::Invalid {
+                op,
+                message: format!("'{}' is not a variable", var.name()),
+                loc: loc.clone(),
+            });
         }
     };
     let base = format!("{}/Assign", var.op_name());
-    let v = g.add_op(OpKind::Assign(vid), &vs[1..], None, &base, &loc)?;
+    let v = g.add_op(OpKind::Assign(vid), &vs[1..], None, &base, loc)?;
     Ok(g.tensor(v))
 }

@@ -145,7 +145,25 @@ impl Graph {
             (None, true) => return Err(Error::NoSuchVariable { name: full, loc }),
             (None, false) => {}
         }
-        let init = init.unwrap_or(Initializer::GlorotUniform);
+        self.create_variable(&full, shape, dtype, init.unwrap_or(Initializer::GlorotUniform), trainable, loc)
+    }
+
+    /// Declares a variable by its full name, outside any scope (optimizer slots).
+    pub(crate) fn create_variable(
+        &self,
+        full: &str,
+        shape: &[usize],
+        dtype: DType,
+        init: Initializer,
+        trainable: bool,
+        loc: Loc,
+    ) -> Result<Tensor> {
+        let full = full.to_string();
+        let ty = Type::new(dtype, Shape::fixed(shape));
+        if self.inner.borrow().module.var_by_name(&full).is_some() {
+            let first = self.inner.borrow().module.vars.iter().find(|v| v.name == full).and_then(|v| v.loc.clone());
+            return Err(Error::DuplicateVariable { name: full, first, loc });
+        }
         if let Initializer::Constant(lit, vshape) = &init {
             if vshape.first() == Some(&usize::MAX) && lit.is_empty() {
                 return Err(Error::Constant { message: format!("initializer of '{full}' has ragged data"), loc });
@@ -158,6 +176,11 @@ impl Graph {
                     loc,
                 });
             }
+        }
+        let random = !matches!(init, Initializer::Constant(..) | Initializer::Zeros | Initializer::Ones);
+        if random && !dtype.is_float() {
+            let message = format!("random initializer for '{full}' needs a float dtype, not {dtype}");
+            return Err(Error::Constant { message, loc });
         }
         let var = {
             let mut g = self.inner.borrow_mut();

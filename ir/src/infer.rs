@@ -277,6 +277,79 @@ pub fn infer_type(
             Some(t)
         }
         OpKind::Group => None,
+        OpKind::StopGradient => {
+            arity(1)?;
+            Some(tys[0].clone())
+        }
+        OpKind::DimSize { axes } => {
+            arity(1)?;
+            let t = need_decl()?;
+            check_increasing(axes, tys[0].shape.rank(), "axes")?;
+            if t.shape.rank() != 0 || !t.dtype.is_numeric() {
+                return Err(format!("result must be a numeric scalar, not {t}"));
+            }
+            Some(t)
+        }
+        OpKind::Iota { axis } => {
+            arity(0)?;
+            let t = need_decl()?;
+            if *axis >= t.shape.rank() || !t.dtype.is_numeric() {
+                return Err(format!("axis {axis} of a numeric result, got {t}"));
+            }
+            Some(t)
+        }
+        OpKind::ArgMax { axis } => {
+            arity(1)?;
+            let t = need_decl()?;
+            let x = tys[0];
+            if !x.dtype.is_numeric() || !t.dtype.is_int() {
+                return Err(format!("argmax of {} into {} needs numeric input and integer output", x.dtype, t.dtype));
+            }
+            if *axis >= x.shape.rank() {
+                return Err(format!("axis {axis} out of range for rank {}", x.shape.rank()));
+            }
+            let mut s = x.shape.clone();
+            s.0.remove(*axis);
+            Some(Type::new(t.dtype, s))
+        }
+        OpKind::Gather => {
+            arity(2)?;
+            let (p, i) = (tys[0], tys[1]);
+            if !i.dtype.is_int() {
+                return Err(format!("indices must be integers, got {}", i.dtype));
+            }
+            if p.shape.rank() == 0 {
+                return Err("params must have rank >= 1".into());
+            }
+            let mut dims = i.shape.0.clone();
+            dims.extend(p.shape.0[1..].iter().cloned());
+            Some(Type::new(p.dtype, Shape(dims)))
+        }
+        OpKind::CheckIndex { .. } => {
+            arity(1)?;
+            if !tys[0].dtype.is_int() {
+                return Err(format!("indices must be integers, got {}", tys[0].dtype));
+            }
+            Some(tys[0].clone())
+        }
+        OpKind::ScatterAdd => {
+            arity(2)?;
+            let t = need_decl()?;
+            let (i, u) = (tys[0], tys[1]);
+            if !i.dtype.is_int() {
+                return Err(format!("indices must be integers, got {}", i.dtype));
+            }
+            check_dtype(t.dtype, u.dtype)?;
+            if t.shape.rank() == 0 {
+                return Err("result must have rank >= 1".into());
+            }
+            let mut want = i.shape.0.clone();
+            want.extend(t.shape.0[1..].iter().cloned());
+            if !classes.same_shape(&Shape(want.clone()), &u.shape) {
+                return Err(format!("updates have shape {}, expected {}", u.shape, Shape(want)));
+            }
+            Some(t)
+        }
     };
     Ok(ty)
 }

@@ -241,6 +241,37 @@ pub enum OpKind {
     Convert,
     /// Runs all operands; no result (TF `group`, the init op, a train op).
     Group,
+    /// Identity whose gradient is zero (TF `stop_gradient`).
+    StopGradient,
+    /// The product of the run-time sizes of operand axes `axes`, as a scalar of the
+    /// result dtype (the divisor of a mean over a symbolic batch).
+    DimSize {
+        /// operand axes, strictly increasing
+        axes: Vec<usize>,
+    },
+    /// The index along `axis` at every position of the declared type.
+    Iota {
+        /// the counted axis
+        axis: usize,
+    },
+    /// Index of the largest element along `axis` (first on ties, NaN counts as
+    /// largest); integer result without that axis.
+    ArgMax {
+        /// the reduced axis
+        axis: usize,
+    },
+    /// Rows of `params` (operand 0) picked by integer `indices` (operand 1):
+    /// `result[i.., r..] = params[indices[i..], r..]`. An index out of range fails the run.
+    Gather,
+    /// Identity on integer indices that fails the run if any is outside `0..bound`
+    /// (guards one-hot labels, where TF's sparse cross-entropy errors too).
+    CheckIndex {
+        /// exclusive upper bound
+        bound: u64,
+    },
+    /// The adjoint of gather: a zero tensor of the declared type with `updates`
+    /// (operand 1) added at rows `indices` (operand 0); repeated rows accumulate.
+    ScatterAdd,
 }
 
 impl OpKind {
@@ -270,6 +301,13 @@ impl OpKind {
             MatMul => "matmul",
             Convert => "convert",
             Group => "group",
+            StopGradient => "stop_gradient",
+            DimSize { .. } => "dim_size",
+            Iota { .. } => "iota",
+            ArgMax { .. } => "argmax",
+            Gather => "gather",
+            ScatterAdd => "scatter_add",
+            CheckIndex { .. } => "check_index",
         }
     }
 

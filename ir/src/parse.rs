@@ -453,6 +453,13 @@ fn kind_of(mn: &str) -> Option<OpKind> {
         "matmul" => OpKind::MatMul,
         "convert" => OpKind::Convert,
         "group" => OpKind::Group,
+        "stop_gradient" => OpKind::StopGradient,
+        "dim_size" => OpKind::DimSize { axes: Vec::new() },
+        "iota" => OpKind::Iota { axis: 0 },
+        "argmax" => OpKind::ArgMax { axis: 0 },
+        "gather" => OpKind::Gather,
+        "scatter_add" => OpKind::ScatterAdd,
+        "check_index" => OpKind::CheckIndex { bound: 0 },
         _ => {
             if let Some(u) = UNARY_OPS.into_iter().find(|&u| unary_name(u) == mn) {
                 OpKind::Unary(u)
@@ -582,7 +589,12 @@ impl Parser {
             OpKind::Broadcast { dims } => *dims = usizes(self, take("dims")?)?,
             OpKind::Transpose { perm } => *perm = usizes(self, take("perm")?)?,
             OpKind::Slice { begin } => *begin = uints(self, take("begin")?)?,
-            OpKind::Concat { axis } => {
+            OpKind::DimSize { axes } => *axes = usizes(self, take("axes")?)?,
+            OpKind::CheckIndex { bound } => {
+                let (s, i) = scalar(self, take("bound")?)?;
+                *bound = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not a bound")))?;
+            }
+            OpKind::Concat { axis } | OpKind::Iota { axis } | OpKind::ArgMax { axis } => {
                 let (s, i) = scalar(self, take("axis")?)?;
                 *axis = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not an axis")))?;
             }

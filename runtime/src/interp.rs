@@ -158,7 +158,25 @@ pub fn run(
             OpKind::MatMul => matmul(arg(0), arg(1)).map_err(err)?,
             OpKind::Convert => convert(arg(0), op.ty.as_ref().map_or(DType::F32, |t| t.dtype)),
             OpKind::Group => TensorValue::Unit,
+            OpKind::StopGradient => arg(0).clone(),
+            OpKind::DimSize { axes } => {
+                let n: usize = axes.iter().map(|&a| arg(0).shape()[a]).product();
+                filled(op.ty.as_ref().map_or(DType::F32, |t| t.dtype), &[], n as f64)
+            }
+            OpKind::Iota { axis } => iota(op.ty.as_ref().map_or(DType::I32, |t| t.dtype), &out_shape()?, *axis),
+            OpKind::ArgMax { axis } => argmax(arg(0), *axis, op.ty.as_ref().map_or(DType::I64, |t| t.dtype)),
+            OpKind::CheckIndex { bound } => {
+                let idx = indices(arg(0));
+                if let Some(bad) = idx.iter().find(|&&i| i < 0 || i as u64 >= *bound) {
+                    return Err(err(format!("label {bad} is outside the valid range [0, {bound})")));
+                }
+                arg(0).clone()
+            }
+            OpKind::Gather => gather(arg(0), &indices(arg(1))).map_err(err)?,
+            OpKind::ScatterAdd => scatter_add(&indices(arg(0)), arg(1), &out_shape()?).map_err(err)?,
         };
+        // every value is kept in row-major layout, so callers can take slices
+        let out = map_array!(out, a => if a.is_standard_layout() { a } else { a.as_standard_layout().into_owned() });
         vals[v.index()] = Some(out);
     }
     let fetches = fetches.iter().map(|f| vals[f.index()].clone().unwrap_or(TensorValue::Unit)).collect();
@@ -561,4 +579,114 @@ fn convert(x: &TensorValue, to: DType) -> TensorValue {
         TensorValue::Bool(a) => to_all!(a, |v: bool| if v { 1.0 } else { 0.0 }, |v: bool| v),
         TensorValue::Unit => TensorValue::Unit,
     }
+}
+
+/// A value of `dtype` and `shape` with every element `x`.
+pub fn filled(dtype: DType, shape: &[usize], x: f64) -> TensorValue {
+    let s = IxDyn(shape);
+    match dtype {
+        DType::F32 => TensorValue::F32(ArrayD::from_elem(s, x as f32)),
+        DType::F64 => TensorValue::F64(ArrayD::from_elem(s, x)),
+        DType::I32 => TensorValue::I32(ArrayD::from_elem(s, x as i32)),
+        DType::I64 => TensorValue::I64(ArrayD::from_elem(s, x as i64)),
+        DType::Bool => TensorValue::Bool(ArrayD::from_elem(s, x != 0.0)),
+    }
+}
+
+fn iota(dtype: DType, shape: &[usize], axis: usize) -> TensorValue {
+    let idx = ArrayD::from_shape_fn(IxDyn(shape), |i| i[axis] as f64);
+    convert(&TensorValue::F64(idx), dtype)
+}
+
+fn argmax_arr<T: Copy + PartialOrd>(a: &ArrayD<T>, axis: usize, is_nan: impl Fn(T) -> bool) -> ArrayD<i64> {
+    a.map_axis(Axis(axis), |lane| {
+        let mut best = 0usize;
+        for (i, &v) in lane.iter().enumerate() {
+            let b = lane[best];
+            if is_nan(b) {
+                break;
+            }
+            if is_nan(v) || v > b {
+                best = i;
+            }
+        }
+        best as i64
+    })
+}
+
+fn argmax(x: &TensorValue, axis: usize, to: DType) -> TensorValue {
+    let r = match x {
+        TensorValue::F32(a) => argmax_arr(a, axis, |v: f32| v.is_nan()),
+        TensorValue::F64(a) => argmax_arr(a, axis, |v: f64| v.is_nan()),
+        TensorValue::I32(a) => argmax_arr(a, axis, |_| false),
+        TensorValue::I64(a) => argmax_arr(a, axis, |_| false),
+        _ => return TensorValue::Unit,
+    };
+    convert(&TensorValue::I64(r), to)
+}
+
+/// Integer indices of any integer dtype, with their shape.
+fn indices(x: &TensorValue) -> ArrayD<i64> {
+    match x {
+        TensorValue::I32(a) => a.mapv(|v| v as i64),
+        TensorValue::I64(a) => a.clone(),
+        _ => ArrayD::zeros(IxDyn(&[0])),
+    }
+}
+
+fn gather_arr<T: Copy>(p: &ArrayD<T>, idx: &ArrayD<i64>) -> Result<ArrayD<T>, String> {
+    let n = p.shape()[0];
+    let rows: Vec<_> = idx
+        .iter()
+        .map(|&i| {
+            usize::try_from(i).ok().filter(|&i| i < n).ok_or_else(|| format!("index {i} is out of range for {n} rows"))
+        })
+        .collect::<Result<_, _>>()?;
+    let picked = p.select(Axis(0), &rows);
+    let mut shape = idx.shape().to_vec();
+    shape.extend_from_slice(&p.shape()[1..]);
+    picked.into_shape_with_order(IxDyn(&shape)).map_err(|e| e.to_string())
+}
+
+fn gather(p: &TensorValue, idx: &ArrayD<i64>) -> Result<TensorValue, String> {
+    Ok(match p {
+        TensorValue::F32(a) => TensorValue::F32(gather_arr(a, idx)?),
+        TensorValue::F64(a) => TensorValue::F64(gather_arr(a, idx)?),
+        TensorValue::I32(a) => TensorValue::I32(gather_arr(a, idx)?),
+        TensorValue::I64(a) => TensorValue::I64(gather_arr(a, idx)?),
+        TensorValue::Bool(a) => TensorValue::Bool(gather_arr(a, idx)?),
+        TensorValue::Unit => TensorValue::Unit,
+    })
+}
+
+fn scatter_arr<T: Copy + Default + std::ops::Add<Output = T>>(
+    idx: &ArrayD<i64>,
+    u: &ArrayD<T>,
+    shape: &[usize],
+) -> Result<ArrayD<T>, String> {
+    let n = shape[0];
+    let row: usize = shape[1..].iter().product();
+    let mut out = vec![T::default(); n * row];
+    let u = u.as_standard_layout();
+    let ud = u.as_slice().expect("contiguous");
+    for (k, &i) in idx.iter().enumerate() {
+        let r = usize::try_from(i)
+            .ok()
+            .filter(|&i| i < n)
+            .ok_or_else(|| format!("index {i} is out of range for {n} rows"))?;
+        for j in 0..row {
+            out[r * row + j] = out[r * row + j] + ud[k * row + j];
+        }
+    }
+    ArrayD::from_shape_vec(IxDyn(shape), out).map_err(|e| e.to_string())
+}
+
+fn scatter_add(idx: &ArrayD<i64>, u: &TensorValue, shape: &[usize]) -> Result<TensorValue, String> {
+    Ok(match u {
+        TensorValue::F32(a) => TensorValue::F32(scatter_arr(idx, a, shape)?),
+        TensorValue::F64(a) => TensorValue::F64(scatter_arr(idx, a, shape)?),
+        TensorValue::I32(a) => TensorValue::I32(scatter_arr(idx, a, shape)?),
+        TensorValue::I64(a) => TensorValue::I64(scatter_arr(idx, a, shape)?),
+        _ => return Err("scatter_add of bool".into()),
+    })
 }

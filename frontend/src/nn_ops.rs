@@ -1,0 +1,219 @@
+//! Ops for policy-gradient and Q-learning code, built from IR primitives so their
+//! gradients come from the primitives' rules: softmax and cross-entropies, one-hot,
+//! gather, argmax and gradient clipping.
+
+use crate::gradients::stop_gradient_at;
+use crate::ops::{binary_at, data_ty, norm_axis, reduce_at, unary_at, values};
+use crate::{Axes, Error, Result, Tensor};
+use kiln_ir::{BinaryOp, CmpOp, DType, Dim, Loc, OpKind, ReduceOp, Shape, Type, UnaryOp};
+
+fn scalar(t: &Tensor, x: f64, loc: &Loc) -> Result<Tensor> {
+    let dtype = t.dtype().unwrap_or(DType::F32);
+    t.graph.constant_at(x, Some(dtype), "Const", loc)
+}
+
+pub(crate) fn log_softmax_at(x: &Tensor, axis: i64, loc: &Loc) -> Result<Tensor> {
+    // shift by the max for stability; the shift cancels in the gradient
+    let m = reduce_at(ReduceOp::Max, x, Axes::List(vec![axis]), true, loc)?;
+    let m = stop_gradient_at(&m, loc)?;
+    let z = binary_at(BinaryOp::Sub, x, &m, loc)?;
+    let e = unary_at(UnaryOp::Exp, &z, loc)?;
+    let s = reduce_at(ReduceOp::Sum, &e, Axes::List(vec![axis]), true, loc)?;
+    let ls = unary_at(UnaryOp::Log, &s, loc)?;
+    binary_at(BinaryOp::Sub, &z, &ls, loc)
+}
+
+pub(crate) fn softmax_at(x: &Tensor, axis: i64, loc: &Loc) -> Result<Tensor> {
+    let m = reduce_at(ReduceOp::Max, x, Axes::List(vec![axis]), true, loc)?;
+    let m = stop_gradient_at(&m, loc)?;
+    let z = binary_at(BinaryOp::Sub, x, &m, loc)?;
+    let e = unary_at(UnaryOp::Exp, &z, loc)?;
+    let s = reduce_at(ReduceOp::Sum, &e, Axes::List(vec![axis]), true, loc)?;
+    binary_at(BinaryOp::Div, &e, &s, loc)
+}
+
+fn xent_at(labels: &Tensor, logits: &Tensor, loc: &Loc) -> Result<Tensor> {
+    let (tl, tz) = (data_ty("xent", labels, loc)?, data_ty("xent", logits, loc)?);
+    if tl.shape.rank() != tz.shape.rank() || tz.shape.rank() == 0 {
+        return Err(Error::Invalid {
+            op: "softmax_cross_entropy_with_logits".into(),
+            message: format!("labels {} and logits {} must have the same rank >= 1", tl.shape, tz.shape),
+            loc: loc.clone(),
+        });
+    }
+    // TF1's op backpropagates into the logits only
+    let labels = stop_gradient_at(labels, loc)?;
+    let ls = log_softmax_at(logits, -1, loc)?;
+    let p = binary_at(BinaryOp::Mul, &labels, &ls, loc)?;
+    let s = reduce_at(ReduceOp::Sum, &p, Axes::List(vec![-1]), false, loc)?;
+    unary_at(UnaryOp::Neg, &s, loc)
+}
+
+pub(crate) fn one_hot_at(indices: &Tensor, depth: usize, dtype: DType, loc: &Loc) -> Result<Tensor> {
+    let g = indices.graph.clone();
+    let vs = values("one_hot", &g, &[indices], loc)?;
+    let ti = data_ty("one_hot", indices, loc)?;
+    if !ti.dtype.is_int() {
+        return Err(Error::DType { op: "one_hot".into(), lhs: ti.dtype, rhs: DType::I32, loc: loc.clone() });
+    }
+    let r = ti.shape.rank();
+    let mut dims = ti.shape.0.clone();
+    dims.push(Dim::Fixed(depth as u64));
+    let shape = Shape(dims);
+    let b = g.add_op(
+        OpKind::Broadcast { dims: (0..r).collect() },
+        &vs,
+        Some(Type::new(ti.dtype, shape.clone())),
+        "one_hot/indices",
+        loc,
+    )?;
+    let io = g.add_op(OpKind::Iota { axis: r }, &[], Some(Type::new(ti.dtype, shape.clone())), "one_hot/iota", loc)?;
+    let eq = g.add_op(OpKind::Compare(CmpOp::Eq), &[b, io], None, "one_hot/Equal", loc)?;
+    let v = g.add_op(OpKind::Convert, &[eq], Some(Type::new(dtype, shape)), "one_hot", loc)?;
+    Ok(g.tensor(v))
+}
+
+/// Rows of `params` picked by integer `indices` (TF `gather` on axis 0). An index out
+/// of range fails the run with an error.
+#[track_caller]
+pub fn gather(params: &Tensor, indices: &Tensor) -> Result<Tensor> {
+    let loc = Loc::caller();
+    let g = params.graph.clone();
+    let vs = values("GatherV2", &g, &[params, indices], &loc)?;
+    let v = g.add_op(OpKind::Gather, &vs, None, "GatherV2", &loc)?;
+    Ok(g.tensor(v))
+}
+
+/// One-hot float32 rows of width `depth` (TF `one_hot`). Out-of-range indices give
+/// zero rows, as in TF.
+#[track_caller]
+pub fn one_hot(indices: &Tensor, depth: usize) -> Result<Tensor> {
+    one_hot_at(indices, depth, DType::F32, &Loc::caller())
+}
+
+/// Index of the largest element along `axis`, as int64 (TF `argmax`); first on ties.
+#[track_caller]
+pub fn argmax(x: &Tensor, axis: i64) -> Result<Tensor> {
+    let loc = Loc::caller();
+    let g = x.graph.clone();
+    let vs = values("ArgMax", &g, &[x], &loc)?;
+    let t = data_ty("ArgMax", x, &loc)?;
+    let axis = norm_axis("ArgMax", x, t.shape.rank(), axis, &loc)?;
+    let v = g.add_op(OpKind::ArgMax { axis }, &vs, Some(Type::scalar(DType::I64)), "ArgMax", &loc)?;
+    Ok(g.tensor(v))
+}
+
+/// Clamps every element to `[lo, hi]` (TF `clip_by_value`).
+#[track_caller]
+pub fn clip_by_value(t: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
+    let loc = Loc::caller();
+    let l = scalar(t, lo as f64, &loc)?;
+    let h = scalar(t, hi as f64, &loc)?;
+    let a = binary_at(BinaryOp::Maximum, t, &l, &loc)?;
+    binary_at(BinaryOp::Minimum, &a, &h, &loc)
+}
+
+/// `sqrt(sum of squares of every element of every tensor)` (TF `global_norm`).
+#[track_caller]
+pub fn global_norm(ts: &[&Tensor]) -> Result<Tensor> {
+    global_norm_at(ts, &Loc::caller())
+}
+
+fn global_norm_at(ts: &[&Tensor], loc: &Loc) -> Result<Tensor> {
+    let mut total: Option<Tensor> = None;
+    for t in ts {
+        let sq = unary_at(UnaryOp::Square, t, loc)?;
+        let s = reduce_at(ReduceOp::Sum, &sq, Axes::All, false, loc)?;
+        total = Some(match total {
+            Some(acc) => binary_at(BinaryOp::Add, &acc, &s, loc)?,
+            None => s,
+        });
+    }
+    let Some(total) = total else {
+        return Err(Error::Invalid {
+            op: "global_norm".into(),
+            message: "needs at least one tensor".into(),
+            loc: loc.clone(),
+        });
+    };
+    unary_at(UnaryOp::Sqrt, &total, loc)
+}
+
+/// Scales the tensors so their global norm is at most `clip_norm`; returns them and the
+/// norm before clipping (TF `clip_by_global_norm`).
+#[track_caller]
+pub fn clip_by_global_norm(ts: &[&Tensor], clip_norm: f32) -> Result<(Vec<Tensor>, Tensor)> {
+    let loc = Loc::caller();
+    let norm = global_norm_at(ts, &loc)?;
+    // TF's formula: clip_norm * min(1 / norm, 1 / clip_norm), finite when norm is 0
+    let one = scalar(&norm, 1.0, &loc)?;
+    let inv = binary_at(BinaryOp::Div, &one, &norm, &loc)?;
+    let cap = scalar(&norm, 1.0 / clip_norm as f64, &loc)?;
+    let m = binary_at(BinaryOp::Minimum, &inv, &cap, &loc)?;
+    let c = scalar(&norm, clip_norm as f64, &loc)?;
+    let scale = binary_at(BinaryOp::Mul, &c, &m, &loc)?;
+    let clipped = ts.iter().map(|t| binary_at(BinaryOp::Mul, t, &scale, &loc)).collect::<Result<Vec<_>>>()?;
+    Ok((clipped, norm))
+}
+
+/// Neural-network ops (TF `tf.nn`).
+pub mod nn {
+    use super::*;
+
+    /// `max(x, 0)` (TF `nn.relu`).
+    #[track_caller]
+    pub fn relu(x: &Tensor) -> Result<Tensor> {
+        unary_at(UnaryOp::Relu, x, &Loc::caller())
+    }
+
+    /// Logistic sigmoid (TF `nn.sigmoid`).
+    #[track_caller]
+    pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
+        unary_at(UnaryOp::Sigmoid, x, &Loc::caller())
+    }
+
+    /// Hyperbolic tangent (TF `nn.tanh`).
+    #[track_caller]
+    pub fn tanh(x: &Tensor) -> Result<Tensor> {
+        unary_at(UnaryOp::Tanh, x, &Loc::caller())
+    }
+
+    /// Softmax over the last axis (TF `nn.softmax`), computed stably.
+    #[track_caller]
+    pub fn softmax(logits: &Tensor) -> Result<Tensor> {
+        softmax_at(logits, -1, &Loc::caller())
+    }
+
+    /// Log-softmax over the last axis (TF `nn.log_softmax`), computed stably.
+    #[track_caller]
+    pub fn log_softmax(logits: &Tensor) -> Result<Tensor> {
+        log_softmax_at(logits, -1, &Loc::caller())
+    }
+
+    /// `-sum(labels * log_softmax(logits), -1)` per row, for dense label
+    /// distributions (TF1 `nn.softmax_cross_entropy_with_logits`; no gradient into
+    /// the labels).
+    #[track_caller]
+    pub fn softmax_cross_entropy_with_logits(labels: &Tensor, logits: &Tensor) -> Result<Tensor> {
+        xent_at(labels, logits, &Loc::caller())
+    }
+
+    /// Cross-entropy with integer class labels (TF
+    /// `nn.sparse_softmax_cross_entropy_with_logits`). A label outside
+    /// `0..classes` fails the run, as in TF.
+    #[track_caller]
+    pub fn sparse_softmax_cross_entropy_with_logits(labels: &Tensor, logits: &Tensor) -> Result<Tensor> {
+        let loc = Loc::caller();
+        let tz = data_ty("SparseSoftmaxCrossEntropyWithLogits", logits, &loc)?;
+        let classes = tz.shape.0.last().and_then(Dim::fixed).ok_or_else(|| Error::Invalid {
+            op: "SparseSoftmaxCrossEntropyWithLogits".into(),
+            message: format!("logits {} need a fixed class dim", tz.shape),
+            loc: loc.clone(),
+        })?;
+        let g = labels.graph.clone();
+        let vs = values("SparseSoftmaxCrossEntropyWithLogits", &g, &[labels], &loc)?;
+        let checked = g.add_op(OpKind::CheckIndex { bound: classes }, &vs, None, "labels/check", &loc)?;
+        let onehot = one_hot_at(&g.tensor(checked), classes as usize, tz.dtype, &loc)?;
+        xent_at(&onehot, logits, &loc)
+    }
+}

@@ -1,0 +1,336 @@
+//! Reverse-mode automatic differentiation over the IR (TF `gradients`).
+//!
+//! Gradients are ordinary IR ops appended to the module, so later passes fuse and
+//! compile them like the forward graph. Every op has exactly one rule in [`vjp`]; the
+//! match is exhaustive, so a new op cannot be added without deciding its gradient.
+
+use crate::builder::Builder;
+use crate::PassError;
+use kiln_ir::{BinaryOp, CmpOp, Dim, Loc, Module, OpKind, ReduceOp, Type, UnaryOp, ValueId};
+use std::collections::HashMap;
+
+/// Appends ops computing `d(sum of ys)/d(x)` for each of `xs` and returns them;
+/// `None` where `x` does not reach any `y` through differentiable float ops (TF
+/// returns `None` there too). `grad_ys` seeds each `y` (default: ones). New ops are
+/// named under `prefix` and carry `loc`.
+pub fn gradients(
+    m: &mut Module,
+    ys: &[ValueId],
+    grad_ys: Option<&[ValueId]>,
+    xs: &[ValueId],
+    prefix: &str,
+    loc: Option<Loc>,
+) -> Result<Vec<Option<ValueId>>, PassError> {
+    let n = m.ops.len();
+    let fail = |op: String, message: String| PassError { pass: "autodiff", op, message };
+    let is_float = |m: &Module, v: ValueId| m.ty(v).is_some_and(|t| t.dtype.is_float());
+    // values on a path from some x to some y
+    let mut from_x = vec![false; n];
+    for v in m.values() {
+        from_x[v.index()] = xs.contains(&v) || m.op(v).operands.iter().any(|u| from_x[u.index()]);
+    }
+    let to_y = reach_back(m, ys);
+    let active: Vec<bool> = (0..n).map(|i| from_x[i] && to_y[i]).collect();
+
+    let mut b = Builder::new(m, "autodiff", prefix, loc);
+    let mut cot: HashMap<ValueId, ValueId> = HashMap::new();
+    for (k, &y) in ys.iter().enumerate() {
+        if !is_float(b.m, y) {
+            return Err(fail(b.m.op(y).name.clone(), "can only differentiate float tensors".into()));
+        }
+        let seed = match grad_ys {
+            Some(g) => g[k],
+            None => {
+                let t = b.ty(y);
+                b.fill(&t, 1.0)?
+            }
+        };
+        accumulate(&mut b, &mut cot, y, seed)?;
+    }
+    for i in (0..n).rev() {
+        let v = ValueId(i as u32);
+        let Some(&g) = cot.get(&v) else { continue };
+        if !active[i] {
+            continue;
+        }
+        let grads = vjp(&mut b, v, g)?;
+        let operands = b.m.op(v).operands.clone();
+        for (u, gu) in operands.into_iter().zip(grads) {
+            if let Some(gu) = gu {
+                if active[u.index()] && is_float(b.m, u) {
+                    accumulate(&mut b, &mut cot, u, gu)?;
+                }
+            }
+        }
+    }
+    Ok(xs.iter().map(|x| cot.get(x).copied()).collect())
+}
+
+fn reach_back(m: &Module, roots: &[ValueId]) -> Vec<bool> {
+    let mut seen = vec![false; m.ops.len()];
+    let mut stack = roots.to_vec();
+    while let Some(v) = stack.pop() {
+        if !std::mem::replace(&mut seen[v.index()], true) {
+            stack.extend(m.op(v).operands.iter().copied());
+        }
+    }
+    seen
+}
+
+fn accumulate(b: &mut Builder, cot: &mut HashMap<ValueId, ValueId>, v: ValueId, g: ValueId) -> Result<(), PassError> {
+    let g = match cot.get(&v) {
+        Some(&prev) => b.binary(BinaryOp::Add, prev, g)?,
+        None => g,
+    };
+    cot.insert(v, g);
+    Ok(())
+}
+
+/// The cotangent of each operand of `v` given the cotangent `g` of its result
+/// (`None`: no gradient flows to that operand).
+pub fn vjp(b: &mut Builder, v: ValueId, g: ValueId) -> Result<Vec<Option<ValueId>>, PassError> {
+    let op = b.m.op(v).clone();
+    let x = |i: usize| op.operands[i];
+    let t = b.ty(v);
+    use OpKind as K;
+    let grads = match &op.kind {
+        // leaves and ops with no derivative (integer-valued, piecewise constant, random)
+        K::Parameter | K::Constant(_) | K::Read(_) | K::Random { .. } | K::Iota { .. } | K::DimSize { .. } => vec![],
+        K::CheckIndex { .. } => vec![None],
+        K::Compare(_) | K::ArgMax { .. } => vec![None; op.operands.len()],
+        K::StopGradient => vec![None],
+        K::Assign(_) | K::Group => vec![None; op.operands.len()],
+        K::Unary(u) => vec![Some(unary_vjp(b, *u, x(0), v, g)?)],
+        K::Binary(bo) => {
+            let (ga, gb) = binary_vjp(b, *bo, x(0), x(1), v, g)?;
+            vec![Some(ga), Some(gb)]
+        }
+        K::Select => {
+            let z = b.zeros_like(g)?;
+            vec![None, Some(b.select(x(0), g, z)?), Some(b.select(x(0), z, g)?)]
+        }
+        K::Broadcast { dims } => vec![Some(unbroadcast(b, g, &b.ty(x(0)), dims)?)],
+        K::Reshape => {
+            let s = b.ty(x(0)).shape;
+            vec![Some(b.reshape(g, &s)?)]
+        }
+        K::Transpose { perm } => {
+            let mut inv = vec![0; perm.len()];
+            for (i, &p) in perm.iter().enumerate() {
+                inv[p] = i;
+            }
+            vec![Some(b.transpose(g, inv)?)]
+        }
+        K::Slice { begin } => vec![Some(unslice(b, g, &b.ty(x(0)), begin)?)],
+        K::Concat { axis } => {
+            let mut off = 0u64;
+            let mut out = Vec::new();
+            for &u in &op.operands {
+                let tu = b.ty(u);
+                let mut beg = vec![0u64; tu.shape.rank()];
+                beg[*axis] = off;
+                off += tu.shape.0[*axis].fixed().unwrap_or(0);
+                out.push(Some(b.op(K::Slice { begin: beg }, &[g], Some(Type::new(t.dtype, tu.shape)), "Slice")?));
+            }
+            out
+        }
+        K::Reduce { op: r, axes, keepdims } => vec![Some(reduce_vjp(b, *r, x(0), v, g, axes, *keepdims)?)],
+        K::MatMul => {
+            let bt = b.transpose_last2(x(1))?;
+            let at = b.transpose_last2(x(0))?;
+            vec![Some(b.matmul(g, bt)?), Some(b.matmul(at, g)?)]
+        }
+        K::Convert => {
+            let tx = b.ty(x(0));
+            if tx.dtype.is_float() && t.dtype.is_float() {
+                vec![Some(b.convert(g, tx.dtype)?)]
+            } else {
+                vec![None]
+            }
+        }
+        K::Gather => {
+            let tp = b.ty(x(0));
+            vec![Some(b.op(K::ScatterAdd, &[x(1), g], Some(tp), "ScatterAdd")?), None]
+        }
+        K::ScatterAdd => vec![None, Some(b.op(K::Gather, &[g, x(0)], None, "Gather")?)],
+    };
+    Ok(grads)
+}
+
+fn unary_vjp(b: &mut Builder, u: UnaryOp, x: ValueId, y: ValueId, g: ValueId) -> Result<ValueId, PassError> {
+    use BinaryOp::*;
+    Ok(match u {
+        UnaryOp::Neg => b.unary(UnaryOp::Neg, g)?,
+        UnaryOp::Abs => {
+            let s = b.unary(UnaryOp::Sign, x)?;
+            b.binary(Mul, g, s)?
+        }
+        // piecewise constant: zero almost everywhere
+        UnaryOp::Sign => b.zeros_like(g)?,
+        UnaryOp::Exp => b.binary(Mul, g, y)?,
+        UnaryOp::Log => b.binary(Div, g, x)?,
+        UnaryOp::Sqrt => {
+            let two_y = b.binary_scalar(Mul, y, 2.0)?;
+            b.binary(Div, g, two_y)?
+        }
+        UnaryOp::Rsqrt => {
+            // d/dx x^-1/2 = -1/2 y^3
+            let y2 = b.binary(Mul, y, y)?;
+            let y3 = b.binary(Mul, y2, y)?;
+            let k = b.binary_scalar(Mul, y3, -0.5)?;
+            b.binary(Mul, g, k)?
+        }
+        UnaryOp::Square => {
+            let two_x = b.binary_scalar(Mul, x, 2.0)?;
+            b.binary(Mul, g, two_x)?
+        }
+        UnaryOp::Tanh => {
+            let y2 = b.binary(Mul, y, y)?;
+            let one = b.fill(&b.ty(y), 1.0)?;
+            let d = b.binary(Sub, one, y2)?;
+            b.binary(Mul, g, d)?
+        }
+        UnaryOp::Sigmoid => {
+            let one = b.fill(&b.ty(y), 1.0)?;
+            let omy = b.binary(Sub, one, y)?;
+            let d = b.binary(Mul, y, omy)?;
+            b.binary(Mul, g, d)?
+        }
+        UnaryOp::Relu => {
+            // TF's rule: the gradient at exactly 0 is 0
+            let z = b.zeros_like(x)?;
+            let pos = b.compare(CmpOp::Gt, x, z)?;
+            let zg = b.zeros_like(g)?;
+            b.select(pos, g, zg)?
+        }
+    })
+}
+
+fn binary_vjp(
+    b: &mut Builder,
+    bo: BinaryOp,
+    x: ValueId,
+    y: ValueId,
+    z: ValueId,
+    g: ValueId,
+) -> Result<(ValueId, ValueId), PassError> {
+    use BinaryOp::*;
+    Ok(match bo {
+        Add => (g, g),
+        Sub => (g, b.unary(UnaryOp::Neg, g)?),
+        Mul => (b.binary(Mul, g, y)?, b.binary(Mul, g, x)?),
+        Div => {
+            let gx = b.binary(Div, g, y)?;
+            // -g * x / y^2 = -gx * z / x ... written without dividing by x
+            let zy = b.binary(Div, z, y)?;
+            let t = b.binary(Mul, g, zy)?;
+            (gx, b.unary(UnaryOp::Neg, t)?)
+        }
+        Pow => {
+            let ym1 = b.binary_scalar(Sub, y, 1.0)?;
+            let p = b.binary(Pow, x, ym1)?;
+            let yp = b.binary(Mul, y, p)?;
+            let gx = b.binary(Mul, g, yp)?;
+            // d/dy x^y = z log x, taken as 0 where x <= 0 (TF's rule)
+            let zero = b.zeros_like(x)?;
+            let pos = b.compare(CmpOp::Gt, x, zero)?;
+            let lx = b.unary(UnaryOp::Log, x)?;
+            let zl = b.binary(Mul, z, lx)?;
+            let gz = b.binary(Mul, g, zl)?;
+            let zg = b.zeros_like(g)?;
+            (gx, b.select(pos, gz, zg)?)
+        }
+        Maximum | Minimum => {
+            // ties go to x, as in TF
+            let c = if bo == Maximum { CmpOp::Ge } else { CmpOp::Le };
+            let mask = b.compare(c, x, y)?;
+            let zg = b.zeros_like(g)?;
+            (b.select(mask, g, zg)?, b.select(mask, zg, g)?)
+        }
+    })
+}
+
+/// The adjoint of a broadcast: sum over new axes and over expanded size-1 axes.
+fn unbroadcast(b: &mut Builder, g: ValueId, tx: &Type, dims: &[usize]) -> Result<ValueId, PassError> {
+    let tg = b.ty(g);
+    let one = Dim::Fixed(1);
+    let sum_axes: Vec<usize> = (0..tg.shape.rank())
+        .filter(|a| match dims.iter().position(|d| d == a) {
+            None => true,
+            Some(i) => tx.shape.0[i] == one && !b.same_dim(&tg.shape.0[*a], &one),
+        })
+        .collect();
+    let r = if sum_axes.is_empty() { g } else { b.reduce(ReduceOp::Sum, g, sum_axes, false)? };
+    b.reshape(r, &tx.shape)
+}
+
+/// The adjoint of a slice: the cotangent padded with zeros to the operand's shape.
+fn unslice(b: &mut Builder, g: ValueId, tx: &Type, begin: &[u64]) -> Result<ValueId, PassError> {
+    let mut cur = g;
+    for (a, &beg) in begin.iter().enumerate() {
+        let tc = b.ty(cur);
+        let (Some(n), Some(s)) = (tx.shape.0[a].fixed(), tc.shape.0[a].fixed()) else { continue };
+        let after = n - beg - s;
+        let mut parts = Vec::new();
+        for (len, is_before) in [(beg, true), (after, false)] {
+            if len == 0 {
+                continue;
+            }
+            let mut shape = tc.shape.clone();
+            shape.0[a] = Dim::Fixed(len);
+            let z = b.fill(&Type::new(tc.dtype, shape), 0.0)?;
+            parts.push((z, is_before));
+        }
+        if parts.is_empty() {
+            continue;
+        }
+        let mut ops: Vec<ValueId> = parts.iter().filter(|p| p.1).map(|p| p.0).collect();
+        ops.push(cur);
+        ops.extend(parts.iter().filter(|p| !p.1).map(|p| p.0));
+        cur = b.op(OpKind::Concat { axis: a }, &ops, None, "Pad")?;
+    }
+    Ok(cur)
+}
+
+fn reduce_vjp(
+    b: &mut Builder,
+    r: ReduceOp,
+    x: ValueId,
+    y: ValueId,
+    g: ValueId,
+    axes: &[usize],
+    keepdims: bool,
+) -> Result<ValueId, PassError> {
+    let tx = b.ty(x);
+    let rank = tx.shape.rank();
+    let kept: Vec<usize> =
+        if keepdims { (0..rank).collect() } else { (0..rank).filter(|a| !axes.contains(a)).collect() };
+    let spread = |b: &mut Builder, v: ValueId| b.broadcast(v, kept.clone(), &tx.shape);
+    let gb = spread(b, g)?;
+    Ok(match r {
+        ReduceOp::Sum => gb,
+        ReduceOp::Mean => {
+            let fixed: Option<u64> = axes.iter().map(|&a| tx.shape.0[a].fixed()).product();
+            match fixed {
+                Some(n) => b.binary_scalar(BinaryOp::Mul, gb, 1.0 / n.max(1) as f64)?,
+                None => {
+                    // a symbolic batch: divide by its size bound at run time
+                    let n =
+                        b.op(OpKind::DimSize { axes: axes.to_vec() }, &[x], Some(Type::scalar(tx.dtype)), "Size")?;
+                    let nb = b.broadcast(n, vec![], &tx.shape)?;
+                    b.binary(BinaryOp::Div, gb, nb)?
+                }
+            }
+        }
+        ReduceOp::Max | ReduceOp::Min => {
+            // split the gradient evenly among the tied extrema, as TF does
+            let yb = spread(b, y)?;
+            let hit = b.compare(CmpOp::Eq, x, yb)?;
+            let mask = b.convert(hit, tx.dtype)?;
+            let cnt = b.reduce(ReduceOp::Sum, mask, axes.to_vec(), keepdims)?;
+            let cb = spread(b, cnt)?;
+            let share = b.binary(BinaryOp::Div, mask, cb)?;
+            b.binary(BinaryOp::Mul, gb, share)?
+        }
+    })
+}
