@@ -26,13 +26,16 @@ pub use kiln_frontend::{
     DType, Dim, DimSpec, Graph, Initializer, IntoConstant, IntoShapeSpec, Optimizer, RankPromotion, ScopeGuard, Shape,
     Tensor, TensorShape,
 };
-pub use kiln_runtime::{interp, Backend, Session, SessionOptions, TensorValue, ValueTypeError};
+pub use kiln_runtime::{
+    interp, latest_checkpoint, Backend, Saver, Session, SessionOptions, TensorValue, ValueTypeError,
+};
 
 /// TF1's optimizers (`tf.train`).
 pub mod train {
     pub use kiln_frontend::{
         AdamOptimizer, GradientDescentOptimizer, GradsAndVars, MomentumOptimizer, Optimizer, RMSPropOptimizer,
     };
+    pub use kiln_runtime::{latest_checkpoint, Saver};
 }
 
 /// The IR: types, ops, verifier, printer and parser.

@@ -125,6 +125,55 @@ pub enum Error {
         /// the user's call
         loc: Loc,
     },
+    /// A fetched value read as the wrong dtype (`into_f32` on an f64 value).
+    #[error("fetched value: {0}")]
+    Value(#[from] crate::ValueTypeError),
+    /// A checkpoint file could not be read or written.
+    #[error("{loc}: checkpoint {path}: cannot {action}: {message}")]
+    CheckpointIo {
+        /// the file
+        path: String,
+        /// `read` or `write`
+        action: &'static str,
+        /// the OS error
+        message: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A checkpoint that is truncated, not safetensors, or fails its checksum.
+    #[error("{loc}: checkpoint {path} is corrupt: {message}")]
+    CheckpointCorrupt {
+        /// the file
+        path: String,
+        /// what is wrong (naming the variable where one is at fault)
+        message: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A variable the saver restores is not in the checkpoint.
+    #[error("{loc}: checkpoint {path} has no tensor for variable '{var}'")]
+    CheckpointMissing {
+        /// the file
+        path: String,
+        /// the variable
+        var: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A checkpoint tensor whose dtype or shape differs from its variable.
+    #[error("{loc}: checkpoint {path}: variable '{var}' is {expected} in the graph but {found} in the file")]
+    CheckpointMismatch {
+        /// the file
+        path: String,
+        /// the variable
+        var: String,
+        /// the variable's type
+        expected: String,
+        /// the stored dtype and shape
+        found: String,
+        /// the user's call
+        loc: Loc,
+    },
     /// A variable value of the wrong type given to [`crate::Session::set_variable_by_name`].
     #[error("{loc}: variable '{var}' is {expected}, the value is {got}")]
     VariableValue {

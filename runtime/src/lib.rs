@@ -16,9 +16,11 @@
 mod error;
 mod format;
 pub mod interp;
+mod saver;
 mod session;
 mod value;
 
 pub use error::{Error, Result};
+pub use saver::{latest_checkpoint, Saver};
 pub use session::{Backend, Session, SessionOptions};
 pub use value::{TensorValue, ValueTypeError};
