@@ -254,3 +254,68 @@ fn assign_lands_after_reads() {
     assert_eq!(r[1].scalar_f32().unwrap(), 1.0);
     assert_eq!(sess.run1(&v, &[]).unwrap().scalar_f32().unwrap(), 3.0);
 }
+
+#[test]
+fn policy_gradient_ops() {
+    let g = Graph::new();
+    let logits = g.constant([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]).unwrap();
+    let p = f32v(&g, &kiln::nn::softmax(&logits).unwrap());
+    let e: Vec<f32> = [1.0f32, 2.0, 3.0].iter().map(|x| x.exp()).collect();
+    let s: f32 = e.iter().sum();
+    close(&p, &[e[0] / s, e[1] / s, e[2] / s, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0]);
+    let lp = f32v(&g, &kiln::nn::log_softmax(&logits).unwrap());
+    close(&lp, &p.iter().map(|x| x.ln()).collect::<Vec<_>>());
+    // huge logits stay finite: the max is subtracted first
+    let big = g.constant([[1000.0, 0.0]]).unwrap();
+    close(&f32v(&g, &kiln::nn::softmax(&big).unwrap()), &[1.0, 0.0]);
+    let labels = g.constant([2, 0]).unwrap();
+    let xent = kiln::nn::sparse_softmax_cross_entropy_with_logits(&labels, &logits).unwrap();
+    close(&f32v(&g, &xent), &[-lp[2], -lp[3]]);
+    let dense = g.constant([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]).unwrap();
+    close(&f32v(&g, &kiln::nn::softmax_cross_entropy_with_logits(&dense, &logits).unwrap()), &[-lp[2], -lp[3]]);
+    let oh = kiln::one_hot(&labels, 3).unwrap();
+    assert!(oh.get_shape() == [2, 3]);
+    assert_eq!(f32v(&g, &oh), vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+    let am = kiln::argmax(&logits, 1).unwrap();
+    assert_eq!(eval(&g, &am), TensorValue::from(vec![2i64, 0]));
+    let table = g.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]).unwrap();
+    let rows = kiln::gather(&table, &g.constant([2, 0, 2]).unwrap()).unwrap();
+    assert_eq!(f32v(&g, &rows), vec![5.0, 6.0, 1.0, 2.0, 5.0, 6.0]);
+    // gather's gradient is a scatter-add: repeated rows accumulate
+    let y = kiln::reduce_sum(&rows, kiln::Axes::All, false).unwrap();
+    let dt = kiln::gradients(&[&y], &[&table]).unwrap().remove(0).unwrap();
+    assert_eq!(f32v(&g, &dt), vec![1.0, 1.0, 0.0, 0.0, 2.0, 2.0]);
+}
+
+#[test]
+fn out_of_range_indices_fail_the_run() {
+    let g = Graph::new();
+    let logits = g.constant([[1.0, 2.0, 3.0]]).unwrap();
+    let labels = g.placeholder(DType::I32, [None], "labels").unwrap();
+    let xent = kiln::nn::sparse_softmax_cross_entropy_with_logits(&labels, &logits).unwrap();
+    let mut sess = Session::new(&g);
+    assert!(sess.run1(&xent, &[(&labels, vec![2i32].into())]).is_ok());
+    let e = sess.run1(&xent, &[(&labels, vec![3i32].into())]).unwrap_err();
+    assert!(e.to_string().contains("label 3 is outside the valid range [0, 3)"), "{e}");
+    let table = g.constant([[1.0], [2.0]]).unwrap();
+    let idx = g.placeholder(DType::I32, [None], "idx").unwrap();
+    let rows = kiln::gather(&table, &idx).unwrap();
+    let e = sess.run1(&rows, &[(&idx, vec![0i32, -1].into())]).unwrap_err();
+    assert!(e.to_string().contains("index -1 is out of range for 2 rows"), "{e}");
+}
+
+#[test]
+fn clipping() {
+    let g = Graph::new();
+    let x = g.constant([-2.0, 0.5, 3.0]).unwrap();
+    assert_eq!(f32v(&g, &kiln::clip_by_value(&x, -1.0, 1.0).unwrap()), vec![-1.0, 0.5, 1.0]);
+    let a = g.constant([3.0, 0.0]).unwrap();
+    let b = g.constant([4.0]).unwrap();
+    let (c, n) = kiln::clip_by_global_norm(&[&a, &b], 1.0).unwrap();
+    close(&f32v(&g, &n), &[5.0]);
+    close(&f32v(&g, &c[0]), &[0.6, 0.0]);
+    close(&f32v(&g, &c[1]), &[0.8]);
+    // under the limit nothing changes
+    let (c, _) = kiln::clip_by_global_norm(&[&a, &b], 10.0).unwrap();
+    close(&f32v(&g, &c[0]), &[3.0, 0.0]);
+}

@@ -71,6 +71,13 @@ fn round_trip_of_every_op_kind() {
   %wt = transpose %w {perm=[1, 0]} : f32[3,2]
   %mm = matmul %x, %wt : f32[?0,2]
   %cv = convert %k : f32[3]
+  %sg = stop_gradient %sel : f32[?0,3]
+  %n0 = dim_size %sg {axes=[0]} : f32[]
+  %io = iota {axis=1} : i64[?0,4]
+  %am = argmax %x {axis=1} : i64[?0]
+  %ci = check_index %am {bound=3} : i64[?0]
+  %ga = gather %w, %ci : f32[?0,3]
+  %sa = scatter_add %ci, %ga : f32[2,3]
   %asg = assign @w, %r1 : ()
   %grp = group %asg, %mean : ()
 }

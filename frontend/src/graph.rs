@@ -198,21 +198,14 @@ impl Graph {
         let guard = self.scope_guard();
         let mut g = self.inner.borrow_mut();
         g.var_scopes.push((name.to_string(), reuse));
-        let scoped = g.scoped(name);
-        let unique = g.unique_name(&scoped);
-        let local = unique.rsplit('/').next().unwrap_or(name).to_string();
-        g.name_scopes.push(local);
+        g.push_name_scope(name);
         guard
     }
 
     /// Opens a name scope: ops get the prefix `name/`, variables do not.
     pub fn name_scope(&self, name: &str) -> ScopeGuard {
         let guard = self.scope_guard();
-        let mut g = self.inner.borrow_mut();
-        let scoped = g.scoped(name);
-        let unique = g.unique_name(&scoped);
-        let local = unique.rsplit('/').next().unwrap_or(name).to_string();
-        g.name_scopes.push(local);
+        self.inner.borrow_mut().push_name_scope(name);
         guard
     }
 
@@ -323,11 +316,7 @@ impl Graph {
     /// Opens a name scope and returns its full name, which no op has taken.
     pub(crate) fn name_scope_named(&self, name: &str) -> (ScopeGuard, String) {
         let guard = self.scope_guard();
-        let mut g = self.inner.borrow_mut();
-        let scoped = g.scoped(name);
-        let unique = g.unique_name(&scoped);
-        let local = unique.rsplit('/').next().unwrap_or(name).to_string();
-        g.name_scopes.push(local);
+        let unique = self.inner.borrow_mut().push_name_scope(name);
         (guard, unique)
     }
 
@@ -382,6 +371,15 @@ impl Inner {
         } else {
             format!("{}/{base}", self.name_scopes.join("/"))
         }
+    }
+
+    /// Pushes a uniquely named scope (`Adam`, `Adam_1`) and returns its full name.
+    fn push_name_scope(&mut self, name: &str) -> String {
+        let scoped = self.scoped(name);
+        let unique = self.unique_name(&scoped);
+        let parent = scoped.len() - name.len();
+        self.name_scopes.push(unique[parent..].to_string());
+        unique
     }
 
     fn peek_name(&self, full: &str) -> String {

@@ -153,8 +153,10 @@ fn broadcast_pair(op: &str, a: &Tensor, b: &Tensor, loc: &Loc) -> Result<(Graph,
             }
         }
     }
-    let x = broadcast_to_shape(&g, vs[0], &ta, &shape, &format!("{op}/broadcast_x"), loc)?;
-    let y = broadcast_to_shape(&g, vs[1], &tb, &shape, &format!("{op}/broadcast_y"), loc)?;
+    // `op` carries the name scope already; the new ops get it from add_op
+    let local = op.rsplit('/').next().unwrap_or(op);
+    let x = broadcast_to_shape(&g, vs[0], &ta, &shape, &format!("{local}/broadcast_x"), loc)?;
+    let y = broadcast_to_shape(&g, vs[1], &tb, &shape, &format!("{local}/broadcast_y"), loc)?;
     Ok((g, x, y, Type::new(ta.dtype, shape)))
 }
 
@@ -344,9 +346,10 @@ pub fn where_(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let tc = data_ty(&op, cond, &loc)?;
     let (_, xv, yv, t) = broadcast_pair(&op, x, y, &loc)?;
     let shape = broadcast_shape(&g, &op, &tc.shape, &t.shape, &loc)?;
-    let cv = broadcast_to_shape(&g, vs[0], &tc, &shape, &format!("{op}/broadcast_c"), &loc)?;
-    let xv = broadcast_to_shape(&g, xv, &t, &shape, &format!("{op}/broadcast_x2"), &loc)?;
-    let yv = broadcast_to_shape(&g, yv, &t, &shape, &format!("{op}/broadcast_y2"), &loc)?;
+    let local = op.rsplit('/').next().unwrap_or(&op).to_string();
+    let cv = broadcast_to_shape(&g, vs[0], &tc, &shape, &format!("{local}/broadcast_c"), &loc)?;
+    let xv = broadcast_to_shape(&g, xv, &t, &shape, &format!("{local}/broadcast_x2"), &loc)?;
+    let yv = broadcast_to_shape(&g, yv, &t, &shape, &format!("{local}/broadcast_y2"), &loc)?;
     let v = g.add_op(OpKind::Select, &[cv, xv, yv], None, "Select", &loc)?;
     Ok(g.tensor(v))
 }

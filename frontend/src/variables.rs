@@ -227,6 +227,9 @@ impl Graph {
         let cerr = |message: String| Error::Constant { message, loc: loc.clone() };
         let fill = |lit: Literal, what: &str| -> Result<kiln_ir::ValueId> {
             let lit = cast_literal(&lit, ty.dtype).map_err(cerr)?;
+            if dims.is_empty() {
+                return self.add_op(OpKind::Constant(lit), &[], Some(ty.clone()), &format!("{prefix}/{what}"), loc);
+            }
             let c = self.add_op(
                 OpKind::Constant(lit),
                 &[],
@@ -234,9 +237,6 @@ impl Graph {
                 &format!("{prefix}/{what}/Const"),
                 loc,
             )?;
-            if dims.is_empty() {
-                return Ok(c);
-            }
             self.add_op(OpKind::Broadcast { dims: vec![] }, &[c], Some(ty.clone()), &format!("{prefix}/{what}"), loc)
         };
         let (fan_in, fan_out) = fans(&dims);

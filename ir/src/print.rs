@@ -96,6 +96,9 @@ fn attr_text(k: &OpKind) -> String {
         OpKind::Transpose { perm } => format!("perm={}", ints(perm)),
         OpKind::Slice { begin } => format!("begin={}", list(begin.iter().map(|x| x.to_string()))),
         OpKind::Concat { axis } => format!("axis={axis}"),
+        OpKind::DimSize { axes } => format!("axes={}", ints(axes)),
+        OpKind::CheckIndex { bound } => format!("bound={bound}"),
+        OpKind::Iota { axis } | OpKind::ArgMax { axis } => format!("axis={axis}"),
         OpKind::Reduce { axes, keepdims, .. } => {
             format!("axes={}, keepdims={keepdims}", ints(axes))
         }

@@ -53,8 +53,9 @@ pub fn gradients(
         if !active[i] {
             continue;
         }
-        let grads = vjp(&mut b, v, g)?;
         let operands = b.m.op(v).operands.clone();
+        let need: Vec<bool> = operands.iter().map(|u| active[u.index()] && is_float(b.m, *u)).collect();
+        let grads = vjp(&mut b, v, g, &need)?;
         for (u, gu) in operands.into_iter().zip(grads) {
             if let Some(gu) = gu {
                 if active[u.index()] && is_float(b.m, u) {
@@ -87,9 +88,11 @@ fn accumulate(b: &mut Builder, cot: &mut HashMap<ValueId, ValueId>, v: ValueId, 
 }
 
 /// The cotangent of each operand of `v` given the cotangent `g` of its result
-/// (`None`: no gradient flows to that operand).
-pub fn vjp(b: &mut Builder, v: ValueId, g: ValueId) -> Result<Vec<Option<ValueId>>, PassError> {
+/// (`None`: no gradient flows to that operand). Only operands with `need[i]` get ops
+/// built, so constants and placeholders cost nothing.
+pub fn vjp(b: &mut Builder, v: ValueId, g: ValueId, need: &[bool]) -> Result<Vec<Option<ValueId>>, PassError> {
     let op = b.m.op(v).clone();
+    let need = |i: usize| need.get(i).copied().unwrap_or(false);
     let x = |i: usize| op.operands[i];
     let t = b.ty(v);
     use OpKind as K;
@@ -101,13 +104,12 @@ pub fn vjp(b: &mut Builder, v: ValueId, g: ValueId) -> Result<Vec<Option<ValueId
         K::StopGradient => vec![None],
         K::Assign(_) | K::Group => vec![None; op.operands.len()],
         K::Unary(u) => vec![Some(unary_vjp(b, *u, x(0), v, g)?)],
-        K::Binary(bo) => {
-            let (ga, gb) = binary_vjp(b, *bo, x(0), x(1), v, g)?;
-            vec![Some(ga), Some(gb)]
-        }
+        K::Binary(bo) => binary_vjp(b, *bo, x(0), x(1), v, g, [need(0), need(1)])?,
         K::Select => {
             let z = b.zeros_like(g)?;
-            vec![None, Some(b.select(x(0), g, z)?), Some(b.select(x(0), z, g)?)]
+            let ga = if need(1) { Some(b.select(x(0), g, z)?) } else { None };
+            let gb = if need(2) { Some(b.select(x(0), z, g)?) } else { None };
+            vec![None, ga, gb]
         }
         K::Broadcast { dims } => vec![Some(unbroadcast(b, g, &b.ty(x(0)), dims)?)],
         K::Reshape => {
@@ -125,20 +127,34 @@ pub fn vjp(b: &mut Builder, v: ValueId, g: ValueId) -> Result<Vec<Option<ValueId
         K::Concat { axis } => {
             let mut off = 0u64;
             let mut out = Vec::new();
-            for &u in &op.operands {
+            for (i, &u) in op.operands.iter().enumerate() {
                 let tu = b.ty(u);
                 let mut beg = vec![0u64; tu.shape.rank()];
                 beg[*axis] = off;
                 off += tu.shape.0[*axis].fixed().unwrap_or(0);
-                out.push(Some(b.op(K::Slice { begin: beg }, &[g], Some(Type::new(t.dtype, tu.shape)), "Slice")?));
+                out.push(if need(i) {
+                    Some(b.op(K::Slice { begin: beg }, &[g], Some(Type::new(t.dtype, tu.shape)), "Slice")?)
+                } else {
+                    None
+                });
             }
             out
         }
         K::Reduce { op: r, axes, keepdims } => vec![Some(reduce_vjp(b, *r, x(0), v, g, axes, *keepdims)?)],
         K::MatMul => {
-            let bt = b.transpose_last2(x(1))?;
-            let at = b.transpose_last2(x(0))?;
-            vec![Some(b.matmul(g, bt)?), Some(b.matmul(at, g)?)]
+            let ga = if need(0) {
+                let bt = b.transpose_last2(x(1))?;
+                Some(b.matmul(g, bt)?)
+            } else {
+                None
+            };
+            let gb = if need(1) {
+                let at = b.transpose_last2(x(0))?;
+                Some(b.matmul(at, g)?)
+            } else {
+                None
+            };
+            vec![ga, gb]
         }
         K::Convert => {
             let tx = b.ty(x(0));
@@ -148,10 +164,11 @@ pub fn vjp(b: &mut Builder, v: ValueId, g: ValueId) -> Result<Vec<Option<ValueId
                 vec![None]
             }
         }
-        K::Gather => {
+        K::Gather if need(0) => {
             let tp = b.ty(x(0));
             vec![Some(b.op(K::ScatterAdd, &[x(1), g], Some(tp), "ScatterAdd")?), None]
         }
+        K::Gather => vec![None, None],
         K::ScatterAdd => vec![None, Some(b.op(K::Gather, &[g, x(0)], None, "Gather")?)],
     };
     Ok(grads)
@@ -213,41 +230,56 @@ fn binary_vjp(
     y: ValueId,
     z: ValueId,
     g: ValueId,
-) -> Result<(ValueId, ValueId), PassError> {
+    need: [bool; 2],
+) -> Result<Vec<Option<ValueId>>, PassError> {
     use BinaryOp::*;
-    Ok(match bo {
-        Add => (g, g),
-        Sub => (g, b.unary(UnaryOp::Neg, g)?),
-        Mul => (b.binary(Mul, g, y)?, b.binary(Mul, g, x)?),
-        Div => {
-            let gx = b.binary(Div, g, y)?;
-            // -g * x / y^2 = -gx * z / x ... written without dividing by x
-            let zy = b.binary(Div, z, y)?;
-            let t = b.binary(Mul, g, zy)?;
-            (gx, b.unary(UnaryOp::Neg, t)?)
+    let mut out = vec![None, None];
+    for (side, wanted) in need.into_iter().enumerate() {
+        if !wanted {
+            continue;
         }
-        Pow => {
-            let ym1 = b.binary_scalar(Sub, y, 1.0)?;
-            let p = b.binary(Pow, x, ym1)?;
-            let yp = b.binary(Mul, y, p)?;
-            let gx = b.binary(Mul, g, yp)?;
-            // d/dy x^y = z log x, taken as 0 where x <= 0 (TF's rule)
-            let zero = b.zeros_like(x)?;
-            let pos = b.compare(CmpOp::Gt, x, zero)?;
-            let lx = b.unary(UnaryOp::Log, x)?;
-            let zl = b.binary(Mul, z, lx)?;
-            let gz = b.binary(Mul, g, zl)?;
-            let zg = b.zeros_like(g)?;
-            (gx, b.select(pos, gz, zg)?)
-        }
-        Maximum | Minimum => {
-            // ties go to x, as in TF
-            let c = if bo == Maximum { CmpOp::Ge } else { CmpOp::Le };
-            let mask = b.compare(c, x, y)?;
-            let zg = b.zeros_like(g)?;
-            (b.select(mask, g, zg)?, b.select(mask, zg, g)?)
-        }
-    })
+        out[side] = Some(match (bo, side) {
+            (Add, _) | (Sub, 0) => g,
+            (Sub, _) => b.unary(UnaryOp::Neg, g)?,
+            (Mul, 0) => b.binary(Mul, g, y)?,
+            (Mul, _) => b.binary(Mul, g, x)?,
+            (Div, 0) => b.binary(Div, g, y)?,
+            (Div, _) => {
+                // -g x / y^2, written as -g (x/y) / y
+                let zy = b.binary(Div, z, y)?;
+                let t = b.binary(Mul, g, zy)?;
+                b.unary(UnaryOp::Neg, t)?
+            }
+            (Pow, 0) => {
+                let ym1 = b.binary_scalar(Sub, y, 1.0)?;
+                let p = b.binary(Pow, x, ym1)?;
+                let yp = b.binary(Mul, y, p)?;
+                b.binary(Mul, g, yp)?
+            }
+            (Pow, _) => {
+                // d/dy x^y = z log x, taken as 0 where x <= 0 (TF's rule)
+                let zero = b.zeros_like(x)?;
+                let pos = b.compare(CmpOp::Gt, x, zero)?;
+                let lx = b.unary(UnaryOp::Log, x)?;
+                let zl = b.binary(Mul, z, lx)?;
+                let gz = b.binary(Mul, g, zl)?;
+                let zg = b.zeros_like(g)?;
+                b.select(pos, gz, zg)?
+            }
+            (Maximum | Minimum, _) => {
+                // ties go to x, as in TF
+                let c = if bo == Maximum { CmpOp::Ge } else { CmpOp::Le };
+                let mask = b.compare(c, x, y)?;
+                let zg = b.zeros_like(g)?;
+                if side == 0 {
+                    b.select(mask, g, zg)?
+                } else {
+                    b.select(mask, zg, g)?
+                }
+            }
+        });
+    }
+    Ok(out)
 }
 
 /// The adjoint of a broadcast: sum over new axes and over expanded size-1 axes.

@@ -154,9 +154,21 @@ impl Saver {
             loc: loc.clone(),
         })?;
         let corrupt = |message: String| Error::CheckpointCorrupt { path: shown.clone(), message, loc: loc.clone() };
-        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(format!("{e:?}")))?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| corrupt(format!("{e:?}")))?;
+        let invalid = |e: safetensors::SafeTensorError| corrupt(format!("not a complete safetensors file ({e:?})"));
+        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(invalid)?;
+        let st = SafeTensors::deserialize(&bytes).map_err(invalid)?;
         let sums = meta.metadata().clone().unwrap_or_default();
+        // the whole file must be intact, not only the tensors this saver loads
+        let mut all = st.tensors();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, t) in &all {
+            if let Some(sum) = sums.get(&format!("crc32/{name}")) {
+                let got = format!("{:08x}", crc32fast::hash(t.data()));
+                if *sum != got {
+                    return Err(corrupt(format!("tensor '{name}' fails its checksum ({got}, expected {sum})")));
+                }
+            }
+        }
         let graph = sess.graph().clone();
         let mut staged = Vec::new();
         for name in &self.vars {
@@ -181,15 +193,12 @@ impl Saver {
                     path: shown.clone(),
                     var: name.clone(),
                     expected: ty.to_string(),
-                    found: format!("{:?}{:?}", t.dtype(), t.shape()),
+                    found: match dtype {
+                        Some(d) => kiln_ir::Type::new(d, kiln_ir::Shape::fixed(t.shape())).to_string(),
+                        None => format!("{:?}{:?}", t.dtype(), t.shape()),
+                    },
                     loc,
                 });
-            }
-            if let Some(sum) = sums.get(&format!("crc32/{name}")) {
-                let got = format!("{:08x}", crc32fast::hash(t.data()));
-                if *sum != got {
-                    return Err(corrupt(format!("variable '{name}' fails its checksum ({got}, expected {sum})")));
-                }
             }
             let value = from_bytes(ty.dtype, t.shape(), t.data())
                 .ok_or_else(|| corrupt(format!("variable '{name}' has bad data")))?;
