@@ -1,1 +1,167 @@
-//! kiln's code generator. Empty for now: the Cranelift JIT arrives with its own issue.
+//! kiln's code generator: each fused loop kernel of a [`Schedule`] becomes one
+//! Cranelift function, JIT-compiled for this CPU. Symbolic dims are run-time arguments,
+//! so a graph compiles once whatever its batch size.
+//!
+//! The functions take one pointer to an argument block laid out by [`layout`]; the
+//! runtime fills it from verified shapes, so every address a kernel forms is in bounds.
+#![warn(missing_docs)]
+
+mod emit;
+pub mod layout;
+mod math;
+
+use cranelift_codegen::ir::types::*;
+use cranelift_codegen::ir::{AbiParam, InstBuilder, UserFuncName};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Linkage, Module};
+use kiln_passes::schedule::{LoopKernel, Schedule, Step};
+pub use layout::{kernel_layout, NestLayout};
+
+/// A kernel entry point: a pointer to its argument block.
+pub type KernelFn = unsafe extern "C" fn(*const i64);
+
+/// Code generation failed (a Cranelift error; a bug in kiln, not in the user's graph).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("codegen: kernel {kernel}: {message}")]
+pub struct CodegenError {
+    /// The kernel being compiled.
+    pub kernel: String,
+    /// Cranelift's message.
+    pub message: String,
+}
+
+/// Knobs for code generation.
+#[derive(Clone, Debug, Default)]
+pub struct CodegenOptions {
+    /// Keep each kernel's CLIF text.
+    pub keep_clif: bool,
+    /// Keep each kernel's disassembly.
+    pub keep_asm: bool,
+    /// Run Cranelift's verifier (on in debug builds regardless).
+    pub verify: bool,
+}
+
+/// One compiled kernel.
+pub struct CompiledKernel {
+    /// Its name (`fusion.3`).
+    pub name: String,
+    /// The entry point; valid while the owning [`Jit`] lives.
+    pub func: KernelFn,
+    /// Argument slots of each nest.
+    pub layouts: Vec<NestLayout>,
+    /// Total argument slots.
+    pub slots: usize,
+    /// The IR ops it computes.
+    pub provenance: Vec<String>,
+    /// CLIF text, if kept.
+    pub clif: Option<String>,
+    /// Disassembly, if kept.
+    pub asm: Option<String>,
+}
+
+/// Owns the JIT memory of a set of kernels and frees it on drop.
+pub struct Jit {
+    module: Option<JITModule>,
+}
+
+impl Drop for Jit {
+    fn drop(&mut self) {
+        if let Some(m) = self.module.take() {
+            // SAFETY: the kernels' function pointers live in `CompiledKernel`s that the
+            // runtime drops together with (and before) this `Jit`.
+            unsafe { m.free_memory() };
+        }
+    }
+}
+
+// SAFETY: finalized JIT code is immutable; the module is only touched on drop.
+unsafe impl Send for Jit {}
+
+extern "C" fn kiln_powf(x: f32, y: f32) -> f32 {
+    x.powf(y)
+}
+
+fn cg_err(kernel: &str, e: impl std::fmt::Display) -> CodegenError {
+    CodegenError { kernel: kernel.to_string(), message: e.to_string() }
+}
+
+/// Compiles every loop kernel of `s`, in step order, into one JIT module.
+pub fn compile(s: &Schedule, opts: &CodegenOptions) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
+    let kernels: Vec<&LoopKernel> =
+        s.steps.iter().filter_map(|st| if let Step::Loop(k) = st { Some(k) } else { None }).collect();
+    compile_kernels(&kernels, opts)
+}
+
+/// Compiles the given kernels into one JIT module (one finalize: one set of pages).
+pub fn compile_kernels(
+    kernels: &[&LoopKernel],
+    opts: &CodegenOptions,
+) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
+    let e = |m: &dyn std::fmt::Display| cg_err("<module>", m);
+    let mut fb = settings::builder();
+    fb.set("opt_level", "speed").map_err(|x| e(&x))?;
+    let verify = opts.verify || cfg!(debug_assertions);
+    fb.set("enable_verifier", if verify { "true" } else { "false" }).map_err(|x| e(&x))?;
+    fb.set("use_colocated_libcalls", "false").map_err(|x| e(&x))?;
+    fb.set("is_pic", "false").map_err(|x| e(&x))?;
+    let isa = cranelift_native::builder().map_err(|x| e(&x))?.finish(settings::Flags::new(fb)).map_err(|x| e(&x))?;
+    let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
+    jb.symbol("kiln_powf", kiln_powf as *const u8);
+    let mut module = JITModule::new(jb);
+    let mut pow_sig = module.make_signature();
+    pow_sig.params.push(AbiParam::new(F32));
+    pow_sig.params.push(AbiParam::new(F32));
+    pow_sig.returns.push(AbiParam::new(F32));
+    let pow_id = module.declare_function("kiln_powf", Linkage::Import, &pow_sig).map_err(|x| e(&x))?;
+    let mut ctx = module.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut pending = Vec::new();
+    for (i, k) in kernels.iter().enumerate() {
+        let err = |m: &dyn std::fmt::Display| cg_err(&k.name, m);
+        let mut sig = module.make_signature();
+        sig.params.push(AbiParam::new(I64));
+        let fid = module.declare_function(&format!("kernel{i}"), Linkage::Local, &sig).map_err(|x| err(&x))?;
+        ctx.func.signature = sig;
+        ctx.func.name = UserFuncName::user(0, fid.as_u32());
+        let (layouts, slots) = kernel_layout(&k.nests);
+        {
+            let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let powf = module.declare_func_in_func(pow_id, b.func);
+            let entry = b.create_block();
+            b.append_block_params_for_function_params(entry);
+            b.switch_to_block(entry);
+            let args = b.block_params(entry)[0];
+            for (n, l) in k.nests.iter().zip(&layouts) {
+                emit::emit_nest(&mut b, args, n, l, powf);
+            }
+            b.ins().return_(&[]);
+            b.seal_all_blocks();
+            b.finalize(module.target_config());
+        }
+        let clif = opts.keep_clif.then(|| ctx.func.display().to_string());
+        ctx.set_disasm(opts.keep_asm);
+        module.define_function(fid, &mut ctx).map_err(|x| err(&format!("{x:?}")))?;
+        let asm = if opts.keep_asm { ctx.compiled_code().and_then(|c| c.vcode.clone()) } else { None };
+        module.clear_context(&mut ctx);
+        pending.push((fid, k, layouts, slots, clif, asm));
+    }
+    module.finalize_definitions().map_err(|x| e(&x))?;
+    let mut out = Vec::new();
+    for (fid, k, layouts, slots, clif, asm) in pending {
+        let ptr = module.get_finalized_function(fid);
+        // SAFETY: the function was built with exactly this signature above.
+        let func: KernelFn = unsafe { std::mem::transmute::<*const u8, KernelFn>(ptr) };
+        out.push(CompiledKernel {
+            name: k.name.clone(),
+            func,
+            layouts,
+            slots,
+            provenance: k.provenance.clone(),
+            clif,
+            asm,
+        });
+    }
+    Ok((Jit { module: Some(module) }, out))
+}

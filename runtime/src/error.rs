@@ -125,6 +125,32 @@ pub enum Error {
         /// the user's call
         loc: Loc,
     },
+    /// The JIT failed to compile or run a graph it accepted (a kiln bug).
+    #[error("{loc}: jit: {message}")]
+    Jit {
+        /// what failed
+        message: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// Check mode found a kernel whose output differs from the interpreter's.
+    #[error("{loc}: KILN_CHECK: kernel {kernel} computes %{op} differently from the interpreter: max error {max_err:e} at element {index} ({got} vs {want})")]
+    CheckFailed {
+        /// the first diverging kernel
+        kernel: String,
+        /// the IR op whose value diverges
+        op: String,
+        /// largest absolute difference
+        max_err: f32,
+        /// where it is largest
+        index: usize,
+        /// the JIT's value there
+        got: f32,
+        /// the interpreter's value there
+        want: f32,
+        /// the user's call
+        loc: Loc,
+    },
     /// A fetched value read as the wrong dtype (`into_f32` on an f64 value).
     #[error("fetched value: {0}")]
     Value(#[from] crate::ValueTypeError),

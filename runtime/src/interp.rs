@@ -106,6 +106,22 @@ pub fn run(
     vars: &[Option<TensorValue>],
     bindings: &Bindings,
 ) -> Result<RunOutput, EvalError> {
+    let (vals, assigns) = run_all(m, fetches, feeds, vars, bindings)?;
+    let fetches = fetches.iter().map(|f| vals[f.index()].clone().unwrap_or(TensorValue::Unit)).collect();
+    Ok(RunOutput { fetches, assigns })
+}
+
+/// Every value of a run, indexed by op, and the variable writes.
+pub type AllValues = (Vec<Option<TensorValue>>, Vec<(VarId, TensorValue)>);
+
+/// Like [`run`], but returns every value computed (indexed by op) and the assigns.
+pub fn run_all(
+    m: &Module,
+    fetches: &[ValueId],
+    feeds: &HashMap<ValueId, &TensorValue>,
+    vars: &[Option<TensorValue>],
+    bindings: &Bindings,
+) -> Result<AllValues, EvalError> {
     let need = reachable(m, fetches);
     let mut vals: Vec<Option<TensorValue>> = vec![None; m.ops.len()];
     let mut assigns = Vec::new();
@@ -179,8 +195,7 @@ pub fn run(
         let out = map_array!(out, a => if a.is_standard_layout() { a } else { a.as_standard_layout().into_owned() });
         vals[v.index()] = Some(out);
     }
-    let fetches = fetches.iter().map(|f| vals[f.index()].clone().unwrap_or(TensorValue::Unit)).collect();
-    Ok(RunOutput { fetches, assigns })
+    Ok((vals, assigns))
 }
 
 fn constant(lit: &kiln_ir::Literal, shape: &[usize]) -> TensorValue {

@@ -13,7 +13,9 @@
 //! ```
 #![warn(missing_docs)]
 
+mod check;
 mod error;
+pub mod exec;
 mod format;
 pub mod interp;
 mod saver;

@@ -1,5 +1,6 @@
 //! `Session`: owns variable values and runs fetches with feeds (TF1's `Session.run`).
 
+use crate::exec::Executable;
 use crate::interp::{self, reachable, Bindings};
 use crate::{Error, Result, TensorValue};
 use kiln_frontend::{Graph, Tensor};
@@ -7,18 +8,45 @@ use kiln_ir::{Dim, Loc, Module, OpKind, ValueId};
 use std::collections::HashMap;
 
 /// Which engine executes runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
-    /// The reference interpreter (the only backend until the JIT lands).
-    #[default]
+    /// Fused kernels compiled with Cranelift (the default). Graphs the JIT cannot
+    /// compile yet run on the interpreter, with the reason logged under
+    /// `KILN_LOG_COMPILES=1`.
+    Jit,
+    /// The reference interpreter (`KILN_BACKEND=interp`).
     Interpreter,
 }
 
 /// Session knobs (TF's `ConfigProto`, for a CPU compiler).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SessionOptions {
     /// Execution engine.
     pub backend: Backend,
+    /// Print every compilation and its reason (`KILN_LOG_COMPILES=1`).
+    pub log_compiles: bool,
+    /// Run the interpreter beside the JIT and fail on the first diverging kernel
+    /// (`KILN_CHECK=1`).
+    pub check: bool,
+}
+
+impl Default for SessionOptions {
+    /// The JIT, unless the environment says otherwise.
+    fn default() -> Self {
+        let env = |k: &str| std::env::var(k).ok();
+        let backend = match env("KILN_BACKEND").as_deref() {
+            Some("interp") | Some("interpreter") => Backend::Interpreter,
+            _ => Backend::Jit,
+        };
+        let on = |k: &str| env(k).is_some_and(|v| !v.is_empty() && v != "0");
+        SessionOptions { backend, log_compiles: on("KILN_LOG_COMPILES"), check: on("KILN_CHECK") }
+    }
+}
+
+/// A fetch set compiled for the JIT, or the reason it runs on the interpreter.
+enum Compiled {
+    Jit(Box<Executable>),
+    Interp(String),
 }
 
 /// Runs a [`Graph`]: variables live here, feeds go in, `ndarray` values come out.
@@ -30,6 +58,7 @@ pub struct Session {
     vars: Vec<Option<TensorValue>>,
     verified_ops: usize,
     options: SessionOptions,
+    cache: HashMap<(Vec<ValueId>, usize), Compiled>,
 }
 
 impl Session {
@@ -40,7 +69,7 @@ impl Session {
 
     /// A session with explicit options.
     pub fn with_options(graph: &Graph, options: SessionOptions) -> Session {
-        Session { graph: graph.clone(), vars: Vec::new(), verified_ops: usize::MAX, options }
+        Session { graph: graph.clone(), vars: Vec::new(), verified_ops: usize::MAX, options, cache: HashMap::new() }
     }
 
     /// The graph this session runs.
@@ -103,6 +132,11 @@ impl Session {
                     return Err(Error::Uninitialized { var: m.var(var).name.clone(), fetch: fetch(), loc });
                 }
                 _ => {}
+            }
+        }
+        if self.options.backend == Backend::Jit {
+            if let Some(out) = self.run_jit(&m, &fetch_ids, &feed_map, &bindings, &loc)? {
+                return Ok(out);
             }
         }
         let out = interp::run(&m, &fetch_ids, &feed_map, &self.vars, &bindings)
@@ -212,6 +246,94 @@ impl Session {
         self.vars.resize(n, None);
         self.vars[id.index()] = Some(value);
         Ok(())
+    }
+}
+
+impl Session {
+    /// Compiles (once per fetch set and graph version) and runs on the JIT. `None`
+    /// means this fetch set runs on the interpreter.
+    fn run_jit(
+        &mut self,
+        m: &Module,
+        fetches: &[ValueId],
+        feeds: &HashMap<ValueId, &TensorValue>,
+        bindings: &Bindings,
+        loc: &Loc,
+    ) -> Result<Option<Vec<TensorValue>>> {
+        let key = (fetches.to_vec(), m.ops.len());
+        if !self.cache.contains_key(&key) {
+            let t0 = std::time::Instant::now();
+            let compiled = match kiln_passes::fusion::run(m, fetches) {
+                Err(e) => Compiled::Interp(e.to_string()),
+                Ok(s) => {
+                    let opts = kiln_codegen::CodegenOptions::default();
+                    let mut exec = Executable::new(s, &opts)
+                        .map_err(|e| Error::Jit { message: e.to_string(), loc: loc.clone() })?;
+                    exec.no_reuse = self.options.check;
+                    Compiled::Jit(Box::new(exec))
+                }
+            };
+            if self.options.log_compiles {
+                let names: Vec<&str> = fetches.iter().map(|f| m.op(*f).name.as_str()).collect();
+                match &compiled {
+                    Compiled::Jit(e) => eprintln!(
+                        "kiln: compiled {names:?} into {} kernel(s) and {} step(s) in {:.2?} (new fetch set)",
+                        e.schedule.kernel_count(),
+                        e.schedule.steps.len(),
+                        t0.elapsed()
+                    ),
+                    Compiled::Interp(why) => eprintln!("kiln: {names:?} runs on the interpreter: {why}"),
+                }
+            }
+            self.cache.insert(key.clone(), compiled);
+        }
+        let Some(Compiled::Jit(exec)) = self.cache.get_mut(&key) else { return Ok(None) };
+        let jit_err = |message: String| Error::Jit { message, loc: loc.clone() };
+        for v in self.vars.iter() {
+            if let Some(TensorValue::F32(a)) = v {
+                if !a.is_standard_layout() {
+                    return Ok(None);
+                }
+            }
+        }
+        // a fetched variable is its value before this run's assignments
+        let before: Vec<Option<TensorValue>> = fetches
+            .iter()
+            .map(|&f| match m.op(f).kind {
+                OpKind::Read(var) => self.vars[var.index()].clone(),
+                _ => None,
+            })
+            .collect();
+        let reference = if self.options.check {
+            Some(
+                interp::run_all(m, fetches, feeds, &self.vars, bindings)
+                    .map_err(|source| Error::Eval { source, loc: loc.clone() })?,
+            )
+        } else {
+            None
+        };
+        exec.run(bindings, feeds, &mut self.vars).map_err(jit_err)?;
+        let mut out = Vec::with_capacity(fetches.len());
+        for (i, &f) in fetches.iter().enumerate() {
+            if let Some(v) = &before[i] {
+                out.push(v.clone());
+                continue;
+            }
+            let Some(t) = m.ty(f) else {
+                out.push(TensorValue::Unit);
+                continue;
+            };
+            let shape = bindings.shape(&t.shape).ok_or_else(|| jit_err("unbound fetch shape".into()))?;
+            let data =
+                exec.value(f, &self.vars).ok_or_else(|| jit_err(format!("no buffer for fetch %{}", m.op(f).name)))?;
+            let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data.to_vec())
+                .map_err(|e| jit_err(e.to_string()))?;
+            out.push(TensorValue::F32(a));
+        }
+        if let Some((vals, _)) = reference {
+            crate::check::compare(exec, &vals, &self.vars, loc)?;
+        }
+        Ok(Some(out))
     }
 }
 

@@ -1,0 +1,417 @@
+//! Lowers one loop kernel (its nests in order) to one Cranelift function
+//! `fn(args: *const i64)`. The innermost loop runs F32X4 with a scalar tail whenever
+//! every access there is contiguous or a broadcast; otherwise it runs scalar with
+//! run-time strides. Bounds come from the argument block, which the runtime fills from
+//! verified shapes.
+
+use crate::layout::NestLayout;
+use crate::math;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::types::*;
+use cranelift_codegen::ir::{BlockArg, FuncRef, InstBuilder, MemFlagsData, Type, Value};
+use cranelift_frontend::FunctionBuilder;
+use kiln_ir::{BinaryOp, CmpOp, Dim, ReduceOp, UnaryOp};
+use kiln_passes::schedule::{LoopNest, Node, OutMode, Stride};
+
+fn ro() -> MemFlagsData {
+    // inputs are never written by the kernel that reads them (the planner keeps
+    // a kernel's inputs and outputs apart), so their loads may move
+    MemFlagsData::new().with_notrap().with_readonly().with_can_move()
+}
+
+fn rw() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+/// A counted loop `for i in (start..end).step_by(step)`; returns nothing. For `step`
+/// > 1 it runs while `i + step <= end`.
+fn for_loop(
+    b: &mut FunctionBuilder,
+    start: Value,
+    end: Value,
+    step: i64,
+    body: &mut dyn FnMut(&mut FunctionBuilder, Value),
+) {
+    let header = b.create_block();
+    let i = b.append_block_param(header, I64);
+    let body_block = b.create_block();
+    let exit = b.create_block();
+    b.ins().jump(header, &[BlockArg::Value(start)]);
+    b.switch_to_block(header);
+    let next = b.ins().iadd_imm_s(i, step);
+    let go = b.ins().icmp(IntCC::SignedLessThanOrEqual, next, end);
+    b.ins().brif(go, body_block, &[], exit, &[]);
+    b.switch_to_block(body_block);
+    body(b, i);
+    let next = b.ins().iadd_imm_s(i, step);
+    b.ins().jump(header, &[BlockArg::Value(next)]);
+    b.switch_to_block(exit);
+}
+
+/// The values every access needs: base pointer and per-dim byte strides.
+struct Acc {
+    ptr: Value,
+    strides: Vec<Value>,
+    known: Vec<Option<u64>>,
+}
+
+struct Ctx<'a> {
+    n: &'a LoopNest,
+    l: &'a NestLayout,
+    args: Value,
+    dims: Vec<Value>,
+    inputs: Vec<Acc>,
+    outputs: Vec<Acc>,
+    scalars: Vec<Value>,
+    powf: FuncRef,
+}
+
+fn slot(b: &mut FunctionBuilder, args: Value, i: usize) -> Value {
+    b.ins().load(I64, ro(), args, (i * 8) as i32)
+}
+
+fn slot_f32(b: &mut FunctionBuilder, args: Value, i: usize) -> Value {
+    b.ins().load(F32, ro(), args, (i * 8) as i32)
+}
+
+fn access(b: &mut FunctionBuilder, args: Value, at: usize, strides: &[Stride]) -> Acc {
+    let ptr = slot(b, args, at);
+    let mut vals = Vec::new();
+    let mut known = Vec::new();
+    for (d, s) in strides.iter().enumerate() {
+        let k = s.known();
+        known.push(k);
+        vals.push(match k {
+            Some(c) => b.ins().iconst(I64, (c * 4) as i64),
+            None => {
+                let v = slot(b, args, at + 1 + d);
+                b.ins().ishl_imm_s(v, 2)
+            }
+        });
+    }
+    Acc { ptr, strides: vals, known }
+}
+
+/// Emits one nest into the current block of `b`.
+pub fn emit_nest(b: &mut FunctionBuilder, args: Value, n: &LoopNest, l: &NestLayout, powf: FuncRef) {
+    let dims = n
+        .space
+        .iter()
+        .enumerate()
+        .map(|(d, dim)| match dim {
+            Dim::Fixed(k) => b.ins().iconst(I64, *k as i64),
+            Dim::Sym(_) => slot(b, args, l.dims + d),
+        })
+        .collect();
+    let inputs = n.inputs.iter().zip(&l.inputs).map(|(a, &at)| access(b, args, at, &a.strides)).collect();
+    let outputs = n.outputs.iter().zip(&l.outputs).map(|(o, &at)| access(b, args, at, &o.strides)).collect();
+    let scalars = (0..n.scalars.len()).map(|i| slot_f32(b, args, l.scalars + i)).collect();
+    let c = Ctx { n, l, args, dims, inputs, outputs, scalars, powf };
+    // reductions start from their identity
+    for (j, o) in n.outputs.iter().enumerate() {
+        if let OutMode::Reduce(r) = o.mode {
+            let len = slot(b, args, l.outputs[j] + 1 + n.space.len());
+            let ptr = c.outputs[j].ptr;
+            let id = math::splat_const(b, F32, identity(r));
+            let zero = b.ins().iconst(I64, 0);
+            for_loop(b, zero, len, 1, &mut |b, i| {
+                let off = b.ins().ishl_imm_s(i, 2);
+                let addr = b.ins().iadd(ptr, off);
+                b.ins().store(rw(), id, addr, 0);
+            });
+        }
+    }
+    let zero = b.ins().iconst(I64, 0);
+    let offs_in = vec![zero; c.inputs.len()];
+    let offs_out = vec![zero; c.outputs.len()];
+    level(b, &c, 0, offs_in, offs_out);
+    // a mean divides its sum once at the end
+    for (j, o) in n.outputs.iter().enumerate() {
+        if let Some(at) = l.means[j] {
+            let _ = o;
+            let inv = slot_f32(b, args, at);
+            let len = slot(b, args, l.outputs[j] + 1 + n.space.len());
+            let ptr = c.outputs[j].ptr;
+            let zero = b.ins().iconst(I64, 0);
+            for_loop(b, zero, len, 1, &mut |b, i| {
+                let off = b.ins().ishl_imm_s(i, 2);
+                let addr = b.ins().iadd(ptr, off);
+                let x = b.ins().load(F32, rw(), addr, 0);
+                let y = b.ins().fmul(x, inv);
+                b.ins().store(rw(), y, addr, 0);
+            });
+        }
+    }
+    let _ = c.args;
+    let _ = c.l;
+}
+
+fn identity(r: ReduceOp) -> f32 {
+    match r {
+        ReduceOp::Sum | ReduceOp::Mean => 0.0,
+        ReduceOp::Max => f32::NEG_INFINITY,
+        ReduceOp::Min => f32::INFINITY,
+    }
+}
+
+fn level(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: Vec<Value>, offs_out: Vec<Value>) {
+    let r = c.n.space.len();
+    if r == 0 {
+        point(b, c, F32, None, &offs_in, &offs_out);
+        return;
+    }
+    if d + 1 < r {
+        let zero = b.ins().iconst(I64, 0);
+        let end = c.dims[d];
+        for_loop(b, zero, end, 1, &mut |b, i| {
+            let step = |b: &mut FunctionBuilder, acc: &Acc, off: Value| {
+                if acc.known[d] == Some(0) {
+                    off
+                } else {
+                    let m = b.ins().imul(i, acc.strides[d]);
+                    b.ins().iadd(off, m)
+                }
+            };
+            let oi: Vec<Value> = c.inputs.iter().zip(&offs_in).map(|(a, &o)| step(b, a, o)).collect();
+            let oo: Vec<Value> = c.outputs.iter().zip(&offs_out).map(|(a, &o)| step(b, a, o)).collect();
+            level(b, c, d + 1, oi, oo);
+        });
+        return;
+    }
+    inner(b, c, d, &offs_in, &offs_out);
+}
+
+/// The innermost dim: F32X4 with a scalar tail where every access allows it.
+fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out: &[Value]) {
+    let unit_or_zero = |k: Option<u64>| matches!(k, Some(0) | Some(1));
+    let vec_ok = c.inputs.iter().all(|a| unit_or_zero(a.known[d]))
+        && c.n.outputs.iter().zip(&c.outputs).all(|(o, a)| match o.mode {
+            OutMode::Store => a.known[d] == Some(1),
+            OutMode::Reduce(_) => unit_or_zero(a.known[d]),
+        });
+    let n = c.dims[d];
+    let zero = b.ins().iconst(I64, 0);
+    if !vec_ok {
+        for_loop(b, zero, n, 1, &mut |b, i| {
+            let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, i)).collect();
+            let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, i)).collect();
+            point(b, c, F32, None, &oi, &oo);
+        });
+        return;
+    }
+    // broadcast inputs along this dim are loaded once
+    let splats: Vec<Option<Value>> = c
+        .inputs
+        .iter()
+        .zip(offs_in)
+        .map(|(a, &o)| {
+            (a.known[d] == Some(0)).then(|| {
+                let addr = b.ins().iadd(a.ptr, o);
+                let x = b.ins().load(F32, ro(), addr, 0);
+                b.ins().splat(F32X4, x)
+            })
+        })
+        .collect();
+    // vector accumulators for reductions along this dim
+    let accs: Vec<Option<cranelift_frontend::Variable>> =
+        c.n.outputs
+            .iter()
+            .zip(&c.outputs)
+            .map(|(o, a)| match o.mode {
+                OutMode::Reduce(r) if a.known[d] == Some(0) => {
+                    let v = b.declare_var(F32X4);
+                    let init = math::splat_const(b, F32X4, identity(r));
+                    b.def_var(v, init);
+                    Some(v)
+                }
+                _ => None,
+            })
+            .collect();
+    let n4 = b.ins().band_imm_s(n, !3);
+    for_loop(b, zero, n4, 4, &mut |b, i| {
+        let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, i)).collect();
+        let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, i)).collect();
+        point(b, c, F32X4, Some((&splats, &accs)), &oi, &oo);
+    });
+    // fold the vector accumulators into memory before the tail
+    for (j, acc) in accs.iter().enumerate() {
+        if let (Some(v), OutMode::Reduce(r)) = (acc, c.n.outputs[j].mode) {
+            let x = b.use_var(*v);
+            let mut s = b.ins().extractlane(x, 0);
+            for lane in 1..4u8 {
+                let e = b.ins().extractlane(x, lane);
+                s = combine(b, F32, r, s, e);
+            }
+            let addr = b.ins().iadd(c.outputs[j].ptr, offs_out[j]);
+            let old = b.ins().load(F32, rw(), addr, 0);
+            let new = combine(b, F32, r, old, s);
+            b.ins().store(rw(), new, addr, 0);
+        }
+    }
+    for_loop(b, n4, n, 1, &mut |b, i| {
+        let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, i)).collect();
+        let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, i)).collect();
+        point(b, c, F32, None, &oi, &oo);
+    });
+}
+
+fn advance(b: &mut FunctionBuilder, a: &Acc, d: usize, off: Value, i: Value) -> Value {
+    match a.known[d] {
+        Some(0) => off,
+        Some(1) => {
+            let m = b.ins().ishl_imm_s(i, 2);
+            b.ins().iadd(off, m)
+        }
+        _ => {
+            let m = b.ins().imul(i, a.strides[d]);
+            b.ins().iadd(off, m)
+        }
+    }
+}
+
+type VecState<'s> = (&'s [Option<Value>], &'s [Option<cranelift_frontend::Variable>]);
+
+/// Evaluates the body at one point (or four lanes) and writes the outputs.
+fn point(b: &mut FunctionBuilder, c: &Ctx, ty: Type, vs: Option<VecState>, offs_in: &[Value], offs_out: &[Value]) {
+    let mut vals: Vec<Value> = Vec::with_capacity(c.n.nodes.len());
+    for node in &c.n.nodes {
+        let v = match *node {
+            Node::Load(i) => match vs.and_then(|(s, _)| s[i]) {
+                Some(splat) => splat,
+                None => {
+                    let addr = b.ins().iadd(c.inputs[i].ptr, offs_in[i]);
+                    b.ins().load(ty, ro(), addr, 0)
+                }
+            },
+            Node::Const(k) => math::splat_const(b, ty, k),
+            Node::Scalar(i) => {
+                if ty == F32 {
+                    c.scalars[i]
+                } else {
+                    b.ins().splat(ty, c.scalars[i])
+                }
+            }
+            Node::Unary(u, x) => unary(b, ty, u, vals[x]),
+            Node::Binary(o, x, y) => binary(b, c, ty, o, vals[x], vals[y]),
+            Node::Cmp(cc, x, y) => b.ins().fcmp(float_cc(cc), vals[x], vals[y]),
+            Node::Select(m, x, y) => math::select(b, ty, vals[m], vals[x], vals[y]),
+        };
+        vals.push(v);
+    }
+    for (j, o) in c.n.outputs.iter().enumerate() {
+        let x = vals[o.node];
+        match o.mode {
+            OutMode::Store => {
+                let addr = b.ins().iadd(c.outputs[j].ptr, offs_out[j]);
+                b.ins().store(rw(), x, addr, 0);
+            }
+            OutMode::Reduce(r) => {
+                if let Some(var) = vs.and_then(|(_, a)| a[j]) {
+                    let acc = b.use_var(var);
+                    let acc = combine(b, ty, r, acc, x);
+                    b.def_var(var, acc);
+                } else {
+                    let addr = b.ins().iadd(c.outputs[j].ptr, offs_out[j]);
+                    let old = b.ins().load(ty, rw(), addr, 0);
+                    let new = combine(b, ty, r, old, x);
+                    b.ins().store(rw(), new, addr, 0);
+                }
+            }
+        }
+    }
+}
+
+fn float_cc(c: CmpOp) -> FloatCC {
+    match c {
+        CmpOp::Eq => FloatCC::Equal,
+        CmpOp::Ne => FloatCC::NotEqual,
+        CmpOp::Lt => FloatCC::LessThan,
+        CmpOp::Le => FloatCC::LessThanOrEqual,
+        CmpOp::Gt => FloatCC::GreaterThan,
+        CmpOp::Ge => FloatCC::GreaterThanOrEqual,
+    }
+}
+
+/// `op(acc, x)` with NaN propagating as in the interpreter.
+fn combine(b: &mut FunctionBuilder, ty: Type, r: ReduceOp, acc: Value, x: Value) -> Value {
+    match r {
+        ReduceOp::Sum | ReduceOp::Mean => b.ins().fadd(acc, x),
+        ReduceOp::Max | ReduceOp::Min => {
+            let cc = if r == ReduceOp::Max { FloatCC::GreaterThan } else { FloatCC::LessThan };
+            let better = b.ins().fcmp(cc, x, acc);
+            let x_nan = b.ins().fcmp(FloatCC::Unordered, x, x);
+            let take = math::or_mask(b, ty, better, x_nan);
+            let acc_nan = b.ins().fcmp(FloatCC::Unordered, acc, acc);
+            let picked = math::select(b, ty, take, x, acc);
+            math::select(b, ty, acc_nan, acc, picked)
+        }
+    }
+}
+
+fn unary(b: &mut FunctionBuilder, ty: Type, u: UnaryOp, x: Value) -> Value {
+    match u {
+        UnaryOp::Neg => b.ins().fneg(x),
+        UnaryOp::Abs => b.ins().fabs(x),
+        UnaryOp::Sign => {
+            let zero = math::splat_const(b, ty, 0.0);
+            let one = math::splat_const(b, ty, 1.0);
+            let mone = math::splat_const(b, ty, -1.0);
+            let pos = b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+            let neg = b.ins().fcmp(FloatCC::LessThan, x, zero);
+            let t = math::select(b, ty, neg, mone, x);
+            math::select(b, ty, pos, one, t)
+        }
+        UnaryOp::Exp => math::exp(b, ty, x),
+        UnaryOp::Log => math::log(b, ty, x),
+        UnaryOp::Sqrt => b.ins().sqrt(x),
+        UnaryOp::Rsqrt => {
+            let s = b.ins().sqrt(x);
+            let one = math::splat_const(b, ty, 1.0);
+            b.ins().fdiv(one, s)
+        }
+        UnaryOp::Square => b.ins().fmul(x, x),
+        UnaryOp::Tanh => math::tanh(b, ty, x),
+        UnaryOp::Sigmoid => math::sigmoid(b, ty, x),
+        UnaryOp::Relu => {
+            // fcmp + bitselect, not fmax: NaN passes through as in TF
+            let zero = math::splat_const(b, ty, 0.0);
+            let pos = b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+            let nan = b.ins().fcmp(FloatCC::Unordered, x, x);
+            let keep = math::or_mask(b, ty, pos, nan);
+            math::select(b, ty, keep, x, zero)
+        }
+    }
+}
+
+fn binary(b: &mut FunctionBuilder, c: &Ctx, ty: Type, o: BinaryOp, x: Value, y: Value) -> Value {
+    match o {
+        BinaryOp::Add => b.ins().fadd(x, y),
+        BinaryOp::Sub => b.ins().fsub(x, y),
+        BinaryOp::Mul => b.ins().fmul(x, y),
+        BinaryOp::Div => b.ins().fdiv(x, y),
+        BinaryOp::Maximum | BinaryOp::Minimum => {
+            let cc = if o == BinaryOp::Maximum { FloatCC::GreaterThan } else { FloatCC::LessThan };
+            let wins = b.ins().fcmp(cc, x, y);
+            let x_nan = b.ins().fcmp(FloatCC::Unordered, x, x);
+            let take = math::or_mask(b, ty, wins, x_nan);
+            math::select(b, ty, take, x, y)
+        }
+        BinaryOp::Pow => {
+            // rare in training graphs: one libm call per lane
+            if ty == F32 {
+                let call = b.ins().call(c.powf, &[x, y]);
+                b.inst_results(call)[0]
+            } else {
+                let mut out = x;
+                for lane in 0..4u8 {
+                    let xl = b.ins().extractlane(x, lane);
+                    let yl = b.ins().extractlane(y, lane);
+                    let call = b.ins().call(c.powf, &[xl, yl]);
+                    let r = b.inst_results(call)[0];
+                    out = b.ins().insertlane(out, r, lane);
+                }
+                out
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Inline polynomial math for F32 and F32X4, so exp/log/tanh/sigmoid vectorize.
+//!
+//! Max errors, measured against f64 over the tests' ranges (see `tests/jit.rs`):
+//! - `exp`: Cephes expf, ~1 ulp (relative 1.2e-7) on [-87, 88]; inputs are clamped
+//!   there, so exp(x) for x > 88.7 is 3.3e38 rather than inf and for x < -87.3 is ~1e-38
+//!   rather than a denormal or 0.
+//! - `log`: Cephes logf, ~1 ulp for normal positive inputs; log(0) = -inf, log(x<0) and
+//!   log(NaN) = NaN, log(inf) = inf; denormal inputs are treated as 0.
+//! - `tanh`: an odd polynomial below |x| = 0.625 (relative 1e-7), `1 - 2/(exp(2x)+1)`
+//!   above it (absolute 2e-7).
+//! - `sigmoid`: `1/(1+exp(-x))`, absolute 1e-7.
+
+// Cephes' coefficients are kept exactly as published; f32 rounds them.
+#![allow(clippy::excessive_precision)]
+
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::types::*;
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Type, Value};
+use cranelift_frontend::FunctionBuilder;
+
+/// A float of type `ty` (F32 or F32X4) equal to `c` in every lane.
+pub fn splat_const(b: &mut FunctionBuilder, ty: Type, c: f32) -> Value {
+    let s = b.ins().f32const(c);
+    if ty == F32 {
+        s
+    } else {
+        b.ins().splat(ty, s)
+    }
+}
+
+/// An integer of `ty`'s lane shape (I32 or I32X4) equal to `k` in every lane.
+fn int_const(b: &mut FunctionBuilder, ty: Type, k: i64) -> Value {
+    let c = b.ins().iconst(I32, k);
+    if ty == F32 {
+        c
+    } else {
+        b.ins().splat(I32X4, c)
+    }
+}
+
+fn int_ty(ty: Type) -> Type {
+    if ty == F32 {
+        I32
+    } else {
+        I32X4
+    }
+}
+
+/// Reinterprets bits between float and int lanes of the same width.
+pub fn bits(b: &mut FunctionBuilder, to: Type, v: Value) -> Value {
+    let flags = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
+    b.ins().bitcast(to, flags, v)
+}
+
+/// `mask ? a : b` where `mask` comes from `fcmp` on `ty` (i8 for scalars, I32X4 lanes).
+pub fn select(b: &mut FunctionBuilder, ty: Type, mask: Value, x: Value, y: Value) -> Value {
+    if ty == F32 {
+        b.ins().select(mask, x, y)
+    } else {
+        let m = bits(b, F32X4, mask);
+        b.ins().bitselect(m, x, y)
+    }
+}
+
+/// `a` or `b` of two masks.
+pub fn or_mask(b: &mut FunctionBuilder, ty: Type, x: Value, y: Value) -> Value {
+    let _ = ty;
+    b.ins().bor(x, y)
+}
+
+fn clamp(b: &mut FunctionBuilder, ty: Type, x: Value, lo: f32, hi: f32) -> Value {
+    let l = splat_const(b, ty, lo);
+    let h = splat_const(b, ty, hi);
+    let below = b.ins().fcmp(FloatCC::LessThan, x, l);
+    let x = select(b, ty, below, l, x);
+    let above = b.ins().fcmp(FloatCC::GreaterThan, x, h);
+    select(b, ty, above, h, x)
+}
+
+fn poly(b: &mut FunctionBuilder, ty: Type, x: Value, coeffs: &[f32]) -> Value {
+    let mut acc = splat_const(b, ty, coeffs[0]);
+    for &c in &coeffs[1..] {
+        let k = splat_const(b, ty, c);
+        acc = b.ins().fma(acc, x, k);
+    }
+    acc
+}
+
+/// `e^x` (Cephes expf).
+pub fn exp(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
+    let x = clamp(b, ty, x, -87.336_55, 88.722_83);
+    let log2e = splat_const(b, ty, std::f32::consts::LOG2_E);
+    let magic = splat_const(b, ty, 12_582_912.0); // 1.5 * 2^23: adding it rounds to an integer
+    let t = b.ins().fma(x, log2e, magic);
+    let n = b.ins().fsub(t, magic);
+    let c1 = splat_const(b, ty, -0.693_359_4);
+    let c2 = splat_const(b, ty, 2.121_944_4e-4);
+    let r = b.ins().fma(n, c1, x);
+    let r = b.ins().fma(n, c2, r);
+    let p =
+        poly(b, ty, r, &[1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1]);
+    let r2 = b.ins().fmul(r, r);
+    let one = splat_const(b, ty, 1.0);
+    let r1 = b.ins().fadd(r, one);
+    let y = b.ins().fma(p, r2, r1);
+    // 2^n from the exponent bits
+    let it = int_ty(ty);
+    let ni = b.ins().fcvt_to_sint_sat(it, n);
+    let k127 = int_const(b, ty, 127);
+    let ni = b.ins().iadd(ni, k127);
+    let sh = b.ins().iconst(I32, 23);
+    let ni = b.ins().ishl(ni, sh);
+    let scale = bits(b, ty, ni);
+    b.ins().fmul(y, scale)
+}
+
+/// Natural log (Cephes logf) with IEEE special cases.
+pub fn log(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
+    let it = int_ty(ty);
+    let xi = bits(b, it, x);
+    let sh = b.ins().iconst(I32, 23);
+    let e = b.ins().sshr(xi, sh);
+    let k = int_const(b, ty, -126);
+    let e = b.ins().iadd(e, k);
+    let mask = int_const(b, ty, 0x007f_ffff);
+    let mant = b.ins().band(xi, mask);
+    let half = int_const(b, ty, 0x3f00_0000); // exponent of 0.5
+    let mant = b.ins().bor(mant, half);
+    let m = bits(b, ty, mant);
+    let mut ef = b.ins().fcvt_from_sint(ty, e);
+    let sqrthf = splat_const(b, ty, std::f32::consts::FRAC_1_SQRT_2);
+    let small = b.ins().fcmp(FloatCC::LessThan, m, sqrthf);
+    let one = splat_const(b, ty, 1.0);
+    // m < sqrt(1/2): use 2m - 1 and e - 1
+    let m2 = b.ins().fadd(m, m);
+    let m_small = b.ins().fsub(m2, one);
+    let m_big = b.ins().fsub(m, one);
+    let m = select(b, ty, small, m_small, m_big);
+    let ef_small = b.ins().fsub(ef, one);
+    ef = select(b, ty, small, ef_small, ef);
+    let z = b.ins().fmul(m, m);
+    let p = poly(
+        b,
+        ty,
+        m,
+        &[
+            7.037_683_6e-2,
+            -1.151_461e-1,
+            1.167_699_9e-1,
+            -1.242_014_1e-1,
+            1.424_932_3e-1,
+            -1.666_805_8e-1,
+            2.000_071_4e-1,
+            -2.499_999_4e-1,
+            3.333_333_1e-1,
+        ],
+    );
+    let mz = b.ins().fmul(m, z);
+    let y = b.ins().fmul(p, mz);
+    let q1 = splat_const(b, ty, -2.121_944_4e-4);
+    let y = b.ins().fma(ef, q1, y);
+    let half = splat_const(b, ty, -0.5);
+    let y = b.ins().fma(z, half, y);
+    let s = b.ins().fadd(m, y);
+    let q2 = splat_const(b, ty, 0.693_359_4);
+    let r = b.ins().fma(ef, q2, s);
+    // special cases: x <= tiny -> -inf (0 and denormals), x < 0 or NaN -> NaN, inf -> inf
+    let zero = splat_const(b, ty, 0.0);
+    let tiny = splat_const(b, ty, f32::MIN_POSITIVE);
+    let ninf = splat_const(b, ty, f32::NEG_INFINITY);
+    let inf = splat_const(b, ty, f32::INFINITY);
+    let nan = splat_const(b, ty, f32::NAN);
+    let is_small = b.ins().fcmp(FloatCC::LessThan, x, tiny);
+    let r = select(b, ty, is_small, ninf, r);
+    let neg = b.ins().fcmp(FloatCC::LessThan, x, zero);
+    let unord = b.ins().fcmp(FloatCC::Unordered, x, x);
+    let bad = or_mask(b, ty, neg, unord);
+    let r = select(b, ty, bad, nan, r);
+    let is_inf = b.ins().fcmp(FloatCC::Equal, x, inf);
+    select(b, ty, is_inf, inf, r)
+}
+
+/// `1/(1+e^-x)`.
+pub fn sigmoid(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
+    let nx = b.ins().fneg(x);
+    let e = exp(b, ty, nx);
+    let one = splat_const(b, ty, 1.0);
+    let d = b.ins().fadd(one, e);
+    b.ins().fdiv(one, d)
+}
+
+/// Hyperbolic tangent: an odd polynomial near 0, `1 - 2/(e^2x + 1)` elsewhere.
+pub fn tanh(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
+    let z = b.ins().fmul(x, x);
+    let p = poly(b, ty, z, &[-5.704_988_7e-3, 2.063_908_9e-2, -5.373_971_6e-2, 1.333_144_2e-1, -3.333_328_2e-1]);
+    let pz = b.ins().fmul(p, z);
+    let near = b.ins().fma(pz, x, x);
+    let two_x = b.ins().fadd(x, x);
+    let e = exp(b, ty, two_x);
+    let one = splat_const(b, ty, 1.0);
+    let two = splat_const(b, ty, 2.0);
+    let d = b.ins().fadd(e, one);
+    let q = b.ins().fdiv(two, d);
+    let far = b.ins().fsub(one, q);
+    let ax = b.ins().fabs(x);
+    let lim = splat_const(b, ty, 0.625);
+    let is_near = b.ins().fcmp(FloatCC::LessThan, ax, lim);
+    select(b, ty, is_near, near, far)
+}

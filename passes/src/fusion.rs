@@ -1,0 +1,731 @@
+//! Fusion: turns a module and its fetches into a [`Schedule`] of fused loop kernels and
+//! matmuls.
+//!
+//! - View ops (broadcast, transpose, slice, contiguous reshape, stop_gradient) are never
+//!   computed: they compose into the strided access of whoever reads them.
+//! - Elementwise ops fuse into their consumers' loop kernel when it iterates the same
+//!   space; a value with consumers in several kernels is stored once and loaded by the
+//!   others (multi-output fusion).
+//! - A reduction runs in the kernel of its input's space, so the loss and its elementwise
+//!   producers are one kernel.
+//! - Independent loop kernels that run back to back (the optimizer's per-variable
+//!   updates) are merged into one function with several loop nests.
+//!
+//! Every decision not to fuse is recorded with its reason in [`Schedule::refusals`].
+
+use crate::schedule::*;
+use crate::PassError;
+use kiln_ir::{DType, Dim, DimClasses, Literal, Module, OpKind, ReduceOp, Shape, ValueId};
+use std::collections::{HashMap, HashSet};
+
+fn fail(op: &str, message: String) -> PassError {
+    PassError { pass: "fusion", op: op.to_string(), message }
+}
+
+/// Builds the schedule computing `roots` (values or result-less ops such as a train op).
+/// Returns an error naming the op if the graph uses something the JIT cannot compile
+/// (callers then run it on the interpreter).
+pub fn run(m: &Module, roots: &[ValueId]) -> Result<Schedule, PassError> {
+    Fusion::new(m, roots)?.build()
+}
+
+struct Fusion<'m> {
+    m: &'m Module,
+    classes: DimClasses,
+    roots: Vec<ValueId>,
+    live: Vec<bool>,
+    consumers: Vec<Vec<ValueId>>,
+    kernel_of: HashMap<ValueId, usize>,
+    parent: Vec<usize>,
+    spaces: Vec<Shape>,
+    force: HashSet<ValueId>,
+    refusals: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Class {
+    Base,
+    View,
+    Elementwise,
+    Reduce,
+    MatMul,
+    Scalar,
+    Sink,
+}
+
+impl<'m> Fusion<'m> {
+    fn new(m: &'m Module, roots: &[ValueId]) -> Result<Fusion<'m>, PassError> {
+        let n = m.ops.len();
+        let mut live = vec![false; n];
+        let mut stack = roots.to_vec();
+        while let Some(v) = stack.pop() {
+            if !std::mem::replace(&mut live[v.index()], true) {
+                stack.extend(m.op(v).operands.iter().copied());
+            }
+        }
+        let mut consumers = vec![Vec::new(); n];
+        for v in m.values().filter(|v| live[v.index()]) {
+            for &u in &m.op(v).operands {
+                consumers[u.index()].push(v);
+            }
+        }
+        let f = Fusion {
+            m,
+            classes: m.dim_classes(),
+            roots: roots.to_vec(),
+            live,
+            consumers,
+            kernel_of: HashMap::new(),
+            parent: Vec::new(),
+            spaces: Vec::new(),
+            force: HashSet::new(),
+            refusals: Vec::new(),
+        };
+        for v in m.values().filter(|v| f.live[v.index()]) {
+            f.check_supported(v)?;
+        }
+        Ok(f)
+    }
+
+    fn class(&self, v: ValueId) -> Class {
+        match self.m.op(v).kind {
+            OpKind::Parameter | OpKind::Read(_) | OpKind::Constant(_) => Class::Base,
+            OpKind::Broadcast { .. }
+            | OpKind::Transpose { .. }
+            | OpKind::Slice { .. }
+            | OpKind::Reshape
+            | OpKind::StopGradient => Class::View,
+            OpKind::Unary(_) | OpKind::Binary(_) | OpKind::Compare(_) | OpKind::Select | OpKind::Convert => {
+                Class::Elementwise
+            }
+            OpKind::Reduce { .. } => Class::Reduce,
+            OpKind::MatMul => Class::MatMul,
+            OpKind::DimSize { .. } => Class::Scalar,
+            _ => Class::Sink,
+        }
+    }
+
+    fn check_supported(&self, v: ValueId) -> Result<(), PassError> {
+        let op = self.m.op(v);
+        let name = &op.name;
+        match op.kind {
+            OpKind::Assign(_) | OpKind::Group => return Ok(()),
+            OpKind::Random { .. }
+            | OpKind::Concat { .. }
+            | OpKind::Iota { .. }
+            | OpKind::ArgMax { .. }
+            | OpKind::Gather
+            | OpKind::ScatterAdd
+            | OpKind::CheckIndex { .. } => {
+                return Err(fail(name, format!("{} is not compiled yet", op.kind.mnemonic())));
+            }
+            _ => {}
+        }
+        let Some(t) = &op.ty else { return Ok(()) };
+        let bool_mask = matches!(op.kind, OpKind::Compare(_));
+        if t.dtype != DType::F32 && !(bool_mask && t.dtype == DType::Bool) {
+            return Err(fail(name, format!("dtype {} is not compiled yet (only f32)", t.dtype)));
+        }
+        if let OpKind::Convert = op.kind {
+            let from = self.m.ty(op.operands[0]).map(|t| t.dtype);
+            if from != Some(DType::F32) {
+                return Err(fail(name, "conversions between dtypes are not compiled yet".into()));
+            }
+        }
+        if bool_mask
+            && (self.roots.contains(&v)
+                || self.consumers[v.index()].iter().any(|&c| !matches!(self.m.op(c).kind, OpKind::Select)))
+        {
+            return Err(fail(name, "a comparison used other than by select is not compiled yet".into()));
+        }
+        if let OpKind::MatMul = op.kind {
+            if t.shape.rank() < 2 {
+                return Err(fail(name, "matmul needs rank >= 2".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn shape(&self, v: ValueId) -> Shape {
+        self.m.ty(v).map(|t| self.classes.canon_shape(&t.shape)).unwrap_or_default()
+    }
+
+    fn find(&mut self, k: usize) -> usize {
+        let mut k = k;
+        while self.parent[k] != k {
+            self.parent[k] = self.parent[self.parent[k]];
+            k = self.parent[k];
+        }
+        k
+    }
+
+    fn new_kernel(&mut self, space: Shape) -> usize {
+        self.parent.push(self.parent.len());
+        self.spaces.push(space);
+        self.parent.len() - 1
+    }
+
+    fn members(&mut self, k: usize) -> Vec<ValueId> {
+        let keys: Vec<(ValueId, usize)> = self.kernel_of.iter().map(|(v, k)| (*v, *k)).collect();
+        let mut out: Vec<ValueId> = keys.into_iter().filter(|(_, kk)| self.find(*kk) == k).map(|(v, _)| v).collect();
+        out.sort();
+        out
+    }
+
+    /// Does anything kernel `k` computes depend on value `c`?
+    fn kernel_depends_on(&mut self, k: usize, c: ValueId) -> bool {
+        let members = self.members(k);
+        let mut seen = HashSet::new();
+        let mut stack: Vec<ValueId> = members.iter().flat_map(|&v| self.m.op(v).operands.clone()).collect();
+        while let Some(u) = stack.pop() {
+            if u == c {
+                return true;
+            }
+            if u < c || !seen.insert(u) {
+                continue; // values before c cannot depend on it
+            }
+            stack.extend(self.m.op(u).operands.iter().copied());
+        }
+        false
+    }
+
+    /// Assigns every elementwise and reduce op to a kernel, consumers first.
+    fn group(&mut self) {
+        let live: Vec<ValueId> = self.m.values().filter(|v| self.live[v.index()]).collect();
+        for &v in live.iter().rev() {
+            match self.class(v) {
+                Class::Reduce => {
+                    let space = self.shape(self.m.op(v).operands[0]);
+                    let k = self.new_kernel(space);
+                    self.kernel_of.insert(v, k);
+                }
+                Class::Elementwise => self.place_elementwise(v),
+                _ => {}
+            }
+        }
+    }
+
+    fn place_elementwise(&mut self, v: ValueId) {
+        let space = self.shape(v);
+        let mut fused_consumers = Vec::new();
+        let mut outside = Vec::new();
+        for c in self.consumers[v.index()].clone() {
+            match (self.class(c), self.kernel_of.get(&c).copied()) {
+                (Class::Elementwise | Class::Reduce, Some(k)) => fused_consumers.push(self.find(k)),
+                _ => outside.push(c),
+            }
+        }
+        if self.roots.contains(&v) {
+            self.force.insert(v);
+        }
+        for &c in &outside {
+            self.force.insert(v);
+            let why = match self.class(c) {
+                Class::MatMul => "a matmul operand",
+                Class::View => "read through a view",
+                Class::Sink => "assigned to a variable",
+                _ => "used outside loop kernels",
+            };
+            self.refusals.push(format!("%{}: stored, {why} (%{})", self.m.op(v).name, self.m.op(c).name));
+        }
+        fused_consumers.sort();
+        fused_consumers.dedup();
+        let same_space: Vec<usize> = fused_consumers.iter().copied().filter(|&k| self.spaces[k] == space).collect();
+        if same_space.len() < fused_consumers.len() {
+            self.force.insert(v);
+            self.refusals.push(format!(
+                "%{}: stored, a consumer iterates another space than {}",
+                self.m.op(v).name,
+                space
+            ));
+        }
+        // a consumer kernel that no other consumer of v (nor anything outside) feeds
+        let mut target = None;
+        for &k in &same_space {
+            let others_ok = same_space.iter().filter(|&&o| o != k).all(|&o| !self.kernel_depends_on_kernel(k, o))
+                && outside.iter().all(|&c| !self.kernel_depends_on(k, c));
+            if others_ok {
+                target = Some(k);
+                break;
+            }
+        }
+        // merge every same-space consumer kernel that is independent of the rest
+        if let Some(t) = target {
+            for &k in &same_space {
+                if k == t {
+                    continue;
+                }
+                let t_root = self.find(t);
+                let independent =
+                    !self.kernel_depends_on_kernel(k, t_root) && !self.kernel_depends_on_kernel(t_root, k);
+                if independent {
+                    self.parent[k] = t_root;
+                } else {
+                    self.force.insert(v);
+                    self.refusals
+                        .push(format!("%{}: stored, its consumers' kernels depend on each other", self.m.op(v).name));
+                }
+            }
+            let t = self.find(t);
+            self.kernel_of.insert(v, t);
+        } else {
+            if !same_space.is_empty() {
+                self.force.insert(v);
+                self.refusals.push(format!("%{}: stored, fusing it would make a cycle", self.m.op(v).name));
+            }
+            let k = self.new_kernel(space);
+            self.kernel_of.insert(v, k);
+            self.force.insert(v);
+        }
+    }
+
+    fn kernel_depends_on_kernel(&mut self, a: usize, b: usize) -> bool {
+        let a = self.find(a);
+        let b = self.find(b);
+        if a == b {
+            return false;
+        }
+        let bm: HashSet<ValueId> = self.members(b).into_iter().collect();
+        let am = self.members(a);
+        let mut seen = HashSet::new();
+        let mut stack: Vec<ValueId> = am.iter().flat_map(|&v| self.m.op(v).operands.clone()).collect();
+        let amset: HashSet<ValueId> = am.into_iter().collect();
+        while let Some(u) = stack.pop() {
+            if bm.contains(&u) {
+                return true;
+            }
+            if !seen.insert(u) || amset.contains(&u) {
+                continue;
+            }
+            stack.extend(self.m.op(u).operands.iter().copied());
+        }
+        false
+    }
+
+    /// The scalar value of a one-element constant, seen through views.
+    fn scalar_const(&self, v: ValueId) -> Option<f32> {
+        match &self.m.op(v).kind {
+            OpKind::Constant(Literal::F32(d)) if d.len() == 1 => Some(d[0]),
+            OpKind::Broadcast { .. } | OpKind::Reshape | OpKind::StopGradient | OpKind::Transpose { .. } => {
+                self.scalar_const(self.m.op(v).operands[0])
+            }
+            _ => None,
+        }
+    }
+
+    /// The dims whose product a `dim_size` computes, seen through views.
+    fn dim_size(&self, v: ValueId) -> Option<Vec<Dim>> {
+        let op = self.m.op(v);
+        match &op.kind {
+            OpKind::DimSize { axes } => {
+                let xs = self.shape(op.operands[0]);
+                Some(axes.iter().map(|&a| xs.0[a].clone()).collect())
+            }
+            OpKind::Broadcast { .. } | OpKind::Reshape | OpKind::StopGradient => self.dim_size(op.operands[0]),
+            _ => None,
+        }
+    }
+
+    fn is_materialized(&self, v: ValueId) -> bool {
+        match self.class(v) {
+            Class::Base | Class::MatMul | Class::Reduce => true,
+            Class::Elementwise => self.force.contains(&v),
+            _ => false,
+        }
+    }
+
+    /// How to read `v` over its own shape: through views down to a materialized buffer.
+    fn access(&self, v: ValueId) -> Option<Access> {
+        if self.is_materialized(v) {
+            return Some(Access { buf: v, offset: vec![], strides: contiguous(&self.shape(v)) });
+        }
+        let op = self.m.op(v);
+        let x = *op.operands.first()?;
+        let a = self.access(x)?;
+        let xs = self.shape(x);
+        let out = self.shape(v);
+        Some(match &op.kind {
+            OpKind::StopGradient => a,
+            OpKind::Broadcast { dims } => {
+                let mut strides = vec![Stride::Zero; out.rank()];
+                for (i, &r) in dims.iter().enumerate() {
+                    let expanded = xs.0[i] == Dim::Fixed(1) && out.0[r] != Dim::Fixed(1);
+                    strides[r] = if expanded { Stride::Zero } else { a.strides[i].clone() };
+                }
+                Access { buf: a.buf, offset: a.offset, strides }
+            }
+            OpKind::Transpose { perm } => {
+                Access { buf: a.buf, offset: a.offset, strides: perm.iter().map(|&p| a.strides[p].clone()).collect() }
+            }
+            OpKind::Slice { begin } => {
+                let mut offset = a.offset.clone();
+                for (d, &b) in begin.iter().enumerate() {
+                    match &a.strides[d] {
+                        Stride::Prod(dims) if b > 0 => offset.push((b, dims.clone())),
+                        _ => {}
+                    }
+                }
+                Access { buf: a.buf, offset, strides: a.strides }
+            }
+            OpKind::Reshape => {
+                // a reshape is free only over row-major data
+                let size_one = |d: usize| xs.0[d] == Dim::Fixed(1);
+                let contiguous_x = contiguous(&xs);
+                let ok = (0..xs.rank()).all(|d| size_one(d) || a.strides[d] == contiguous_x[d]);
+                if !ok {
+                    return None;
+                }
+                Access { buf: a.buf, offset: a.offset, strides: contiguous(&out) }
+            }
+            _ => return None,
+        })
+    }
+
+    fn build(mut self) -> Result<Schedule, PassError> {
+        self.group();
+        // values read through views or by matmuls must exist in memory
+        let live: Vec<ValueId> = self.m.values().filter(|v| self.live[v.index()]).collect();
+        let mut assigns = Vec::new();
+        for &v in &live {
+            if let OpKind::Assign(var) = self.m.op(v).kind {
+                assigns.push((var, self.m.op(v).operands[0]));
+            }
+        }
+        // roots and assign sources that are views need a copy kernel
+        let mut copies: Vec<ValueId> = Vec::new();
+        for &v in self.roots.iter().chain(assigns.iter().map(|(_, s)| s)) {
+            if self.class(v) == Class::View && !copies.contains(&v) {
+                copies.push(v);
+            }
+        }
+        let mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)> = Vec::new(); // (order key, step, reads, writes)
+        let mut roots_k: Vec<usize> = self.kernel_of.values().copied().collect();
+        roots_k = roots_k.into_iter().map(|k| self.find(k)).collect();
+        roots_k.sort();
+        roots_k.dedup();
+        for k in roots_k {
+            let members = self.members(k);
+            let nest = self.nest(k, &members)?;
+            let reads: Vec<ValueId> = nest.inputs.iter().map(|a| a.buf).collect();
+            let writes: Vec<ValueId> = nest.outputs.iter().map(|o| o.value).collect();
+            let key = members.iter().map(|v| v.index()).max().unwrap_or(0);
+            let provenance = members.iter().map(|&v| format!("%{}", self.m.op(v).name)).collect();
+            steps.push((
+                key,
+                Step::Loop(LoopKernel { name: String::new(), nests: vec![nest], provenance }),
+                reads,
+                writes,
+            ));
+        }
+        for &v in &copies {
+            let nest = self.copy_nest(v)?;
+            let reads = nest.inputs.iter().map(|a| a.buf).collect();
+            let provenance = vec![format!("%{} (copy)", self.m.op(v).name)];
+            steps.push((
+                v.index(),
+                Step::Loop(LoopKernel { name: String::new(), nests: vec![nest], provenance }),
+                reads,
+                vec![v],
+            ));
+        }
+        for &v in &live {
+            if self.class(v) != Class::MatMul {
+                continue;
+            }
+            let op = self.m.op(v);
+            let (a, b) = (op.operands[0], op.operands[1]);
+            let acc = |x: ValueId| self.access(x).ok_or_else(|| fail(&op.name, "operand is not addressable".into()));
+            let (aa, ba) = (acc(a)?, acc(b)?);
+            let s = self.shape(v);
+            let r = s.rank();
+            let k = self.shape(a).0[r - 1].clone();
+            let step = MatMulStep {
+                out: v,
+                a: aa.clone(),
+                b: ba.clone(),
+                batch: s.0[..r - 2].to_vec(),
+                m: s.0[r - 2].clone(),
+                k,
+                n: s.0[r - 1].clone(),
+                provenance: vec![format!("%{}", op.name)],
+            };
+            steps.push((v.index(), Step::MatMul(step), vec![aa.buf, ba.buf], vec![v]));
+        }
+        let steps = order_and_merge(steps);
+        // buffers: everything some step reads or writes, plus roots and assign sources
+        let mut buffers: Vec<Buffer> = Vec::new();
+        let add = |f: &Self, v: ValueId, buffers: &mut Vec<Buffer>| {
+            if buffers.iter().any(|b| b.value == v) {
+                return;
+            }
+            let kind = match &f.m.op(v).kind {
+                OpKind::Parameter => BufKind::Feed,
+                OpKind::Read(var) => BufKind::Var(*var),
+                OpKind::Constant(Literal::F32(d)) => BufKind::Const(d.clone()),
+                _ => BufKind::Temp,
+            };
+            buffers.push(Buffer { value: v, shape: f.shape(v), kind });
+        };
+        for s in &steps {
+            match s {
+                Step::Loop(k) => {
+                    for n in &k.nests {
+                        for a in &n.inputs {
+                            add(&self, a.buf, &mut buffers);
+                        }
+                        for o in &n.outputs {
+                            add(&self, o.value, &mut buffers);
+                        }
+                    }
+                }
+                Step::MatMul(mm) => {
+                    for v in [mm.a.buf, mm.b.buf, mm.out] {
+                        add(&self, v, &mut buffers);
+                    }
+                }
+            }
+        }
+        for &v in self.roots.iter().chain(assigns.iter().map(|(_, s)| s)) {
+            if self.m.ty(v).is_some() {
+                add(&self, v, &mut buffers);
+            }
+        }
+        Ok(Schedule {
+            module: self.m.clone(),
+            buffers,
+            steps,
+            assigns,
+            roots: self.roots.clone(),
+            refusals: self.refusals,
+        })
+    }
+
+    fn nest(&mut self, k: usize, members: &[ValueId]) -> Result<LoopNest, PassError> {
+        let space = self.spaces[k].clone();
+        let mset: HashSet<ValueId> = members.iter().copied().collect();
+        let mut b = NestBuilder { nodes: Vec::new(), memo: HashMap::new(), inputs: Vec::new(), scalars: Vec::new() };
+        let mut outputs = Vec::new();
+        for &v in members {
+            let op = self.m.op(v);
+            match &op.kind {
+                OpKind::Reduce { op: r, axes, keepdims } => {
+                    let x = op.operands[0];
+                    let node = self.node(&mut b, x, &mset, &space)?;
+                    let out_shape = self.shape(v);
+                    let out_contig = contiguous(&out_shape);
+                    let mut strides = Vec::new();
+                    let mut j = 0;
+                    for d in 0..space.rank() {
+                        if axes.contains(&d) {
+                            strides.push(Stride::Zero);
+                            if *keepdims {
+                                j += 1;
+                            }
+                        } else {
+                            strides.push(out_contig[j].clone());
+                            j += 1;
+                        }
+                    }
+                    let mean_of = (*r == ReduceOp::Mean).then(|| axes.iter().map(|&a| space.0[a].clone()).collect());
+                    outputs.push(KernelOutput {
+                        value: v,
+                        node,
+                        mode: OutMode::Reduce(*r),
+                        strides,
+                        len: out_shape.0.clone(),
+                        mean_of,
+                    });
+                }
+                _ if self.force.contains(&v) => {
+                    let node = self.node(&mut b, v, &mset, &space)?;
+                    outputs.push(KernelOutput {
+                        value: v,
+                        node,
+                        mode: OutMode::Store,
+                        strides: contiguous(&space),
+                        len: space.0.clone(),
+                        mean_of: None,
+                    });
+                }
+                _ => {}
+            }
+        }
+        let mut nest =
+            LoopNest { space: space.0.clone(), inputs: b.inputs, scalars: b.scalars, nodes: b.nodes, outputs };
+        collapse(&mut nest);
+        Ok(nest)
+    }
+
+    fn copy_nest(&mut self, v: ValueId) -> Result<LoopNest, PassError> {
+        let space = self.shape(v);
+        let mut b = NestBuilder { nodes: Vec::new(), memo: HashMap::new(), inputs: Vec::new(), scalars: Vec::new() };
+        let node = self.node(&mut b, v, &HashSet::new(), &space)?;
+        let outputs = vec![KernelOutput {
+            value: v,
+            node,
+            mode: OutMode::Store,
+            strides: contiguous(&space),
+            len: space.0.clone(),
+            mean_of: None,
+        }];
+        let mut nest = LoopNest { space: space.0, inputs: b.inputs, scalars: b.scalars, nodes: b.nodes, outputs };
+        collapse(&mut nest);
+        Ok(nest)
+    }
+
+    /// The body node computing `v` at each point of `space`.
+    fn node(
+        &self,
+        b: &mut NestBuilder,
+        v: ValueId,
+        members: &HashSet<ValueId>,
+        space: &Shape,
+    ) -> Result<usize, PassError> {
+        if let Some(&n) = b.memo.get(&v) {
+            return Ok(n);
+        }
+        let op = self.m.op(v);
+        let n = if members.contains(&v) && !matches!(op.kind, OpKind::Reduce { .. }) {
+            let args: Vec<usize> =
+                op.operands.iter().map(|&u| self.node(b, u, members, space)).collect::<Result<_, _>>()?;
+            b.push(match &op.kind {
+                OpKind::Unary(u) => Node::Unary(*u, args[0]),
+                OpKind::Binary(o) => Node::Binary(*o, args[0], args[1]),
+                OpKind::Compare(c) => Node::Cmp(*c, args[0], args[1]),
+                OpKind::Select => Node::Select(args[0], args[1], args[2]),
+                OpKind::Convert => return Ok(args[0]),
+                _ => return Err(fail(&op.name, "not an elementwise op".into())),
+            })
+        } else if let Some(c) = self.scalar_const(v) {
+            b.push(Node::Const(c))
+        } else if let Some(dims) = self.dim_size(v) {
+            b.scalars.push(dims);
+            b.push(Node::Scalar(b.scalars.len() - 1))
+        } else {
+            let a = self.access(v).ok_or_else(|| fail(&op.name, "value is not addressable".into()))?;
+            if a.strides.len() != space.rank() {
+                return Err(fail(
+                    &op.name,
+                    format!("access of rank {} in a space of rank {}", a.strides.len(), space.rank()),
+                ));
+            }
+            let idx = match b.inputs.iter().position(|x| *x == a) {
+                Some(i) => i,
+                None => {
+                    b.inputs.push(a);
+                    b.inputs.len() - 1
+                }
+            };
+            b.push(Node::Load(idx))
+        };
+        b.memo.insert(v, n);
+        Ok(n)
+    }
+}
+
+struct NestBuilder {
+    nodes: Vec<Node>,
+    memo: HashMap<ValueId, usize>,
+    inputs: Vec<Access>,
+    scalars: Vec<Vec<Dim>>,
+}
+
+impl NestBuilder {
+    fn push(&mut self, n: Node) -> usize {
+        if let Some(i) = self.nodes.iter().position(|x| *x == n) {
+            return i; // common subexpressions within a kernel
+        }
+        self.nodes.push(n);
+        self.nodes.len() - 1
+    }
+}
+
+/// Drops size-1 dims and merges adjacent dims that every access walks contiguously.
+fn collapse(n: &mut LoopNest) {
+    let mut keep: Vec<usize> = (0..n.space.len()).filter(|&d| n.space[d] != Dim::Fixed(1)).collect();
+    let strides = |n: &LoopNest| -> Vec<Vec<Stride>> {
+        n.inputs.iter().map(|a| a.strides.clone()).chain(n.outputs.iter().map(|o| o.strides.clone())).collect()
+    };
+    let all = strides(n);
+    let mut space: Vec<Vec<Dim>> = keep.iter().map(|&d| vec![n.space[d].clone()]).collect();
+    let mut acc: Vec<Vec<Stride>> = all.iter().map(|s| keep.iter().map(|&d| s[d].clone()).collect()).collect();
+    let mut d = 0;
+    while d + 1 < space.len() {
+        let inner_size = &space[d + 1];
+        let mergeable = acc.iter().all(|s| match (&s[d], &s[d + 1]) {
+            (Stride::Zero, Stride::Zero) => true,
+            (outer, inner) => inner_size.iter().fold(inner.clone(), |st, dim| st.times(dim)) == *outer,
+        });
+        if mergeable {
+            let inner = space.remove(d + 1);
+            space[d].extend(inner);
+            for s in acc.iter_mut() {
+                let inner = s.remove(d + 1);
+                s[d] = inner;
+            }
+        } else {
+            d += 1;
+        }
+    }
+    keep.clear();
+    // a merged dim is the product of its parts: keep it symbolic as a list
+    n.space = space.iter().map(|parts| product_dim(parts)).collect();
+    let ni = n.inputs.len();
+    for (i, s) in acc.into_iter().enumerate() {
+        if i < ni {
+            n.inputs[i].strides = s;
+        } else {
+            n.outputs[i - ni].strides = s;
+        }
+    }
+}
+
+/// A single dim standing for a product: fixed if every part is, else a symbol named for
+/// the product (`?0*20`) that the runtime evaluates.
+fn product_dim(parts: &[Dim]) -> Dim {
+    if let Some(n) = parts.iter().map(Dim::fixed).product::<Option<u64>>() {
+        return Dim::Fixed(n);
+    }
+    let names: Vec<String> = parts.iter().map(|d| d.to_string()).collect();
+    Dim::Sym(names.join("*"))
+}
+
+/// Orders steps by their dependencies (stable in op order) and merges back-to-back
+/// independent loop kernels into one function.
+fn order_and_merge(mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)>) -> Vec<Step> {
+    steps.sort_by_key(|s| s.0);
+    let n = steps.len();
+    let producer =
+        |v: ValueId, steps: &[(usize, Step, Vec<ValueId>, Vec<ValueId>)]| steps.iter().position(|s| s.3.contains(&v));
+    let deps: Vec<Vec<usize>> =
+        (0..n).map(|i| steps[i].2.iter().filter_map(|&v| producer(v, &steps)).filter(|&p| p != i).collect()).collect();
+    let mut done = vec![false; n];
+    let mut order = Vec::new();
+    while order.len() < n {
+        let next = (0..n).find(|&i| !done[i] && deps[i].iter().all(|&d| done[d])).expect("steps form a DAG");
+        done[next] = true;
+        order.push(next);
+    }
+    let mut out: Vec<(Step, Vec<ValueId>)> = Vec::new();
+    for i in order {
+        let (_, step, reads, writes) = steps[i].clone();
+        if let (Some((Step::Loop(prev), prev_writes)), Step::Loop(k)) = (out.last_mut(), &step) {
+            if !reads.iter().any(|r| prev_writes.contains(r)) {
+                prev.nests.extend(k.nests.iter().cloned());
+                prev.provenance.extend(k.provenance.iter().cloned());
+                prev_writes.extend(writes);
+                continue;
+            }
+        }
+        out.push((step, writes));
+    }
+    out.into_iter()
+        .enumerate()
+        .map(|(i, (mut s, _))| {
+            if let Step::Loop(k) = &mut s {
+                k.name = format!("fusion.{i}");
+            }
+            s
+        })
+        .collect()
+}

@@ -1,0 +1,246 @@
+//! The compiled form of a graph: a list of steps (fused loop kernels and matmuls) over
+//! buffers, produced by [`crate::fusion::run`] and consumed by codegen and the runtime.
+
+use kiln_ir::{BinaryOp, CmpOp, Dim, Module, ReduceOp, Shape, UnaryOp, ValueId, VarId};
+use std::fmt::Write;
+
+/// A stride in elements: zero (broadcast) or the product of some dims (empty = 1).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Stride {
+    /// The access does not move along this dim.
+    Zero,
+    /// Product of these dims.
+    Prod(Vec<Dim>),
+}
+
+impl Stride {
+    /// The unit stride.
+    pub fn one() -> Stride {
+        Stride::Prod(Vec::new())
+    }
+
+    /// Compile-time class: `Some(0)`, `Some(1)`, or `None` for a run-time stride.
+    pub fn known(&self) -> Option<u64> {
+        match self {
+            Stride::Zero => Some(0),
+            Stride::Prod(d) if d.iter().all(|x| *x == Dim::Fixed(1)) => Some(1),
+            Stride::Prod(d) => d.iter().map(Dim::fixed).product(),
+        }
+    }
+
+    /// `self * d`, structurally.
+    pub fn times(&self, d: &Dim) -> Stride {
+        match self {
+            Stride::Zero => Stride::Zero,
+            Stride::Prod(v) => {
+                let mut v = v.clone();
+                if *d != Dim::Fixed(1) {
+                    v.push(d.clone());
+                }
+                v.sort();
+                Stride::Prod(v)
+            }
+        }
+    }
+}
+
+/// Row-major strides of a shape.
+pub fn contiguous(shape: &Shape) -> Vec<Stride> {
+    let mut out = vec![Stride::one(); shape.rank()];
+    for d in (0..shape.rank().saturating_sub(1)).rev() {
+        out[d] = out[d + 1].times(&shape.0[d + 1]);
+    }
+    out
+}
+
+/// Where a kernel reads (or writes) one buffer: base offset and a stride per space dim.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Access {
+    /// The materialized value whose buffer is read.
+    pub buf: ValueId,
+    /// Offset in elements: sum of `k * prod(dims)`.
+    pub offset: Vec<(u64, Vec<Dim>)>,
+    /// Stride per dim of the iteration space.
+    pub strides: Vec<Stride>,
+}
+
+/// One scalar operation of a kernel body, evaluated at every point of the space.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Node {
+    /// Input `i` at this point.
+    Load(usize),
+    /// A constant.
+    Const(f32),
+    /// Run-time scalar `i` (the product of some bound dims, as f32).
+    Scalar(usize),
+    /// Elementwise unary op.
+    Unary(UnaryOp, usize),
+    /// Elementwise binary op.
+    Binary(BinaryOp, usize, usize),
+    /// Comparison giving a mask.
+    Cmp(CmpOp, usize, usize),
+    /// `mask ? a : b`.
+    Select(usize, usize, usize),
+}
+
+/// How an output combines the body's value into its buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutMode {
+    /// Plain store.
+    Store,
+    /// Reduction into the buffer (its strides are zero on reduced dims).
+    Reduce(ReduceOp),
+}
+
+/// One stored result of a loop kernel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelOutput {
+    /// The value this buffer holds.
+    pub value: ValueId,
+    /// The body node stored.
+    pub node: usize,
+    /// Store or reduce.
+    pub mode: OutMode,
+    /// Stride per space dim into the output buffer.
+    pub strides: Vec<Stride>,
+    /// Elements of the output buffer (reductions initialize them first).
+    pub len: Vec<Dim>,
+    /// For a mean, the dims whose product divides the sum.
+    pub mean_of: Option<Vec<Dim>>,
+}
+
+/// A loop nest over one iteration space computing a DAG of scalar ops.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoopNest {
+    /// The iteration space (collapsed where every access allows).
+    pub space: Vec<Dim>,
+    /// Inputs and their access patterns.
+    pub inputs: Vec<Access>,
+    /// Run-time scalars: products of bound dims.
+    pub scalars: Vec<Vec<Dim>>,
+    /// The body, in dependency order.
+    pub nodes: Vec<Node>,
+    /// Stored results.
+    pub outputs: Vec<KernelOutput>,
+}
+
+/// A fused kernel: one or more independent loop nests compiled into one function.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoopKernel {
+    /// Kernel name (`fusion.3`).
+    pub name: String,
+    /// The nests, run in order.
+    pub nests: Vec<LoopNest>,
+    /// The IR ops it computes.
+    pub provenance: Vec<String>,
+}
+
+/// `out = a x b` for 2-D operands seen through strided accesses (batched: leading dims).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatMulStep {
+    /// Output value (a contiguous buffer).
+    pub out: ValueId,
+    /// Left operand: strides over `[batch.., m, k]`.
+    pub a: Access,
+    /// Right operand: strides over `[batch.., k, n]`.
+    pub b: Access,
+    /// Batch dims.
+    pub batch: Vec<Dim>,
+    /// Rows of the output.
+    pub m: Dim,
+    /// Inner dim.
+    pub k: Dim,
+    /// Columns of the output.
+    pub n: Dim,
+    /// The IR op.
+    pub provenance: Vec<String>,
+}
+
+/// One step of a schedule.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// A fused loop kernel (JIT-compiled).
+    Loop(LoopKernel),
+    /// A matrix product (a tuned GEMM).
+    MatMul(MatMulStep),
+}
+
+/// Where a materialized value's buffer lives.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BufKind {
+    /// A fed placeholder.
+    Feed,
+    /// A variable's storage (read-only during a run).
+    Var(VarId),
+    /// Constant data.
+    Const(Vec<f32>),
+    /// An intermediate in the arena.
+    Temp,
+}
+
+/// A materialized value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Buffer {
+    /// The value.
+    pub value: ValueId,
+    /// Its shape.
+    pub shape: Shape,
+    /// Where it lives.
+    pub kind: BufKind,
+}
+
+/// A whole compiled graph: steps over buffers, then variable writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    /// The (optimized) module the schedule computes.
+    pub module: Module,
+    /// Materialized values.
+    pub buffers: Vec<Buffer>,
+    /// Steps, in order.
+    pub steps: Vec<Step>,
+    /// Variable writes at the end of the run: (variable, source value).
+    pub assigns: Vec<(VarId, ValueId)>,
+    /// Fetched values, in fetch order.
+    pub roots: Vec<ValueId>,
+    /// Why values were not fused into their consumers.
+    pub refusals: Vec<String>,
+}
+
+impl Schedule {
+    /// The buffer of a value, if it is materialized.
+    pub fn buffer(&self, v: ValueId) -> Option<&Buffer> {
+        self.buffers.iter().find(|b| b.value == v)
+    }
+
+    /// A readable summary: kernels with their ops, and refusals.
+    pub fn describe(&self) -> String {
+        let name = |v: ValueId| format!("%{}", self.module.op(v).name);
+        let mut s = String::new();
+        for step in &self.steps {
+            match step {
+                Step::Loop(k) => {
+                    let _ = writeln!(s, "{} ({} nest(s)): {}", k.name, k.nests.len(), k.provenance.join(", "));
+                    for n in &k.nests {
+                        let outs: Vec<String> =
+                            n.outputs.iter().map(|o| format!("{} {:?}", name(o.value), o.mode)).collect();
+                        let ins: Vec<String> = n.inputs.iter().map(|a| name(a.buf)).collect();
+                        let dims: Vec<String> = n.space.iter().map(|d| d.to_string()).collect();
+                        let _ = writeln!(s, "  [{}] in: {} -> {}", dims.join(","), ins.join(" "), outs.join(" "));
+                    }
+                }
+                Step::MatMul(mm) => {
+                    let _ = writeln!(s, "matmul {} = {} x {}", name(mm.out), name(mm.a.buf), name(mm.b.buf));
+                }
+            }
+        }
+        for r in &self.refusals {
+            let _ = writeln!(s, "not fused: {r}");
+        }
+        s
+    }
+
+    /// Number of loop kernels (function calls per run).
+    pub fn kernel_count(&self) -> usize {
+        self.steps.iter().filter(|s| matches!(s, Step::Loop(_))).count()
+    }
+}

@@ -1,0 +1,388 @@
+//! The JIT executable: a schedule's kernels compiled once, bound to concrete shapes
+//! once per feed-shape signature (arena layout and argument blocks), then run as
+//! nothing but copies of the feeds, kernel calls, GEMM calls and the variable writes.
+
+use crate::interp::Bindings;
+use crate::TensorValue;
+use kiln_codegen::{CodegenOptions, CompiledKernel, Jit};
+use kiln_ir::{Dim, Module, ValueId, VarId};
+use kiln_passes::schedule::{BufKind, Schedule, Step, Stride};
+use std::collections::HashMap;
+
+/// Where a buffer's data lives during a run.
+#[derive(Clone, Copy, Debug)]
+enum Loc {
+    Arena(usize),
+    Var(VarId),
+    Const(usize),
+}
+
+#[derive(Clone, Debug)]
+struct MatMulArgs {
+    a: (usize, usize),
+    b: (usize, usize),
+    c: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    rsa: isize,
+    csa: isize,
+    rsb: isize,
+    csb: isize,
+    /// per batch index: element offsets into a, b and c
+    batches: Vec<(usize, usize, usize)>,
+}
+
+/// Shape-dependent state: recomputed only when the feed shapes change.
+struct Bound {
+    signature: Vec<Vec<usize>>,
+    locs: Vec<Loc>,
+    arena: Vec<f32>,
+    args: Vec<Vec<i64>>,
+    /// (kernel, slot, buffer, element offset): pointer slots patched each run
+    patches: Vec<(usize, usize, usize, usize)>,
+    matmuls: Vec<MatMulArgs>,
+    sizes: Vec<usize>,
+}
+
+/// A compiled graph ready to run many times.
+pub struct Executable {
+    // kernels hold pointers into `jit`'s memory: drop them first
+    kernels: Vec<CompiledKernel>,
+    _jit: Jit,
+    /// The schedule it runs.
+    pub schedule: Schedule,
+    buf_index: HashMap<ValueId, usize>,
+    consts: Vec<Vec<f32>>,
+    params: Vec<ValueId>,
+    bound: Option<Bound>,
+    bases: Vec<*mut f32>,
+    /// Give every buffer its own arena slot (check mode compares them all after a run).
+    pub no_reuse: bool,
+}
+
+// SAFETY: raw pointers in `bases` are scratch, rewritten at the start of every run.
+unsafe impl Send for Executable {}
+
+impl Executable {
+    /// Compiles a schedule.
+    pub fn new(schedule: Schedule, opts: &CodegenOptions) -> Result<Executable, kiln_codegen::CodegenError> {
+        let (jit, kernels) = kiln_codegen::compile(&schedule, opts)?;
+        let buf_index = schedule.buffers.iter().enumerate().map(|(i, b)| (b.value, i)).collect();
+        let consts = schedule
+            .buffers
+            .iter()
+            .filter_map(|b| if let BufKind::Const(d) = &b.kind { Some(d.clone()) } else { None })
+            .collect();
+        let params = schedule.module.parameters();
+        let n = schedule.buffers.len();
+        Ok(Executable {
+            kernels,
+            _jit: jit,
+            schedule,
+            buf_index,
+            consts,
+            params,
+            bound: None,
+            bases: vec![std::ptr::null_mut(); n],
+            no_reuse: false,
+        })
+    }
+
+    /// The compiled kernels (names, provenance, CLIF and assembly if kept).
+    pub fn kernels(&self) -> &[CompiledKernel] {
+        &self.kernels
+    }
+
+    /// The module's parameters, in order (the feed order of [`Executable::run`]).
+    pub fn params(&self) -> &[ValueId] {
+        &self.params
+    }
+
+    fn bind(&mut self, b: &Bindings, signature: Vec<Vec<usize>>) -> Result<(), String> {
+        let s = &self.schedule;
+        let dim = |d: &Dim| -> Result<usize, String> {
+            match d {
+                Dim::Fixed(k) => Ok(*k as usize),
+                Dim::Sym(name) if name.contains('*') => name
+                    .split('*')
+                    .map(|p| match p.parse::<usize>() {
+                        Ok(k) => Ok(k),
+                        Err(_) => b.size(&Dim::Sym(p.to_string())).ok_or_else(|| format!("unbound dim {p}")),
+                    })
+                    .product(),
+                _ => b.size(d).ok_or_else(|| format!("unbound dim {d}")),
+            }
+        };
+        let prod = |ds: &[Dim]| -> Result<usize, String> { ds.iter().map(dim).product() };
+        let stride = |st: &Stride| -> Result<i64, String> {
+            match st {
+                Stride::Zero => Ok(0),
+                Stride::Prod(ds) => Ok(prod(ds)? as i64),
+            }
+        };
+        let offset = |o: &[(u64, Vec<Dim>)]| -> Result<usize, String> {
+            o.iter().map(|(k, ds)| Ok(*k as usize * prod(ds)?)).sum()
+        };
+        let sizes: Vec<usize> = s.buffers.iter().map(|buf| prod(&buf.shape.0)).collect::<Result<_, _>>()?;
+        // liveness in step order: feeds live from the start, results to the end
+        let nsteps = s.steps.len();
+        let mut first = vec![usize::MAX; s.buffers.len()];
+        let mut last = vec![0usize; s.buffers.len()];
+        let idx = |v: ValueId| self.buf_index[&v];
+        for (t, st) in s.steps.iter().enumerate() {
+            let (reads, writes): (Vec<ValueId>, Vec<ValueId>) = match st {
+                Step::Loop(k) => (
+                    k.nests.iter().flat_map(|n| n.inputs.iter().map(|a| a.buf)).collect(),
+                    k.nests.iter().flat_map(|n| n.outputs.iter().map(|o| o.value)).collect(),
+                ),
+                Step::MatMul(mm) => (vec![mm.a.buf, mm.b.buf], vec![mm.out]),
+            };
+            for v in writes {
+                first[idx(v)] = first[idx(v)].min(t + 1);
+                last[idx(v)] = last[idx(v)].max(t + 1);
+            }
+            for v in reads {
+                last[idx(v)] = last[idx(v)].max(t + 1);
+            }
+        }
+        for v in s.roots.iter().chain(s.assigns.iter().map(|(_, v)| v)) {
+            if let Some(&i) = self.buf_index.get(v) {
+                last[i] = nsteps + 1;
+            }
+        }
+        let mut locs = Vec::with_capacity(s.buffers.len());
+        let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new(); // (start, end, off, len)
+        let mut arena_len = 0usize;
+        let mut const_i = 0;
+        for (i, buf) in s.buffers.iter().enumerate() {
+            let (start, end) = match buf.kind {
+                BufKind::Feed => (0, nsteps + 1),
+                _ => (first[i].min(last[i]), last[i]),
+            };
+            let loc = match &buf.kind {
+                BufKind::Var(v) => Loc::Var(*v),
+                BufKind::Const(_) => {
+                    const_i += 1;
+                    Loc::Const(const_i - 1)
+                }
+                BufKind::Feed | BufKind::Temp => {
+                    // first fit among buffers whose lifetimes overlap this one
+                    let len = sizes[i].div_ceil(16) * 16;
+                    let mut busy: Vec<(usize, usize)> = placed
+                        .iter()
+                        .filter(|p| self.no_reuse || (p.0 <= end && start <= p.1))
+                        .map(|p| (p.2, p.2 + p.3))
+                        .collect();
+                    busy.sort();
+                    let mut off = 0;
+                    for (a, z) in busy {
+                        if off + len <= a {
+                            break;
+                        }
+                        off = off.max(z);
+                    }
+                    placed.push((start, end, off, len));
+                    arena_len = arena_len.max(off + len);
+                    Loc::Arena(off)
+                }
+            };
+            locs.push(loc);
+        }
+        let mut args = Vec::new();
+        let mut patches = Vec::new();
+        let mut matmuls = Vec::new();
+        let mut ki = 0;
+        for st in &s.steps {
+            match st {
+                Step::Loop(k) => {
+                    let ck = &self.kernels[ki];
+                    let mut a = vec![0i64; ck.slots];
+                    for (n, l) in k.nests.iter().zip(&ck.layouts) {
+                        for (d, dd) in n.space.iter().enumerate() {
+                            a[l.dims + d] = dim(dd)? as i64;
+                        }
+                        for (acc, &at) in n.inputs.iter().zip(&l.inputs) {
+                            patches.push((ki, at, idx(acc.buf), offset(&acc.offset)?));
+                            for (d, st) in acc.strides.iter().enumerate() {
+                                a[at + 1 + d] = stride(st)?;
+                            }
+                        }
+                        for (o, &at) in n.outputs.iter().zip(&l.outputs) {
+                            patches.push((ki, at, idx(o.value), 0));
+                            for (d, st) in o.strides.iter().enumerate() {
+                                a[at + 1 + d] = stride(st)?;
+                            }
+                            a[at + 1 + n.space.len()] = prod(&o.len)? as i64;
+                        }
+                        for (j, sc) in n.scalars.iter().enumerate() {
+                            a[l.scalars + j] = (prod(sc)? as f32).to_bits() as i64;
+                        }
+                        for (o, m) in n.outputs.iter().zip(&l.means) {
+                            if let (Some(at), Some(ds)) = (m, &o.mean_of) {
+                                a[*at] = (1.0 / prod(ds)? as f32).to_bits() as i64;
+                            }
+                        }
+                    }
+                    args.push(a);
+                    ki += 1;
+                }
+                Step::MatMul(mm) => {
+                    let r = mm.a.strides.len();
+                    let st = |acc: &kiln_passes::schedule::Access, d: usize| stride(&acc.strides[d]);
+                    let batch: Vec<usize> = mm.batch.iter().map(dim).collect::<Result<_, _>>()?;
+                    let (m, k, n) = (dim(&mm.m)?, dim(&mm.k)?, dim(&mm.n)?);
+                    let nb: usize = batch.iter().product();
+                    let mut batches = Vec::with_capacity(nb);
+                    for bi in 0..nb {
+                        let (mut rem, mut oa, mut ob, mut oc) = (bi, 0usize, 0usize, 0usize);
+                        let mut cstride = m * n;
+                        for d in (0..batch.len()).rev() {
+                            let x = rem % batch[d];
+                            rem /= batch[d];
+                            oa += x * st(&mm.a, d)? as usize;
+                            ob += x * st(&mm.b, d)? as usize;
+                            oc += x * cstride;
+                            cstride *= batch[d];
+                        }
+                        batches.push((oa, ob, oc));
+                    }
+                    matmuls.push(MatMulArgs {
+                        a: (idx(mm.a.buf), offset(&mm.a.offset)?),
+                        b: (idx(mm.b.buf), offset(&mm.b.offset)?),
+                        c: idx(mm.out),
+                        m,
+                        k,
+                        n,
+                        rsa: st(&mm.a, r - 2)? as isize,
+                        csa: st(&mm.a, r - 1)? as isize,
+                        rsb: st(&mm.b, r - 2)? as isize,
+                        csb: st(&mm.b, r - 1)? as isize,
+                        batches,
+                    });
+                }
+            }
+        }
+        self.bound = Some(Bound { signature, locs, arena: vec![0.0; arena_len.max(1)], args, patches, matmuls, sizes });
+        Ok(())
+    }
+
+    /// Runs once: copies the feeds in, calls every step, then writes the assigned
+    /// variables. `vars` must hold f32 values of the right shapes for every variable
+    /// the schedule reads or writes (the session checks this first).
+    pub fn run(
+        &mut self,
+        bindings: &Bindings,
+        feeds: &HashMap<ValueId, &TensorValue>,
+        vars: &mut [Option<TensorValue>],
+    ) -> Result<(), String> {
+        let signature: Vec<Vec<usize>> =
+            self.params.iter().map(|p| feeds.get(p).map_or(vec![], |v| v.shape().to_vec())).collect();
+        if self.bound.as_ref().is_none_or(|b| b.signature != signature) {
+            self.bind(bindings, signature)?;
+        }
+        let bound = self.bound.as_mut().expect("bound above");
+        let arena = bound.arena.as_mut_ptr();
+        for (i, loc) in bound.locs.iter().enumerate() {
+            self.bases[i] = match *loc {
+                Loc::Arena(off) => unsafe { arena.add(off) },
+                Loc::Const(c) => self.consts[c].as_ptr() as *mut f32,
+                Loc::Var(v) => match vars.get_mut(v.index()).and_then(|x| x.as_mut()) {
+                    Some(TensorValue::F32(a)) => a.as_mut_ptr(),
+                    _ => return Err(format!("variable {} is not an initialized f32 value", v.index())),
+                },
+            };
+        }
+        for (i, buf) in self.schedule.buffers.iter().enumerate() {
+            if let BufKind::Feed = buf.kind {
+                let Some(TensorValue::F32(a)) = feeds.get(&buf.value) else {
+                    return Err(format!("feed for %{} is missing or not f32", self.schedule.module.op(buf.value).name));
+                };
+                let src = a.as_slice().ok_or("feeds must be contiguous")?;
+                assert_eq!(src.len(), bound.sizes[i], "feed size checked by the session");
+                // SAFETY: the arena slot was sized for this feed's shape at bind time.
+                unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.bases[i], src.len()) };
+            }
+        }
+        for &(k, slot, buf, off) in &bound.patches {
+            bound.args[k][slot] = unsafe { self.bases[buf].add(off) } as i64;
+        }
+        let (mut ki, mut mi) = (0, 0);
+        for st in &self.schedule.steps {
+            match st {
+                Step::Loop(_) => {
+                    // SAFETY: the argument block holds pointers and extents bound from
+                    // verified shapes; every address the kernel forms lies in a buffer.
+                    unsafe { (self.kernels[ki].func)(bound.args[ki].as_ptr()) };
+                    ki += 1;
+                }
+                Step::MatMul(_) => {
+                    let mm = &bound.matmuls[mi];
+                    let (a, b, c) = (self.bases[mm.a.0], self.bases[mm.b.0], self.bases[mm.c]);
+                    for &(oa, ob, oc) in &mm.batches {
+                        // SAFETY: strides and extents come from the bound shapes.
+                        unsafe {
+                            matrixmultiply::sgemm(
+                                mm.m,
+                                mm.k,
+                                mm.n,
+                                1.0,
+                                a.add(mm.a.1 + oa),
+                                mm.rsa,
+                                mm.csa,
+                                b.add(mm.b.1 + ob),
+                                mm.rsb,
+                                mm.csb,
+                                0.0,
+                                c.add(oc),
+                                mm.n as isize,
+                                1,
+                            )
+                        };
+                    }
+                    mi += 1;
+                }
+            }
+        }
+        // variable writes land at the end of the run, in op order
+        for &(var, src) in &self.schedule.assigns {
+            let i = self.buf_index[&src];
+            let n = bound.sizes[i];
+            let from = self.bases[i];
+            let slot = vars.get_mut(var.index()).ok_or("assign to an unknown variable")?;
+            if !matches!(slot, Some(TensorValue::F32(a)) if a.len() == n && a.is_standard_layout()) {
+                // first initialization: the only allocation a run can make
+                let shape = self.schedule.module.var(var).ty.shape.as_fixed().unwrap_or_default();
+                *slot = Some(TensorValue::zeros(kiln_ir::DType::F32, &shape));
+            }
+            if let Some(TensorValue::F32(a)) = slot {
+                let to = a.as_mut_ptr();
+                if to != from {
+                    // SAFETY: both hold n elements (the verifier matched the types).
+                    unsafe { std::ptr::copy(from, to, n) };
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The data of a computed value after [`Executable::run`] (roots and assign sources).
+    pub fn value<'a>(&'a self, v: ValueId, vars: &'a [Option<TensorValue>]) -> Option<&'a [f32]> {
+        let i = *self.buf_index.get(&v)?;
+        let bound = self.bound.as_ref()?;
+        let n = bound.sizes[i];
+        Some(match bound.locs[i] {
+            Loc::Arena(off) => &bound.arena[off..off + n],
+            Loc::Const(c) => &self.consts[c][..n],
+            Loc::Var(var) => match vars.get(var.index())? {
+                Some(TensorValue::F32(a)) => a.as_slice()?,
+                _ => return None,
+            },
+        })
+    }
+
+    /// The module the schedule was built from.
+    pub fn module(&self) -> &Module {
+        &self.schedule.module
+    }
+}
