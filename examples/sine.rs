@@ -6,7 +6,10 @@
 
 use clap::Parser;
 use kiln::train::{AdamOptimizer, Saver};
-use kiln::{matmul, nn, reduce_mean, square, Axes, DType, Graph, Initializer, Optimizer, Session, Tensor, TensorValue};
+use kiln::{
+    matmul, nn, reduce_mean, square, Axes, Backend, DType, Graph, Initializer, Optimizer, Session, SessionOptions,
+    Tensor, TensorValue,
+};
 use ndarray::{Array1, Array2, Axis};
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
@@ -26,6 +29,19 @@ pub struct Args {
     /// data and sampling seed
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// `jit` or `interp` (default: the session's default, `KILN_BACKEND` or the JIT)
+    #[arg(long)]
+    pub backend: Option<String>,
+}
+
+fn session(g: &Graph, args: &Args) -> Session {
+    let mut opts = SessionOptions::default();
+    match args.backend.as_deref() {
+        Some("interp") => opts.backend = Backend::Interpreter,
+        Some("jit") => opts.backend = Backend::Jit,
+        _ => {}
+    }
+    Session::with_options(g, opts)
 }
 
 /// What a run produced.
@@ -77,7 +93,7 @@ pub fn run(args: &Args) -> kiln::Result<Report> {
     let (input_ph, output_ph, output_pred) = create_model(&g)?;
     let mse = reduce_mean(&(0.5 * square(&(&output_pred - &output_ph))?), Axes::All, false)?;
     let opt = AdamOptimizer::default().minimize(&mse, None)?;
-    let mut sess = Session::new(&g);
+    let mut sess = session(&g, args);
     sess.run1(&g.global_variables_initializer()?, &[])?;
     let mut saver = Saver::new(&g);
     let prefix = args.out.join("model").join("ckpt");
@@ -102,7 +118,7 @@ pub fn run(args: &Args) -> kiln::Result<Report> {
     let g2 = Graph::new();
     let (input_ph, output_ph, output_pred) = create_model(&g2)?;
     let mse2 = reduce_mean(&(0.5 * square(&(&output_pred - &output_ph))?), Axes::All, false)?;
-    let mut sess2 = Session::new(&g2);
+    let mut sess2 = session(&g2, args);
     let saver2 = Saver::new(&g2);
     if let Err(e) = saver2.restore(&mut sess2, &wrong) {
         println!("restore from the notebook's path fails as it should:\n  {e}");

@@ -11,7 +11,7 @@ use kiln::{reduce_mean, square, Axes, Graph};
 fn trains_to_the_notebooks_accuracy() {
     let out = std::path::PathBuf::from("target/kiln-test/sine");
     let _ = std::fs::remove_dir_all(&out);
-    let args = sine::Args { steps: 10_000, batch_size: 32, out: out.clone(), seed: 0 };
+    let args = sine::Args { steps: 10_000, batch_size: 32, out: out.clone(), seed: 0, backend: None };
     let report = sine::run(&args).unwrap();
     assert_eq!(report.log.len(), 10);
     for (i, line) in report.log.iter().enumerate() {

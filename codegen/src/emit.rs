@@ -64,6 +64,7 @@ struct Ctx<'a> {
     outputs: Vec<Acc>,
     scalars: Vec<Value>,
     powf: FuncRef,
+    broken: bool,
 }
 
 fn slot(b: &mut FunctionBuilder, args: Value, i: usize) -> Value {
@@ -93,7 +94,7 @@ fn access(b: &mut FunctionBuilder, args: Value, at: usize, strides: &[Stride]) -
 }
 
 /// Emits one nest into the current block of `b`.
-pub fn emit_nest(b: &mut FunctionBuilder, args: Value, n: &LoopNest, l: &NestLayout, powf: FuncRef) {
+pub fn emit_nest(b: &mut FunctionBuilder, args: Value, n: &LoopNest, l: &NestLayout, powf: FuncRef, broken: bool) {
     let dims = n
         .space
         .iter()
@@ -106,7 +107,7 @@ pub fn emit_nest(b: &mut FunctionBuilder, args: Value, n: &LoopNest, l: &NestLay
     let inputs = n.inputs.iter().zip(&l.inputs).map(|(a, &at)| access(b, args, at, &a.strides)).collect();
     let outputs = n.outputs.iter().zip(&l.outputs).map(|(o, &at)| access(b, args, at, &o.strides)).collect();
     let scalars = (0..n.scalars.len()).map(|i| slot_f32(b, args, l.scalars + i)).collect();
-    let c = Ctx { n, l, args, dims, inputs, outputs, scalars, powf };
+    let c = Ctx { n, l, args, dims, inputs, outputs, scalars, powf, broken };
     // reductions start from their identity
     for (j, o) in n.outputs.iter().enumerate() {
         if let OutMode::Reduce(r) = o.mode {
@@ -302,6 +303,12 @@ fn point(b: &mut FunctionBuilder, c: &Ctx, ty: Type, vs: Option<VecState>, offs_
         let x = vals[o.node];
         match o.mode {
             OutMode::Store => {
+                let x = if c.broken {
+                    let one = math::splat_const(b, ty, 1.0);
+                    b.ins().fadd(x, one)
+                } else {
+                    x
+                };
                 let addr = b.ins().iadd(c.outputs[j].ptr, offs_out[j]);
                 b.ins().store(rw(), x, addr, 0);
             }

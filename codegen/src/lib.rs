@@ -41,6 +41,10 @@ pub struct CodegenOptions {
     pub keep_asm: bool,
     /// Run Cranelift's verifier (on in debug builds regardless).
     pub verify: bool,
+    /// Test hook: the named kernel adds 1 to every value it stores, so tests can show
+    /// that check mode catches a wrong kernel.
+    #[doc(hidden)]
+    pub sabotage: Option<String>,
 }
 
 /// One compiled kernel.
@@ -133,8 +137,9 @@ pub fn compile_kernels(
             b.append_block_params_for_function_params(entry);
             b.switch_to_block(entry);
             let args = b.block_params(entry)[0];
+            let broken = opts.sabotage.as_deref() == Some(k.name.as_str());
             for (n, l) in k.nests.iter().zip(&layouts) {
-                emit::emit_nest(&mut b, args, n, l, powf);
+                emit::emit_nest(&mut b, args, n, l, powf, broken);
             }
             b.ins().return_(&[]);
             b.seal_all_blocks();

@@ -39,6 +39,7 @@ struct Fusion<'m> {
     parent: Vec<usize>,
     spaces: Vec<Shape>,
     force: HashSet<ValueId>,
+    copied: HashSet<ValueId>,
     refusals: Vec<String>,
 }
 
@@ -79,6 +80,7 @@ impl<'m> Fusion<'m> {
             parent: Vec::new(),
             spaces: Vec::new(),
             force: HashSet::new(),
+            copied: HashSet::new(),
             refusals: Vec::new(),
         };
         for v in m.values().filter(|v| f.live[v.index()]) {
@@ -239,38 +241,31 @@ impl<'m> Fusion<'m> {
                 space
             ));
         }
-        // a consumer kernel that no other consumer of v (nor anything outside) feeds
-        let mut target = None;
+        // consumer kernels that depend on no other consumer of v (nor on anything outside
+        // the kernels that reads v) can all take v; merging them cannot close a cycle
+        let mut candidates = Vec::new();
         for &k in &same_space {
-            let others_ok = same_space.iter().filter(|&&o| o != k).all(|&o| !self.kernel_depends_on_kernel(k, o))
+            let free = same_space.iter().filter(|&&o| o != k).all(|&o| !self.kernel_depends_on_kernel(k, o))
                 && outside.iter().all(|&c| !self.kernel_depends_on(k, c));
-            if others_ok {
-                target = Some(k);
-                break;
+            if free {
+                candidates.push(k);
             }
         }
-        // merge every same-space consumer kernel that is independent of the rest
-        if let Some(t) = target {
-            for &k in &same_space {
-                if k == t {
-                    continue;
-                }
+        if let Some(&t) = candidates.first() {
+            for &k in &candidates[1..] {
                 let t_root = self.find(t);
-                let independent =
-                    !self.kernel_depends_on_kernel(k, t_root) && !self.kernel_depends_on_kernel(t_root, k);
-                if independent {
-                    self.parent[k] = t_root;
-                } else {
-                    self.force.insert(v);
-                    self.refusals
-                        .push(format!("%{}: stored, its consumers' kernels depend on each other", self.m.op(v).name));
-                }
+                let k_root = self.find(k);
+                self.parent[k_root] = t_root;
+            }
+            if candidates.len() < same_space.len() {
+                self.force.insert(v);
+                self.refusals
+                    .push(format!("%{}: stored, some consumers' kernels depend on each other", self.m.op(v).name));
             }
             let t = self.find(t);
             self.kernel_of.insert(v, t);
         } else {
             if !same_space.is_empty() {
-                self.force.insert(v);
                 self.refusals.push(format!("%{}: stored, fusing it would make a cycle", self.m.op(v).name));
             }
             let k = self.new_kernel(space);
@@ -327,6 +322,9 @@ impl<'m> Fusion<'m> {
     }
 
     fn is_materialized(&self, v: ValueId) -> bool {
+        if self.copied.contains(&v) {
+            return true;
+        }
         match self.class(v) {
             Class::Base | Class::MatMul | Class::Reduce => true,
             Class::Elementwise => self.force.contains(&v),
@@ -391,8 +389,25 @@ impl<'m> Fusion<'m> {
                 assigns.push((var, self.m.op(v).operands[0]));
             }
         }
+        // a reshape reads row-major data: a strided view under it is copied first
+        for &v in &live {
+            if let OpKind::Reshape = self.m.op(v).kind {
+                let x = self.m.op(v).operands[0];
+                let contiguous_x = contiguous(&self.shape(x));
+                let xs = self.shape(x);
+                let ok = self.access(x).is_some_and(|a| {
+                    a.offset.is_empty()
+                        && (0..xs.rank()).all(|d| xs.0[d] == Dim::Fixed(1) || a.strides[d] == contiguous_x[d])
+                });
+                if !ok && self.class(x) == Class::View {
+                    self.copied.insert(x);
+                    self.refusals.push(format!("%{}: copied, a reshape needs it row-major", self.m.op(x).name));
+                }
+            }
+        }
         // roots and assign sources that are views need a copy kernel
-        let mut copies: Vec<ValueId> = Vec::new();
+        let mut copies: Vec<ValueId> = self.copied.iter().copied().collect();
+        copies.sort();
         for &v in self.roots.iter().chain(assigns.iter().map(|(_, s)| s)) {
             if self.class(v) == Class::View && !copies.contains(&v) {
                 copies.push(v);
@@ -559,7 +574,13 @@ impl<'m> Fusion<'m> {
     fn copy_nest(&mut self, v: ValueId) -> Result<LoopNest, PassError> {
         let space = self.shape(v);
         let mut b = NestBuilder { nodes: Vec::new(), memo: HashMap::new(), inputs: Vec::new(), scalars: Vec::new() };
-        let node = self.node(&mut b, v, &HashSet::new(), &space)?;
+        // read v through its views, even if v itself is a copied (materialized) value
+        let was = self.copied.remove(&v);
+        let node = self.node(&mut b, v, &HashSet::new(), &space);
+        if was {
+            self.copied.insert(v);
+        }
+        let node = node?;
         let outputs = vec![KernelOutput {
             value: v,
             node,

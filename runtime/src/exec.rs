@@ -281,6 +281,39 @@ impl Executable {
         if self.bound.as_ref().is_none_or(|b| b.signature != signature) {
             self.bind(bindings, signature)?;
         }
+        let mut raw = Vec::with_capacity(self.params.len());
+        for p in &self.params {
+            raw.push(match feeds.get(p) {
+                Some(TensorValue::F32(a)) => {
+                    let s = a.as_slice().ok_or("feeds must be contiguous")?;
+                    (s.as_ptr(), s.len())
+                }
+                Some(_) => return Err(format!("feed for %{} is not f32", self.schedule.module.op(*p).name)),
+                None => (std::ptr::null(), 0),
+            });
+        }
+        self.run_raw(&raw, vars)
+    }
+
+    /// True if the executable is bound to exactly these feed shapes (params order).
+    pub fn bound_to<'s>(&self, mut shapes: impl Iterator<Item = &'s [usize]>) -> bool {
+        match &self.bound {
+            Some(b) => b.signature.iter().all(|s| shapes.next() == Some(s.as_slice())),
+            None => false,
+        }
+    }
+
+    /// Binds to feed shapes (params order) under `bindings`; no-op if already bound.
+    pub fn prepare(&mut self, bindings: &Bindings, signature: Vec<Vec<usize>>) -> Result<(), String> {
+        if self.bound.as_ref().is_none_or(|b| b.signature != signature) {
+            self.bind(bindings, signature)?;
+        }
+        Ok(())
+    }
+
+    /// Runs with feeds given as (pointer, length) in params order, after
+    /// [`Executable::prepare`]. Allocates nothing once every variable is initialized.
+    pub fn run_raw(&mut self, feeds: &[(*const f32, usize)], vars: &mut [Option<TensorValue>]) -> Result<(), String> {
         let bound = self.bound.as_mut().expect("bound above");
         let arena = bound.arena.as_mut_ptr();
         for (i, loc) in bound.locs.iter().enumerate() {
@@ -295,13 +328,18 @@ impl Executable {
         }
         for (i, buf) in self.schedule.buffers.iter().enumerate() {
             if let BufKind::Feed = buf.kind {
-                let Some(TensorValue::F32(a)) = feeds.get(&buf.value) else {
-                    return Err(format!("feed for %{} is missing or not f32", self.schedule.module.op(buf.value).name));
-                };
-                let src = a.as_slice().ok_or("feeds must be contiguous")?;
-                assert_eq!(src.len(), bound.sizes[i], "feed size checked by the session");
-                // SAFETY: the arena slot was sized for this feed's shape at bind time.
-                unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.bases[i], src.len()) };
+                let p = self.params.iter().position(|&p| p == buf.value).ok_or("feed is not a parameter")?;
+                let (src, len) = feeds.get(p).copied().unwrap_or((std::ptr::null(), 0));
+                if src.is_null() || len != bound.sizes[i] {
+                    return Err(format!(
+                        "feed for %{} has {len} elements, expected {}",
+                        self.schedule.module.op(buf.value).name,
+                        bound.sizes[i]
+                    ));
+                }
+                // SAFETY: the caller's slice holds `len` elements, the arena slot was
+                // sized for exactly that many at bind time.
+                unsafe { std::ptr::copy_nonoverlapping(src, self.bases[i], len) };
             }
         }
         for &(k, slot, buf, off) in &bound.patches {

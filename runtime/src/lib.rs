@@ -13,6 +13,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod callable;
 mod check;
 mod error;
 pub mod exec;
@@ -22,6 +23,7 @@ mod saver;
 mod session;
 mod value;
 
+pub use callable::Callable;
 pub use error::{Error, Result};
 pub use saver::{latest_checkpoint, Saver};
 pub use session::{Backend, Session, SessionOptions};

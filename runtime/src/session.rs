@@ -28,6 +28,9 @@ pub struct SessionOptions {
     /// Run the interpreter beside the JIT and fail on the first diverging kernel
     /// (`KILN_CHECK=1`).
     pub check: bool,
+    /// Test hook: compile the named kernel wrong (see check mode's test).
+    #[doc(hidden)]
+    pub sabotage_kernel: Option<String>,
 }
 
 impl Default for SessionOptions {
@@ -39,7 +42,12 @@ impl Default for SessionOptions {
             _ => Backend::Jit,
         };
         let on = |k: &str| env(k).is_some_and(|v| !v.is_empty() && v != "0");
-        SessionOptions { backend, log_compiles: on("KILN_LOG_COMPILES"), check: on("KILN_CHECK") }
+        SessionOptions {
+            backend,
+            log_compiles: on("KILN_LOG_COMPILES"),
+            check: on("KILN_CHECK"),
+            sabotage_kernel: None,
+        }
     }
 }
 
@@ -55,10 +63,11 @@ enum Compiled {
 /// session is created (as the notebook does after `tf_reset()`).
 pub struct Session {
     graph: Graph,
-    vars: Vec<Option<TensorValue>>,
+    pub(crate) vars: Vec<Option<TensorValue>>,
     verified_ops: usize,
     options: SessionOptions,
     cache: HashMap<(Vec<ValueId>, usize), Compiled>,
+    runs: (usize, usize),
 }
 
 impl Session {
@@ -69,12 +78,34 @@ impl Session {
 
     /// A session with explicit options.
     pub fn with_options(graph: &Graph, options: SessionOptions) -> Session {
-        Session { graph: graph.clone(), vars: Vec::new(), verified_ops: usize::MAX, options, cache: HashMap::new() }
+        Session {
+            graph: graph.clone(),
+            vars: Vec::new(),
+            verified_ops: usize::MAX,
+            options,
+            cache: HashMap::new(),
+            runs: (0, 0),
+        }
     }
 
     /// The graph this session runs.
     pub fn graph(&self) -> &Graph {
         &self.graph
+    }
+
+    /// How many runs went to the JIT and how many to the interpreter.
+    pub fn run_counts(&self) -> (usize, usize) {
+        self.runs
+    }
+
+    /// The schedule the JIT uses for `fetches`, if they were run on the JIT.
+    pub fn schedule_of(&self, fetches: &[&Tensor]) -> Option<&kiln_passes::schedule::Schedule> {
+        let ids: Vec<ValueId> = fetches.iter().map(|t| t.value().ok()).collect::<Option<_>>()?;
+        let n = self.graph.module().ops.len();
+        match self.cache.get(&(ids, n))? {
+            Compiled::Jit(e) => Some(&e.schedule),
+            Compiled::Interp(_) => None,
+        }
     }
 
     /// The options in force.
@@ -136,9 +167,11 @@ impl Session {
         }
         if self.options.backend == Backend::Jit {
             if let Some(out) = self.run_jit(&m, &fetch_ids, &feed_map, &bindings, &loc)? {
+                self.runs.0 += 1;
                 return Ok(out);
             }
         }
+        self.runs.1 += 1;
         let out = interp::run(&m, &fetch_ids, &feed_map, &self.vars, &bindings)
             .map_err(|source| Error::Eval { source, loc: loc.clone() })?;
         for (var, value) in out.assigns {
@@ -148,7 +181,7 @@ impl Session {
     }
 
     /// Checks feeds against their placeholders and binds symbolic dims.
-    fn bind_feeds<'f>(
+    pub(crate) fn bind_feeds<'f>(
         &self,
         m: &Module,
         feeds: &'f [(&Tensor, TensorValue)],
@@ -266,7 +299,10 @@ impl Session {
             let compiled = match kiln_passes::fusion::run(m, fetches) {
                 Err(e) => Compiled::Interp(e.to_string()),
                 Ok(s) => {
-                    let opts = kiln_codegen::CodegenOptions::default();
+                    let opts = kiln_codegen::CodegenOptions {
+                        sabotage: self.options.sabotage_kernel.clone(),
+                        ..Default::default()
+                    };
                     let mut exec = Executable::new(s, &opts)
                         .map_err(|e| Error::Jit { message: e.to_string(), loc: loc.clone() })?;
                     exec.no_reuse = self.options.check;

@@ -1,0 +1,469 @@
+//! The JIT against the interpreter on the same graphs: every compiled op on awkward
+//! shapes (0, 1, not a multiple of 4, large), random graphs (proptest), kernel counts,
+//! polynomial accuracy and check mode.
+
+mod common;
+
+use kiln::{nn, Axes, Backend, DType, Graph, RankPromotion, Session, SessionOptions, Tensor, TensorValue};
+use ndarray::{ArrayD, IxDyn};
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+
+fn session(g: &Graph, backend: Backend) -> Session {
+    Session::with_options(g, SessionOptions { backend, log_compiles: false, check: false, sabotage_kernel: None })
+}
+
+fn rand_array(seed: u64, shape: &[usize], lo: f32, hi: f32) -> ArrayD<f32> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    ArrayD::from_shape_fn(IxDyn(shape), |_| rng.random_range(lo..hi))
+}
+
+/// |jit - interp| <= atol + rtol |interp|, NaN matching NaN.
+fn assert_close(what: &str, jit: &TensorValue, interp: &TensorValue, atol: f32, rtol: f32) {
+    let (a, b) = (jit.as_f32().unwrap(), interp.as_f32().unwrap());
+    assert_eq!(a.shape(), b.shape(), "{what}: shapes");
+    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+        let ok = (x - y).abs() <= atol + rtol * y.abs() || (x.is_nan() && y.is_nan()) || x == y;
+        assert!(ok, "{what}: element {i}: jit {x} vs interp {y}");
+    }
+}
+
+/// Runs `fetches` on both backends with the same feeds; asserts the JIT compiled them.
+fn diff(what: &str, g: &Graph, fetches: &[&Tensor], feeds: &[(&Tensor, TensorValue)], atol: f32, rtol: f32) {
+    let mut jit = session(g, Backend::Jit);
+    let mut interp = session(g, Backend::Interpreter);
+    let a = jit.run(fetches, feeds).unwrap();
+    let b = interp.run(fetches, feeds).unwrap();
+    assert_eq!(jit.run_counts(), (1, 0), "{what}: ran on the JIT");
+    for (x, y) in a.iter().zip(&b) {
+        assert_close(what, x, y, atol, rtol);
+    }
+}
+
+const SHAPES: &[&[usize]] = &[&[0], &[1], &[3], &[4], &[7], &[2, 5], &[3, 1, 6], &[4099], &[65, 33]];
+
+#[test]
+fn unary_ops_on_awkward_shapes() {
+    type F = fn(&Tensor) -> Tensor;
+    let ops: &[(&str, F, f32, f32)] = &[
+        ("neg", |x| -x, -3.0, 3.0),
+        ("abs", |x| kiln::abs(x).unwrap(), -3.0, 3.0),
+        ("sign", |x| kiln::sign(x).unwrap(), -3.0, 3.0),
+        ("exp", |x| kiln::exp(x).unwrap(), -20.0, 20.0),
+        ("log", |x| kiln::log(x).unwrap(), 1e-3, 1e3),
+        ("sqrt", |x| kiln::sqrt(x).unwrap(), 0.0, 100.0),
+        ("rsqrt", |x| kiln::rsqrt(x).unwrap(), 0.01, 100.0),
+        ("square", |x| kiln::square(x).unwrap(), -3.0, 3.0),
+        ("tanh", |x| kiln::tanh(x).unwrap(), -6.0, 6.0),
+        ("sigmoid", |x| kiln::sigmoid(x).unwrap(), -10.0, 10.0),
+        ("relu", |x| nn::relu(x).unwrap(), -3.0, 3.0),
+    ];
+    for &(name, f, lo, hi) in ops {
+        for (si, shape) in SHAPES.iter().enumerate() {
+            let g = Graph::new();
+            let x = g.placeholder(DType::F32, shape.to_vec(), "x").unwrap();
+            let y = f(&x);
+            let feed = rand_array(si as u64, shape, lo, hi);
+            diff(&format!("{name}{shape:?}"), &g, &[&y], &[(&x, feed.into())], 1e-6, 3e-6);
+        }
+    }
+}
+
+#[test]
+fn binary_ops_with_broadcasts() {
+    type F = fn(&Tensor, &Tensor) -> Tensor;
+    let ops: &[(&str, F)] = &[
+        ("add", |x, y| x + y),
+        ("sub", |x, y| x - y),
+        ("mul", |x, y| x * y),
+        ("div", |x, y| x / y),
+        ("pow", |x, y| kiln::pow(&kiln::abs(x).unwrap(), y).unwrap()),
+        ("maximum", |x, y| kiln::maximum(x, y).unwrap()),
+        ("minimum", |x, y| kiln::minimum(x, y).unwrap()),
+        ("where", |x, y| kiln::where_(&kiln::less(x, y).unwrap(), x, y).unwrap()),
+        ("ge_select", |x, y| kiln::where_(&kiln::greater_equal(x, y).unwrap(), y, x).unwrap()),
+    ];
+    let pairs: &[(&[usize], &[usize])] = &[
+        (&[7], &[7]),
+        (&[0, 3], &[3]),
+        (&[5, 6], &[6]),
+        (&[5, 1], &[1, 6]),
+        (&[9, 4], &[]),
+        (&[3, 4, 5], &[4, 1]),
+        (&[1031], &[1031]),
+    ];
+    for &(name, f) in ops {
+        for (pi, &(a, b)) in pairs.iter().enumerate() {
+            let g = Graph::new();
+            g.set_rank_promotion(RankPromotion::Allow);
+            let x = g.placeholder(DType::F32, a.to_vec(), "x").unwrap();
+            let y = g.placeholder(DType::F32, b.to_vec(), "y").unwrap();
+            let z = f(&x, &y);
+            let feeds = [
+                (&x, rand_array(pi as u64, a, -2.0, 2.0).into()),
+                (&y, rand_array(99 + pi as u64, b, 0.5, 2.0).into()),
+            ];
+            diff(&format!("{name}{a:?}{b:?}"), &g, &[&z], &feeds, 1e-6, 3e-6);
+        }
+    }
+}
+
+#[test]
+fn reductions_every_axis() {
+    let shapes: &[&[usize]] = &[&[0, 4], &[1, 1], &[6, 5], &[3, 4, 5], &[33, 2, 7], &[2, 1030]];
+    for (si, &shape) in shapes.iter().enumerate() {
+        let r = shape.len();
+        let mut axes_sets: Vec<Vec<i64>> = (0..r as i64).map(|a| vec![a]).collect();
+        axes_sets.push((0..r as i64).collect());
+        for axes in axes_sets {
+            for keep in [false, true] {
+                let g = Graph::new();
+                let x = g.placeholder(DType::F32, shape.to_vec(), "x").unwrap();
+                let ys = [
+                    kiln::reduce_sum(&x, axes.clone(), keep).unwrap(),
+                    kiln::reduce_mean(&x, axes.clone(), keep).unwrap(),
+                    kiln::reduce_max(&x, axes.clone(), keep).unwrap(),
+                    kiln::reduce_min(&x, axes.clone(), keep).unwrap(),
+                ];
+                let refs: Vec<&Tensor> = ys.iter().collect();
+                let feed = rand_array(si as u64, shape, -3.0, 3.0);
+                diff(&format!("reduce{shape:?}{axes:?}{keep}"), &g, &refs, &[(&x, feed.into())], 1e-5, 1e-5);
+            }
+        }
+    }
+}
+
+#[test]
+fn matmuls_with_transposes_and_epilogues() {
+    let dims: &[(usize, usize, usize)] =
+        &[(0, 3, 4), (1, 1, 1), (3, 0, 2), (32, 1, 20), (32, 20, 20), (32, 20, 1), (37, 29, 13), (130, 70, 90)];
+    for &(m, k, n) in dims {
+        let g = Graph::new();
+        let a = g.placeholder(DType::F32, [m, k], "a").unwrap();
+        let b = g.placeholder(DType::F32, [k, n], "b").unwrap();
+        let bias = g.placeholder(DType::F32, [n], "bias").unwrap();
+        let y = nn::relu(&(kiln::matmul(&a, &b).unwrap() + &bias)).unwrap();
+        // transposed operands fold into the GEMM's strides
+        let at = kiln::transpose(&a, None).unwrap();
+        let z = kiln::matmul(&kiln::transpose(&at, None).unwrap(), &b).unwrap();
+        let gram = kiln::matmul(&at, &a).unwrap();
+        let feeds = [
+            (&a, rand_array(1, &[m, k], -1.0, 1.0).into()),
+            (&b, rand_array(2, &[k, n], -1.0, 1.0).into()),
+            (&bias, rand_array(3, &[n], -1.0, 1.0).into()),
+        ];
+        diff(&format!("matmul {m}x{k}x{n}"), &g, &[&y, &z, &gram, &at], &feeds, 1e-4, 1e-4);
+    }
+    // batched
+    let g = Graph::new();
+    let a = g.placeholder(DType::F32, [3, 4, 5], "a").unwrap();
+    let b = g.placeholder(DType::F32, [3, 5, 2], "b").unwrap();
+    let c = kiln::matmul(&a, &b).unwrap();
+    let feeds = [(&a, rand_array(4, &[3, 4, 5], -1.0, 1.0).into()), (&b, rand_array(5, &[3, 5, 2], -1.0, 1.0).into())];
+    diff("batched", &g, &[&c], &feeds, 1e-5, 1e-5);
+}
+
+#[test]
+fn views_as_results() {
+    let g = Graph::new();
+    let x = g.placeholder(DType::F32, [4, 6], "x").unwrap();
+    let t = kiln::transpose(&x, None).unwrap();
+    let s = kiln::slice(&x, &[1, 2], &[2, 3]).unwrap();
+    let r = kiln::reshape(&x, &[3, 8]).unwrap();
+    let b = kiln::broadcast_to(&kiln::slice(&x, &[0, 0], &[1, -1]).unwrap(), &[3, 6]).unwrap();
+    let sg = kiln::stop_gradient(&x).unwrap();
+    diff("views", &g, &[&t, &s, &r, &b, &sg], &[(&x, rand_array(6, &[4, 6], -1.0, 1.0).into())], 0.0, 0.0);
+}
+
+#[test]
+fn symbolic_batch_compiles_once() {
+    let g = Graph::new();
+    let x = g.placeholder(DType::F32, [None, Some(3)], "x").unwrap();
+    let w = g.constant([[1.0], [2.0], [3.0]]).unwrap();
+    let y = kiln::reduce_mean(&kiln::tanh(&kiln::matmul(&x, &w).unwrap()).unwrap(), Axes::All, false).unwrap();
+    let mut jit = session(&g, Backend::Jit);
+    let mut interp = session(&g, Backend::Interpreter);
+    for n in [1usize, 5, 32, 0, 7] {
+        let feed: TensorValue = rand_array(n as u64, &[n, 3], -1.0, 1.0).into();
+        let a = jit.run1(&y, &[(&x, feed.clone())]).unwrap();
+        let b = interp.run1(&y, &[(&x, feed)]).unwrap();
+        assert_close(&format!("batch {n}"), &a, &b, 1e-6, 1e-5);
+    }
+    assert_eq!(jit.run_counts(), (5, 0));
+    assert!(jit.schedule_of(&[&y]).is_some(), "one executable serves every batch size");
+}
+
+#[test]
+fn polynomial_accuracy() {
+    // max errors against f64 over dense grids, as documented in codegen/src/math.rs
+    let n = 200_001;
+    let grid = |lo: f32, hi: f32| ArrayD::from_shape_fn(IxDyn(&[n]), |i| lo + (hi - lo) * i[0] as f32 / (n - 1) as f32);
+    type Case = (&'static str, fn(&Tensor) -> Tensor, fn(f64) -> f64, f32, f32, bool, f64);
+    let cases: [Case; 4] = [
+        ("exp", |x| kiln::exp(x).unwrap(), f64::exp, -80.0, 80.0, true, 2.5e-7),
+        ("log", |x| kiln::log(x).unwrap(), f64::ln, 1e-30, 1e30, true, 2.5e-7),
+        ("tanh", |x| kiln::tanh(x).unwrap(), f64::tanh, -10.0, 10.0, false, 3e-7),
+        ("sigmoid", |x| kiln::sigmoid(x).unwrap(), |x| 1.0 / (1.0 + (-x).exp()), -20.0, 20.0, false, 2e-7),
+    ];
+    for (name, f, reference, lo, hi, relative, bound) in cases {
+        let g = Graph::new();
+        let x = g.placeholder(DType::F32, [n], "x").unwrap();
+        let y = f(&x);
+        let xs = if name == "log" {
+            ArrayD::from_shape_fn(IxDyn(&[n]), |i| 10f32.powf(-30.0 + 60.0 * i[0] as f32 / (n - 1) as f32))
+        } else {
+            grid(lo, hi)
+        };
+        let out = session(&g, Backend::Jit).run1(&y, &[(&x, xs.clone().into())]).unwrap().into_f32().unwrap();
+        let mut worst = 0f64;
+        for (&xi, &yi) in xs.iter().zip(out.iter()) {
+            let want = reference(xi as f64);
+            let err = (yi as f64 - want).abs() / if relative { want.abs() } else { 1.0 };
+            worst = worst.max(err);
+        }
+        assert!(worst <= bound, "{name}: max error {worst:e} > {bound:e}");
+    }
+}
+
+#[test]
+fn kernel_counts_for_the_notebook_graphs() {
+    let cases: [(&str, common::Cell, &[&str], usize, usize); 4] = [
+        ("s3_broadcast", common::s3_broadcast(), &["c"], 1, 1),
+        ("s3_mul", common::s3_mul_matmul(), &["c_elementwise"], 1, 1),
+        ("s3_matmul", common::s3_mul_matmul(), &["c_matmul"], 0, 1),
+        ("s3_chain", common::s3_chain(), &["c0", "c1"], 1, 1),
+    ];
+    for (name, cell, fetch, kernels, steps) in cases {
+        let mut sess = session(&cell.graph, Backend::Jit);
+        let f: Vec<&Tensor> = fetch.iter().map(|n| cell.get(n)).collect();
+        sess.run(&f, &[]).unwrap();
+        let s = sess.schedule_of(&f).unwrap_or_else(|| panic!("{name} ran on the interpreter"));
+        assert_eq!((s.kernel_count(), s.steps.len()), (kernels, steps), "{name}:\n{}", s.describe());
+    }
+}
+
+#[path = "../examples/sine.rs"]
+#[allow(dead_code)]
+mod sine;
+
+fn sine_step_graph() -> (Graph, Tensor, Tensor, Tensor, Tensor) {
+    use kiln::train::{AdamOptimizer, Optimizer};
+    let g = Graph::new();
+    let (x, y, pred) = sine::create_model(&g).unwrap();
+    let mse = kiln::reduce_mean(&(0.5 * kiln::square(&(&pred - &y)).unwrap()), Axes::All, false).unwrap();
+    let train = AdamOptimizer::default().minimize(&mse, None).unwrap();
+    (g, x, y, mse, train)
+}
+
+#[test]
+fn sine_training_step_schedule() {
+    let (g, x, y, mse, train) = sine_step_graph();
+    let mut sess = session(&g, Backend::Jit);
+    sess.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
+    let feeds = [(&x, rand_array(1, &[32, 1], -6.0, 6.0).into()), (&y, rand_array(2, &[32, 1], -1.0, 1.0).into())];
+    sess.run(&[&train, &mse], &feeds).unwrap();
+    let s = sess.schedule_of(&[&train, &mse]).expect("the training step compiles");
+    // forward 3 matmuls + 2 bias/relu kernels + the loss; backward 5 matmuls + 3 kernels;
+    // the Adam learning rate, then every variable's update in one kernel
+    assert_eq!(s.kernel_count(), 8, "{}", s.describe());
+    assert_eq!(s.steps.len(), 16);
+    insta::assert_snapshot!("sine_training_step_fused", s.describe());
+}
+
+#[test]
+fn sine_example_same_log_on_both_backends() {
+    let run = |backend: &str, dir: &str| {
+        let out = std::path::PathBuf::from(dir);
+        let _ = std::fs::remove_dir_all(&out);
+        let args = sine::Args { steps: 10_000, batch_size: 32, out, seed: 0, backend: Some(backend.into()) };
+        sine::run(&args).unwrap()
+    };
+    let jit = run("jit", "target/kiln-test/sine-jit");
+    let interp = run("interp", "target/kiln-test/sine-interp");
+    for (a, b) in jit.log.iter().zip(&interp.log) {
+        let va: f32 = a.split_once(": ").unwrap().1.parse().unwrap();
+        let vb: f32 = b.split_once(": ").unwrap().1.parse().unwrap();
+        assert!((va - vb).abs() <= 0.002, "{a} vs {b}");
+    }
+    assert!(
+        (jit.final_mse - interp.final_mse).abs() <= 0.1 * interp.final_mse,
+        "{} vs {}",
+        jit.final_mse,
+        interp.final_mse
+    );
+}
+
+#[test]
+fn check_mode_names_a_broken_kernel() {
+    let (g, x, y, mse, train) = sine_step_graph();
+    let opts = |sabotage: Option<&str>| SessionOptions {
+        backend: Backend::Jit,
+        log_compiles: false,
+        check: true,
+        sabotage_kernel: sabotage.map(str::to_string),
+    };
+    let feeds = [(&x, rand_array(1, &[32, 1], -6.0, 6.0).into()), (&y, rand_array(2, &[32, 1], -1.0, 1.0).into())];
+    let mut good = Session::with_options(&g, opts(None));
+    good.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
+    good.run(&[&train, &mse], &feeds).expect("a correct JIT passes check mode");
+    let mut bad = Session::with_options(&g, opts(Some("fusion.9")));
+    bad.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
+    let e = bad.run(&[&train, &mse], &feeds).unwrap_err();
+    match &e {
+        kiln::Error::CheckFailed { kernel, op, .. } => {
+            assert_eq!(kernel, "fusion.9");
+            assert_eq!(op, "gradients/Select");
+        }
+        other => panic!("expected a check failure, got {other}"),
+    }
+}
+
+#[test]
+fn callable_matches_session_run() {
+    let (g, x, y, mse, train) = sine_step_graph();
+    let mut a = session(&g, Backend::Jit);
+    let mut b = session(&g, Backend::Jit);
+    for s in [&mut a, &mut b] {
+        s.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
+    }
+    let mut step = a.make_callable(&[&train, &mse], &[&x, &y]).unwrap();
+    for i in 0..50u64 {
+        let xs = rand_array(i, &[32, 1], -6.0, 6.0);
+        let ys = xs.mapv(f32::sin);
+        step.run(&mut a, &[xs.view(), ys.view()]).unwrap();
+        let la = step.fetch(1, &a).unwrap()[0];
+        let lb = b.run(&[&train, &mse], &[(&x, xs.into()), (&y, ys.into())]).unwrap()[1].scalar_f32().unwrap();
+        assert_eq!(la, lb, "step {i}");
+    }
+    // a new batch size rebinds without recompiling
+    let xs = rand_array(7, &[5, 1], -6.0, 6.0);
+    step.run(&mut a, &[xs.view(), xs.view()]).unwrap();
+    let wrong = rand_array(7, &[5, 2], -6.0, 6.0);
+    assert!(matches!(step.run(&mut a, &[wrong.view(), xs.view()]), Err(kiln::Error::FeedShape { .. })));
+}
+
+/// A random elementwise/broadcast/reduce/matmul/reshape/transpose graph.
+#[derive(Debug, Clone)]
+enum Op {
+    Unary(u8, usize),
+    Binary(u8, usize, usize),
+    Reduce(u8, usize, u8, bool),
+    MatMul(usize, usize),
+    Flatten(usize),
+    Transpose(usize),
+    Bias(usize, usize),
+}
+
+fn apply(g: &Graph, ts: &mut Vec<Tensor>, op: &Op) {
+    let pick = |i: usize, ts: &Vec<Tensor>| ts[i % ts.len()].clone();
+    let t = match *op {
+        Op::Unary(k, i) => {
+            let x = pick(i, ts);
+            match k % 7 {
+                0 => -&x,
+                1 => kiln::abs(&x).unwrap(),
+                2 => kiln::tanh(&x).unwrap(),
+                3 => kiln::sigmoid(&x).unwrap(),
+                4 => nn::relu(&x).unwrap(),
+                5 => kiln::exp(&kiln::tanh(&x).unwrap()).unwrap(),
+                _ => kiln::square(&kiln::tanh(&x).unwrap()).unwrap(),
+            }
+        }
+        Op::Binary(k, i, j) => {
+            let (x, y) = (pick(i, ts), pick(j, ts));
+            let r = match k % 5 {
+                0 => kiln::add(&x, &y),
+                1 => kiln::subtract(&x, &y),
+                2 => kiln::multiply(&x, &y),
+                3 => kiln::maximum(&x, &y),
+                _ => kiln::minimum(&x, &y),
+            };
+            match r {
+                Ok(t) => t,
+                Err(_) => return, // shapes that do not broadcast: skip
+            }
+        }
+        Op::Reduce(k, i, axis, keep) => {
+            let x = pick(i, ts);
+            let r = x.get_shape().rank();
+            if r == 0 {
+                return;
+            }
+            let a = (axis as usize % r) as i64;
+            match k % 4 {
+                0 => kiln::reduce_sum(&x, a, keep).unwrap(),
+                1 => kiln::reduce_mean(&x, a, keep).unwrap(),
+                2 => kiln::reduce_max(&x, a, keep).unwrap(),
+                _ => kiln::reduce_min(&x, a, keep).unwrap(),
+            }
+        }
+        Op::MatMul(i, n) => {
+            let x = pick(i, ts);
+            let s = x.get_shape().as_list();
+            if s.len() != 2 {
+                return;
+            }
+            let k = s[1].unwrap();
+            let w = g.constant(rand_array(i as u64, &[k, 1 + n % 5], -1.0, 1.0)).unwrap();
+            kiln::matmul(&x, &w).unwrap()
+        }
+        Op::Flatten(i) => kiln::reshape(&pick(i, ts), &[-1]).unwrap(),
+        Op::Transpose(i) => kiln::transpose(&pick(i, ts), None).unwrap(),
+        Op::Bias(i, j) => {
+            let x = pick(i, ts);
+            let s = x.get_shape().as_list();
+            let Some(Some(last)) = s.last() else { return };
+            let b = g.constant(rand_array(j as u64, &[*last], -1.0, 1.0)).unwrap();
+            &x + &b
+        }
+    };
+    ts.push(t);
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (any::<u8>(), any::<usize>()).prop_map(|(k, i)| Op::Unary(k, i)),
+        (any::<u8>(), any::<usize>(), any::<usize>()).prop_map(|(k, i, j)| Op::Binary(k, i, j)),
+        (any::<u8>(), any::<usize>(), any::<u8>(), any::<bool>()).prop_map(|(k, i, a, kd)| Op::Reduce(k, i, a, kd)),
+        (any::<usize>(), any::<usize>()).prop_map(|(i, n)| Op::MatMul(i, n)),
+        any::<usize>().prop_map(Op::Flatten),
+        any::<usize>().prop_map(Op::Transpose),
+        (any::<usize>(), any::<usize>()).prop_map(|(i, j)| Op::Bias(i, j)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1000)))]
+
+    #[test]
+    fn random_graphs_match_the_interpreter(
+        shapes in prop::collection::vec(prop::collection::vec(1usize..7, 1..=3), 1..=3),
+        ops in prop::collection::vec(op_strategy(), 1..10),
+        fetch_two in any::<bool>(),
+    ) {
+        let g = Graph::new();
+        g.set_rank_promotion(RankPromotion::Allow);
+        let mut ts = Vec::new();
+        let mut feeds = Vec::new();
+        for (i, s) in shapes.iter().enumerate() {
+            let p = g.placeholder(DType::F32, s.clone(), &format!("p{i}")).unwrap();
+            feeds.push((p.clone(), TensorValue::from(rand_array(i as u64, s, -2.0, 2.0))));
+            ts.push(p);
+        }
+        for op in &ops {
+            apply(&g, &mut ts, op);
+        }
+        let n = ts.len();
+        let fetches: Vec<&Tensor> = if fetch_two && n > 1 { vec![&ts[n - 1], &ts[n - 2]] } else { vec![&ts[n - 1]] };
+        let feed_refs: Vec<(&Tensor, TensorValue)> = feeds.iter().map(|(t, v)| (t, v.clone())).collect();
+        let mut jit = session(&g, Backend::Jit);
+        let mut interp = session(&g, Backend::Interpreter);
+        let a = jit.run(&fetches, &feed_refs).unwrap();
+        let b = interp.run(&fetches, &feed_refs).unwrap();
+        prop_assert_eq!(jit.run_counts(), (1, 0));
+        for (x, y) in a.iter().zip(&b) {
+            assert_close(&format!("{ops:?}"), x, y, 1e-4, 1e-4);
+        }
+    }
+}
