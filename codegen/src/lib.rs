@@ -9,6 +9,7 @@
 mod emit;
 pub mod layout;
 mod math;
+pub mod matmul;
 
 use cranelift_codegen::ir::types::*;
 use cranelift_codegen::ir::{AbiParam, InstBuilder, UserFuncName};
@@ -16,8 +17,9 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module};
-use kiln_passes::schedule::{LoopKernel, Schedule, Step};
+use kiln_passes::schedule::{LoopKernel, MatMulStep, Schedule, Step};
 pub use layout::{kernel_layout, NestLayout};
+pub use matmul::MatMulKind;
 
 /// A kernel entry point: a pointer to its argument block.
 pub type KernelFn = unsafe extern "C" fn(*const i64);
@@ -47,10 +49,21 @@ pub struct CodegenOptions {
     pub sabotage: Option<String>,
 }
 
-/// One compiled kernel.
+/// What a compiled kernel computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelKind {
+    /// A fused loop kernel (argument block per [`layout`]).
+    Loop,
+    /// A small-matrix GEMM micro-kernel (argument block per [`matmul`]).
+    MatMul(MatMulKind),
+}
+
+/// One compiled kernel, for one step of the schedule.
 pub struct CompiledKernel {
-    /// Its name (`fusion.3`).
+    /// Its name (`fusion.3`, `matmul.4`).
     pub name: String,
+    /// Loop kernel or GEMM micro-kernel.
+    pub kind: KernelKind,
     /// The entry point; valid while the owning [`Jit`] lives.
     pub func: KernelFn,
     /// Argument slots of each nest.
@@ -91,18 +104,37 @@ fn cg_err(kernel: &str, e: impl std::fmt::Display) -> CodegenError {
     CodegenError { kernel: kernel.to_string(), message: e.to_string() }
 }
 
-/// Compiles every loop kernel of `s`, in step order, into one JIT module.
-pub fn compile(s: &Schedule, opts: &CodegenOptions) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
-    let kernels: Vec<&LoopKernel> =
-        s.steps.iter().filter_map(|st| if let Step::Loop(k) = st { Some(k) } else { None }).collect();
-    compile_kernels(&kernels, opts)
+/// The micro-kernel strategy the strides of a matmul allow.
+pub fn matmul_kind(mm: &MatMulStep) -> MatMulKind {
+    let r = mm.a.strides.len();
+    let unit = |s: &kiln_passes::schedule::Stride| s.known() == Some(1);
+    if unit(&mm.b.strides[r - 1]) {
+        MatMulKind::RowsOfB
+    } else if unit(&mm.a.strides[r - 1]) && unit(&mm.b.strides[r - 2]) {
+        MatMulKind::DotAlongK
+    } else {
+        MatMulKind::Scalar
+    }
 }
 
-/// Compiles the given kernels into one JIT module (one finalize: one set of pages).
+/// Compiles every step of `s` (loop kernels and matmul micro-kernels), in step order,
+/// into one JIT module (one finalize: one set of pages).
+pub fn compile(s: &Schedule, opts: &CodegenOptions) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
+    let steps: Vec<&Step> = s.steps.iter().collect();
+    compile_steps(&steps, opts)
+}
+
+/// Compiles the given loop kernels alone.
 pub fn compile_kernels(
     kernels: &[&LoopKernel],
     opts: &CodegenOptions,
 ) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
+    let steps: Vec<Step> = kernels.iter().map(|k| Step::Loop((*k).clone())).collect();
+    let refs: Vec<&Step> = steps.iter().collect();
+    compile_steps(&refs, opts)
+}
+
+fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
     let e = |m: &dyn std::fmt::Display| cg_err("<module>", m);
     let mut fb = settings::builder();
     fb.set("opt_level", "speed").map_err(|x| e(&x))?;
@@ -122,14 +154,21 @@ pub fn compile_kernels(
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     let mut pending = Vec::new();
-    for (i, k) in kernels.iter().enumerate() {
-        let err = |m: &dyn std::fmt::Display| cg_err(&k.name, m);
+    for (i, step) in steps.iter().enumerate() {
+        let (name, kind, nests, provenance): (String, KernelKind, &[kiln_passes::schedule::LoopNest], Vec<String>) =
+            match step {
+                Step::Loop(k) => (k.name.clone(), KernelKind::Loop, &k.nests, k.provenance.clone()),
+                Step::MatMul(mm) => {
+                    (format!("matmul.{i}"), KernelKind::MatMul(matmul_kind(mm)), &[], mm.provenance.clone())
+                }
+            };
+        let err = |m: &dyn std::fmt::Display| cg_err(&name, m);
         let mut sig = module.make_signature();
         sig.params.push(AbiParam::new(I64));
         let fid = module.declare_function(&format!("kernel{i}"), Linkage::Local, &sig).map_err(|x| err(&x))?;
         ctx.func.signature = sig;
         ctx.func.name = UserFuncName::user(0, fid.as_u32());
-        let (layouts, slots) = kernel_layout(&k.nests);
+        let (layouts, slots) = kernel_layout(nests);
         {
             let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
             let powf = module.declare_func_in_func(pow_id, b.func);
@@ -137,9 +176,14 @@ pub fn compile_kernels(
             b.append_block_params_for_function_params(entry);
             b.switch_to_block(entry);
             let args = b.block_params(entry)[0];
-            let broken = opts.sabotage.as_deref() == Some(k.name.as_str());
-            for (n, l) in k.nests.iter().zip(&layouts) {
-                emit::emit_nest(&mut b, args, n, l, powf, broken);
+            let broken = opts.sabotage.as_deref() == Some(name.as_str());
+            match kind {
+                KernelKind::Loop => {
+                    for (n, l) in nests.iter().zip(&layouts) {
+                        emit::emit_nest(&mut b, args, n, l, powf, broken);
+                    }
+                }
+                KernelKind::MatMul(mk) => matmul::emit_matmul(&mut b, args, mk),
             }
             b.ins().return_(&[]);
             b.seal_all_blocks();
@@ -150,23 +194,16 @@ pub fn compile_kernels(
         module.define_function(fid, &mut ctx).map_err(|x| err(&format!("{x:?}")))?;
         let asm = if opts.keep_asm { ctx.compiled_code().and_then(|c| c.vcode.clone()) } else { None };
         module.clear_context(&mut ctx);
-        pending.push((fid, k, layouts, slots, clif, asm));
+        pending.push((fid, name, kind, provenance, layouts, slots, clif, asm));
     }
     module.finalize_definitions().map_err(|x| e(&x))?;
     let mut out = Vec::new();
-    for (fid, k, layouts, slots, clif, asm) in pending {
+    for (fid, name, kind, provenance, layouts, slots, clif, asm) in pending {
         let ptr = module.get_finalized_function(fid);
         // SAFETY: the function was built with exactly this signature above.
         let func: KernelFn = unsafe { std::mem::transmute::<*const u8, KernelFn>(ptr) };
-        out.push(CompiledKernel {
-            name: k.name.clone(),
-            func,
-            layouts,
-            slots,
-            provenance: k.provenance.clone(),
-            clif,
-            asm,
-        });
+        let slots = if kind == KernelKind::Loop { slots } else { 10 };
+        out.push(CompiledKernel { name, kind, func, layouts, slots, provenance, clif, asm });
     }
     Ok((Jit { module: Some(module) }, out))
 }

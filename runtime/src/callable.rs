@@ -78,31 +78,33 @@ impl Callable {
     /// callable until the next call; read them with [`Callable::fetch`].
     #[track_caller]
     pub fn run(&mut self, sess: &mut Session, feeds: &[ArrayViewD<'_, f32>]) -> Result<()> {
-        let loc = Loc::caller();
+        // a `Loc` allocates its file name: build it only on the error paths
+        let caller = std::panic::Location::caller();
+        let loc = || Loc::from(caller);
         if feeds.len() != self.feed_tensors.len() {
             let message = format!("{} feeds for a feed list of {}", feeds.len(), self.feed_tensors.len());
-            return Err(Error::Jit { message, loc });
+            return Err(Error::Jit { message, loc: loc() });
         }
         let shapes = self.param_pos.iter().map(|p| p.map_or(&[][..], |i| feeds[i].shape()));
         if !self.exec.bound_to(shapes) {
-            self.rebind(sess, feeds, &loc)?;
+            self.rebind(sess, feeds, &loc())?;
         }
         for v in &self.vars_read {
             if sess.vars.get(v.index()).is_none_or(|x| x.is_none()) {
                 let var = sess.graph().module().var(*v).name.clone();
-                return Err(Error::Uninitialized { var, fetch: "callable".into(), loc });
+                return Err(Error::Uninitialized { var, fetch: "callable".into(), loc: loc() });
             }
         }
         for (slot, p) in self.raw.iter_mut().zip(&self.param_pos) {
             *slot = match p {
                 Some(i) => match feeds[*i].as_slice() {
                     Some(s) => (s.as_ptr(), s.len()),
-                    None => return Err(Error::Jit { message: "feeds must be contiguous".into(), loc }),
+                    None => return Err(Error::Jit { message: "feeds must be contiguous".into(), loc: loc() }),
                 },
                 None => (std::ptr::null(), 0),
             };
         }
-        self.exec.run_raw(&self.raw, &mut sess.vars).map_err(|message| Error::Jit { message, loc })
+        self.exec.run_raw(&self.raw, &mut sess.vars).map_err(|message| Error::Jit { message, loc: loc() })
     }
 
     /// Full checks when the feed shapes change: dtypes, shapes, shared dims.

@@ -17,6 +17,11 @@ enum Loc {
     Const(usize),
 }
 
+/// GEMMs with at least this many multiply-adds (m·k·n) call `matrixmultiply`; smaller
+/// ones run kiln's CLIF micro-kernel, which has no packing overhead and allocates
+/// nothing. Chosen by measurement (`benches/kiln.rs`, `gemm/crossover`).
+pub const GEMM_LIBRARY_MIN_MACS: usize = 64 * 64 * 64;
+
 #[derive(Clone, Debug)]
 struct MatMulArgs {
     a: (usize, usize),
@@ -89,7 +94,7 @@ impl Executable {
         })
     }
 
-    /// The compiled kernels (names, provenance, CLIF and assembly if kept).
+    /// The compiled kernels, one per step (names, provenance, CLIF and assembly if kept).
     pub fn kernels(&self) -> &[CompiledKernel] {
         &self.kernels
     }
@@ -192,8 +197,7 @@ impl Executable {
         let mut args = Vec::new();
         let mut patches = Vec::new();
         let mut matmuls = Vec::new();
-        let mut ki = 0;
-        for st in &s.steps {
+        for (ki, st) in s.steps.iter().enumerate() {
             match st {
                 Step::Loop(k) => {
                     let ck = &self.kernels[ki];
@@ -225,7 +229,6 @@ impl Executable {
                         }
                     }
                     args.push(a);
-                    ki += 1;
                 }
                 Step::MatMul(mm) => {
                     let r = mm.a.strides.len();
@@ -247,6 +250,9 @@ impl Executable {
                         }
                         batches.push((oa, ob, oc));
                     }
+                    let (rsa, csa, rsb, csb) =
+                        (st(&mm.a, r - 2)?, st(&mm.a, r - 1)?, st(&mm.b, r - 2)?, st(&mm.b, r - 1)?);
+                    args.push(vec![0, 0, 0, m as i64, k as i64, n as i64, rsa, csa, rsb, csb]);
                     matmuls.push(MatMulArgs {
                         a: (idx(mm.a.buf), offset(&mm.a.offset)?),
                         b: (idx(mm.b.buf), offset(&mm.b.offset)?),
@@ -345,18 +351,32 @@ impl Executable {
         for &(k, slot, buf, off) in &bound.patches {
             bound.args[k][slot] = unsafe { self.bases[buf].add(off) } as i64;
         }
-        let (mut ki, mut mi) = (0, 0);
-        for st in &self.schedule.steps {
+        let mut mi = 0;
+        for (ki, st) in self.schedule.steps.iter().enumerate() {
             match st {
                 Step::Loop(_) => {
                     // SAFETY: the argument block holds pointers and extents bound from
                     // verified shapes; every address the kernel forms lies in a buffer.
                     unsafe { (self.kernels[ki].func)(bound.args[ki].as_ptr()) };
-                    ki += 1;
                 }
                 Step::MatMul(_) => {
                     let mm = &bound.matmuls[mi];
                     let (a, b, c) = (self.bases[mm.a.0], self.bases[mm.b.0], self.bases[mm.c]);
+                    if mm.m * mm.k * mm.n < GEMM_LIBRARY_MIN_MACS {
+                        let args = &mut bound.args[ki];
+                        for &(oa, ob, oc) in &mm.batches {
+                            // SAFETY: offsets, extents and strides come from the bound
+                            // shapes, so the micro-kernel stays inside a, b and c.
+                            unsafe {
+                                args[0] = a.add(mm.a.1 + oa) as i64;
+                                args[1] = b.add(mm.b.1 + ob) as i64;
+                                args[2] = c.add(oc) as i64;
+                                (self.kernels[ki].func)(args.as_ptr());
+                            }
+                        }
+                        mi += 1;
+                        continue;
+                    }
                     for &(oa, ob, oc) in &mm.batches {
                         // SAFETY: strides and extents come from the bound shapes.
                         unsafe {

@@ -1,0 +1,219 @@
+//! Small-matrix GEMM micro-kernels in CLIF: `c = a x b` with `c` row-major and `a`, `b`
+//! read through run-time strides. When `b`'s rows are contiguous the kernel keeps a
+//! 4-row x 4-column block of `c` in F32X4 accumulators over a k loop (register
+//! blocking, no full unrolling: see the Cranelift probe); when `b` is a transposed
+//! contiguous matrix it computes F32X4 dot products along k; otherwise it runs scalar.
+//!
+//! Argument block (i64 slots): `[a, b, c, m, k, n, rsa, csa, rsb, csb]`, strides in
+//! elements.
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::*;
+use cranelift_codegen::ir::{BlockArg, InstBuilder, MemFlagsData, Value};
+use cranelift_frontend::FunctionBuilder;
+
+/// Which inner strategy a matmul kernel uses, decided from the structure of the strides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatMulKind {
+    /// `b` has unit column stride: vectorize over output columns.
+    RowsOfB,
+    /// `a` has unit column stride and `b` unit row stride: vectorize along k.
+    DotAlongK,
+    /// Anything else: scalar.
+    Scalar,
+}
+
+fn ro() -> MemFlagsData {
+    MemFlagsData::new().with_notrap().with_readonly().with_can_move()
+}
+
+fn rw() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+fn for_loop(
+    b: &mut FunctionBuilder,
+    start: Value,
+    end: Value,
+    step: i64,
+    body: &mut dyn FnMut(&mut FunctionBuilder, Value),
+) {
+    let header = b.create_block();
+    let i = b.append_block_param(header, I64);
+    let body_block = b.create_block();
+    let exit = b.create_block();
+    b.ins().jump(header, &[BlockArg::Value(start)]);
+    b.switch_to_block(header);
+    let next = b.ins().iadd_imm_s(i, step);
+    let go = b.ins().icmp(IntCC::SignedLessThanOrEqual, next, end);
+    b.ins().brif(go, body_block, &[], exit, &[]);
+    b.switch_to_block(body_block);
+    body(b, i);
+    let next = b.ins().iadd_imm_s(i, step);
+    b.ins().jump(header, &[BlockArg::Value(next)]);
+    b.switch_to_block(exit);
+}
+
+struct Args {
+    a: Value,
+    b: Value,
+    c: Value,
+    m: Value,
+    k: Value,
+    n: Value,
+    rsa: Value,
+    csa: Value,
+    rsb: Value,
+    csb: Value,
+}
+
+/// Byte address `base + (i*s + j*t) * 4`.
+fn addr(b: &mut FunctionBuilder, base: Value, i: Value, s: Value, j: Value, t: Value) -> Value {
+    let x = b.ins().imul(i, s);
+    let y = b.ins().imul(j, t);
+    let e = b.ins().iadd(x, y);
+    let off = b.ins().ishl_imm_s(e, 2);
+    b.ins().iadd(base, off)
+}
+
+/// Emits the body of a matmul kernel whose argument block pointer is `args`.
+pub fn emit_matmul(b: &mut FunctionBuilder, args: Value, kind: MatMulKind) {
+    let slot = |b: &mut FunctionBuilder, i: i32| b.ins().load(I64, ro(), args, i * 8);
+    let a = Args {
+        a: slot(b, 0),
+        b: slot(b, 1),
+        c: slot(b, 2),
+        m: slot(b, 3),
+        k: slot(b, 4),
+        n: slot(b, 5),
+        rsa: slot(b, 6),
+        csa: slot(b, 7),
+        rsb: slot(b, 8),
+        csb: slot(b, 9),
+    };
+    let zero = b.ins().iconst(I64, 0);
+    match kind {
+        MatMulKind::RowsOfB => rows_of_b(b, &a, zero),
+        MatMulKind::DotAlongK => dot_along_k(b, &a, zero),
+        MatMulKind::Scalar => {
+            let (m, n) = (a.m, a.n);
+            for_loop(b, zero, m, 1, &mut |b, i| {
+                for_loop(b, zero, n, 1, &mut |b, j| scalar_dot(b, &a, i, j, zero));
+            });
+        }
+    }
+}
+
+/// `c[i,j] = sum_p a[i,p] b[p,j]`, scalar.
+fn scalar_dot(b: &mut FunctionBuilder, a: &Args, i: Value, j: Value, zero: Value) {
+    let acc = b.declare_var(F32);
+    let z = b.ins().f32const(0.0);
+    b.def_var(acc, z);
+    for_loop(b, zero, a.k, 1, &mut |b, p| {
+        let pa = addr(b, a.a, i, a.rsa, p, a.csa);
+        let pb = addr(b, a.b, p, a.rsb, j, a.csb);
+        let x = b.ins().load(F32, ro(), pa, 0);
+        let y = b.ins().load(F32, ro(), pb, 0);
+        let s = b.use_var(acc);
+        let s = b.ins().fma(x, y, s);
+        b.def_var(acc, s);
+    });
+    let one = b.ins().iconst(I64, 1);
+    let pc = addr(b, a.c, i, a.n, j, one);
+    let s = b.use_var(acc);
+    b.ins().store(rw(), s, pc, 0);
+}
+
+fn rows_of_b(b: &mut FunctionBuilder, a: &Args, zero: Value) {
+    let one = b.ins().iconst(I64, 1);
+    let m4 = b.ins().band_imm_s(a.m, !3);
+    let n4 = b.ins().band_imm_s(a.n, !3);
+    // blocks of 4 rows: 4 accumulators of 4 columns each
+    for_loop(b, zero, m4, 4, &mut |b, i0| {
+        let rows: Vec<Value> = (0..4).map(|r| b.ins().iadd_imm_s(i0, r)).collect();
+        for_loop(b, zero, n4, 4, &mut |b, j| block(b, a, &rows, j, zero, one));
+        for_loop(b, n4, a.n, 1, &mut |b, j| {
+            for &i in &rows {
+                scalar_dot(b, a, i, j, zero);
+            }
+        });
+    });
+    for_loop(b, m4, a.m, 1, &mut |b, i| {
+        for_loop(b, zero, n4, 4, &mut |b, j| block(b, a, &[i], j, zero, one));
+        for_loop(b, n4, a.n, 1, &mut |b, j| scalar_dot(b, a, i, j, zero));
+    });
+}
+
+/// `rows.len()` rows x 4 columns of `c` starting at column `j`.
+fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, zero: Value, one: Value) {
+    let accs: Vec<_> = rows
+        .iter()
+        .map(|_| {
+            let v = b.declare_var(F32X4);
+            let z = b.ins().f32const(0.0);
+            let z = b.ins().splat(F32X4, z);
+            b.def_var(v, z);
+            v
+        })
+        .collect();
+    for_loop(b, zero, a.k, 1, &mut |b, p| {
+        let pb = addr(b, a.b, p, a.rsb, j, one);
+        let bv = b.ins().load(F32X4, ro(), pb, 0);
+        for (r, &i) in rows.iter().enumerate() {
+            let pa = addr(b, a.a, i, a.rsa, p, a.csa);
+            let x = b.ins().load(F32, ro(), pa, 0);
+            let xs = b.ins().splat(F32X4, x);
+            let s = b.use_var(accs[r]);
+            let s = b.ins().fma(xs, bv, s);
+            b.def_var(accs[r], s);
+        }
+    });
+    for (r, &i) in rows.iter().enumerate() {
+        let pc = addr(b, a.c, i, a.n, j, one);
+        let s = b.use_var(accs[r]);
+        b.ins().store(rw(), s, pc, 0);
+    }
+}
+
+fn dot_along_k(b: &mut FunctionBuilder, a: &Args, zero: Value) {
+    let one = b.ins().iconst(I64, 1);
+    let k4 = b.ins().band_imm_s(a.k, !3);
+    let (m, n) = (a.m, a.n);
+    for_loop(b, zero, m, 1, &mut |b, i| {
+        for_loop(b, zero, n, 1, &mut |b, j| {
+            let acc = b.declare_var(F32X4);
+            let z = b.ins().f32const(0.0);
+            let zv = b.ins().splat(F32X4, z);
+            b.def_var(acc, zv);
+            for_loop(b, zero, k4, 4, &mut |b, p| {
+                let pa = addr(b, a.a, i, a.rsa, p, one);
+                let pb = addr(b, a.b, p, one, j, a.csb);
+                let x = b.ins().load(F32X4, ro(), pa, 0);
+                let y = b.ins().load(F32X4, ro(), pb, 0);
+                let s = b.use_var(acc);
+                let s = b.ins().fma(x, y, s);
+                b.def_var(acc, s);
+            });
+            let v = b.use_var(acc);
+            let mut s = b.ins().extractlane(v, 0);
+            for lane in 1..4u8 {
+                let e = b.ins().extractlane(v, lane);
+                s = b.ins().fadd(s, e);
+            }
+            let tail = b.declare_var(F32);
+            b.def_var(tail, s);
+            for_loop(b, k4, a.k, 1, &mut |b, p| {
+                let pa = addr(b, a.a, i, a.rsa, p, one);
+                let pb = addr(b, a.b, p, one, j, a.csb);
+                let x = b.ins().load(F32, ro(), pa, 0);
+                let y = b.ins().load(F32, ro(), pb, 0);
+                let t = b.use_var(tail);
+                let t = b.ins().fma(x, y, t);
+                b.def_var(tail, t);
+            });
+            let pc = addr(b, a.c, i, a.n, j, one);
+            let t = b.use_var(tail);
+            b.ins().store(rw(), t, pc, 0);
+        });
+    });
+}
