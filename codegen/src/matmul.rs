@@ -125,13 +125,14 @@ fn scalar_dot(b: &mut FunctionBuilder, a: &Args, i: Value, j: Value, zero: Value
 }
 
 fn rows_of_b(b: &mut FunctionBuilder, a: &Args, zero: Value) {
-    let one = b.ins().iconst(I64, 1);
     let m4 = b.ins().band_imm_s(a.m, !3);
+    let n8 = b.ins().band_imm_s(a.n, !7);
     let n4 = b.ins().band_imm_s(a.n, !3);
-    // blocks of 4 rows: 4 accumulators of 4 columns each
+    // blocks of 4 rows x 8 (then 4) columns, then single rows
     for_loop(b, zero, m4, 4, &mut |b, i0| {
         let rows: Vec<Value> = (0..4).map(|r| b.ins().iadd_imm_s(i0, r)).collect();
-        for_loop(b, zero, n4, 4, &mut |b, j| block(b, a, &rows, j, zero, one));
+        for_loop(b, zero, n8, 8, &mut |b, j| block(b, a, &rows, j, 2));
+        for_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &rows, j, 1));
         for_loop(b, n4, a.n, 1, &mut |b, j| {
             for &i in &rows {
                 scalar_dot(b, a, i, j, zero);
@@ -139,39 +140,72 @@ fn rows_of_b(b: &mut FunctionBuilder, a: &Args, zero: Value) {
         });
     });
     for_loop(b, m4, a.m, 1, &mut |b, i| {
-        for_loop(b, zero, n4, 4, &mut |b, j| block(b, a, &[i], j, zero, one));
+        for_loop(b, zero, n8, 8, &mut |b, j| block(b, a, &[i], j, 2));
+        for_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &[i], j, 1));
         for_loop(b, n4, a.n, 1, &mut |b, j| scalar_dot(b, a, i, j, zero));
     });
 }
 
-/// `rows.len()` rows x 4 columns of `c` starting at column `j`.
-fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, zero: Value, one: Value) {
-    let accs: Vec<_> = rows
+/// `rows.len()` rows x `4 * vecs` columns of `c` from column `j`: accumulators stay in
+/// registers over the k loop, whose pointers advance by their strides.
+fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usize) {
+    let accs: Vec<Vec<_>> = rows
         .iter()
         .map(|_| {
-            let v = b.declare_var(F32X4);
-            let z = b.ins().f32const(0.0);
-            let z = b.ins().splat(F32X4, z);
-            b.def_var(v, z);
+            (0..vecs)
+                .map(|_| {
+                    let v = b.declare_var(F32X4);
+                    let z = b.ins().f32const(0.0);
+                    let z = b.ins().splat(F32X4, z);
+                    b.def_var(v, z);
+                    v
+                })
+                .collect()
+        })
+        .collect();
+    let csa4 = b.ins().ishl_imm_s(a.csa, 2);
+    let rsb4 = b.ins().ishl_imm_s(a.rsb, 2);
+    let pas: Vec<_> = rows
+        .iter()
+        .map(|&i| {
+            let v = b.declare_var(I64);
+            let off = b.ins().imul(i, a.rsa);
+            let off = b.ins().ishl_imm_s(off, 2);
+            let p = b.ins().iadd(a.a, off);
+            b.def_var(v, p);
             v
         })
         .collect();
-    for_loop(b, zero, a.k, 1, &mut |b, p| {
-        let pb = addr(b, a.b, p, a.rsb, j, one);
-        let bv = b.ins().load(F32X4, ro(), pb, 0);
-        for (r, &i) in rows.iter().enumerate() {
-            let pa = addr(b, a.a, i, a.rsa, p, a.csa);
-            let x = b.ins().load(F32, ro(), pa, 0);
+    let pb = b.declare_var(I64);
+    let jo = b.ins().ishl_imm_s(j, 2);
+    let p0 = b.ins().iadd(a.b, jo);
+    b.def_var(pb, p0);
+    let zero = b.ins().iconst(I64, 0);
+    for_loop(b, zero, a.k, 1, &mut |b, _p| {
+        let bp = b.use_var(pb);
+        let bvs: Vec<Value> = (0..vecs).map(|v| b.ins().load(F32X4, ro(), bp, (16 * v) as i32)).collect();
+        for (r, pa) in pas.iter().enumerate() {
+            let ap = b.use_var(*pa);
+            let x = b.ins().load(F32, ro(), ap, 0);
             let xs = b.ins().splat(F32X4, x);
-            let s = b.use_var(accs[r]);
-            let s = b.ins().fma(xs, bv, s);
-            b.def_var(accs[r], s);
+            for (v, &bv) in bvs.iter().enumerate() {
+                let s = b.use_var(accs[r][v]);
+                let s = b.ins().fma(xs, bv, s);
+                b.def_var(accs[r][v], s);
+            }
+            let next = b.ins().iadd(ap, csa4);
+            b.def_var(*pa, next);
         }
+        let next = b.ins().iadd(bp, rsb4);
+        b.def_var(pb, next);
     });
+    let one = b.ins().iconst(I64, 1);
     for (r, &i) in rows.iter().enumerate() {
         let pc = addr(b, a.c, i, a.n, j, one);
-        let s = b.use_var(accs[r]);
-        b.ins().store(rw(), s, pc, 0);
+        for v in 0..vecs {
+            let s = b.use_var(accs[r][v]);
+            b.ins().store(rw(), s, pc, (16 * v) as i32);
+        }
     }
 }
 

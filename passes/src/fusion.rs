@@ -405,6 +405,22 @@ impl<'m> Fusion<'m> {
                 }
             }
         }
+        // a GEMM wants B's rows contiguous: a transposed B (other than a vector) is copied
+        for &v in &live {
+            if self.class(v) != Class::MatMul {
+                continue;
+            }
+            let (a, b) = (self.m.op(v).operands[0], self.m.op(v).operands[1]);
+            let s = self.shape(v);
+            let r = s.rank();
+            let unit = |acc: &Option<Access>, d: usize| acc.as_ref().is_some_and(|x| x.strides[d].known() == Some(1));
+            let (aa, ba) = (self.access(a), self.access(b));
+            let swappable = s.0[r - 1] == Dim::Fixed(1) && r == 2 && unit(&aa, r - 2);
+            if self.class(b) == Class::View && !unit(&ba, r - 1) && !swappable && s.0[r - 1] != Dim::Fixed(1) {
+                self.copied.insert(b);
+                self.refusals.push(format!("%{}: copied, a matmul wants its rows contiguous", self.m.op(b).name));
+            }
+        }
         // roots and assign sources that are views need a copy kernel
         let mut copies: Vec<ValueId> = self.copied.iter().copied().collect();
         copies.sort();
@@ -454,7 +470,7 @@ impl<'m> Fusion<'m> {
             let s = self.shape(v);
             let r = s.rank();
             let k = self.shape(a).0[r - 1].clone();
-            let step = MatMulStep {
+            let mut step = MatMulStep {
                 out: v,
                 a: aa.clone(),
                 b: ba.clone(),
@@ -464,7 +480,19 @@ impl<'m> Fusion<'m> {
                 n: s.0[r - 1].clone(),
                 provenance: vec![format!("%{}", op.name)],
             };
-            steps.push((v.index(), Step::MatMul(step), vec![aa.buf, ba.buf], vec![v]));
+            // c = a x b with one column: compute c^T = b^T x a^T (the same memory), which
+            // vectorizes over a's rows when a is a transposed contiguous matrix
+            if r == 2 && step.n == Dim::Fixed(1) && aa.strides[0].known() == Some(1) && aa.strides[1].known() != Some(1)
+            {
+                let t = |x: &Access| Access {
+                    buf: x.buf,
+                    offset: x.offset.clone(),
+                    strides: vec![x.strides[1].clone(), x.strides[0].clone()],
+                };
+                step = MatMulStep { a: t(&ba), b: t(&aa), m: Dim::Fixed(1), n: step.m.clone(), ..step };
+            }
+            let reads = vec![step.a.buf, step.b.buf];
+            steps.push((v.index(), Step::MatMul(step), reads, vec![v]));
         }
         let steps = order_and_merge(steps);
         // buffers: everything some step reads or writes, plus roots and assign sources
