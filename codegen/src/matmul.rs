@@ -202,52 +202,70 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
     let one = b.ins().iconst(I64, 1);
     for (r, &i) in rows.iter().enumerate() {
         let pc = addr(b, a.c, i, a.n, j, one);
-        for v in 0..vecs {
-            let s = b.use_var(accs[r][v]);
+        for (v, acc) in accs[r].iter().enumerate() {
+            let s = b.use_var(*acc);
             b.ins().store(rw(), s, pc, (16 * v) as i32);
         }
     }
 }
 
 fn dot_along_k(b: &mut FunctionBuilder, a: &Args, zero: Value) {
+    let m4 = b.ins().band_imm_s(a.m, !3);
+    let (m, n) = (a.m, a.n);
+    for_loop(b, zero, m4, 4, &mut |b, i0| {
+        let rows: Vec<Value> = (0..4).map(|r| b.ins().iadd_imm_s(i0, r)).collect();
+        for_loop(b, zero, n, 1, &mut |b, j| dots(b, a, &rows, j, zero));
+    });
+    for_loop(b, m4, m, 1, &mut |b, i| {
+        for_loop(b, zero, n, 1, &mut |b, j| dots(b, a, &[i], j, zero));
+    });
+}
+
+/// `c[i, j]` for each row `i` in `rows`: F32X4 dot products along k sharing `b`'s loads.
+fn dots(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, zero: Value) {
     let one = b.ins().iconst(I64, 1);
     let k4 = b.ins().band_imm_s(a.k, !3);
-    let (m, n) = (a.m, a.n);
-    for_loop(b, zero, m, 1, &mut |b, i| {
-        for_loop(b, zero, n, 1, &mut |b, j| {
-            let acc = b.declare_var(F32X4);
+    let accs: Vec<_> = rows
+        .iter()
+        .map(|_| {
+            let v = b.declare_var(F32X4);
             let z = b.ins().f32const(0.0);
             let zv = b.ins().splat(F32X4, z);
-            b.def_var(acc, zv);
-            for_loop(b, zero, k4, 4, &mut |b, p| {
-                let pa = addr(b, a.a, i, a.rsa, p, one);
-                let pb = addr(b, a.b, p, one, j, a.csb);
-                let x = b.ins().load(F32X4, ro(), pa, 0);
-                let y = b.ins().load(F32X4, ro(), pb, 0);
-                let s = b.use_var(acc);
-                let s = b.ins().fma(x, y, s);
-                b.def_var(acc, s);
-            });
-            let v = b.use_var(acc);
-            let mut s = b.ins().extractlane(v, 0);
-            for lane in 1..4u8 {
-                let e = b.ins().extractlane(v, lane);
-                s = b.ins().fadd(s, e);
-            }
-            let tail = b.declare_var(F32);
-            b.def_var(tail, s);
-            for_loop(b, k4, a.k, 1, &mut |b, p| {
-                let pa = addr(b, a.a, i, a.rsa, p, one);
-                let pb = addr(b, a.b, p, one, j, a.csb);
-                let x = b.ins().load(F32, ro(), pa, 0);
-                let y = b.ins().load(F32, ro(), pb, 0);
-                let t = b.use_var(tail);
-                let t = b.ins().fma(x, y, t);
-                b.def_var(tail, t);
-            });
-            let pc = addr(b, a.c, i, a.n, j, one);
-            let t = b.use_var(tail);
-            b.ins().store(rw(), t, pc, 0);
-        });
+            b.def_var(v, zv);
+            v
+        })
+        .collect();
+    for_loop(b, zero, k4, 4, &mut |b, p| {
+        let pb = addr(b, a.b, p, one, j, a.csb);
+        let y = b.ins().load(F32X4, ro(), pb, 0);
+        for (r, &i) in rows.iter().enumerate() {
+            let pa = addr(b, a.a, i, a.rsa, p, one);
+            let x = b.ins().load(F32X4, ro(), pa, 0);
+            let s = b.use_var(accs[r]);
+            let s = b.ins().fma(x, y, s);
+            b.def_var(accs[r], s);
+        }
     });
+    for (r, &i) in rows.iter().enumerate() {
+        let v = b.use_var(accs[r]);
+        let mut s = b.ins().extractlane(v, 0);
+        for lane in 1..4u8 {
+            let e = b.ins().extractlane(v, lane);
+            s = b.ins().fadd(s, e);
+        }
+        let tail = b.declare_var(F32);
+        b.def_var(tail, s);
+        for_loop(b, k4, a.k, 1, &mut |b, p| {
+            let pa = addr(b, a.a, i, a.rsa, p, one);
+            let pb = addr(b, a.b, p, one, j, a.csb);
+            let x = b.ins().load(F32, ro(), pa, 0);
+            let y = b.ins().load(F32, ro(), pb, 0);
+            let t = b.use_var(tail);
+            let t = b.ins().fma(x, y, t);
+            b.def_var(tail, t);
+        });
+        let pc = addr(b, a.c, i, a.n, j, one);
+        let t = b.use_var(tail);
+        b.ins().store(rw(), t, pc, 0);
+    }
 }
