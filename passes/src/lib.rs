@@ -1,13 +1,23 @@
 //! kiln's IR passes and the compiled schedule. Each pass is one file with one entry point:
 //! - [`autodiff::gradients`]: reverse-mode differentiation, appending gradient ops;
+//! - [`simplify::run`]: algebraic identities and constant folding;
+//! - [`cse::run`]: common-subexpression elimination;
+//! - [`dce::run`]: dead-code elimination;
 //! - [`fusion::run`]: fuses a module into a [`schedule::Schedule`] of loop kernels and
 //!   matmuls for codegen.
+//!
+//! [`pipeline::optimize`] runs simplify, CSE and DCE, verifying after each pass.
 #![warn(missing_docs)]
 
 pub mod autodiff;
 pub mod builder;
+pub mod cse;
+pub mod dce;
 pub mod fusion;
+pub mod pipeline;
+pub mod rewrite;
 pub mod schedule;
+pub mod simplify;
 
 /// A pass could not do its work; names the pass and the op.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -43,11 +43,12 @@ impl Session {
                 return Err(Error::NotAPlaceholder { tensor: t.name(), loc });
             }
         }
-        let schedule = kiln_passes::fusion::run(&m, fetch_ids)
-            .map_err(|e| Error::Jit { message: e.to_string(), loc: loc.clone() })?;
-        for b in &schedule.buffers {
-            if matches!(b.kind, BufKind::Feed) && !feed_ids.contains(&b.value) {
-                let op = m.op(b.value);
+        let exec = Executable::build(&m, fetch_ids, &kiln_codegen::CodegenOptions::default())
+            .map_err(|message| Error::Jit { message, loc: loc.clone() })?;
+        let new_feeds: Vec<Option<ValueId>> = feed_ids.iter().map(|&f| exec.map(f)).collect();
+        for b in &exec.schedule.buffers {
+            if matches!(b.kind, BufKind::Feed) && !new_feeds.contains(&Some(b.value)) {
+                let op = exec.module().op(b.value);
                 return Err(Error::MissingFeed {
                     placeholder: op.name.clone(),
                     shape: op.ty.as_ref().map(|t| t.shape.clone()).unwrap_or_default(),
@@ -56,17 +57,20 @@ impl Session {
                 });
             }
         }
-        let vars_read =
-            schedule.buffers.iter().filter_map(|b| if let BufKind::Var(v) = b.kind { Some(v) } else { None }).collect();
-        let exec = Executable::new(schedule, &kiln_codegen::CodegenOptions::default())
-            .map_err(|e| Error::Jit { message: e.to_string(), loc: loc.clone() })?;
-        let param_pos = exec.params().iter().map(|p| feed_ids.iter().position(|f| f == p)).collect();
+        let vars_read = exec
+            .schedule
+            .buffers
+            .iter()
+            .filter_map(|b| if let BufKind::Var(v) = b.kind { Some(v) } else { None })
+            .collect();
+        let param_pos = exec.params().iter().map(|p| new_feeds.iter().position(|f| *f == Some(*p))).collect();
         let n = exec.params().len();
+        let fetches = exec.schedule.roots.clone();
         Ok(Callable {
             exec,
             feed_tensors: feed_list.iter().map(|t| (*t).clone()).collect(),
             param_pos,
-            fetches: fetch_ids.to_vec(),
+            fetches,
             vars_read,
             raw: vec![(std::ptr::null(), 0); n],
         })

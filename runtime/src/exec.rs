@@ -48,6 +48,9 @@ struct Bound {
     patches: Vec<(usize, usize, usize, usize)>,
     matmuls: Vec<MatMulArgs>,
     sizes: Vec<usize>,
+    /// roots that are variables this run assigns: (buffer, arena offset of the copy
+    /// taken before the assignments, so the fetch shows the value from before the run)
+    snapshots: Vec<(usize, usize)>,
 }
 
 /// A compiled graph ready to run many times.
@@ -64,12 +67,29 @@ pub struct Executable {
     bases: Vec<*mut f32>,
     /// Give every buffer its own arena slot (check mode compares them all after a run).
     pub no_reuse: bool,
+    /// Value map from the graph's module to the optimized one the schedule runs.
+    pub remap: Vec<Option<ValueId>>,
 }
 
 // SAFETY: raw pointers in `bases` are scratch, rewritten at the start of every run.
 unsafe impl Send for Executable {}
 
 impl Executable {
+    /// Optimizes `m` for `roots` (simplify, CSE, DCE), fuses and compiles it.
+    pub fn build(m: &Module, roots: &[ValueId], opts: &CodegenOptions) -> Result<Executable, String> {
+        let opt = kiln_passes::pipeline::optimize(m, roots, &kiln_passes::pipeline::PipelineOptions::from_env())
+            .map_err(|e| e.to_string())?;
+        let schedule = kiln_passes::fusion::run(&opt.module, &opt.roots).map_err(|e| e.to_string())?;
+        let mut exec = Executable::new(schedule, opts).map_err(|e| e.to_string())?;
+        exec.remap = opt.remap;
+        Ok(exec)
+    }
+
+    /// The optimized value of a graph value.
+    pub fn map(&self, v: ValueId) -> Option<ValueId> {
+        self.remap.get(v.index()).copied().flatten()
+    }
+
     /// Compiles a schedule.
     pub fn new(schedule: Schedule, opts: &CodegenOptions) -> Result<Executable, kiln_codegen::CodegenError> {
         let (jit, kernels) = kiln_codegen::compile(&schedule, opts)?;
@@ -91,6 +111,7 @@ impl Executable {
             bound: None,
             bases: vec![std::ptr::null_mut(); n],
             no_reuse: false,
+            remap: Vec::new(),
         })
     }
 
@@ -269,7 +290,28 @@ impl Executable {
                 }
             }
         }
-        self.bound = Some(Bound { signature, locs, arena: vec![0.0; arena_len.max(1)], args, patches, matmuls, sizes });
+        let assigned: Vec<VarId> = s.assigns.iter().map(|(v, _)| *v).collect();
+        let mut snapshots = Vec::new();
+        for r in &s.roots {
+            if let Some(&i) = self.buf_index.get(r) {
+                if matches!(locs[i], Loc::Var(v) if assigned.contains(&v))
+                    && !snapshots.iter().any(|x: &(usize, usize)| x.0 == i)
+                {
+                    snapshots.push((i, arena_len));
+                    arena_len += sizes[i].div_ceil(16) * 16;
+                }
+            }
+        }
+        self.bound = Some(Bound {
+            signature,
+            locs,
+            arena: vec![0.0; arena_len.max(1)],
+            args,
+            patches,
+            matmuls,
+            sizes,
+            snapshots,
+        });
         Ok(())
     }
 
@@ -402,6 +444,10 @@ impl Executable {
                 }
             }
         }
+        for &(i, off) in &bound.snapshots {
+            // SAFETY: the snapshot slot was sized for this buffer at bind time.
+            unsafe { std::ptr::copy_nonoverlapping(self.bases[i], arena.add(off), bound.sizes[i]) };
+        }
         // variable writes land at the end of the run, in op order
         for &(var, src) in &self.schedule.assigns {
             let i = self.buf_index[&src];
@@ -429,6 +475,9 @@ impl Executable {
         let i = *self.buf_index.get(&v)?;
         let bound = self.bound.as_ref()?;
         let n = bound.sizes[i];
+        if let Some(&(_, off)) = bound.snapshots.iter().find(|x| x.0 == i) {
+            return Some(&bound.arena[off..off + n]);
+        }
         Some(match bound.locs[i] {
             Loc::Arena(off) => &bound.arena[off..off + n],
             Loc::Const(c) => &self.consts[c][..n],

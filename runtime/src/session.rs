@@ -296,15 +296,11 @@ impl Session {
         let key = (fetches.to_vec(), m.ops.len());
         if !self.cache.contains_key(&key) {
             let t0 = std::time::Instant::now();
-            let compiled = match kiln_passes::fusion::run(m, fetches) {
-                Err(e) => Compiled::Interp(e.to_string()),
-                Ok(s) => {
-                    let opts = kiln_codegen::CodegenOptions {
-                        sabotage: self.options.sabotage_kernel.clone(),
-                        ..Default::default()
-                    };
-                    let mut exec = Executable::new(s, &opts)
-                        .map_err(|e| Error::Jit { message: e.to_string(), loc: loc.clone() })?;
+            let opts =
+                kiln_codegen::CodegenOptions { sabotage: self.options.sabotage_kernel.clone(), ..Default::default() };
+            let compiled = match Executable::build(m, fetches, &opts) {
+                Err(why) => Compiled::Interp(why),
+                Ok(mut exec) => {
                     exec.no_reuse = self.options.check;
                     Compiled::Jit(Box::new(exec))
                 }
@@ -340,15 +336,19 @@ impl Session {
                 _ => None,
             })
             .collect();
+        // the schedule runs the optimized module: key the feeds by its values
+        let feeds: HashMap<ValueId, &TensorValue> =
+            feeds.iter().filter_map(|(k, v)| Some((exec.map(*k)?, *v))).collect();
         let reference = if self.options.check {
+            let roots = exec.schedule.roots.clone();
             Some(
-                interp::run_all(m, fetches, feeds, &self.vars, bindings)
+                interp::run_all(exec.module(), &roots, &feeds, &self.vars, bindings)
                     .map_err(|source| Error::Eval { source, loc: loc.clone() })?,
             )
         } else {
             None
         };
-        exec.run(bindings, feeds, &mut self.vars).map_err(jit_err)?;
+        exec.run(bindings, &feeds, &mut self.vars).map_err(jit_err)?;
         let mut out = Vec::with_capacity(fetches.len());
         for (i, &f) in fetches.iter().enumerate() {
             if let Some(v) = &before[i] {
@@ -360,8 +360,9 @@ impl Session {
                 continue;
             };
             let shape = bindings.shape(&t.shape).ok_or_else(|| jit_err("unbound fetch shape".into()))?;
-            let data =
-                exec.value(f, &self.vars).ok_or_else(|| jit_err(format!("no buffer for fetch %{}", m.op(f).name)))?;
+            let data = exec
+                .value(exec.schedule.roots[i], &self.vars)
+                .ok_or_else(|| jit_err(format!("no buffer for fetch %{}", m.op(f).name)))?;
             let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data.to_vec())
                 .map_err(|e| jit_err(e.to_string()))?;
             out.push(TensorValue::F32(a));
