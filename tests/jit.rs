@@ -467,3 +467,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn kernel_dumps_name_their_ir_ops() {
+    let (g, _x, _y, mse, train) = sine_step_graph();
+    let m = g.module().clone();
+    let roots = [train.value().unwrap(), mse.value().unwrap()];
+    let opts = kiln_codegen::CodegenOptions { keep_clif: true, keep_asm: true, ..Default::default() };
+    let exec = kiln_runtime::exec::Executable::build(&m, &roots, &opts).unwrap();
+    let dir = std::path::PathBuf::from("target/kiln-test/kernel-dumps");
+    let _ = std::fs::remove_dir_all(&dir);
+    exec.dump(&dir).unwrap();
+    let clif = std::fs::read_to_string(dir.join("kernel.01.fusion.1.clif")).unwrap();
+    assert!(clif.starts_with("; kernel fusion.1 (Loop)\n; from: %layer_0/add, %layer_0/Relu\nfunction"), "{clif}");
+    let asm = std::fs::read_to_string(dir.join("kernel.00.matmul.0.s")).unwrap();
+    assert!(asm.contains("; from: %layer_0/MatMul") && asm.contains("ret"), "{asm}");
+    assert!(std::fs::read_to_string(dir.join("schedule.txt")).unwrap().contains("fusion.15 (8 nest(s))"));
+}

@@ -80,9 +80,35 @@ impl Executable {
         let opt = kiln_passes::pipeline::optimize(m, roots, &kiln_passes::pipeline::PipelineOptions::from_env())
             .map_err(|e| e.to_string())?;
         let schedule = kiln_passes::fusion::run(&opt.module, &opt.roots).map_err(|e| e.to_string())?;
-        let mut exec = Executable::new(schedule, opts).map_err(|e| e.to_string())?;
+        let dump = std::env::var_os("KILN_DUMP").map(std::path::PathBuf::from);
+        let mut opts = opts.clone();
+        if dump.is_some() {
+            opts.keep_clif = true;
+            opts.keep_asm = true;
+        }
+        let mut exec = Executable::new(schedule, &opts).map_err(|e| e.to_string())?;
         exec.remap = opt.remap;
+        if let Some(dir) = dump {
+            exec.dump(&dir).map_err(|e| format!("KILN_DUMP: {e}"))?;
+        }
         Ok(exec)
+    }
+
+    /// Writes the fused schedule (`schedule.txt`) and each kernel's CLIF and assembly,
+    /// headed by the IR ops it came from, into `dir`.
+    pub fn dump(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("schedule.txt"), self.schedule.describe())?;
+        for (i, k) in self.kernels.iter().enumerate() {
+            let head = format!("; kernel {} ({:?})\n; from: {}\n", k.name, k.kind, k.provenance.join(", "));
+            if let Some(c) = &k.clif {
+                std::fs::write(dir.join(format!("kernel.{i:02}.{}.clif", k.name)), format!("{head}{c}"))?;
+            }
+            if let Some(a) = &k.asm {
+                std::fs::write(dir.join(format!("kernel.{i:02}.{}.s", k.name)), format!("{head}{a}"))?;
+            }
+        }
+        Ok(())
     }
 
     /// The optimized value of a graph value.
