@@ -10,7 +10,10 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 
 fn session(g: &Graph, backend: Backend) -> Session {
-    Session::with_options(g, SessionOptions { backend, log_compiles: false, check: false, sabotage_kernel: None })
+    Session::with_options(
+        g,
+        SessionOptions { backend, log_compiles: false, check: false, threads: 1, sabotage_kernel: None },
+    )
 }
 
 fn rand_array(seed: u64, shape: &[usize], lo: f32, hi: f32) -> ArrayD<f32> {
@@ -300,6 +303,7 @@ fn check_mode_names_a_broken_kernel() {
         backend: Backend::Jit,
         log_compiles: false,
         check: true,
+        threads: 1,
         sabotage_kernel: sabotage.map(str::to_string),
     };
     let feeds = [(&x, rand_array(1, &[32, 1], -6.0, 6.0).into()), (&y, rand_array(2, &[32, 1], -1.0, 1.0).into())];
@@ -483,4 +487,35 @@ fn kernel_dumps_name_their_ir_ops() {
     let asm = std::fs::read_to_string(dir.join("kernel.00.matmul.0.s")).unwrap();
     assert!(asm.contains("; from: %layer_0/MatMul") && asm.contains("ret"), "{asm}");
     assert!(std::fs::read_to_string(dir.join("schedule.txt")).unwrap().contains("fusion.15 (8 nest(s))"));
+}
+
+#[test]
+fn large_kernels_split_across_threads_with_identical_results() {
+    let n = 1 << 20;
+    let g = Graph::new();
+    let x = g.placeholder(DType::F32, [n / 256, 256], "x").unwrap();
+    let w = g.placeholder(DType::F32, [256, 300], "w").unwrap();
+    let y = kiln::tanh(&(1.5 * &x + 0.5)).unwrap() * kiln::sigmoid(&x).unwrap();
+    let z = kiln::matmul(&x, &w).unwrap();
+    let feeds =
+        [(&x, rand_array(3, &[n / 256, 256], -2.0, 2.0).into()), (&w, rand_array(4, &[256, 300], -1.0, 1.0).into())];
+    let run = |threads| {
+        let opts =
+            SessionOptions { backend: Backend::Jit, log_compiles: false, check: false, threads, sabotage_kernel: None };
+        Session::with_options(&g, opts).run(&[&y, &z], &feeds).unwrap()
+    };
+    let one = run(1);
+    let interp = session(&g, Backend::Interpreter).run(&[&y, &z], &feeds).unwrap();
+    assert_close("one-thread gemm", &one[1], &interp[1], 1e-3, 1e-4);
+    for t in [2, 3] {
+        let r = run(t);
+        // elementwise rows are computed exactly as on one thread
+        assert_eq!(r[0], one[0], "{t} threads: the elementwise kernel");
+        // the GEMM library may block a row range differently: identical for a given
+        // thread count, close across counts
+        assert_eq!(run(t)[1], r[1], "{t} threads: the GEMM is deterministic");
+        assert_close("gemm across thread counts", &r[1], &one[1], 1e-4, 1e-5);
+    }
+    assert_close("split tanh", &one[0], &interp[0], 1e-6, 3e-6);
+    assert_close("split gemm", &one[1], &interp[1], 1e-3, 1e-4);
 }

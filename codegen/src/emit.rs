@@ -100,8 +100,10 @@ pub fn emit_nest(b: &mut FunctionBuilder, args: Value, n: &LoopNest, l: &NestLay
         .iter()
         .enumerate()
         .map(|(d, dim)| match dim {
-            Dim::Fixed(k) => b.ins().iconst(I64, *k as i64),
-            Dim::Sym(_) => slot(b, args, l.dims + d),
+            // the outermost extent always comes from the argument block, so the runtime
+            // can split a kernel's rows across threads
+            Dim::Fixed(k) if d > 0 => b.ins().iconst(I64, *k as i64),
+            _ => slot(b, args, l.dims + d),
         })
         .collect();
     let inputs = n.inputs.iter().zip(&l.inputs).map(|(a, &at)| access(b, args, at, &a.strides)).collect();

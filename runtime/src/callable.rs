@@ -43,8 +43,9 @@ impl Session {
                 return Err(Error::NotAPlaceholder { tensor: t.name(), loc });
             }
         }
-        let exec = Executable::build(&m, fetch_ids, &kiln_codegen::CodegenOptions::default())
+        let mut exec = Executable::build(&m, fetch_ids, &kiln_codegen::CodegenOptions::default())
             .map_err(|message| Error::Jit { message, loc: loc.clone() })?;
+        exec.threads = self.options().threads.max(1);
         let new_feeds: Vec<Option<ValueId>> = feed_ids.iter().map(|&f| exec.map(f)).collect();
         for b in &exec.schedule.buffers {
             if matches!(b.kind, BufKind::Feed) && !new_feeds.contains(&Some(b.value)) {

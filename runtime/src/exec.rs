@@ -5,6 +5,7 @@
 use crate::interp::Bindings;
 use crate::TensorValue;
 use kiln_codegen::{CodegenOptions, CompiledKernel, Jit};
+
 use kiln_ir::{Dim, Module, ValueId, VarId};
 use kiln_passes::schedule::{BufKind, Schedule, Step, Stride};
 use std::collections::HashMap;
@@ -69,6 +70,45 @@ pub struct Executable {
     pub no_reuse: bool,
     /// Value map from the graph's module to the optimized one the schedule runs.
     pub remap: Vec<Option<ValueId>>,
+    /// Threads a large kernel may split across (1: never split).
+    pub threads: usize,
+}
+
+/// Loop kernels and GEMMs below this much work (elements, multiply-adds) stay on one
+/// thread: spawning costs tens of microseconds.
+pub const PARALLEL_MIN_WORK: usize = 1 << 18;
+
+/// Runs a single-nest, store-only loop kernel split along its outermost dim. Each
+/// thread gets its own copy of the argument block with that dim shortened and every
+/// pointer advanced to its first row, so the threads write disjoint rows and each
+/// element is computed exactly as on one thread.
+fn run_split(k: &CompiledKernel, args: &[i64], threads: usize) -> bool {
+    let [l] = k.layouts.as_slice() else { return false };
+    let n0 = args[l.dims] as usize;
+    if threads < 2 || n0 < threads || l.means.iter().any(Option::is_some) {
+        return false;
+    }
+    let func = k.func;
+    std::thread::scope(|sc| {
+        for c in (0..threads).rev() {
+            let (start, end) = (n0 * c / threads, n0 * (c + 1) / threads);
+            let mut a = args.to_vec();
+            a[l.dims] = (end - start) as i64;
+            for &at in l.inputs.iter().chain(&l.outputs) {
+                a[at] += start as i64 * a[at + 1] * 4;
+            }
+            let run = move || {
+                // SAFETY: the block is the bound one restricted to rows start..end.
+                unsafe { func(a.as_ptr()) }
+            };
+            if c == 0 {
+                run();
+            } else {
+                sc.spawn(run);
+            }
+        }
+    });
+    true
 }
 
 // SAFETY: raw pointers in `bases` are scratch, rewritten at the start of every run.
@@ -138,6 +178,7 @@ impl Executable {
             bases: vec![std::ptr::null_mut(); n],
             no_reuse: false,
             remap: Vec::new(),
+            threads: 1,
         })
     }
 
@@ -422,10 +463,26 @@ impl Executable {
         let mut mi = 0;
         for (ki, st) in self.schedule.steps.iter().enumerate() {
             match st {
-                Step::Loop(_) => {
-                    // SAFETY: the argument block holds pointers and extents bound from
-                    // verified shapes; every address the kernel forms lies in a buffer.
-                    unsafe { (self.kernels[ki].func)(bound.args[ki].as_ptr()) };
+                Step::Loop(lk) => {
+                    let k = &self.kernels[ki];
+                    let args = &bound.args[ki];
+                    let splittable = self.threads > 1
+                        && lk.nests.len() == 1
+                        && lk.nests[0].outputs.iter().all(|o| o.mode == kiln_passes::schedule::OutMode::Store)
+                        && !lk.nests[0].space.is_empty()
+                        && k.layouts[0].len > 0
+                        && lk.nests[0]
+                            .space
+                            .iter()
+                            .enumerate()
+                            .map(|(d, _)| args[k.layouts[0].dims + d] as usize)
+                            .product::<usize>()
+                            >= PARALLEL_MIN_WORK;
+                    if !(splittable && run_split(k, args, self.threads)) {
+                        // SAFETY: the argument block holds pointers and extents bound from
+                        // verified shapes; every address the kernel forms lies in a buffer.
+                        unsafe { (k.func)(args.as_ptr()) };
+                    }
                 }
                 Step::MatMul(_) => {
                     let mm = &bound.matmuls[mi];
@@ -442,6 +499,50 @@ impl Executable {
                                 (self.kernels[ki].func)(args.as_ptr());
                             }
                         }
+                        mi += 1;
+                        continue;
+                    }
+                    if self.threads > 1 && mm.batches.len() == 1 && mm.m >= 256 {
+                        // rows of c split across threads: each row is computed as on one
+                        let (oa, ob, oc) = mm.batches[0];
+                        let (a, b, c) = (a as usize, b as usize, c as usize);
+                        let t = self.threads;
+                        std::thread::scope(|sc| {
+                            // boundaries at multiples of 128 rows: the library's row blocks
+                            // then match a one-thread run exactly
+                            let cut = |p: usize| ((mm.m * p / t) / 128 * 128).min(mm.m);
+                            for part in 0..t {
+                                let (r0, r1) = (
+                                    if part == 0 { 0 } else { cut(part) },
+                                    if part + 1 == t { mm.m } else { cut(part + 1) },
+                                );
+                                if r0 >= r1 {
+                                    continue;
+                                }
+                                let run = move || unsafe {
+                                    let a = (a as *const f32).add(mm.a.1 + oa).offset(r0 as isize * mm.rsa);
+                                    let b = (b as *const f32).add(mm.b.1 + ob);
+                                    let c = (c as *mut f32).add(oc + r0 * mm.n);
+                                    matrixmultiply::sgemm(
+                                        r1 - r0,
+                                        mm.k,
+                                        mm.n,
+                                        1.0,
+                                        a,
+                                        mm.rsa,
+                                        mm.csa,
+                                        b,
+                                        mm.rsb,
+                                        mm.csb,
+                                        0.0,
+                                        c,
+                                        mm.n as isize,
+                                        1,
+                                    )
+                                };
+                                sc.spawn(run);
+                            }
+                        });
                         mi += 1;
                         continue;
                     }

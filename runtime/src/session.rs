@@ -28,6 +28,9 @@ pub struct SessionOptions {
     /// Run the interpreter beside the JIT and fail on the first diverging kernel
     /// (`KILN_CHECK=1`).
     pub check: bool,
+    /// Threads a large kernel may split across (`KILN_THREADS`, default: the cores).
+    /// Results are identical for a given thread count.
+    pub threads: usize,
     /// Test hook: compile the named kernel wrong (see check mode's test).
     #[doc(hidden)]
     pub sabotage_kernel: Option<String>,
@@ -42,10 +45,14 @@ impl Default for SessionOptions {
             _ => Backend::Jit,
         };
         let on = |k: &str| env(k).is_some_and(|v| !v.is_empty() && v != "0");
+        let threads = env("KILN_THREADS")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         SessionOptions {
             backend,
             log_compiles: on("KILN_LOG_COMPILES"),
             check: on("KILN_CHECK"),
+            threads,
             sabotage_kernel: None,
         }
     }
@@ -302,6 +309,7 @@ impl Session {
                 Err(why) => Compiled::Interp(why),
                 Ok(mut exec) => {
                     exec.no_reuse = self.options.check;
+                    exec.threads = self.options.threads.max(1);
                     Compiled::Jit(Box::new(exec))
                 }
             };
