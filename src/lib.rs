@@ -38,6 +38,9 @@ pub mod train {
     pub use kiln_runtime::{latest_checkpoint, Saver};
 }
 
+/// The passes: autodiff, simplify, CSE, DCE, fusion and the schedule they produce.
+pub use kiln_passes as passes;
+
 /// The IR: types, ops, verifier, printer and parser.
 pub use kiln_ir as ir;
 
