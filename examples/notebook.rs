@@ -3,28 +3,40 @@
 //!
 //! Run with `cargo run --release --example notebook`.
 
-use kiln::{matmul, reduce_mean, Axes, DType, Graph, Initializer, Session, Tensor};
+use kiln::{matmul, reduce_mean, Axes, DType, Graph, Initializer, Session, SessionOptions, Tensor};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 
 type Result<T> = std::result::Result<T, kiln::Error>;
 
+/// Appends a line to the cell output.
+macro_rules! out {
+    ($o:expr, $($t:tt)*) => {{
+        use std::fmt::Write;
+        let _ = writeln!($o, $($t)*);
+    }};
+}
+
+thread_local! {
+    static OPTIONS: std::cell::RefCell<SessionOptions> = std::cell::RefCell::new(SessionOptions::default());
+}
+
 /// `tf_reset()`: a fresh graph and a session over it.
 fn tf_reset() -> (Graph, Session) {
     let g = Graph::new();
-    let sess = Session::new(&g);
+    let sess = OPTIONS.with(|o| Session::with_options(&g, o.borrow().clone()));
     (g, sess)
 }
 
-fn section_2() -> Result<()> {
-    println!("## 2. How to input data\n");
+fn section_2(o: &mut String) -> Result<()> {
+    out!(o, "## 2. How to input data\n");
     // constants
     let (g, mut sess) = tf_reset();
     let a = g.constant(1.0)?;
     let b = g.constant(2.0)?;
     let c = &a + &b;
     let c_run = sess.run1(&c, &[])?;
-    println!("c = {c_run}\n");
+    out!(o, "c = {c_run}\n");
 
     // placeholders of shape [1], one graph fed twice
     let (g, mut sess) = tf_reset();
@@ -33,8 +45,8 @@ fn section_2() -> Result<()> {
     let c = &a + &b;
     let c0_run = sess.run1(&c, &[(&a, vec![1.0f32].into()), (&b, vec![2.0f32].into())])?;
     let c1_run = sess.run1(&c, &[(&a, vec![2.0f32].into()), (&b, vec![4.0f32].into())])?;
-    println!("c0 = {c0_run}");
-    println!("c1 = {c1_run}\n");
+    out!(o, "c0 = {c0_run}");
+    out!(o, "c1 = {c1_run}\n");
 
     // placeholders of shape [None]: the same graph takes any length
     let (g, mut sess) = tf_reset();
@@ -43,102 +55,102 @@ fn section_2() -> Result<()> {
     let c = &a + &b;
     let c0_run = sess.run1(&c, &[(&a, vec![1.0f32].into()), (&b, vec![2.0f32].into())])?;
     let c1_run = sess.run1(&c, &[(&a, vec![1.0f32, 2.0].into()), (&b, vec![2.0f32, 4.0].into())])?;
-    println!("{a}");
-    println!("a shape: {}", a.get_shape());
-    println!("{b}");
-    println!("b shape: {}", b.get_shape());
-    println!("c0 = {c0_run}");
-    println!("c1 = {c1_run}\n");
+    out!(o, "{a}");
+    out!(o, "a shape: {}", a.get_shape());
+    out!(o, "{b}");
+    out!(o, "b shape: {}", b.get_shape());
+    out!(o, "c0 = {c0_run}");
+    out!(o, "c1 = {c1_run}\n");
     Ok(())
 }
 
-fn section_3() -> Result<()> {
-    println!("## 3. How to perform computations\n");
+fn section_3(o: &mut String) -> Result<()> {
+    out!(o, "## 3. How to perform computations\n");
     let (g, mut sess) = tf_reset();
     let a = g.constant([[-1.0], [-2.0], [-3.0]])?;
     let b = g.constant([[1.0, 2.0, 3.0]])?;
     let r = sess.run(&[&a, &b], &[])?;
-    println!("a:\n{}\nb:\n{}\n", r[0], r[1]);
+    out!(o, "a:\n{}\nb:\n{}\n", r[0], r[1]);
 
     let c = &b + &b;
     let r = sess.run(&[&b, &c], &[])?;
-    println!("b:\n{}\nc:\n{}\n", r[0], r[1]);
+    out!(o, "b:\n{}\nc:\n{}\n", r[0], r[1]);
 
     // the notebook's warning: a column plus a row silently becomes a 3x3 matrix;
     // kiln reports it on stderr with this line (policy: allow / warn / error)
     let c = &a + &b;
     let r = sess.run(&[&a, &b, &c], &[])?;
-    println!("a:\n{}\nb:\n{}\nc:\n{}\n", r[0], r[1], r[2]);
+    out!(o, "a:\n{}\nb:\n{}\nc:\n{}\n", r[0], r[1], r[2]);
 
     let c_elementwise = &a * &b;
     let c_matmul = matmul(&b, &a)?;
     let r = sess.run(&[&a, &b, &c_elementwise, &c_matmul], &[])?;
-    println!("a:\n{}\nb:\n{}\nc_elementwise:\n{}\nc_matmul:\n{}\n", r[0], r[1], r[2], r[3]);
+    out!(o, "a:\n{}\nb:\n{}\nc_elementwise:\n{}\nc_matmul:\n{}\n", r[0], r[1], r[2], r[3]);
 
     let c0 = &b + &b;
     let c1 = &c0 + 1.0;
     let r = sess.run(&[&b, &c0, &c1], &[])?;
-    println!("b:\n{}\nc0:\n{}\nc1:\n{}\n", r[0], r[1], r[2]);
+    out!(o, "b:\n{}\nc0:\n{}\nc1:\n{}\n", r[0], r[1], r[2]);
 
     let c = reduce_mean(&b, Axes::All, false)?;
     let r = sess.run(&[&b, &c], &[])?;
-    println!("b:\n{}\nc:\n{}\n", r[0], r[1]);
+    out!(o, "b:\n{}\nc:\n{}\n", r[0], r[1]);
     Ok(())
 }
 
-fn section_4() -> Result<()> {
-    println!("## 4. How to create variables\n");
+fn section_4(o: &mut String) -> Result<()> {
+    out!(o, "## 4. How to create variables\n");
     let (g, mut sess) = tf_reset();
     let b = g.constant([[1.0, 2.0, 3.0]])?;
     let b_run = sess.run1(&b, &[])?;
-    println!("b:\n{b_run}\n");
+    out!(o, "b:\n{b_run}\n");
 
     let var_init_value = [[2.0f32, 4.0, 6.0]];
     // The notebook's slip: shape [1,2] declared, a [1,3] value given. TF went on with
     // shape (1,3); kiln refuses and says why.
     let slip = g.get_variable("myvar", &[1, 2], DType::F32, Initializer::constant(var_init_value));
     match slip {
-        Err(e) => println!("kiln rejects the notebook's slip:\n  {e}\n"),
-        Ok(v) => println!("unexpectedly accepted: {v}"),
+        Err(e) => out!(o, "kiln rejects the notebook's slip:\n  {e}\n"),
+        Ok(v) => out!(o, "unexpectedly accepted: {v}"),
     }
     let var = g.get_variable("myvar", &[1, 3], DType::F32, Initializer::constant(var_init_value))?;
-    println!("{var}\n");
-    println!("{}\n", list(&g.global_variables()));
+    out!(o, "{var}\n");
+    out!(o, "{}\n", list(&g.global_variables()));
 
     let c = &b + &var;
-    println!("{b}\n{var}\n{c}\n");
+    out!(o, "{b}\n{var}\n{c}\n");
 
     // reading before initialization is an error, as in TF
     if let Err(e) = sess.run1(&c, &[]) {
-        println!("before init:\n  {e}\n");
+        out!(o, "before init:\n  {e}\n");
     }
     let init_op = g.global_variables_initializer()?;
     sess.run1(&init_op, &[])?;
 
     let c_run = sess.run1(&c, &[])?;
-    println!("b:\n{b_run}\nvar:\n{var_init_value:?}\nc:\n{c_run}\n");
+    out!(o, "b:\n{b_run}\nvar:\n{var_init_value:?}\nc:\n{c_run}\n");
     Ok(())
 }
 
-fn section_6() -> Result<()> {
-    println!("## 6. Tips and tricks\n");
+fn section_6(o: &mut String) -> Result<()> {
+    out!(o, "## 6. Tips and tricks\n");
     let (g, _sess) = tf_reset();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let a = g.constant(Array2::from_shape_fn((4, 1), |_| rng.random::<f64>()))?;
     let b = g.constant(Array2::from_shape_fn((1, 4), |_| rng.random::<f64>()))?;
     let c = &a * &b;
     assert!(c.get_shape() == [4, 4]);
-    println!("c.get_shape() == (4, 4): {}\n", c.get_shape() == [4, 4]);
+    out!(o, "c.get_shape() == (4, 4): {}\n", c.get_shape() == [4, 4]);
 
     let (g, _sess) = tf_reset();
     g.get_variable("var1", &[4, 6], DType::F32, None)?;
     g.get_variable("var2", &[2, 7], DType::F32, None)?;
     for var in g.global_variables() {
-        println!("{}", var.name());
+        out!(o, "{}", var.name());
     }
-    println!();
+    out!(o, "");
 
-    println!("help(tf.reduce_mean): see `cargo doc --open` (kiln::reduce_mean)\n");
+    out!(o, "help(tf.reduce_mean): see `cargo doc --open` (kiln::reduce_mean)\n");
 
     let (g, _sess) = tf_reset();
     let layers: [(usize, [usize; 2]); 3] = [(0, [1, 20]), (1, [20, 20]), (2, [20, 1])];
@@ -149,12 +161,12 @@ fn section_6() -> Result<()> {
     }
     let mut var_names: Vec<String> = g.global_variables().iter().map(Tensor::name).collect();
     var_names.sort();
-    println!("{}\n", var_names.join("\n"));
+    out!(o, "{}\n", var_names.join("\n"));
 
     // the same name twice without reuse is an error naming the first definition
     let _scope = g.variable_scope("layer_0");
     if let Err(e) = g.get_variable("W0", &[1, 20], DType::F32, None) {
-        println!("creating layer_0/W0 again:\n  {e}");
+        out!(o, "creating layer_0/W0 again:\n  {e}");
     }
     Ok(())
 }
@@ -163,9 +175,19 @@ fn list(vars: &[Tensor]) -> String {
     format!("[{}]", vars.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
 }
 
+/// Every cell's output, with sessions made from `options`.
+pub fn run(options: SessionOptions) -> Result<String> {
+    OPTIONS.with(|o| *o.borrow_mut() = options);
+    let mut o = String::new();
+    section_2(&mut o)?;
+    section_3(&mut o)?;
+    section_4(&mut o)?;
+    section_6(&mut o)?;
+    Ok(o)
+}
+
+#[allow(dead_code)] // unused when the tests include this file as a module
 fn main() -> Result<()> {
-    section_2()?;
-    section_3()?;
-    section_4()?;
-    section_6()
+    print!("{}", run(SessionOptions::default())?);
+    Ok(())
 }

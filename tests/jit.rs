@@ -519,3 +519,17 @@ fn large_kernels_split_across_threads_with_identical_results() {
     assert_close("split tanh", &one[0], &interp[0], 1e-6, 3e-6);
     assert_close("split gemm", &one[1], &interp[1], 1e-3, 1e-4);
 }
+
+#[path = "../examples/notebook.rs"]
+#[allow(dead_code)]
+mod notebook;
+
+#[test]
+fn notebook_prints_the_same_on_both_backends() {
+    let opts =
+        |backend| SessionOptions { backend, log_compiles: false, check: false, threads: 1, sabotage_kernel: None };
+    let jit = notebook::run(opts(Backend::Jit)).unwrap();
+    let interp = notebook::run(opts(Backend::Interpreter)).unwrap();
+    assert_eq!(jit, interp);
+    assert!(jit.contains("[[ 0.  1.  2.]\n [-1.  0.  1.]\n [-2. -1.  0.]]") && jit.contains("[[-14.]]"), "{jit}");
+}
