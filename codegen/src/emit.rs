@@ -295,7 +295,7 @@ fn point(b: &mut FunctionBuilder, c: &Ctx, ty: Type, vs: Option<VecState>, offs_
                 }
             }
             Node::Unary(u, x) => unary(b, ty, u, vals[x]),
-            Node::Binary(o, x, y) => binary(b, c, ty, o, vals[x], vals[y]),
+            Node::Binary(o, x, y) => binary(b, c.powf, ty, o, vals[x], vals[y]),
             Node::Cmp(cc, x, y) => b.ins().fcmp(float_cc(cc), vals[x], vals[y]),
             Node::Select(m, x, y) => math::select(b, ty, vals[m], vals[x], vals[y]),
         };
@@ -392,7 +392,7 @@ fn unary(b: &mut FunctionBuilder, ty: Type, u: UnaryOp, x: Value) -> Value {
     }
 }
 
-fn binary(b: &mut FunctionBuilder, c: &Ctx, ty: Type, o: BinaryOp, x: Value, y: Value) -> Value {
+fn binary(b: &mut FunctionBuilder, powf: FuncRef, ty: Type, o: BinaryOp, x: Value, y: Value) -> Value {
     match o {
         BinaryOp::Add => b.ins().fadd(x, y),
         BinaryOp::Sub => b.ins().fsub(x, y),
@@ -408,14 +408,14 @@ fn binary(b: &mut FunctionBuilder, c: &Ctx, ty: Type, o: BinaryOp, x: Value, y: 
         BinaryOp::Pow => {
             // rare in training graphs: one libm call per lane
             if ty == F32 {
-                let call = b.ins().call(c.powf, &[x, y]);
+                let call = b.ins().call(powf, &[x, y]);
                 b.inst_results(call)[0]
             } else {
                 let mut out = x;
                 for lane in 0..4u8 {
                     let xl = b.ins().extractlane(x, lane);
                     let yl = b.ins().extractlane(y, lane);
-                    let call = b.ins().call(c.powf, &[xl, yl]);
+                    let call = b.ins().call(powf, &[xl, yl]);
                     let r = b.inst_results(call)[0];
                     out = b.ins().insertlane(out, r, lane);
                 }
@@ -423,4 +423,35 @@ fn binary(b: &mut FunctionBuilder, c: &Ctx, ty: Type, o: BinaryOp, x: Value, y: 
             }
         }
     }
+}
+
+/// Evaluates a kernel body with `load` supplying each input (used by GEMM epilogues).
+pub(crate) fn eval(
+    b: &mut FunctionBuilder,
+    ty: Type,
+    nodes: &[Node],
+    load: &mut dyn FnMut(&mut FunctionBuilder, usize) -> Value,
+    scalars: &[Value],
+    powf: FuncRef,
+) -> Vec<Value> {
+    let mut vals: Vec<Value> = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let v = match *node {
+            Node::Load(i) => load(b, i),
+            Node::Const(k) => math::splat_const(b, ty, k),
+            Node::Scalar(i) => {
+                if ty == F32 {
+                    scalars[i]
+                } else {
+                    b.ins().splat(ty, scalars[i])
+                }
+            }
+            Node::Unary(u, x) => unary(b, ty, u, vals[x]),
+            Node::Binary(o, x, y) => binary(b, powf, ty, o, vals[x], vals[y]),
+            Node::Cmp(cc, x, y) => b.ins().fcmp(float_cc(cc), vals[x], vals[y]),
+            Node::Select(m, x, y) => math::select(b, ty, vals[m], vals[x], vals[y]),
+        };
+        vals.push(v);
+    }
+    vals
 }

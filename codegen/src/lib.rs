@@ -66,7 +66,7 @@ pub struct CompiledKernel {
     pub kind: KernelKind,
     /// The entry point; valid while the owning [`Jit`] lives.
     pub func: KernelFn,
-    /// Argument slots of each nest.
+    /// Argument slots of each nest (for a GEMM: of its fused epilogue, if any).
     pub layouts: Vec<NestLayout>,
     /// Total argument slots.
     pub slots: usize,
@@ -168,7 +168,20 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
         let fid = module.declare_function(&format!("kernel{i}"), Linkage::Local, &sig).map_err(|x| err(&x))?;
         ctx.func.signature = sig;
         ctx.func.name = UserFuncName::user(0, fid.as_u32());
-        let (layouts, slots) = kernel_layout(nests);
+        // a small-GEMM micro-kernel with rows of B applies its fused epilogue in registers
+        let epilogue = match step {
+            Step::MatMul(mm) if kind == KernelKind::MatMul(MatMulKind::RowsOfB) => mm.epilogue.as_ref(),
+            _ => None,
+        };
+        let (layouts, slots) = match epilogue {
+            Some(e) => {
+                let l = layout::nest_layout(&e.nest, 10);
+                let n = 10 + l.len;
+                (vec![l], n)
+            }
+            None if kind == KernelKind::Loop => kernel_layout(nests),
+            None => (Vec::new(), 10),
+        };
         {
             let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
             let powf = module.declare_func_in_func(pow_id, b.func);
@@ -183,7 +196,11 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
                         emit::emit_nest(&mut b, args, n, l, powf, broken);
                     }
                 }
-                KernelKind::MatMul(mk) => matmul::emit_matmul(&mut b, args, mk),
+                KernelKind::MatMul(mk) => {
+                    let epi =
+                        epilogue.map(|e| matmul::Epi { nest: &e.nest, layout: &layouts[0], acc: e.acc_input, powf });
+                    matmul::emit_matmul(&mut b, args, mk, epi.as_ref())
+                }
             }
             b.ins().return_(&[]);
             b.seal_all_blocks();
@@ -202,7 +219,6 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
         let ptr = module.get_finalized_function(fid);
         // SAFETY: the function was built with exactly this signature above.
         let func: KernelFn = unsafe { std::mem::transmute::<*const u8, KernelFn>(ptr) };
-        let slots = if kind == KernelKind::Loop { slots } else { 10 };
         out.push(CompiledKernel { name, kind, func, layouts, slots, provenance, clif, asm });
     }
     Ok((Jit { module: Some(module) }, out))

@@ -7,10 +7,75 @@
 //! Argument block (i64 slots): `[a, b, c, m, k, n, rsa, csa, rsb, csb]`, strides in
 //! elements.
 
+use crate::layout::NestLayout;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::*;
-use cranelift_codegen::ir::{BlockArg, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{BlockArg, FuncRef, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
+use kiln_passes::schedule::LoopNest;
+
+/// A fused elementwise epilogue: its nest over `[m, n]`, its argument slots, and which
+/// input is the product.
+pub struct Epi<'a> {
+    /// The consumer kernel's body.
+    pub nest: &'a LoopNest,
+    /// Its argument slots (after the GEMM's ten).
+    pub layout: &'a NestLayout,
+    /// The input standing for the product.
+    pub acc: usize,
+    /// `powf` for `pow` nodes.
+    pub powf: FuncRef,
+}
+
+/// Values an epilogue reads at every tile: input pointers and row strides, output
+/// pointers, run-time scalars.
+struct EpiState<'a> {
+    epi: &'a Epi<'a>,
+    in_ptr: Vec<Value>,
+    in_row: Vec<Value>,
+    out_ptr: Vec<Value>,
+    scalars: Vec<Value>,
+}
+
+fn epi_state<'a>(b: &mut FunctionBuilder, args: Value, epi: &'a Epi<'a>) -> EpiState<'a> {
+    let slot = |b: &mut FunctionBuilder, i: usize| b.ins().load(I64, ro(), args, (i * 8) as i32);
+    let in_ptr = epi.layout.inputs.iter().map(|&at| slot(b, at)).collect();
+    let in_row = epi.layout.inputs.iter().map(|&at| slot(b, at + 1)).collect();
+    let out_ptr = epi.layout.outputs.iter().map(|&at| slot(b, at)).collect();
+    let scalars = (0..epi.nest.scalars.len())
+        .map(|i| b.ins().load(F32, ro(), args, ((epi.layout.scalars + i) * 8) as i32))
+        .collect();
+    EpiState { epi, in_ptr, in_row, out_ptr, scalars }
+}
+
+/// Applies the epilogue to `acc` (row `i`, columns from `j`, `ty` lanes) and stores its
+/// outputs (contiguous `[m, n]`).
+fn apply_epi(b: &mut FunctionBuilder, e: &EpiState, n: Value, ty: Type, i: Value, j: Value, acc: Value) {
+    let mut load = |b: &mut FunctionBuilder, idx: usize| -> Value {
+        if idx == e.epi.acc {
+            return acc;
+        }
+        let row = b.ins().imul(i, e.in_row[idx]);
+        let unit_col = e.epi.nest.inputs[idx].strides[1].known() == Some(1);
+        let el = if unit_col { b.ins().iadd(row, j) } else { row };
+        let off = b.ins().ishl_imm_s(el, 2);
+        let p = b.ins().iadd(e.in_ptr[idx], off);
+        if unit_col || ty == F32 {
+            b.ins().load(ty, ro(), p, 0)
+        } else {
+            let x = b.ins().load(F32, ro(), p, 0);
+            b.ins().splat(ty, x)
+        }
+    };
+    let vals = crate::emit::eval(b, ty, &e.epi.nest.nodes, &mut load, &e.scalars, e.epi.powf);
+    let row = b.ins().imul(i, n);
+    let el = b.ins().iadd(row, j);
+    let off = b.ins().ishl_imm_s(el, 2);
+    for (o, &ptr) in e.epi.nest.outputs.iter().zip(&e.out_ptr) {
+        let p = b.ins().iadd(ptr, off);
+        b.ins().store(rw(), vals[o.node], p, 0);
+    }
+}
 
 /// Which inner strategy a matmul kernel uses, decided from the structure of the strides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +142,7 @@ fn addr(b: &mut FunctionBuilder, base: Value, i: Value, s: Value, j: Value, t: V
 }
 
 /// Emits the body of a matmul kernel whose argument block pointer is `args`.
-pub fn emit_matmul(b: &mut FunctionBuilder, args: Value, kind: MatMulKind) {
+pub fn emit_matmul(b: &mut FunctionBuilder, args: Value, kind: MatMulKind, epi: Option<&Epi>) {
     let slot = |b: &mut FunctionBuilder, i: i32| b.ins().load(I64, ro(), args, i * 8);
     let a = Args {
         a: slot(b, 0),
@@ -92,20 +157,21 @@ pub fn emit_matmul(b: &mut FunctionBuilder, args: Value, kind: MatMulKind) {
         csb: slot(b, 9),
     };
     let zero = b.ins().iconst(I64, 0);
+    let e = epi.map(|epi| epi_state(b, args, epi));
     match kind {
-        MatMulKind::RowsOfB => rows_of_b(b, &a, zero),
+        MatMulKind::RowsOfB => rows_of_b(b, &a, zero, e.as_ref()),
         MatMulKind::DotAlongK => dot_along_k(b, &a, zero),
         MatMulKind::Scalar => {
             let (m, n) = (a.m, a.n);
             for_loop(b, zero, m, 1, &mut |b, i| {
-                for_loop(b, zero, n, 1, &mut |b, j| scalar_dot(b, &a, i, j, zero));
+                for_loop(b, zero, n, 1, &mut |b, j| scalar_dot(b, &a, i, j, zero, None));
             });
         }
     }
 }
 
 /// `c[i,j] = sum_p a[i,p] b[p,j]`, scalar.
-fn scalar_dot(b: &mut FunctionBuilder, a: &Args, i: Value, j: Value, zero: Value) {
+fn scalar_dot(b: &mut FunctionBuilder, a: &Args, i: Value, j: Value, zero: Value, e: Option<&EpiState>) {
     let acc = b.declare_var(F32);
     let z = b.ins().f32const(0.0);
     b.def_var(acc, z);
@@ -122,33 +188,36 @@ fn scalar_dot(b: &mut FunctionBuilder, a: &Args, i: Value, j: Value, zero: Value
     let pc = addr(b, a.c, i, a.n, j, one);
     let s = b.use_var(acc);
     b.ins().store(rw(), s, pc, 0);
+    if let Some(e) = e {
+        apply_epi(b, e, a.n, F32, i, j, s);
+    }
 }
 
-fn rows_of_b(b: &mut FunctionBuilder, a: &Args, zero: Value) {
+fn rows_of_b(b: &mut FunctionBuilder, a: &Args, zero: Value, e: Option<&EpiState>) {
     let m4 = b.ins().band_imm_s(a.m, !3);
     let n8 = b.ins().band_imm_s(a.n, !7);
     let n4 = b.ins().band_imm_s(a.n, !3);
     // blocks of 4 rows x 8 (then 4) columns, then single rows
     for_loop(b, zero, m4, 4, &mut |b, i0| {
         let rows: Vec<Value> = (0..4).map(|r| b.ins().iadd_imm_s(i0, r)).collect();
-        for_loop(b, zero, n8, 8, &mut |b, j| block(b, a, &rows, j, 2));
-        for_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &rows, j, 1));
+        for_loop(b, zero, n8, 8, &mut |b, j| block(b, a, &rows, j, 2, e));
+        for_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &rows, j, 1, e));
         for_loop(b, n4, a.n, 1, &mut |b, j| {
             for &i in &rows {
-                scalar_dot(b, a, i, j, zero);
+                scalar_dot(b, a, i, j, zero, e);
             }
         });
     });
     for_loop(b, m4, a.m, 1, &mut |b, i| {
-        for_loop(b, zero, n8, 8, &mut |b, j| block(b, a, &[i], j, 2));
-        for_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &[i], j, 1));
-        for_loop(b, n4, a.n, 1, &mut |b, j| scalar_dot(b, a, i, j, zero));
+        for_loop(b, zero, n8, 8, &mut |b, j| block(b, a, &[i], j, 2, e));
+        for_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &[i], j, 1, e));
+        for_loop(b, n4, a.n, 1, &mut |b, j| scalar_dot(b, a, i, j, zero, e));
     });
 }
 
 /// `rows.len()` rows x `4 * vecs` columns of `c` from column `j`: accumulators stay in
 /// registers over the k loop, whose pointers advance by their strides.
-fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usize) {
+fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usize, e: Option<&EpiState>) {
     let accs: Vec<Vec<_>> = rows
         .iter()
         .map(|_| {
@@ -205,6 +274,10 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
         for (v, acc) in accs[r].iter().enumerate() {
             let s = b.use_var(*acc);
             b.ins().store(rw(), s, pc, (16 * v) as i32);
+            if let Some(e) = e {
+                let jv = b.ins().iadd_imm_s(j, 4 * v as i64);
+                apply_epi(b, e, a.n, F32X4, i, jv, s);
+            }
         }
     }
 }

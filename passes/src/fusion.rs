@@ -40,6 +40,7 @@ struct Fusion<'m> {
     spaces: Vec<Shape>,
     force: HashSet<ValueId>,
     copied: HashSet<ValueId>,
+    epilogues: HashMap<ValueId, LoopNest>,
     refusals: Vec<String>,
 }
 
@@ -81,6 +82,7 @@ impl<'m> Fusion<'m> {
             spaces: Vec::new(),
             force: HashSet::new(),
             copied: HashSet::new(),
+            epilogues: HashMap::new(),
             refusals: Vec::new(),
         };
         for v in m.values().filter(|v| f.live[v.index()]) {
@@ -441,23 +443,16 @@ impl<'m> Fusion<'m> {
             let writes: Vec<ValueId> = nest.outputs.iter().map(|o| o.value).collect();
             let key = members.iter().map(|v| v.index()).max().unwrap_or(0);
             let provenance = members.iter().map(|&v| format!("%{}", self.m.op(v).name)).collect();
-            steps.push((
-                key,
-                Step::Loop(LoopKernel { name: String::new(), nests: vec![nest], provenance }),
-                reads,
-                writes,
-            ));
+            let epilogue_of = self.epilogue_target(k, &members);
+            let kernel = LoopKernel { name: String::new(), nests: vec![nest], provenance, epilogue_of };
+            steps.push((key, Step::Loop(kernel), reads, writes));
         }
         for &v in &copies {
             let nest = self.copy_nest(v)?;
             let reads = nest.inputs.iter().map(|a| a.buf).collect();
             let provenance = vec![format!("%{} (copy)", self.m.op(v).name)];
-            steps.push((
-                v.index(),
-                Step::Loop(LoopKernel { name: String::new(), nests: vec![nest], provenance }),
-                reads,
-                vec![v],
-            ));
+            let kernel = LoopKernel { name: String::new(), nests: vec![nest], provenance, epilogue_of: None };
+            steps.push((v.index(), Step::Loop(kernel), reads, vec![v]));
         }
         for &v in &live {
             if self.class(v) != Class::MatMul {
@@ -479,6 +474,7 @@ impl<'m> Fusion<'m> {
                 k,
                 n: s.0[r - 1].clone(),
                 provenance: vec![format!("%{}", op.name)],
+                epilogue: None,
             };
             // c = a x b with one column: compute c^T = b^T x a^T (the same memory), which
             // vectorizes over a's rows when a is a transposed contiguous matrix
@@ -493,6 +489,33 @@ impl<'m> Fusion<'m> {
             }
             let reads = vec![step.a.buf, step.b.buf];
             steps.push((v.index(), Step::MatMul(step), reads, vec![v]));
+        }
+        // attach each epilogue to its matmul (kept unswapped, so rows are rows)
+        let targets: Vec<(usize, ValueId)> = steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| if let Step::Loop(k) = &s.1 { k.epilogue_of.map(|v| (i, v)) } else { None })
+            .collect();
+        for (ki, v) in targets {
+            let nest = self.epilogues.remove(&v);
+            let j = steps.iter().position(|s| matches!(&s.1, Step::MatMul(mm) if mm.out == v));
+            let shape = self.shape(v);
+            match (nest, j) {
+                (Some(nest), Some(j)) if matches!(&steps[j].1, Step::MatMul(mm) if mm.m == shape.0[0] && mm.batch.is_empty()) =>
+                {
+                    let acc_input = nest.inputs.iter().position(|a| a.buf == v).unwrap_or(0);
+                    let extra: Vec<ValueId> = nest.inputs.iter().map(|a| a.buf).filter(|&b| b != v).collect();
+                    steps[j].2.extend(extra);
+                    if let Step::MatMul(mm) = &mut steps[j].1 {
+                        mm.epilogue = Some(Epilogue { nest, acc_input });
+                    }
+                }
+                _ => {
+                    if let Step::Loop(k) = &mut steps[ki].1 {
+                        k.epilogue_of = None;
+                    }
+                }
+            }
         }
         let steps = order_and_merge(steps);
         // buffers: everything some step reads or writes, plus roots and assign sources
@@ -544,6 +567,12 @@ impl<'m> Fusion<'m> {
     }
 
     fn nest(&mut self, k: usize, members: &[ValueId]) -> Result<LoopNest, PassError> {
+        let mut n = self.nest_raw(k, members)?;
+        collapse(&mut n);
+        Ok(n)
+    }
+
+    fn nest_raw(&mut self, k: usize, members: &[ValueId]) -> Result<LoopNest, PassError> {
         let space = self.spaces[k].clone();
         let mset: HashSet<ValueId> = members.iter().copied().collect();
         let mut b = NestBuilder { nodes: Vec::new(), memo: HashMap::new(), inputs: Vec::new(), scalars: Vec::new() };
@@ -593,10 +622,51 @@ impl<'m> Fusion<'m> {
                 _ => {}
             }
         }
-        let mut nest =
-            LoopNest { space: space.0.clone(), inputs: b.inputs, scalars: b.scalars, nodes: b.nodes, outputs };
-        collapse(&mut nest);
-        Ok(nest)
+        Ok(LoopNest { space: space.0.clone(), inputs: b.inputs, scalars: b.scalars, nodes: b.nodes, outputs })
+    }
+
+    /// The matmul whose only consumers are this kernel's elementwise ops, if the kernel
+    /// can run as that matmul's epilogue: same `[m, n]` space, no reductions, every
+    /// other input read contiguously or broadcast along a row, none derived from it.
+    fn epilogue_target(&mut self, k: usize, members: &[ValueId]) -> Option<ValueId> {
+        let space = self.spaces[k].clone();
+        if space.rank() != 2 || members.iter().any(|&v| self.class(v) == Class::Reduce) {
+            return None;
+        }
+        let mut found = None;
+        for &v in members {
+            for &u in &self.m.op(v).operands {
+                if self.class(u) == Class::MatMul && self.shape(u) == space {
+                    found = Some(u);
+                }
+            }
+        }
+        let mm = found?;
+        let mset: HashSet<ValueId> = members.iter().copied().collect();
+        let all_inside = self.consumers[mm.index()].iter().all(|c| mset.contains(c));
+        if !all_inside || self.roots.contains(&mm) {
+            return None;
+        }
+        let nest = self.nest_raw(k, members).ok()?;
+        let ok_input = |a: &Access| a.buf == mm || matches!(a.strides[1].known(), Some(0) | Some(1));
+        if !nest.inputs.iter().all(ok_input) {
+            return None;
+        }
+        // an input computed from the matmul's result would need it before it exists
+        for a in nest.inputs.iter().filter(|a| a.buf != mm) {
+            let mut stack = vec![a.buf];
+            let mut seen = HashSet::new();
+            while let Some(u) = stack.pop() {
+                if u == mm {
+                    return None;
+                }
+                if u > mm && seen.insert(u) {
+                    stack.extend(self.m.op(u).operands.iter().copied());
+                }
+            }
+        }
+        self.epilogues.insert(mm, nest);
+        Some(mm)
     }
 
     fn copy_nest(&mut self, v: ValueId) -> Result<LoopNest, PassError> {
@@ -759,7 +829,8 @@ fn order_and_merge(mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)>) ->
     for i in order {
         let (_, step, reads, writes) = steps[i].clone();
         if let (Some((Step::Loop(prev), prev_writes)), Step::Loop(k)) = (out.last_mut(), &step) {
-            if !reads.iter().any(|r| prev_writes.contains(r)) {
+            let epilogue = prev.epilogue_of.is_some() || k.epilogue_of.is_some();
+            if !epilogue && !reads.iter().any(|r| prev_writes.contains(r)) {
                 prev.nests.extend(k.nests.iter().cloned());
                 prev.provenance.extend(k.provenance.iter().cloned());
                 prev_writes.extend(writes);

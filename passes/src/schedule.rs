@@ -133,6 +133,19 @@ pub struct LoopKernel {
     pub nests: Vec<LoopNest>,
     /// The IR ops it computes.
     pub provenance: Vec<String>,
+    /// Set when this kernel is the epilogue of the matmul producing this value: the
+    /// runtime skips it whenever that matmul runs its fused micro-kernel.
+    pub epilogue_of: Option<ValueId>,
+}
+
+/// Elementwise work applied to a matmul's result tile while it is still in registers
+/// (bias add, activation, activation-gradient mask).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Epilogue {
+    /// The consumer kernel's nest over `[m, n]`, not collapsed.
+    pub nest: LoopNest,
+    /// Which input of the nest is the matmul's result.
+    pub acc_input: usize,
 }
 
 /// `out = a x b` for 2-D operands seen through strided accesses (batched: leading dims).
@@ -154,6 +167,8 @@ pub struct MatMulStep {
     pub n: Dim,
     /// The IR op.
     pub provenance: Vec<String>,
+    /// Fused elementwise consumer, if any (small GEMMs apply it in registers).
+    pub epilogue: Option<Epilogue>,
 }
 
 /// One step of a schedule.
@@ -219,7 +234,11 @@ impl Schedule {
         for step in &self.steps {
             match step {
                 Step::Loop(k) => {
-                    let _ = writeln!(s, "{} ({} nest(s)): {}", k.name, k.nests.len(), k.provenance.join(", "));
+                    let _ = write!(s, "{} ({} nest(s)): {}", k.name, k.nests.len(), k.provenance.join(", "));
+                    if let Some(v) = k.epilogue_of {
+                        let _ = write!(s, " [epilogue of {}, skipped when fused]", name(v));
+                    }
+                    s.push('\n');
                     for n in &k.nests {
                         let outs: Vec<String> =
                             n.outputs.iter().map(|o| format!("{} {:?}", name(o.value), o.mode)).collect();
@@ -229,7 +248,12 @@ impl Schedule {
                     }
                 }
                 Step::MatMul(mm) => {
-                    let _ = writeln!(s, "matmul {} = {} x {}", name(mm.out), name(mm.a.buf), name(mm.b.buf));
+                    let _ = write!(s, "matmul {} = {} x {}", name(mm.out), name(mm.a.buf), name(mm.b.buf));
+                    if let Some(e) = &mm.epilogue {
+                        let outs: Vec<String> = e.nest.outputs.iter().map(|o| name(o.value)).collect();
+                        let _ = write!(s, " + epilogue -> {}", outs.join(" "));
+                    }
+                    s.push('\n');
                 }
             }
         }

@@ -23,7 +23,11 @@ pub(crate) fn compare(
             Step::Loop(k) => {
                 (k.name.clone(), k.nests.iter().flat_map(|n| n.outputs.iter().map(|o| o.value)).collect::<Vec<_>>())
             }
-            Step::MatMul(mm) => (format!("matmul.{si}"), vec![mm.out]),
+            Step::MatMul(mm) => {
+                let mut outs = vec![mm.out];
+                outs.extend(mm.epilogue.iter().flat_map(|e| e.nest.outputs.iter().map(|o| o.value)));
+                (format!("matmul.{si}"), outs)
+            }
         };
         for v in outs {
             let (Some(got), Some(Some(TensorValue::F32(want)))) = (exec.value(v, vars), vals.get(v.index())) else {

@@ -52,6 +52,8 @@ struct Bound {
     /// roots that are variables this run assigns: (buffer, arena offset of the copy
     /// taken before the assignments, so the fetch shows the value from before the run)
     snapshots: Vec<(usize, usize)>,
+    /// epilogue kernels a fused GEMM already ran
+    skip: Vec<bool>,
 }
 
 /// A compiled graph ready to run many times.
@@ -229,7 +231,16 @@ impl Executable {
                     k.nests.iter().flat_map(|n| n.inputs.iter().map(|a| a.buf)).collect(),
                     k.nests.iter().flat_map(|n| n.outputs.iter().map(|o| o.value)).collect(),
                 ),
-                Step::MatMul(mm) => (vec![mm.a.buf, mm.b.buf], vec![mm.out]),
+                Step::MatMul(mm) => {
+                    // a fused epilogue reads and writes at the GEMM's step
+                    let mut reads = vec![mm.a.buf, mm.b.buf];
+                    let mut writes = vec![mm.out];
+                    if let Some(e) = &mm.epilogue {
+                        reads.extend(e.nest.inputs.iter().map(|a| a.buf));
+                        writes.extend(e.nest.outputs.iter().map(|o| o.value));
+                    }
+                    (reads, writes)
+                }
             };
             for v in writes {
                 first[idx(v)] = first[idx(v)].min(t + 1);
@@ -285,36 +296,45 @@ impl Executable {
         let mut args = Vec::new();
         let mut patches = Vec::new();
         let mut matmuls = Vec::new();
+        let mut skip = vec![false; s.steps.len()];
         for (ki, st) in s.steps.iter().enumerate() {
+            // fills one nest's dims, strides, lengths and scalars; queues its pointers
+            let mut fill_nest = |a: &mut Vec<i64>,
+                                 n: &kiln_passes::schedule::LoopNest,
+                                 l: &kiln_codegen::NestLayout|
+             -> Result<(), String> {
+                for (d, dd) in n.space.iter().enumerate() {
+                    a[l.dims + d] = dim(dd)? as i64;
+                }
+                for (acc, &at) in n.inputs.iter().zip(&l.inputs) {
+                    patches.push((ki, at, idx(acc.buf), offset(&acc.offset)?));
+                    for (d, st) in acc.strides.iter().enumerate() {
+                        a[at + 1 + d] = stride(st)?;
+                    }
+                }
+                for (o, &at) in n.outputs.iter().zip(&l.outputs) {
+                    patches.push((ki, at, idx(o.value), 0));
+                    for (d, st) in o.strides.iter().enumerate() {
+                        a[at + 1 + d] = stride(st)?;
+                    }
+                    a[at + 1 + n.space.len()] = prod(&o.len)? as i64;
+                }
+                for (j, sc) in n.scalars.iter().enumerate() {
+                    a[l.scalars + j] = (prod(sc)? as f32).to_bits() as i64;
+                }
+                for (o, m) in n.outputs.iter().zip(&l.means) {
+                    if let (Some(at), Some(ds)) = (m, &o.mean_of) {
+                        a[*at] = (1.0 / prod(ds)? as f32).to_bits() as i64;
+                    }
+                }
+                Ok(())
+            };
             match st {
                 Step::Loop(k) => {
                     let ck = &self.kernels[ki];
                     let mut a = vec![0i64; ck.slots];
                     for (n, l) in k.nests.iter().zip(&ck.layouts) {
-                        for (d, dd) in n.space.iter().enumerate() {
-                            a[l.dims + d] = dim(dd)? as i64;
-                        }
-                        for (acc, &at) in n.inputs.iter().zip(&l.inputs) {
-                            patches.push((ki, at, idx(acc.buf), offset(&acc.offset)?));
-                            for (d, st) in acc.strides.iter().enumerate() {
-                                a[at + 1 + d] = stride(st)?;
-                            }
-                        }
-                        for (o, &at) in n.outputs.iter().zip(&l.outputs) {
-                            patches.push((ki, at, idx(o.value), 0));
-                            for (d, st) in o.strides.iter().enumerate() {
-                                a[at + 1 + d] = stride(st)?;
-                            }
-                            a[at + 1 + n.space.len()] = prod(&o.len)? as i64;
-                        }
-                        for (j, sc) in n.scalars.iter().enumerate() {
-                            a[l.scalars + j] = (prod(sc)? as f32).to_bits() as i64;
-                        }
-                        for (o, m) in n.outputs.iter().zip(&l.means) {
-                            if let (Some(at), Some(ds)) = (m, &o.mean_of) {
-                                a[*at] = (1.0 / prod(ds)? as f32).to_bits() as i64;
-                            }
-                        }
+                        fill_nest(&mut a, n, l)?;
                     }
                     args.push(a);
                 }
@@ -340,7 +360,24 @@ impl Executable {
                     }
                     let (rsa, csa, rsb, csb) =
                         (st(&mm.a, r - 2)?, st(&mm.a, r - 1)?, st(&mm.b, r - 2)?, st(&mm.b, r - 1)?);
-                    args.push(vec![0, 0, 0, m as i64, k as i64, n as i64, rsa, csa, rsb, csb]);
+                    let ck = &self.kernels[ki];
+                    let mut a = vec![0i64; ck.slots.max(10)];
+                    a[3..10].copy_from_slice(&[m as i64, k as i64, n as i64, rsa, csa, rsb, csb]);
+                    // a small GEMM compiled with its epilogue runs it in registers and the
+                    // epilogue's own kernel is skipped
+                    if let (Some(l), Some(e)) = (ck.layouts.first(), &mm.epilogue) {
+                        if m * k * n < GEMM_LIBRARY_MIN_MACS {
+                            fill_nest(&mut a, &e.nest, l)?;
+                            let t = s
+                                .steps
+                                .iter()
+                                .position(|x| matches!(x, Step::Loop(lk) if lk.epilogue_of == Some(mm.out)));
+                            if let Some(t) = t {
+                                skip[t] = true;
+                            }
+                        }
+                    }
+                    args.push(a);
                     matmuls.push(MatMulArgs {
                         a: (idx(mm.a.buf), offset(&mm.a.offset)?),
                         b: (idx(mm.b.buf), offset(&mm.b.offset)?),
@@ -378,6 +415,7 @@ impl Executable {
             matmuls,
             sizes,
             snapshots,
+            skip,
         });
         Ok(())
     }
@@ -462,6 +500,9 @@ impl Executable {
         }
         let mut mi = 0;
         for (ki, st) in self.schedule.steps.iter().enumerate() {
+            if bound.skip[ki] {
+                continue;
+            }
             match st {
                 Step::Loop(lk) => {
                     let k = &self.kernels[ki];
