@@ -507,7 +507,7 @@ impl<'m> Fusion<'m> {
                     let extra: Vec<ValueId> = nest.inputs.iter().map(|a| a.buf).filter(|&b| b != v).collect();
                     steps[j].2.extend(extra);
                     if let Step::MatMul(mm) = &mut steps[j].1 {
-                        mm.epilogue = Some(Epilogue { nest, acc_input });
+                        mm.epilogue = Some(Box::new(Epilogue { nest, acc_input }));
                     }
                 }
                 _ => {

@@ -168,7 +168,7 @@ pub struct MatMulStep {
     /// The IR op.
     pub provenance: Vec<String>,
     /// Fused elementwise consumer, if any (small GEMMs apply it in registers).
-    pub epilogue: Option<Epilogue>,
+    pub epilogue: Option<Box<Epilogue>>,
 }
 
 /// One step of a schedule.
