@@ -13,19 +13,19 @@ use cranelift_frontend::FunctionBuilder;
 use kiln_ir::{BinaryOp, CmpOp, Dim, ReduceOp, UnaryOp};
 use kiln_passes::schedule::{LoopNest, Node, OutMode, Stride};
 
-fn ro() -> MemFlagsData {
+pub(crate) fn ro() -> MemFlagsData {
     // inputs are never written by the kernel that reads them (the planner keeps
     // a kernel's inputs and outputs apart), so their loads may move
     MemFlagsData::new().with_notrap().with_readonly().with_can_move()
 }
 
-fn rw() -> MemFlagsData {
+pub(crate) fn rw() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
 }
 
 /// A counted loop `for i in (start..end).step_by(step)`; returns nothing. For `step`
 /// > 1 it runs while `i + step <= end`.
-fn for_loop(
+pub(crate) fn for_loop(
     b: &mut FunctionBuilder,
     start: Value,
     end: Value,

@@ -7,10 +7,10 @@
 //! Argument block (i64 slots): `[a, b, c, m, k, n, rsa, csa, rsb, csb]`, strides in
 //! elements.
 
+use crate::emit::{for_loop, ro, rw};
 use crate::layout::NestLayout;
-use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::*;
-use cranelift_codegen::ir::{BlockArg, FuncRef, InstBuilder, MemFlagsData, Type, Value};
+use cranelift_codegen::ir::{FuncRef, InstBuilder, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 use kiln_passes::schedule::LoopNest;
 
@@ -86,37 +86,6 @@ pub enum MatMulKind {
     DotAlongK,
     /// Anything else: scalar.
     Scalar,
-}
-
-fn ro() -> MemFlagsData {
-    MemFlagsData::new().with_notrap().with_readonly().with_can_move()
-}
-
-fn rw() -> MemFlagsData {
-    MemFlagsData::new().with_notrap()
-}
-
-fn for_loop(
-    b: &mut FunctionBuilder,
-    start: Value,
-    end: Value,
-    step: i64,
-    body: &mut dyn FnMut(&mut FunctionBuilder, Value),
-) {
-    let header = b.create_block();
-    let i = b.append_block_param(header, I64);
-    let body_block = b.create_block();
-    let exit = b.create_block();
-    b.ins().jump(header, &[BlockArg::Value(start)]);
-    b.switch_to_block(header);
-    let next = b.ins().iadd_imm_s(i, step);
-    let go = b.ins().icmp(IntCC::SignedLessThanOrEqual, next, end);
-    b.ins().brif(go, body_block, &[], exit, &[]);
-    b.switch_to_block(body_block);
-    body(b, i);
-    let next = b.ins().iadd_imm_s(i, step);
-    b.ins().jump(header, &[BlockArg::Value(next)]);
-    b.switch_to_block(exit);
 }
 
 struct Args {

@@ -12,22 +12,25 @@ fn scalar(t: &Tensor, x: f64, loc: &Loc) -> Result<Tensor> {
     t.graph.constant_at(x, Some(dtype), "Const", loc)
 }
 
-pub(crate) fn log_softmax_at(x: &Tensor, axis: i64, loc: &Loc) -> Result<Tensor> {
-    // shift by the max for stability; the shift cancels in the gradient
+/// `x - max(x)` along `axis` (the max held constant for the gradient) and its `exp`:
+/// the stable core of softmax and log-softmax.
+fn shifted_exp(x: &Tensor, axis: i64, loc: &Loc) -> Result<(Tensor, Tensor)> {
     let m = reduce_at(ReduceOp::Max, x, Axes::List(vec![axis]), true, loc)?;
     let m = stop_gradient_at(&m, loc)?;
     let z = binary_at(BinaryOp::Sub, x, &m, loc)?;
     let e = unary_at(UnaryOp::Exp, &z, loc)?;
+    Ok((z, e))
+}
+
+pub(crate) fn log_softmax_at(x: &Tensor, axis: i64, loc: &Loc) -> Result<Tensor> {
+    let (z, e) = shifted_exp(x, axis, loc)?;
     let s = reduce_at(ReduceOp::Sum, &e, Axes::List(vec![axis]), true, loc)?;
     let ls = unary_at(UnaryOp::Log, &s, loc)?;
     binary_at(BinaryOp::Sub, &z, &ls, loc)
 }
 
 pub(crate) fn softmax_at(x: &Tensor, axis: i64, loc: &Loc) -> Result<Tensor> {
-    let m = reduce_at(ReduceOp::Max, x, Axes::List(vec![axis]), true, loc)?;
-    let m = stop_gradient_at(&m, loc)?;
-    let z = binary_at(BinaryOp::Sub, x, &m, loc)?;
-    let e = unary_at(UnaryOp::Exp, &z, loc)?;
+    let (_, e) = shifted_exp(x, axis, loc)?;
     let s = reduce_at(ReduceOp::Sum, &e, Axes::List(vec![axis]), true, loc)?;
     binary_at(BinaryOp::Div, &e, &s, loc)
 }

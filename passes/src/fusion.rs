@@ -610,14 +610,7 @@ impl<'m> Fusion<'m> {
                 }
                 _ if self.force.contains(&v) => {
                     let node = self.node(&mut b, v, &mset, &space)?;
-                    outputs.push(KernelOutput {
-                        value: v,
-                        node,
-                        mode: OutMode::Store,
-                        strides: contiguous(&space),
-                        len: space.0.clone(),
-                        mean_of: None,
-                    });
+                    outputs.push(store(v, node, &space));
                 }
                 _ => {}
             }
@@ -678,15 +671,7 @@ impl<'m> Fusion<'m> {
         if was {
             self.copied.insert(v);
         }
-        let node = node?;
-        let outputs = vec![KernelOutput {
-            value: v,
-            node,
-            mode: OutMode::Store,
-            strides: contiguous(&space),
-            len: space.0.clone(),
-            mean_of: None,
-        }];
+        let outputs = vec![store(v, node?, &space)];
         let mut nest = LoopNest { space: space.0, inputs: b.inputs, scalars: b.scalars, nodes: b.nodes, outputs };
         collapse(&mut nest);
         Ok(nest)
@@ -739,6 +724,18 @@ impl<'m> Fusion<'m> {
         };
         b.memo.insert(v, n);
         Ok(n)
+    }
+}
+
+/// A plain row-major store of `v` over `space`.
+fn store(v: ValueId, node: usize, space: &Shape) -> KernelOutput {
+    KernelOutput {
+        value: v,
+        node,
+        mode: OutMode::Store,
+        strides: contiguous(space),
+        len: space.0.clone(),
+        mean_of: None,
     }
 }
 
