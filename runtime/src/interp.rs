@@ -127,23 +127,50 @@ pub fn run_all(
     let mut assigns = Vec::new();
     for v in m.values().filter(|v| need[v.index()]) {
         let op = m.op(v);
+        let out = match &op.kind {
+            OpKind::Parameter => {
+                (*feeds.get(&v).ok_or_else(|| EvalError { op: op.name.clone(), message: "no feed".into() })?).clone()
+            }
+            OpKind::Assign(var) => {
+                let x = vals[op.operands[0].index()].clone().expect("operands run first");
+                assigns.push((*var, x));
+                TensorValue::Unit
+            }
+            _ => {
+                let args: Vec<&TensorValue> =
+                    op.operands.iter().map(|o| vals[o.index()].as_ref().expect("operands run first")).collect();
+                eval_op(m, v, &args, vars, bindings)?
+            }
+        };
+        vals[v.index()] = Some(out);
+    }
+    Ok((vals, assigns))
+}
+
+/// Evaluates one op on the values of its operands (any op but a parameter or assign).
+pub fn eval_op(
+    m: &Module,
+    v: ValueId,
+    args: &[&TensorValue],
+    vars: &[Option<TensorValue>],
+    bindings: &Bindings,
+) -> Result<TensorValue, EvalError> {
+    {
+        let op = m.op(v);
         let err = |message: String| EvalError { op: op.name.clone(), message };
-        let arg = |i: usize| -> &TensorValue { vals[op.operands[i].index()].as_ref().expect("operands run first") };
+        let arg = |i: usize| -> &TensorValue { args[i] };
         let out_shape = || -> Result<Vec<usize>, EvalError> {
             let t = op.ty.as_ref().ok_or_else(|| err("op has no result type".into()))?;
             bindings.shape(&t.shape).ok_or_else(|| err(format!("unbound symbolic dim in {}", t.shape)))
         };
         let out = match &op.kind {
-            OpKind::Parameter => (*feeds.get(&v).ok_or_else(|| err("no feed".into()))?).clone(),
+            OpKind::Parameter => return Err(err("a parameter has no value without its feed".into())),
             OpKind::Constant(lit) => constant(lit, &out_shape()?),
             OpKind::Read(var) => vars
                 .get(var.index())
                 .and_then(|x| x.clone())
                 .ok_or_else(|| err(format!("variable @{} is not initialized", m.var(*var).name)))?,
-            OpKind::Assign(var) => {
-                assigns.push((*var, arg(0).clone()));
-                TensorValue::Unit
-            }
+            OpKind::Assign(_) => TensorValue::Unit,
             OpKind::Random { dist, seed } => {
                 random(*dist, *seed, op.ty.as_ref().map_or(DType::F32, |t| t.dtype), &out_shape()?)
             }
@@ -165,11 +192,7 @@ pub fn run_all(
                     Slice::from(b..b + shape[ax.axis.index()] as isize)
                 }).to_owned())
             }
-            OpKind::Concat { axis } => concat(
-                &op.operands.iter().map(|o| vals[o.index()].as_ref().expect("operands run first")).collect::<Vec<_>>(),
-                *axis,
-            )
-            .map_err(err)?,
+            OpKind::Concat { axis } => concat(args, *axis).map_err(err)?,
             OpKind::Reduce { op: r, axes, keepdims } => reduce(*r, arg(0), axes, *keepdims),
             OpKind::MatMul => matmul(arg(0), arg(1)).map_err(err)?,
             OpKind::Convert => convert(arg(0), op.ty.as_ref().map_or(DType::F32, |t| t.dtype)),
@@ -192,10 +215,8 @@ pub fn run_all(
             OpKind::ScatterAdd => scatter_add(&indices(arg(0)), arg(1), &out_shape()?).map_err(err)?,
         };
         // every value is kept in row-major layout, so callers can take slices
-        let out = map_array!(out, a => if a.is_standard_layout() { a } else { a.as_standard_layout().into_owned() });
-        vals[v.index()] = Some(out);
+        Ok(map_array!(out, a => if a.is_standard_layout() { a } else { a.as_standard_layout().into_owned() }))
     }
-    Ok((vals, assigns))
 }
 
 fn constant(lit: &kiln_ir::Literal, shape: &[usize]) -> TensorValue {
