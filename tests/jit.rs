@@ -545,3 +545,74 @@ fn notebook_prints_the_same_on_both_backends() {
     assert_eq!(jit, interp);
     assert!(jit.contains("[[ 0.  1.  2.]\n [-1.  0.  1.]\n [-2. -1.  0.]]") && jit.contains("[[-14.]]"), "{jit}");
 }
+
+#[test]
+fn ops_the_jit_does_not_compile_run_as_interpreter_steps() {
+    // a policy-gradient step: integer actions, gather, argmax, one-hot, sparse
+    // cross-entropy; the f32 math still runs in fused kernels
+    use kiln::train::{GradientDescentOptimizer, Optimizer};
+    let g = Graph::new();
+    let obs = g.placeholder(DType::F32, [None, Some(4)], "obs").unwrap();
+    let act = g.placeholder(DType::I32, [None], "act").unwrap();
+    let adv = g.placeholder(DType::F32, [None], "adv").unwrap();
+    let w = g.get_variable("pi/W", &[4, 3], DType::F32, None).unwrap();
+    let step_var = g.get_variable("global_step", &[], DType::I64, kiln::Initializer::Zeros).unwrap();
+    let logits = kiln::matmul(&obs, &w).unwrap();
+    let xent = nn::sparse_softmax_cross_entropy_with_logits(&act, &logits).unwrap();
+    let loss = kiln::reduce_mean(&(&xent * &adv), Axes::All, false).unwrap();
+    let greedy = kiln::argmax(&logits, 1).unwrap();
+    let rows = kiln::gather(&w, &kiln::cast(&greedy, DType::I32).unwrap()).unwrap();
+    let bump = kiln::assign(&step_var, &(&step_var + 1.0)).unwrap();
+    let train = GradientDescentOptimizer::new(0.1).minimize(&loss, None).unwrap();
+    let all = kiln::group(&[&train, &bump]).unwrap();
+    let feeds = [
+        (&obs, rand_array(1, &[5, 4], -1.0, 1.0).into()),
+        (&act, TensorValue::from(vec![0i32, 2, 1, 1, 0])),
+        (&adv, rand_array(2, &[5], -1.0, 1.0).into()),
+    ];
+    let mut jit = session(&g, Backend::Jit);
+    let mut interp = session(&g, Backend::Interpreter);
+    for s in [&mut jit, &mut interp] {
+        s.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
+    }
+    for _ in 0..3 {
+        let a = jit.run(&[&all, &loss, &greedy, &rows], &feeds).unwrap();
+        let b = interp.run(&[&all, &loss, &greedy, &rows], &feeds).unwrap();
+        assert_close("loss", &a[1], &b[1], 1e-6, 1e-5);
+        assert_eq!(a[2], b[2], "argmax");
+        assert_close("gathered rows", &a[3], &b[3], 1e-6, 1e-5);
+    }
+    assert_close("trained W", jit.variable(&w).unwrap(), interp.variable(&w).unwrap(), 1e-6, 1e-5);
+    assert_eq!(jit.variable(&step_var), Some(&TensorValue::from(3i64)));
+    // every run, the random initializer included, went through a compiled executable
+    assert_eq!(jit.run_counts().1, 0);
+    let s = jit.schedule_of(&[&all, &loss, &greedy, &rows]).unwrap();
+    assert!(s.describe().contains("interpreter %labels/check"), "{}", s.describe());
+    assert!(s.kernel_count() >= 2, "{}", s.describe());
+    // a bad label fails the run with the interpreter's error
+    let bad =
+        [(&obs, feeds[0].1.clone()), (&act, TensorValue::from(vec![0i32, 3, 1, 1, 0])), (&adv, feeds[2].1.clone())];
+    let e = jit.run(&[&loss], &bad).unwrap_err();
+    assert!(e.to_string().contains("label 3 is outside the valid range [0, 3)"), "{e}");
+}
+
+#[test]
+fn other_dtypes_match_the_interpreter() {
+    let g = Graph::new();
+    let i = g.placeholder(DType::I32, [None], "i").unwrap();
+    let d = g.placeholder(DType::F64, [None], "d").unwrap();
+    let x = g.placeholder(DType::F32, [None], "x").unwrap();
+    let ii = &(&i * 3.0) - &kiln::abs(&i).unwrap();
+    let dd = kiln::tanh(&(&d * 0.5)).unwrap();
+    let mask = kiln::greater(&kiln::cast(&i, DType::F32).unwrap(), &x).unwrap();
+    let mixed = kiln::where_(&mask, &kiln::cast(&dd, DType::F32).unwrap(), &kiln::exp(&x).unwrap()).unwrap();
+    let feeds = [
+        (&i, TensorValue::from(vec![-2i32, 0, 5, 7])),
+        (&d, TensorValue::from(vec![0.1f64, -3.0, 2.5, 0.0])),
+        (&x, TensorValue::from(vec![0.5f32, -1.0, 6.0, 2.0])),
+    ];
+    let a = session(&g, Backend::Jit).run(&[&ii, &dd, &mask, &mixed], &feeds).unwrap();
+    let b = session(&g, Backend::Interpreter).run(&[&ii, &dd, &mask, &mixed], &feeds).unwrap();
+    assert_eq!(a[..3], b[..3]);
+    assert_close("mixed", &a[3], &b[3], 1e-6, 3e-6);
+}

@@ -56,6 +56,9 @@ pub enum KernelKind {
     Loop,
     /// A small-matrix GEMM micro-kernel (argument block per [`matmul`]).
     MatMul(MatMulKind),
+    /// An op the runtime runs on the interpreter: an empty function keeps one
+    /// compiled entry per step.
+    Host,
 }
 
 /// One compiled kernel, for one step of the schedule.
@@ -161,6 +164,7 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
                 Step::MatMul(mm) => {
                     (format!("matmul.{i}"), KernelKind::MatMul(matmul_kind(mm)), &[], mm.provenance.clone())
                 }
+                Step::Host(h) => (format!("host.{i}"), KernelKind::Host, &[], vec![format!("{:?}", h.value)]),
             };
         let err = |m: &dyn std::fmt::Display| cg_err(&name, m);
         let mut sig = module.make_signature();
@@ -180,6 +184,7 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
                 (vec![l], n)
             }
             None if kind == KernelKind::Loop => kernel_layout(nests),
+            None if kind == KernelKind::Host => (Vec::new(), 0),
             None => (Vec::new(), 10),
         };
         {
@@ -196,6 +201,7 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
                         emit::emit_nest(&mut b, args, n, l, powf, broken);
                     }
                 }
+                KernelKind::Host => {}
                 KernelKind::MatMul(mk) => {
                     let epi =
                         epilogue.map(|e| matmul::Epi { nest: &e.nest, layout: &layouts[0], acc: e.acc_input, powf });

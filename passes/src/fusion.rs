@@ -41,6 +41,8 @@ struct Fusion<'m> {
     force: HashSet<ValueId>,
     copied: HashSet<ValueId>,
     epilogues: HashMap<ValueId, LoopNest>,
+    /// ops run on the interpreter, with the reason
+    host: HashMap<ValueId, String>,
     refusals: Vec<String>,
 }
 
@@ -53,6 +55,7 @@ enum Class {
     MatMul,
     Scalar,
     Sink,
+    Host,
 }
 
 impl<'m> Fusion<'m> {
@@ -83,15 +86,52 @@ impl<'m> Fusion<'m> {
             force: HashSet::new(),
             copied: HashSet::new(),
             epilogues: HashMap::new(),
+            host: HashMap::new(),
             refusals: Vec::new(),
         };
-        for v in m.values().filter(|v| f.live[v.index()]) {
-            f.check_supported(v)?;
+        let mut f = f;
+        // ops the kernels cannot compute run on the interpreter, and so does anything
+        // that reads a non-f32 value they produce (or a mask a host select needs)
+        loop {
+            let mut changed = false;
+            for v in m.values().filter(|v| f.live[v.index()]) {
+                if f.host.contains_key(&v) {
+                    continue;
+                }
+                let why = match f.check_supported(v) {
+                    Err(e) => Some(e.message),
+                    Ok(()) => {
+                        let op = m.op(v);
+                        let non_f32_host = op
+                            .operands
+                            .iter()
+                            .any(|u| f.host.contains_key(u) && m.ty(*u).is_some_and(|t| t.dtype != DType::F32));
+                        let mask_for_host = matches!(op.kind, OpKind::Compare(_))
+                            && f.consumers[v.index()].iter().any(|c| f.host.contains_key(c));
+                        let int_operand = matches!(op.kind, OpKind::Compare(_))
+                            && op.operands.iter().any(|u| m.ty(*u).is_some_and(|t| t.dtype != DType::F32));
+                        (non_f32_host || mask_for_host || int_operand)
+                            .then(|| "reads a value only the interpreter has".to_string())
+                    }
+                };
+                if let Some(why) = why {
+                    if !matches!(m.op(v).kind, OpKind::Assign(_) | OpKind::Group | OpKind::Parameter) {
+                        f.host.insert(v, why);
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
         }
         Ok(f)
     }
 
     fn class(&self, v: ValueId) -> Class {
+        if self.host.contains_key(&v) {
+            return Class::Host;
+        }
         match self.m.op(v).kind {
             OpKind::Parameter | OpKind::Read(_) | OpKind::Constant(_) => Class::Base,
             OpKind::Broadcast { .. }
@@ -328,7 +368,7 @@ impl<'m> Fusion<'m> {
             return true;
         }
         match self.class(v) {
-            Class::Base | Class::MatMul | Class::Reduce => true,
+            Class::Base | Class::MatMul | Class::Reduce | Class::Host => true,
             Class::Elementwise => self.force.contains(&v),
             _ => false,
         }
@@ -407,6 +447,14 @@ impl<'m> Fusion<'m> {
                 }
             }
         }
+        // the interpreter reads whole buffers: views it needs are copied out first
+        for (&v, _) in self.host.iter() {
+            for &u in &self.m.op(v).operands {
+                if self.class(u) == Class::View && !self.copied.contains(&u) {
+                    self.copied.insert(u);
+                }
+            }
+        }
         // a GEMM wants B's rows contiguous: a transposed B (other than a vector) is copied
         for &v in &live {
             if self.class(v) != Class::MatMul {
@@ -453,6 +501,22 @@ impl<'m> Fusion<'m> {
             let provenance = vec![format!("%{} (copy)", self.m.op(v).name)];
             let kernel = LoopKernel { name: String::new(), nests: vec![nest], provenance, epilogue_of: None };
             steps.push((v.index(), Step::Loop(kernel), reads, vec![v]));
+        }
+        for &v in &live {
+            if let Some(reason) = self.host.get(&v) {
+                let reads: Vec<ValueId> = self.m.op(v).operands.clone();
+                let writes = if self.m.ty(v).is_some() { vec![v] } else { vec![] };
+                steps.push((v.index(), Step::Host(HostStep { value: v, reason: reason.clone() }), reads, writes));
+                self.refusals.push(format!("%{}: on the interpreter: {reason}", self.m.op(v).name));
+            }
+        }
+        for &v in &live {
+            if let Some(reason) = self.host.get(&v) {
+                let reads: Vec<ValueId> = self.m.op(v).operands.clone();
+                let writes = if self.m.ty(v).is_some() { vec![v] } else { vec![] };
+                steps.push((v.index(), Step::Host(HostStep { value: v, reason: reason.clone() }), reads, writes));
+                self.refusals.push(format!("%{}: on the interpreter: {reason}", self.m.op(v).name));
+            }
         }
         for &v in &live {
             if self.class(v) != Class::MatMul {
@@ -530,7 +594,8 @@ impl<'m> Fusion<'m> {
                 OpKind::Constant(Literal::F32(d)) => BufKind::Const(d.clone()),
                 _ => BufKind::Temp,
             };
-            buffers.push(Buffer { value: v, shape: f.shape(v), kind });
+            let dtype = f.m.ty(v).map_or(DType::F32, |t| t.dtype);
+            buffers.push(Buffer { value: v, shape: f.shape(v), dtype, kind });
         };
         for s in &steps {
             match s {
@@ -547,6 +612,24 @@ impl<'m> Fusion<'m> {
                 Step::MatMul(mm) => {
                     for v in [mm.a.buf, mm.b.buf, mm.out] {
                         add(&self, v, &mut buffers);
+                    }
+                    if let Some(e) = &mm.epilogue {
+                        for a in &e.nest.inputs {
+                            add(&self, a.buf, &mut buffers);
+                        }
+                        for o in &e.nest.outputs {
+                            add(&self, o.value, &mut buffers);
+                        }
+                    }
+                }
+                Step::Host(h) => {
+                    for &u in &self.m.op(h.value).operands {
+                        if self.m.ty(u).is_some() {
+                            add(&self, u, &mut buffers);
+                        }
+                    }
+                    if self.m.ty(h.value).is_some() {
+                        add(&self, h.value, &mut buffers);
                     }
                 }
             }

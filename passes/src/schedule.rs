@@ -171,11 +171,23 @@ pub struct MatMulStep {
     pub epilogue: Option<Box<Epilogue>>,
 }
 
+/// An op the JIT does not compile (another dtype, gather, random, ...), run by the
+/// reference interpreter on materialized operands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostStep {
+    /// The op's value.
+    pub value: ValueId,
+    /// Why it is not compiled.
+    pub reason: String,
+}
+
 /// One step of a schedule.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
     /// A fused loop kernel (JIT-compiled).
     Loop(LoopKernel),
+    /// One op on the interpreter.
+    Host(HostStep),
     /// A matrix product (a tuned GEMM).
     MatMul(MatMulStep),
 }
@@ -200,6 +212,8 @@ pub struct Buffer {
     pub value: ValueId,
     /// Its shape.
     pub shape: Shape,
+    /// Its element type: f32 lives in the arena, anything else beside it as a value.
+    pub dtype: kiln_ir::DType,
     /// Where it lives.
     pub kind: BufKind,
 }
@@ -246,6 +260,9 @@ impl Schedule {
                         let dims: Vec<String> = n.space.iter().map(|d| d.to_string()).collect();
                         let _ = writeln!(s, "  [{}] in: {} -> {}", dims.join(","), ins.join(" "), outs.join(" "));
                     }
+                }
+                Step::Host(h) => {
+                    let _ = writeln!(s, "interpreter {} ({})", name(h.value), h.reason);
                 }
                 Step::MatMul(mm) => {
                     let _ = write!(s, "matmul {} = {} x {}", name(mm.out), name(mm.a.buf), name(mm.b.buf));

@@ -47,6 +47,12 @@ impl Session {
             .map_err(|message| Error::Jit { message, loc: loc.clone() })?;
         exec.threads = self.options().threads.max(1);
         let new_feeds: Vec<Option<ValueId>> = feed_ids.iter().map(|&f| exec.map(f)).collect();
+        if let Some(b) =
+            exec.schedule.buffers.iter().find(|b| b.dtype != kiln_ir::DType::F32 && matches!(b.kind, BufKind::Feed))
+        {
+            let message = format!("callables take f32 feeds; '{}' is {}", exec.module().op(b.value).name, b.dtype);
+            return Err(Error::Jit { message, loc });
+        }
         for b in &exec.schedule.buffers {
             if matches!(b.kind, BufKind::Feed) && !new_feeds.contains(&Some(b.value)) {
                 let op = exec.module().op(b.value);
@@ -109,7 +115,10 @@ impl Callable {
                 None => (std::ptr::null(), 0),
             };
         }
-        self.exec.run_raw(&self.raw, &mut sess.vars).map_err(|message| Error::Jit { message, loc: loc() })
+        self.exec.run_raw(&self.raw, &mut sess.vars).map_err(|e| match e {
+            crate::exec::RunError::Eval(source) => Error::Eval { source, loc: loc() },
+            crate::exec::RunError::Internal(message) => Error::Jit { message, loc: loc() },
+        })
     }
 
     /// Full checks when the feed shapes change: dtypes, shapes, shared dims.

@@ -16,6 +16,39 @@ enum Loc {
     Arena(usize),
     Var(VarId),
     Const(usize),
+    /// a non-f32 value, kept beside the arena
+    Host,
+}
+
+/// Why a run failed: an op on the interpreter failed (integer division by zero, an
+/// index out of range), or something inside the executable went wrong.
+#[derive(Debug)]
+pub enum RunError {
+    /// An op failed, as it would on the interpreter.
+    Eval(crate::interp::EvalError),
+    /// An internal inconsistency (a kiln bug).
+    Internal(String),
+}
+
+impl From<String> for RunError {
+    fn from(s: String) -> Self {
+        RunError::Internal(s)
+    }
+}
+
+impl From<&str> for RunError {
+    fn from(s: &str) -> Self {
+        RunError::Internal(s.to_string())
+    }
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Eval(e) => write!(f, "{e}"),
+            RunError::Internal(s) => f.write_str(s),
+        }
+    }
 }
 
 /// GEMMs with at least this many multiply-adds (m·k·n) call `matrixmultiply`; smaller
@@ -54,6 +87,10 @@ struct Bound {
     snapshots: Vec<(usize, usize)>,
     /// epilogue kernels a fused GEMM already ran
     skip: Vec<bool>,
+    /// the run's symbol sizes, for ops on the interpreter
+    bindings: Bindings,
+    /// non-f32 values, by buffer
+    host_vals: Vec<Option<TensorValue>>,
 }
 
 /// A compiled graph ready to run many times.
@@ -231,6 +268,13 @@ impl Executable {
                     k.nests.iter().flat_map(|n| n.inputs.iter().map(|a| a.buf)).collect(),
                     k.nests.iter().flat_map(|n| n.outputs.iter().map(|o| o.value)).collect(),
                 ),
+                Step::Host(h) => {
+                    let m = &self.schedule.module;
+                    let reads =
+                        m.op(h.value).operands.iter().copied().filter(|u| self.buf_index.contains_key(u)).collect();
+                    let writes = if self.buf_index.contains_key(&h.value) { vec![h.value] } else { vec![] };
+                    (reads, writes)
+                }
                 Step::MatMul(mm) => {
                     // a fused epilogue reads and writes at the GEMM's step
                     let mut reads = vec![mm.a.buf, mm.b.buf];
@@ -265,6 +309,7 @@ impl Executable {
                 _ => (first[i].min(last[i]), last[i]),
             };
             let loc = match &buf.kind {
+                _ if buf.dtype != kiln_ir::DType::F32 => Loc::Host,
                 BufKind::Var(v) => Loc::Var(*v),
                 BufKind::Const(_) => {
                     const_i += 1;
@@ -330,6 +375,7 @@ impl Executable {
                 Ok(())
             };
             match st {
+                Step::Host(_) => args.push(Vec::new()),
                 Step::Loop(k) => {
                     let ck = &self.kernels[ki];
                     let mut a = vec![0i64; ck.slots];
@@ -416,6 +462,8 @@ impl Executable {
             sizes,
             snapshots,
             skip,
+            bindings: b.clone(),
+            host_vals: vec![None; s.buffers.len()],
         });
         Ok(())
     }
@@ -428,7 +476,7 @@ impl Executable {
         bindings: &Bindings,
         feeds: &HashMap<ValueId, &TensorValue>,
         vars: &mut [Option<TensorValue>],
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let signature: Vec<Vec<usize>> =
             self.params.iter().map(|p| feeds.get(p).map_or(vec![], |v| v.shape().to_vec())).collect();
         if self.bound.as_ref().is_none_or(|b| b.signature != signature) {
@@ -441,7 +489,13 @@ impl Executable {
                     let s = a.as_slice().ok_or("feeds must be contiguous")?;
                     (s.as_ptr(), s.len())
                 }
-                Some(_) => return Err(format!("feed for %{} is not f32", self.schedule.module.op(*p).name)),
+                Some(other) => {
+                    // other dtypes only feed ops on the interpreter
+                    if let (Some(&i), Some(b)) = (self.buf_index.get(p), self.bound.as_mut()) {
+                        b.host_vals[i] = Some((*other).clone());
+                    }
+                    (std::ptr::null(), 0)
+                }
                 None => (std::ptr::null(), 0),
             });
         }
@@ -466,7 +520,7 @@ impl Executable {
 
     /// Runs with feeds given as (pointer, length) in params order, after
     /// [`Executable::prepare`]. Allocates nothing once every variable is initialized.
-    pub fn run_raw(&mut self, feeds: &[(*const f32, usize)], vars: &mut [Option<TensorValue>]) -> Result<(), String> {
+    pub fn run_raw(&mut self, feeds: &[(*const f32, usize)], vars: &mut [Option<TensorValue>]) -> Result<(), RunError> {
         let bound = self.bound.as_mut().expect("bound above");
         let arena = bound.arena.as_mut_ptr();
         for (i, loc) in bound.locs.iter().enumerate() {
@@ -475,12 +529,13 @@ impl Executable {
                 Loc::Const(c) => self.consts[c].as_ptr() as *mut f32,
                 Loc::Var(v) => match vars.get_mut(v.index()).and_then(|x| x.as_mut()) {
                     Some(TensorValue::F32(a)) => a.as_mut_ptr(),
-                    _ => return Err(format!("variable {} is not an initialized f32 value", v.index())),
+                    _ => return Err(format!("variable {} is not an initialized f32 value", v.index()).into()),
                 },
+                Loc::Host => std::ptr::null_mut(),
             };
         }
         for (i, buf) in self.schedule.buffers.iter().enumerate() {
-            if let BufKind::Feed = buf.kind {
+            if let (BufKind::Feed, Loc::Arena(_)) = (&buf.kind, bound.locs[i]) {
                 let p = self.params.iter().position(|&p| p == buf.value).ok_or("feed is not a parameter")?;
                 let (src, len) = feeds.get(p).copied().unwrap_or((std::ptr::null(), 0));
                 if src.is_null() || len != bound.sizes[i] {
@@ -488,7 +543,8 @@ impl Executable {
                         "feed for %{} has {len} elements, expected {}",
                         self.schedule.module.op(buf.value).name,
                         bound.sizes[i]
-                    ));
+                    )
+                    .into());
                 }
                 // SAFETY: the caller's slice holds `len` elements, the arena slot was
                 // sized for exactly that many at bind time.
@@ -504,6 +560,48 @@ impl Executable {
                 continue;
             }
             match st {
+                Step::Host(h) => {
+                    let m = &self.schedule.module;
+                    let mut owned = Vec::new();
+                    for &u in &m.op(h.value).operands {
+                        let Some(&iu) = self.buf_index.get(&u) else {
+                            owned.push(TensorValue::Unit);
+                            continue;
+                        };
+                        owned.push(match bound.locs[iu] {
+                            Loc::Host => bound.host_vals[iu].clone().ok_or("a host value is missing")?,
+                            _ => {
+                                let t = m.ty(u).ok_or("operand without a type")?;
+                                let shape = bound.bindings.shape(&t.shape).ok_or("unbound operand shape")?;
+                                // SAFETY: the buffer holds exactly `sizes[iu]` elements.
+                                let data = unsafe { std::slice::from_raw_parts(self.bases[iu], bound.sizes[iu]) };
+                                let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data.to_vec())
+                                    .map_err(|e| e.to_string())?;
+                                TensorValue::F32(a)
+                            }
+                        });
+                    }
+                    let refs: Vec<&TensorValue> = owned.iter().collect();
+                    let out =
+                        crate::interp::eval_op(m, h.value, &refs, vars, &bound.bindings).map_err(RunError::Eval)?;
+                    if let Some(&i) = self.buf_index.get(&h.value) {
+                        match (bound.locs[i], &out) {
+                            (Loc::Host, _) => bound.host_vals[i] = Some(out),
+                            (_, TensorValue::F32(a)) => {
+                                let src = a.as_slice().ok_or("interpreter results are row-major")?;
+                                // SAFETY: the slot holds sizes[i] elements, the op's shape.
+                                unsafe {
+                                    std::ptr::copy_nonoverlapping(
+                                        src.as_ptr(),
+                                        self.bases[i],
+                                        src.len().min(bound.sizes[i]),
+                                    )
+                                };
+                            }
+                            _ => return Err("an f32 slot got another dtype".into()),
+                        }
+                    }
+                }
                 Step::Loop(lk) => {
                     let k = &self.kernels[ki];
                     let args = &bound.args[ki];
@@ -622,6 +720,10 @@ impl Executable {
             let n = bound.sizes[i];
             let from = self.bases[i];
             let slot = vars.get_mut(var.index()).ok_or("assign to an unknown variable")?;
+            if let Loc::Host = bound.locs[i] {
+                *slot = bound.host_vals[i].clone();
+                continue;
+            }
             if !matches!(slot, Some(TensorValue::F32(a)) if a.len() == n && a.is_standard_layout()) {
                 // first initialization: the only allocation a run can make
                 let shape = self.schedule.module.var(var).ty.shape.as_fixed().unwrap_or_default();
@@ -653,7 +755,14 @@ impl Executable {
                 Some(TensorValue::F32(a)) => a.as_slice()?,
                 _ => return None,
             },
+            Loc::Host => return None,
         })
+    }
+
+    /// A non-f32 value computed on the interpreter during the last run.
+    pub fn host_value(&self, v: ValueId) -> Option<&TensorValue> {
+        let i = *self.buf_index.get(&v)?;
+        self.bound.as_ref()?.host_vals.get(i)?.as_ref()
     }
 
     /// The module the schedule was built from.

@@ -356,7 +356,10 @@ impl Session {
         } else {
             None
         };
-        exec.run(bindings, &feeds, &mut self.vars).map_err(jit_err)?;
+        exec.run(bindings, &feeds, &mut self.vars).map_err(|e| match e {
+            crate::exec::RunError::Eval(source) => Error::Eval { source, loc: loc.clone() },
+            crate::exec::RunError::Internal(message) => jit_err(message),
+        })?;
         let mut out = Vec::with_capacity(fetches.len());
         for (i, &f) in fetches.iter().enumerate() {
             if let Some(v) = &before[i] {
@@ -368,6 +371,10 @@ impl Session {
                 continue;
             };
             let shape = bindings.shape(&t.shape).ok_or_else(|| jit_err("unbound fetch shape".into()))?;
+            if let Some(v) = exec.host_value(exec.schedule.roots[i]) {
+                out.push(v.clone());
+                continue;
+            }
             let data = exec
                 .value(exec.schedule.roots[i], &self.vars)
                 .ok_or_else(|| jit_err(format!("no buffer for fetch %{}", m.op(f).name)))?;
