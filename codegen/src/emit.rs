@@ -231,7 +231,23 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
             })
             .collect();
     let n4 = b.ins().band_imm_s(n, !3);
-    for_loop(b, zero, n4, 4, &mut |b, i| {
+    // two independent vectors per iteration hide the latency of long polynomial chains
+    // (exp, tanh); kernels with vector accumulators keep one chain
+    let start4 = if accs.iter().all(Option::is_none) {
+        let n8 = b.ins().band_imm_s(n, !7);
+        for_loop(b, zero, n8, 8, &mut |b, i| {
+            for half in 0..2 {
+                let ih = b.ins().iadd_imm_s(i, 4 * half);
+                let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, ih)).collect();
+                let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, ih)).collect();
+                point(b, c, F32X4, Some((&splats, &accs)), &oi, &oo);
+            }
+        });
+        n8
+    } else {
+        zero
+    };
+    for_loop(b, start4, n4, 4, &mut |b, i| {
         let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, i)).collect();
         let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, i)).collect();
         point(b, c, F32X4, Some((&splats, &accs)), &oi, &oo);
