@@ -51,7 +51,7 @@ impl std::fmt::Display for RunError {
     }
 }
 
-/// GEMMs with at least this many multiply-adds (m·k·n) call `matrixmultiply`; smaller
+/// GEMMs with at least this many multiply-adds (m·k·n) call the `gemm` crate (AVX-512 kernels); smaller
 /// ones run kiln's CLIF micro-kernel, which has no packing overhead and allocates
 /// nothing. Chosen by measurement (`benches/kiln.rs`, `gemm/crossover`).
 pub const GEMM_LIBRARY_MIN_MACS: usize = 64 * 64 * 64;
@@ -111,6 +111,51 @@ pub struct Executable {
     pub remap: Vec<Option<ValueId>>,
     /// Threads a large kernel may split across (1: never split).
     pub threads: usize,
+}
+
+/// A large GEMM `c = a x b` (c row-major with row stride `rsc`) on the `gemm` crate's
+/// AVX-512 kernels.
+///
+/// # Safety
+/// The pointers must address matrices of the given extents and strides.
+#[allow(clippy::too_many_arguments)]
+unsafe fn big_gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    c: *mut f32,
+    rsc: isize,
+) {
+    // SAFETY: forwarded from the caller; `read_dst = false` ignores c's old contents
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c,
+            1,
+            rsc,
+            false,
+            a,
+            csa,
+            rsa,
+            b,
+            csb,
+            rsb,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
 }
 
 /// Loop kernels and GEMMs below this much work (elements, multiply-adds) stay on one
@@ -662,21 +707,18 @@ impl Executable {
                                     let a = (a as *const f32).add(mm.a.1 + oa).offset(r0 as isize * mm.rsa);
                                     let b = (b as *const f32).add(mm.b.1 + ob);
                                     let c = (c as *mut f32).add(oc + r0 * mm.n);
-                                    matrixmultiply::sgemm(
+                                    big_gemm(
                                         r1 - r0,
                                         mm.k,
                                         mm.n,
-                                        1.0,
                                         a,
                                         mm.rsa,
                                         mm.csa,
                                         b,
                                         mm.rsb,
                                         mm.csb,
-                                        0.0,
                                         c,
                                         mm.n as isize,
-                                        1,
                                     )
                                 };
                                 sc.spawn(run);
@@ -688,21 +730,18 @@ impl Executable {
                     for &(oa, ob, oc) in &mm.batches {
                         // SAFETY: strides and extents come from the bound shapes.
                         unsafe {
-                            matrixmultiply::sgemm(
+                            big_gemm(
                                 mm.m,
                                 mm.k,
                                 mm.n,
-                                1.0,
                                 a.add(mm.a.1 + oa),
                                 mm.rsa,
                                 mm.csa,
                                 b.add(mm.b.1 + ob),
                                 mm.rsb,
                                 mm.csb,
-                                0.0,
                                 c.add(oc),
                                 mm.n as isize,
-                                1,
                             )
                         };
                     }
