@@ -511,14 +511,6 @@ impl<'m> Fusion<'m> {
             }
         }
         for &v in &live {
-            if let Some(reason) = self.host.get(&v) {
-                let reads: Vec<ValueId> = self.m.op(v).operands.clone();
-                let writes = if self.m.ty(v).is_some() { vec![v] } else { vec![] };
-                steps.push((v.index(), Step::Host(HostStep { value: v, reason: reason.clone() }), reads, writes));
-                self.refusals.push(format!("%{}: on the interpreter: {reason}", self.m.op(v).name));
-            }
-        }
-        for &v in &live {
             if self.class(v) != Class::MatMul {
                 continue;
             }
