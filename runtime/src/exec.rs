@@ -111,6 +111,8 @@ pub struct Executable {
     pub remap: Vec<Option<ValueId>>,
     /// Threads a large kernel may split across (1: never split).
     pub threads: usize,
+    /// (buffer, parameter index) of every fed buffer, found once
+    feed_params: Vec<(usize, usize)>,
 }
 
 /// A large GEMM `c = a x b` (c row-major with row stride `rsc`) on the `gemm` crate's
@@ -251,6 +253,13 @@ impl Executable {
             .collect();
         let params = schedule.module.parameters();
         let n = schedule.buffers.len();
+        let feed_params = schedule
+            .buffers
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| matches!(b.kind, BufKind::Feed))
+            .filter_map(|(i, b)| Some((i, params.iter().position(|&p| p == b.value)?)))
+            .collect();
         Ok(Executable {
             kernels,
             _jit: jit,
@@ -263,6 +272,7 @@ impl Executable {
             no_reuse: false,
             remap: Vec::new(),
             threads: 1,
+            feed_params,
         })
     }
 
@@ -579,9 +589,9 @@ impl Executable {
                 Loc::Host => std::ptr::null_mut(),
             };
         }
-        for (i, buf) in self.schedule.buffers.iter().enumerate() {
-            if let (BufKind::Feed, Loc::Arena(_)) = (&buf.kind, bound.locs[i]) {
-                let p = self.params.iter().position(|&p| p == buf.value).ok_or("feed is not a parameter")?;
+        for &(i, p) in &self.feed_params {
+            let buf = &self.schedule.buffers[i];
+            if let Loc::Arena(_) = bound.locs[i] {
                 let (src, len) = feeds.get(p).copied().unwrap_or((std::ptr::null(), 0));
                 if src.is_null() || len != bound.sizes[i] {
                     return Err(format!(

@@ -337,13 +337,6 @@ impl Session {
             }
         }
         // a fetched variable is its value before this run's assignments
-        let before: Vec<Option<TensorValue>> = fetches
-            .iter()
-            .map(|&f| match m.op(f).kind {
-                OpKind::Read(var) => self.vars[var.index()].clone(),
-                _ => None,
-            })
-            .collect();
         // the schedule runs the optimized module: key the feeds by its values
         let feeds: HashMap<ValueId, &TensorValue> =
             feeds.iter().filter_map(|(k, v)| Some((exec.map(*k)?, *v))).collect();
@@ -362,10 +355,6 @@ impl Session {
         })?;
         let mut out = Vec::with_capacity(fetches.len());
         for (i, &f) in fetches.iter().enumerate() {
-            if let Some(v) = &before[i] {
-                out.push(v.clone());
-                continue;
-            }
             let Some(t) = m.ty(f) else {
                 out.push(TensorValue::Unit);
                 continue;
