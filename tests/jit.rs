@@ -157,6 +157,17 @@ fn matmuls_with_transposes_and_epilogues() {
         ];
         diff(&format!("matmul {m}x{k}x{n}"), &g, &[&y, &z, &gram, &at], &feeds, 1e-4, 1e-4);
     }
+    // all dims symbolic: strides are run-time values, not immediates, in the micro-kernels
+    for &(m, k, n) in &[(37, 29, 13), (32, 20, 1), (5, 3, 7), (9, 1, 8)] {
+        let g = Graph::new();
+        let a = g.placeholder(DType::F32, [None, None], "a").unwrap();
+        let b = g.placeholder(DType::F32, [None, None], "b").unwrap();
+        let at = kiln::transpose(&a, None).unwrap();
+        let y = kiln::matmul(&a, &b).unwrap();
+        let gram = kiln::matmul(&at, &a).unwrap();
+        let feeds = [(&a, rand_array(7, &[m, k], -1.0, 1.0).into()), (&b, rand_array(8, &[k, n], -1.0, 1.0).into())];
+        diff(&format!("symbolic matmul {m}x{k}x{n}"), &g, &[&y, &gram], &feeds, 1e-4, 1e-4);
+    }
     // batched
     let g = Graph::new();
     let a = g.placeholder(DType::F32, [3, 4, 5], "a").unwrap();

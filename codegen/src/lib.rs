@@ -111,9 +111,14 @@ fn cg_err(kernel: &str, e: impl std::fmt::Display) -> CodegenError {
 pub fn matmul_kind(mm: &MatMulStep) -> MatMulKind {
     let r = mm.a.strides.len();
     let unit = |s: &kiln_passes::schedule::Stride| s.known() == Some(1);
-    if unit(&mm.b.strides[r - 1]) {
+    let dots = unit(&mm.a.strides[r - 1]) && unit(&mm.b.strides[r - 2]);
+    // one output column: rows of b are single floats, so dot products along k vectorize
+    // where a 4-column block would fall back to scalar code
+    if dots && mm.n == kiln_ir::Dim::Fixed(1) {
+        MatMulKind::DotAlongK
+    } else if unit(&mm.b.strides[r - 1]) {
         MatMulKind::RowsOfB
-    } else if unit(&mm.a.strides[r - 1]) && unit(&mm.b.strides[r - 2]) {
+    } else if dots {
         MatMulKind::DotAlongK
     } else {
         MatMulKind::Scalar
@@ -205,7 +210,15 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
                 KernelKind::MatMul(mk) => {
                     let epi =
                         epilogue.map(|e| matmul::Epi { nest: &e.nest, layout: &layouts[0], acc: e.acc_input, powf });
-                    matmul::emit_matmul(&mut b, args, mk, epi.as_ref())
+                    let known = match step {
+                        Step::MatMul(mm) => {
+                            let r = mm.a.strides.len();
+                            let k = |s: &kiln_passes::schedule::Stride| s.known().and_then(|x| i64::try_from(x).ok());
+                            [k(&mm.a.strides[r - 2]), k(&mm.a.strides[r - 1]), k(&mm.b.strides[r - 2])]
+                        }
+                        _ => [None; 3],
+                    };
+                    matmul::emit_matmul(&mut b, args, mk, known, epi.as_ref())
                 }
             }
             b.ins().return_(&[]);

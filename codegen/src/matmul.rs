@@ -11,7 +11,7 @@ use crate::emit::{for_loop, ro, rw};
 use crate::layout::NestLayout;
 use cranelift_codegen::ir::types::*;
 use cranelift_codegen::ir::{FuncRef, InstBuilder, Type, Value};
-use cranelift_frontend::FunctionBuilder;
+use cranelift_frontend::{FunctionBuilder, Variable};
 use kiln_passes::schedule::LoopNest;
 
 /// A fused elementwise epilogue: its nest over `[m, n]`, its argument slots, and which
@@ -27,39 +27,42 @@ pub struct Epi<'a> {
     pub powf: FuncRef,
 }
 
-/// Values an epilogue reads at every tile: input pointers and row strides, output
-/// pointers, run-time scalars.
+/// Where an epilogue finds its input pointers and row strides, output pointers and
+/// run-time scalars in the argument block. They are loaded at each tile, not once at
+/// entry: loaded once (pure loads hoist to the entry) they would stay live across the
+/// k loops and push its pointers out of registers.
 struct EpiState<'a> {
     epi: &'a Epi<'a>,
-    in_ptr: Vec<Value>,
-    in_row: Vec<Value>,
-    out_ptr: Vec<Value>,
-    scalars: Vec<Value>,
+    args: Value,
 }
 
-fn epi_state<'a>(b: &mut FunctionBuilder, args: Value, epi: &'a Epi<'a>) -> EpiState<'a> {
-    let slot = |b: &mut FunctionBuilder, i: usize| b.ins().load(I64, ro(), args, (i * 8) as i32);
-    let in_ptr = epi.layout.inputs.iter().map(|&at| slot(b, at)).collect();
-    let in_row = epi.layout.inputs.iter().map(|&at| slot(b, at + 1)).collect();
-    let out_ptr = epi.layout.outputs.iter().map(|&at| slot(b, at)).collect();
-    let scalars = (0..epi.nest.scalars.len())
-        .map(|i| b.ins().load(F32, ro(), args, ((epi.layout.scalars + i) * 8) as i32))
-        .collect();
-    EpiState { epi, in_ptr, in_row, out_ptr, scalars }
+impl EpiState<'_> {
+    /// Argument slot `i`, loaded here (an ordinary read-only load stays in place).
+    fn slot(&self, b: &mut FunctionBuilder, ty: Type, i: usize) -> Value {
+        let flags = cranelift_codegen::ir::MemFlagsData::new().with_notrap().with_readonly();
+        b.ins().load(ty, flags, self.args, (i * 8) as i32)
+    }
+}
+
+fn epi_state<'a>(args: Value, epi: &'a Epi<'a>) -> EpiState<'a> {
+    EpiState { epi, args }
 }
 
 /// Applies the epilogue to `acc` (row `i`, columns from `j`, `ty` lanes) and stores its
 /// outputs (contiguous `[m, n]`).
 fn apply_epi(b: &mut FunctionBuilder, e: &EpiState, n: Value, ty: Type, i: Value, j: Value, acc: Value) {
+    let l = e.epi.layout;
+    let scalars: Vec<Value> = (0..e.epi.nest.scalars.len()).map(|k| e.slot(b, F32, l.scalars + k)).collect();
     let mut load = |b: &mut FunctionBuilder, idx: usize| -> Value {
         if idx == e.epi.acc {
             return acc;
         }
-        let row = b.ins().imul(i, e.in_row[idx]);
+        let (ptr, stride) = (e.slot(b, I64, l.inputs[idx]), e.slot(b, I64, l.inputs[idx] + 1));
+        let row = b.ins().imul(i, stride);
         let unit_col = e.epi.nest.inputs[idx].strides[1].known() == Some(1);
         let el = if unit_col { b.ins().iadd(row, j) } else { row };
         let off = b.ins().ishl_imm_s(el, 2);
-        let p = b.ins().iadd(e.in_ptr[idx], off);
+        let p = b.ins().iadd(ptr, off);
         if unit_col || ty == F32 {
             b.ins().load(ty, ro(), p, 0)
         } else {
@@ -67,11 +70,12 @@ fn apply_epi(b: &mut FunctionBuilder, e: &EpiState, n: Value, ty: Type, i: Value
             b.ins().splat(ty, x)
         }
     };
-    let vals = crate::emit::eval(b, ty, &e.epi.nest.nodes, &mut load, &e.scalars, e.epi.powf);
+    let vals = crate::emit::eval(b, ty, &e.epi.nest.nodes, &mut load, &scalars, e.epi.powf);
     let row = b.ins().imul(i, n);
     let el = b.ins().iadd(row, j);
     let off = b.ins().ishl_imm_s(el, 2);
-    for (o, &ptr) in e.epi.nest.outputs.iter().zip(&e.out_ptr) {
+    for (k, o) in e.epi.nest.outputs.iter().enumerate() {
+        let ptr = e.slot(b, I64, l.outputs[k]);
         let p = b.ins().iadd(ptr, off);
         b.ins().store(rw(), vals[o.node], p, 0);
     }
@@ -88,7 +92,18 @@ pub enum MatMulKind {
     Scalar,
 }
 
+/// k steps per iteration of a register block's k loop. Two, not four: the egraph places
+/// pure loads next to their first use, so x4 keeps eight `b` vectors live beside eight
+/// accumulators and spills (measured on the sine step: x2 5.3 us, x4 5.9 us, x1 6.5 us).
+const K_UNROLL: usize = 2;
+
 struct Args {
+    /// `a`'s column stride when the schedule knows it (an immediate load offset).
+    known_csa: Option<i64>,
+    /// `b`'s row stride when known.
+    known_rsb: Option<i64>,
+    /// `a`'s row stride when known.
+    known_rsa: Option<i64>,
     a: Value,
     b: Value,
     c: Value,
@@ -111,9 +126,14 @@ fn addr(b: &mut FunctionBuilder, base: Value, i: Value, s: Value, j: Value, t: V
 }
 
 /// Emits the body of a matmul kernel whose argument block pointer is `args`.
-pub fn emit_matmul(b: &mut FunctionBuilder, args: Value, kind: MatMulKind, epi: Option<&Epi>) {
+/// `known` holds `a`'s row and column strides and `b`'s row stride where the schedule
+/// fixes them (immediate offsets instead of registers).
+pub fn emit_matmul(b: &mut FunctionBuilder, args: Value, kind: MatMulKind, known: [Option<i64>; 3], epi: Option<&Epi>) {
     let slot = |b: &mut FunctionBuilder, i: i32| b.ins().load(I64, ro(), args, i * 8);
     let a = Args {
+        known_rsa: known[0],
+        known_csa: known[1],
+        known_rsb: known[2],
         a: slot(b, 0),
         b: slot(b, 1),
         c: slot(b, 2),
@@ -126,7 +146,7 @@ pub fn emit_matmul(b: &mut FunctionBuilder, args: Value, kind: MatMulKind, epi: 
         csb: slot(b, 9),
     };
     let zero = b.ins().iconst(I64, 0);
-    let e = epi.map(|epi| epi_state(b, args, epi));
+    let e = epi.map(|epi| epi_state(args, epi));
     match kind {
         MatMulKind::RowsOfB => rows_of_b(b, &a, zero, e.as_ref()),
         MatMulKind::DotAlongK => dot_along_k(b, &a, zero),
@@ -203,39 +223,87 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
         .collect();
     let csa4 = b.ins().ishl_imm_s(a.csa, 2);
     let rsb4 = b.ins().ishl_imm_s(a.rsb, 2);
-    let pas: Vec<_> = rows
-        .iter()
-        .map(|&i| {
-            let v = b.declare_var(I64);
-            let off = b.ins().imul(i, a.rsa);
-            let off = b.ins().ishl_imm_s(off, 2);
-            let p = b.ins().iadd(a.a, off);
-            b.def_var(v, p);
-            v
-        })
-        .collect();
+    let csa4_unrolled = b.ins().imul_imm_s(csa4, K_UNROLL as i64);
+    let rsb4_unrolled = b.ins().imul_imm_s(rsb4, K_UNROLL as i64);
+    // a pointer per row of the block, or one pointer and immediate row offsets when a's
+    // row stride is known (fewer loop-carried registers)
+    let row_ptr = |b: &mut FunctionBuilder, i: Value| {
+        let v = b.declare_var(I64);
+        let off = b.ins().imul(i, a.rsa);
+        let off = b.ins().ishl_imm_s(off, 2);
+        let p = b.ins().iadd(a.a, off);
+        b.def_var(v, p);
+        v
+    };
+    let pas: Vec<(Variable, i32)> = match a.known_rsa.filter(|rs| rs.abs() < 1 << 20) {
+        Some(rs) => {
+            let v = row_ptr(b, rows[0]);
+            (0..rows.len()).map(|r| (v, (r as i64 * rs * 4) as i32)).collect()
+        }
+        None => rows.iter().map(|&i| (row_ptr(b, i), 0)).collect(),
+    };
+    let mut a_vars: Vec<Variable> = pas.iter().map(|p| p.0).collect();
+    a_vars.dedup();
     let pb = b.declare_var(I64);
     let jo = b.ins().ishl_imm_s(j, 2);
     let p0 = b.ins().iadd(a.b, jo);
     b.def_var(pb, p0);
     let zero = b.ins().iconst(I64, 0);
-    for_loop(b, zero, a.k, 1, &mut |b, _p| {
+    // byte offset of k step `u` within an unrolled group: an immediate when the stride
+    // is known at compile time, else `u * stride` computed once outside the loop
+    let step_offsets = |b: &mut FunctionBuilder, known: Option<i64>, s4: Value| -> Vec<(i32, Option<Value>)> {
+        (0..K_UNROLL as i64)
+            .map(|u| match known {
+                Some(s) => ((u * s * 4) as i32, None),
+                None if u == 0 => (0, None),
+                None => (0, Some(b.ins().imul_imm_s(s4, u))),
+            })
+            .collect()
+    };
+    let a_off = step_offsets(b, a.known_csa, csa4);
+    let b_off = step_offsets(b, a.known_rsb, rsb4);
+    let kstep = |b: &mut FunctionBuilder, u: usize| {
+        let at = |b: &mut FunctionBuilder, p: Value, (imm, v): (i32, Option<Value>)| match v {
+            Some(v) => (b.ins().iadd(p, v), imm),
+            None => (p, imm),
+        };
         let bp = b.use_var(pb);
-        let bvs: Vec<Value> = (0..vecs).map(|v| b.ins().load(F32X4, ro(), bp, (16 * v) as i32)).collect();
-        for (r, pa) in pas.iter().enumerate() {
-            let ap = b.use_var(*pa);
-            let x = b.ins().load(F32, ro(), ap, 0);
+        let (bp, bo) = at(b, bp, b_off[u]);
+        let bvs: Vec<Value> = (0..vecs).map(|v| b.ins().load(F32X4, ro(), bp, bo + (16 * v) as i32)).collect();
+        for (r, &(pa, row_off)) in pas.iter().enumerate() {
+            let ap = b.use_var(pa);
+            let (ap, ao) = at(b, ap, a_off[u]);
+            let x = b.ins().load(F32, ro(), ap, ao + row_off);
             let xs = b.ins().splat(F32X4, x);
             for (v, &bv) in bvs.iter().enumerate() {
                 let s = b.use_var(accs[r][v]);
                 let s = b.ins().fma(xs, bv, s);
                 b.def_var(accs[r][v], s);
             }
-            let next = b.ins().iadd(ap, csa4);
+        }
+    };
+    let advance = |b: &mut FunctionBuilder, steps: i64| {
+        for pa in &a_vars {
+            let ap = b.use_var(*pa);
+            let next = b.ins().iadd(ap, if steps == 1 { csa4 } else { csa4_unrolled });
             b.def_var(*pa, next);
         }
-        let next = b.ins().iadd(bp, rsb4);
+        let bp = b.use_var(pb);
+        let next = b.ins().iadd(bp, if steps == 1 { rsb4 } else { rsb4_unrolled });
         b.def_var(pb, next);
+    };
+    // k unrolled by K_UNROLL (fewer pointer bumps and loop-carried moves per FMA), then
+    // the remaining steps one at a time
+    let k_main = b.ins().band_imm_s(a.k, -(K_UNROLL as i64));
+    for_loop(b, zero, k_main, K_UNROLL as i64, &mut |b, _p| {
+        for u in 0..K_UNROLL {
+            kstep(b, u);
+        }
+        advance(b, K_UNROLL as i64);
+    });
+    for_loop(b, k_main, a.k, 1, &mut |b, _p| {
+        kstep(b, 0);
+        advance(b, 1);
     });
     let one = b.ins().iconst(I64, 1);
     for (r, &i) in rows.iter().enumerate() {

@@ -101,6 +101,8 @@ pub struct Executable {
     /// The schedule it runs.
     pub schedule: Schedule,
     buf_index: HashMap<ValueId, usize>,
+    /// `schedule.assigns` with each source's buffer index (no lookup per run).
+    assign_bufs: Vec<(VarId, usize)>,
     consts: Vec<Vec<f32>>,
     params: Vec<ValueId>,
     bound: Option<Bound>,
@@ -245,7 +247,17 @@ impl Executable {
     /// Compiles a schedule.
     pub fn new(schedule: Schedule, opts: &CodegenOptions) -> Result<Executable, kiln_codegen::CodegenError> {
         let (jit, kernels) = kiln_codegen::compile(&schedule, opts)?;
-        let buf_index = schedule.buffers.iter().enumerate().map(|(i, b)| (b.value, i)).collect();
+        let buf_index: HashMap<ValueId, usize> =
+            schedule.buffers.iter().enumerate().map(|(i, b)| (b.value, i)).collect();
+        let assign_bufs = schedule
+            .assigns
+            .iter()
+            .map(|&(var, src)| buf_index.get(&src).map(|&i| (var, i)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| kiln_codegen::CodegenError {
+                kernel: "assign".into(),
+                message: "an assigned value has no buffer".into(),
+            })?;
         let consts = schedule
             .buffers
             .iter()
@@ -265,6 +277,7 @@ impl Executable {
             _jit: jit,
             schedule,
             buf_index,
+            assign_bufs,
             consts,
             params,
             bound: None,
@@ -764,8 +777,7 @@ impl Executable {
             unsafe { std::ptr::copy_nonoverlapping(self.bases[i], arena.add(off), bound.sizes[i]) };
         }
         // variable writes land at the end of the run, in op order
-        for &(var, src) in &self.schedule.assigns {
-            let i = self.buf_index[&src];
+        for &(var, i) in &self.assign_bufs {
             let n = bound.sizes[i];
             let from = self.bases[i];
             let slot = vars.get_mut(var.index()).ok_or("assign to an unknown variable")?;
