@@ -214,9 +214,11 @@ fn unary_vjp(b: &mut Builder, u: UnaryOp, x: ValueId, y: ValueId, g: ValueId) ->
             b.binary(Mul, g, d)?
         }
         UnaryOp::Relu => {
-            // TF's rule: the gradient at exactly 0 is 0
-            let z = b.zeros_like(x)?;
-            let pos = b.compare(CmpOp::Gt, x, z)?;
+            // TF's rule (ReluGrad reads the output): the gradient at exactly 0 is 0.
+            // y > 0 exactly where x > 0, and reading y leaves x dead after the forward
+            // pass, so a fused forward kernel need not store it
+            let z = b.zeros_like(y)?;
+            let pos = b.compare(CmpOp::Gt, y, z)?;
             let zg = b.zeros_like(g)?;
             b.select(pos, g, zg)?
         }

@@ -80,6 +80,9 @@ struct Bound {
     args: Vec<Vec<i64>>,
     /// (kernel, slot, buffer, element offset): pointer slots patched each run
     patches: Vec<(usize, usize, usize, usize)>,
+    /// the buffer addresses the patched slots hold (empty: not patched yet); a run
+    /// re-patches only when a variable moved
+    patched_for: Vec<*mut f32>,
     matmuls: Vec<MatMulArgs>,
     sizes: Vec<usize>,
     /// roots that are variables this run assigns: (buffer, arena offset of the copy
@@ -526,6 +529,7 @@ impl Executable {
             arena: vec![0.0; arena_len.max(1)],
             args,
             patches,
+            patched_for: Vec::new(),
             matmuls,
             sizes,
             snapshots,
@@ -619,8 +623,11 @@ impl Executable {
                 unsafe { std::ptr::copy_nonoverlapping(src, self.bases[i], len) };
             }
         }
-        for &(k, slot, buf, off) in &bound.patches {
-            bound.args[k][slot] = unsafe { self.bases[buf].add(off) } as i64;
+        if bound.patched_for != self.bases {
+            for &(k, slot, buf, off) in &bound.patches {
+                bound.args[k][slot] = unsafe { self.bases[buf].add(off) } as i64;
+            }
+            bound.patched_for.clone_from(&self.bases);
         }
         let mut mi = 0;
         for (ki, st) in self.schedule.steps.iter().enumerate() {
