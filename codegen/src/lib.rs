@@ -214,9 +214,17 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
                         Step::MatMul(mm) => {
                             let r = mm.a.strides.len();
                             let k = |s: &kiln_passes::schedule::Stride| s.known().and_then(|x| i64::try_from(x).ok());
-                            [k(&mm.a.strides[r - 2]), k(&mm.a.strides[r - 1]), k(&mm.b.strides[r - 2])]
+                            let d = |d: &kiln_ir::Dim| d.fixed().and_then(|x| i64::try_from(x).ok());
+                            matmul::Known {
+                                rsa: k(&mm.a.strides[r - 2]),
+                                csa: k(&mm.a.strides[r - 1]),
+                                rsb: k(&mm.b.strides[r - 2]),
+                                m: d(&mm.m),
+                                k: d(&mm.k),
+                                n: d(&mm.n),
+                            }
                         }
-                        _ => [None; 3],
+                        _ => matmul::Known::default(),
                     };
                     matmul::emit_matmul(&mut b, args, mk, known, epi.as_ref())
                 }

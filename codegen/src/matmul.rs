@@ -97,13 +97,27 @@ pub enum MatMulKind {
 /// accumulators and spills (measured on the sine step: x2 5.3 us, x4 5.9 us, x1 6.5 us).
 const K_UNROLL: usize = 2;
 
+/// What the schedule fixes at compile time. Known strides become immediate offsets;
+/// known extents prune the loops that cannot run (a 20-column GEMM needs no scalar
+/// column tail), which shortens the code and its compile time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Known {
+    /// `a`'s row stride.
+    pub rsa: Option<i64>,
+    /// `a`'s column stride.
+    pub csa: Option<i64>,
+    /// `b`'s row stride.
+    pub rsb: Option<i64>,
+    /// Rows of the output.
+    pub m: Option<i64>,
+    /// Inner extent.
+    pub k: Option<i64>,
+    /// Columns of the output.
+    pub n: Option<i64>,
+}
+
 struct Args {
-    /// `a`'s column stride when the schedule knows it (an immediate load offset).
-    known_csa: Option<i64>,
-    /// `b`'s row stride when known.
-    known_rsb: Option<i64>,
-    /// `a`'s row stride when known.
-    known_rsa: Option<i64>,
+    known: Known,
     a: Value,
     b: Value,
     c: Value,
@@ -116,6 +130,37 @@ struct Args {
     csb: Value,
 }
 
+/// A loop bound and its value when known at compile time.
+#[derive(Clone, Copy)]
+struct Bound {
+    v: Value,
+    k: Option<i64>,
+}
+
+/// `x & mask` as a bound, folded when `x` is known.
+fn masked(b: &mut FunctionBuilder, x: Bound, mask: i64) -> Bound {
+    match x.k {
+        Some(k) => Bound { v: b.ins().iconst(I64, k & mask), k: Some(k & mask) },
+        None => Bound { v: b.ins().band_imm_s(x.v, mask), k: None },
+    }
+}
+
+/// `for_loop`, but emits nothing for a range known to be empty and straight-line code
+/// for a range known to run once.
+fn pruned_loop(
+    b: &mut FunctionBuilder,
+    start: Bound,
+    end: Bound,
+    step: i64,
+    body: &mut dyn FnMut(&mut FunctionBuilder, Value),
+) {
+    match (start.k, end.k) {
+        (Some(s), Some(e)) if e - s < step => {}
+        (Some(s), Some(e)) if e - s < 2 * step => body(b, start.v),
+        _ => for_loop(b, start.v, end.v, step, body),
+    }
+}
+
 /// Byte address `base + (i*s + j*t) * 4`.
 fn addr(b: &mut FunctionBuilder, base: Value, i: Value, s: Value, j: Value, t: Value) -> Value {
     let x = b.ins().imul(i, s);
@@ -126,14 +171,11 @@ fn addr(b: &mut FunctionBuilder, base: Value, i: Value, s: Value, j: Value, t: V
 }
 
 /// Emits the body of a matmul kernel whose argument block pointer is `args`.
-/// `known` holds `a`'s row and column strides and `b`'s row stride where the schedule
-/// fixes them (immediate offsets instead of registers).
-pub fn emit_matmul(b: &mut FunctionBuilder, args: Value, kind: MatMulKind, known: [Option<i64>; 3], epi: Option<&Epi>) {
+/// `known` holds what the schedule fixes at compile time.
+pub fn emit_matmul(b: &mut FunctionBuilder, args: Value, kind: MatMulKind, known: Known, epi: Option<&Epi>) {
     let slot = |b: &mut FunctionBuilder, i: i32| b.ins().load(I64, ro(), args, i * 8);
     let a = Args {
-        known_rsa: known[0],
-        known_csa: known[1],
-        known_rsb: known[2],
+        known,
         a: slot(b, 0),
         b: slot(b, 1),
         c: slot(b, 2),
@@ -183,24 +225,26 @@ fn scalar_dot(b: &mut FunctionBuilder, a: &Args, i: Value, j: Value, zero: Value
 }
 
 fn rows_of_b(b: &mut FunctionBuilder, a: &Args, zero: Value, e: Option<&EpiState>) {
-    let m4 = b.ins().band_imm_s(a.m, !3);
-    let n8 = b.ins().band_imm_s(a.n, !7);
-    let n4 = b.ins().band_imm_s(a.n, !3);
+    let z = Bound { v: zero, k: Some(0) };
+    let (m, n) = (Bound { v: a.m, k: a.known.m }, Bound { v: a.n, k: a.known.n });
+    let m4 = masked(b, m, !3);
+    let n8 = masked(b, n, !7);
+    let n4 = masked(b, n, !3);
     // blocks of 4 rows x 8 (then 4) columns, then single rows
-    for_loop(b, zero, m4, 4, &mut |b, i0| {
+    pruned_loop(b, z, m4, 4, &mut |b, i0| {
         let rows: Vec<Value> = (0..4).map(|r| b.ins().iadd_imm_s(i0, r)).collect();
-        for_loop(b, zero, n8, 8, &mut |b, j| block(b, a, &rows, j, 2, e));
-        for_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &rows, j, 1, e));
-        for_loop(b, n4, a.n, 1, &mut |b, j| {
+        pruned_loop(b, z, n8, 8, &mut |b, j| block(b, a, &rows, j, 2, e));
+        pruned_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &rows, j, 1, e));
+        pruned_loop(b, n4, n, 1, &mut |b, j| {
             for &i in &rows {
                 scalar_dot(b, a, i, j, zero, e);
             }
         });
     });
-    for_loop(b, m4, a.m, 1, &mut |b, i| {
-        for_loop(b, zero, n8, 8, &mut |b, j| block(b, a, &[i], j, 2, e));
-        for_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &[i], j, 1, e));
-        for_loop(b, n4, a.n, 1, &mut |b, j| scalar_dot(b, a, i, j, zero, e));
+    pruned_loop(b, m4, m, 1, &mut |b, i| {
+        pruned_loop(b, z, n8, 8, &mut |b, j| block(b, a, &[i], j, 2, e));
+        pruned_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &[i], j, 1, e));
+        pruned_loop(b, n4, n, 1, &mut |b, j| scalar_dot(b, a, i, j, zero, e));
     });
 }
 
@@ -235,7 +279,7 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
         b.def_var(v, p);
         v
     };
-    let pas: Vec<(Variable, i32)> = match a.known_rsa.filter(|rs| rs.abs() < 1 << 20) {
+    let pas: Vec<(Variable, i32)> = match a.known.rsa.filter(|rs| rs.abs() < 1 << 20) {
         Some(rs) => {
             let v = row_ptr(b, rows[0]);
             (0..rows.len()).map(|r| (v, (r as i64 * rs * 4) as i32)).collect()
@@ -260,8 +304,8 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
             })
             .collect()
     };
-    let a_off = step_offsets(b, a.known_csa, csa4);
-    let b_off = step_offsets(b, a.known_rsb, rsb4);
+    let a_off = step_offsets(b, a.known.csa, csa4);
+    let b_off = step_offsets(b, a.known.rsb, rsb4);
     let kstep = |b: &mut FunctionBuilder, u: usize| {
         let at = |b: &mut FunctionBuilder, p: Value, (imm, v): (i32, Option<Value>)| match v {
             Some(v) => (b.ins().iadd(p, v), imm),
@@ -294,14 +338,16 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
     };
     // k unrolled by K_UNROLL (fewer pointer bumps and loop-carried moves per FMA), then
     // the remaining steps one at a time
-    let k_main = b.ins().band_imm_s(a.k, -(K_UNROLL as i64));
-    for_loop(b, zero, k_main, K_UNROLL as i64, &mut |b, _p| {
+    let k = Bound { v: a.k, k: a.known.k };
+    let k_main = masked(b, k, -(K_UNROLL as i64));
+    let z = Bound { v: zero, k: Some(0) };
+    pruned_loop(b, z, k_main, K_UNROLL as i64, &mut |b, _p| {
         for u in 0..K_UNROLL {
             kstep(b, u);
         }
         advance(b, K_UNROLL as i64);
     });
-    for_loop(b, k_main, a.k, 1, &mut |b, _p| {
+    pruned_loop(b, k_main, k, 1, &mut |b, _p| {
         kstep(b, 0);
         advance(b, 1);
     });
@@ -320,21 +366,24 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
 }
 
 fn dot_along_k(b: &mut FunctionBuilder, a: &Args, zero: Value) {
-    let m4 = b.ins().band_imm_s(a.m, !3);
-    let (m, n) = (a.m, a.n);
-    for_loop(b, zero, m4, 4, &mut |b, i0| {
+    let z = Bound { v: zero, k: Some(0) };
+    let (m, n) = (Bound { v: a.m, k: a.known.m }, Bound { v: a.n, k: a.known.n });
+    let m4 = masked(b, m, !3);
+    pruned_loop(b, z, m4, 4, &mut |b, i0| {
         let rows: Vec<Value> = (0..4).map(|r| b.ins().iadd_imm_s(i0, r)).collect();
-        for_loop(b, zero, n, 1, &mut |b, j| dots(b, a, &rows, j, zero));
+        pruned_loop(b, z, n, 1, &mut |b, j| dots(b, a, &rows, j, zero));
     });
-    for_loop(b, m4, m, 1, &mut |b, i| {
-        for_loop(b, zero, n, 1, &mut |b, j| dots(b, a, &[i], j, zero));
+    pruned_loop(b, m4, m, 1, &mut |b, i| {
+        pruned_loop(b, z, n, 1, &mut |b, j| dots(b, a, &[i], j, zero));
     });
 }
 
 /// `c[i, j]` for each row `i` in `rows`: F32X4 dot products along k sharing `b`'s loads.
 fn dots(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, zero: Value) {
     let one = b.ins().iconst(I64, 1);
-    let k4 = b.ins().band_imm_s(a.k, !3);
+    let k = Bound { v: a.k, k: a.known.k };
+    let k4 = masked(b, k, !3);
+    let z = Bound { v: zero, k: Some(0) };
     let accs: Vec<_> = rows
         .iter()
         .map(|_| {
@@ -345,7 +394,7 @@ fn dots(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, zero: Value
             v
         })
         .collect();
-    for_loop(b, zero, k4, 4, &mut |b, p| {
+    pruned_loop(b, z, k4, 4, &mut |b, p| {
         let pb = addr(b, a.b, p, one, j, a.csb);
         let y = b.ins().load(F32X4, ro(), pb, 0);
         for (r, &i) in rows.iter().enumerate() {
@@ -365,7 +414,7 @@ fn dots(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, zero: Value
         }
         let tail = b.declare_var(F32);
         b.def_var(tail, s);
-        for_loop(b, k4, a.k, 1, &mut |b, p| {
+        pruned_loop(b, k4, k, 1, &mut |b, p| {
             let pa = addr(b, a.a, i, a.rsa, p, one);
             let pb = addr(b, a.b, p, one, j, a.csb);
             let x = b.ins().load(F32, ro(), pa, 0);
