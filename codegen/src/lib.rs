@@ -208,8 +208,13 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
                 }
                 KernelKind::Host => {}
                 KernelKind::MatMul(mk) => {
-                    let epi =
-                        epilogue.map(|e| matmul::Epi { nest: &e.nest, layout: &layouts[0], acc: e.acc_input, powf });
+                    let epi = epilogue.map(|e| matmul::Epi {
+                        nest: &e.nest,
+                        layout: &layouts[0],
+                        acc: e.acc_input,
+                        powf,
+                        store_out: e.store_out,
+                    });
                     let known = match step {
                         Step::MatMul(mm) => {
                             let r = mm.a.strides.len();

@@ -25,6 +25,8 @@ pub struct Epi<'a> {
     pub acc: usize,
     /// `powf` for `pow` nodes.
     pub powf: FuncRef,
+    /// Whether the product itself is stored as well.
+    pub store_out: bool,
 }
 
 /// Where an epilogue finds its input pointers and row strides, output pointers and
@@ -218,7 +220,9 @@ fn scalar_dot(b: &mut FunctionBuilder, a: &Args, i: Value, j: Value, zero: Value
     let one = b.ins().iconst(I64, 1);
     let pc = addr(b, a.c, i, a.n, j, one);
     let s = b.use_var(acc);
-    b.ins().store(rw(), s, pc, 0);
+    if e.is_none_or(|e| e.epi.store_out) {
+        b.ins().store(rw(), s, pc, 0);
+    }
     if let Some(e) = e {
         apply_epi(b, e, a.n, F32, i, j, s);
     }
@@ -356,7 +360,9 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
         let pc = addr(b, a.c, i, a.n, j, one);
         for (v, acc) in accs[r].iter().enumerate() {
             let s = b.use_var(*acc);
-            b.ins().store(rw(), s, pc, (16 * v) as i32);
+            if e.is_none_or(|e| e.epi.store_out) {
+                b.ins().store(rw(), s, pc, (16 * v) as i32);
+            }
             if let Some(e) = e {
                 let jv = b.ins().iadd_imm_s(j, 4 * v as i64);
                 apply_epi(b, e, a.n, F32X4, i, jv, s);

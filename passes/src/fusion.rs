@@ -560,10 +560,15 @@ impl<'m> Fusion<'m> {
                 (Some(nest), Some(j)) if matches!(&steps[j].1, Step::MatMul(mm) if mm.m == shape.0[0] && mm.batch.is_empty()) =>
                 {
                     let acc_input = nest.inputs.iter().position(|a| a.buf == v).unwrap_or(0);
+                    // the product itself is stored only if something besides the
+                    // epilogue reads it
+                    let store_out = self.roots.contains(&v)
+                        || assigns.iter().any(|&(_, src)| src == v)
+                        || steps.iter().enumerate().any(|(x, st)| x != ki && x != j && st.2.contains(&v));
                     let extra: Vec<ValueId> = nest.inputs.iter().map(|a| a.buf).filter(|&b| b != v).collect();
                     steps[j].2.extend(extra);
                     if let Step::MatMul(mm) = &mut steps[j].1 {
-                        mm.epilogue = Some(Box::new(Epilogue { nest, acc_input }));
+                        mm.epilogue = Some(Box::new(Epilogue { nest, acc_input, store_out }));
                     }
                 }
                 _ => {

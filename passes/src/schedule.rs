@@ -146,6 +146,9 @@ pub struct Epilogue {
     pub nest: LoopNest,
     /// Which input of the nest is the matmul's result.
     pub acc_input: usize,
+    /// Whether the product must be stored too (something else reads it); if not, a
+    /// micro-kernel that applies the epilogue in registers skips the store.
+    pub store_out: bool,
 }
 
 /// `out = a x b` for 2-D operands seen through strided accesses (batched: leading dims).
@@ -269,6 +272,9 @@ impl Schedule {
                     if let Some(e) = &mm.epilogue {
                         let outs: Vec<String> = e.nest.outputs.iter().map(|o| name(o.value)).collect();
                         let _ = write!(s, " + epilogue -> {}", outs.join(" "));
+                        if !e.store_out {
+                            let _ = write!(s, " (product not stored)");
+                        }
                     }
                     s.push('\n');
                 }
