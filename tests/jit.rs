@@ -504,7 +504,8 @@ fn kernel_dumps_name_their_ir_ops() {
     let (g, _x, _y, mse, train) = sine_step_graph();
     let m = g.module().clone();
     let roots = [train.value().unwrap(), mse.value().unwrap()];
-    let opts = kiln_codegen::CodegenOptions { keep_clif: true, keep_asm: true, ..Default::default() };
+    let codegen = kiln_codegen::CodegenOptions { keep_clif: true, keep_asm: true, ..Default::default() };
+    let opts = kiln_runtime::build::BuildOptions { codegen, ..Default::default() };
     let exec = kiln_runtime::exec::Executable::build(&m, &roots, &opts).unwrap();
     let dir = std::path::PathBuf::from("target/kiln-test/kernel-dumps");
     let _ = std::fs::remove_dir_all(&dir);

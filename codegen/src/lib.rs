@@ -167,6 +167,7 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
             match step {
                 Step::Loop(k) => (k.name.clone(), KernelKind::Loop, &k.nests, k.provenance.clone()),
                 Step::MatMul(mm) => {
+                    // names as `Schedule::step_name` gives them
                     (format!("matmul.{i}"), KernelKind::MatMul(matmul_kind(mm)), &[], mm.provenance.clone())
                 }
                 Step::Host(h) => (format!("host.{i}"), KernelKind::Host, &[], vec![format!("{:?}", h.value)]),

@@ -145,6 +145,34 @@ pub enum Error {
         /// the user's call
         loc: Loc,
     },
+    /// No op or tensor has this name.
+    #[error("{loc}: no tensor named '{name}' in the graph")]
+    UnknownName {
+        /// the name asked for
+        name: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// IR text that does not parse or verify, or a module a graph cannot hold.
+    #[error("{loc}: {source_name}: {message}")]
+    IrText {
+        /// the file (or `<text>`)
+        source_name: String,
+        /// the parser's or verifier's message, with its line
+        message: String,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A file could not be read or written.
+    #[error("{loc}: {path}: {message}")]
+    Io {
+        /// the file
+        path: String,
+        /// the OS error
+        message: String,
+        /// the user's call
+        loc: Loc,
+    },
     /// Tensors of two different graphs in one op.
     #[error("{loc}: {op}: tensor '{tensor}' belongs to another graph")]
     ForeignTensor {
@@ -174,7 +202,10 @@ impl Error {
             | InitializerShape { loc, .. }
             | Constant { loc, .. }
             | InvalidName { loc, .. }
-            | ForeignTensor { loc, .. } => loc,
+            | ForeignTensor { loc, .. }
+            | UnknownName { loc, .. }
+            | IrText { loc, .. }
+            | Io { loc, .. } => loc,
         }
     }
 }

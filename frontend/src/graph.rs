@@ -84,7 +84,7 @@ pub(crate) struct Inner {
     pub(crate) id: u64,
     pub(crate) module: Module,
     pub(crate) classes: DimClasses,
-    used_names: HashSet<String>,
+    pub(crate) used_names: HashSet<String>,
     name_counters: HashMap<String, usize>,
     pub(crate) name_scopes: Vec<String>,
     pub(crate) var_scopes: Vec<(String, bool)>,
@@ -93,7 +93,7 @@ pub(crate) struct Inner {
     pub(crate) random_ops: u64,
     pub(crate) policy: RankPromotion,
     pub(crate) warnings: Vec<String>,
-    next_sym: usize,
+    pub(crate) next_sym: usize,
 }
 
 /// A TF1-style graph. Cloning gives another handle to the same graph; tensors keep

@@ -16,6 +16,7 @@ mod constant;
 mod error;
 mod gradients;
 mod graph;
+mod ir_io;
 mod nn_ops;
 mod ops;
 mod tensor;

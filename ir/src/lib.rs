@@ -6,6 +6,7 @@
 //! take operands of one type. See `docs/ir.md` for the grammar and op semantics.
 #![warn(missing_docs)]
 
+pub mod dot;
 mod infer;
 mod loc;
 mod module;

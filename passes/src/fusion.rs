@@ -22,11 +22,28 @@ fn fail(op: &str, message: String) -> PassError {
     PassError { pass: "fusion", op: op.to_string(), message }
 }
 
+/// Switches for the fusion pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FusionOptions {
+    /// Fuse at all. Off (`kiln compile --no-fusion`), every elementwise op and every
+    /// reduction is a kernel of its own and GEMMs get no epilogues: a baseline for
+    /// measuring fusion and for bisecting a fusion bug.
+    pub fuse: bool,
+}
+
+impl Default for FusionOptions {
+    fn default() -> Self {
+        FusionOptions { fuse: true }
+    }
+}
+
 /// Builds the schedule computing `roots` (values or result-less ops such as a train op).
 /// Returns an error naming the op if the graph uses something the JIT cannot compile
 /// (callers then run it on the interpreter).
-pub fn run(m: &Module, roots: &[ValueId]) -> Result<Schedule, PassError> {
-    Fusion::new(m, roots)?.build()
+pub fn run(m: &Module, roots: &[ValueId], opts: &FusionOptions) -> Result<Schedule, PassError> {
+    let mut f = Fusion::new(m, roots)?;
+    f.fuse = opts.fuse;
+    f.build()
 }
 
 struct Fusion<'m> {
@@ -44,6 +61,8 @@ struct Fusion<'m> {
     /// ops run on the interpreter, with the reason
     host: HashMap<ValueId, String>,
     refusals: Vec<String>,
+    /// `FusionOptions::fuse`
+    fuse: bool,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -88,6 +107,7 @@ impl<'m> Fusion<'m> {
             epilogues: HashMap::new(),
             host: HashMap::new(),
             refusals: Vec::new(),
+            fuse: true,
         };
         let mut f = f;
         // ops the kernels cannot compute run on the interpreter, and so does anything
@@ -251,6 +271,13 @@ impl<'m> Fusion<'m> {
 
     fn place_elementwise(&mut self, v: ValueId) {
         let space = self.shape(v);
+        if !self.fuse {
+            self.refusals.push(format!("%{}: stored, fusion is off", self.m.op(v).name));
+            let k = self.new_kernel(space);
+            self.kernel_of.insert(v, k);
+            self.force.insert(v);
+            return;
+        }
         let mut fused_consumers = Vec::new();
         let mut outside = Vec::new();
         for c in self.consumers[v.index()].clone() {
@@ -578,7 +605,7 @@ impl<'m> Fusion<'m> {
                 }
             }
         }
-        let steps = order_and_merge(steps);
+        let steps = order_and_merge(steps, self.fuse);
         // buffers: everything some step reads or writes, plus roots and assign sources
         let mut buffers: Vec<Buffer> = Vec::new();
         let add = |f: &Self, v: ValueId, buffers: &mut Vec<Buffer>| {
@@ -703,7 +730,7 @@ impl<'m> Fusion<'m> {
     /// other input read contiguously or broadcast along a row, none derived from it.
     fn epilogue_target(&mut self, k: usize, members: &[ValueId]) -> Option<ValueId> {
         let space = self.spaces[k].clone();
-        if space.rank() != 2 || members.iter().any(|&v| self.class(v) == Class::Reduce) {
+        if !self.fuse || space.rank() != 2 || members.iter().any(|&v| self.class(v) == Class::Reduce) {
             return None;
         }
         let mut found = None;
@@ -888,7 +915,7 @@ fn product_dim(parts: &[Dim]) -> Dim {
 
 /// Orders steps by their dependencies (stable in op order) and merges back-to-back
 /// independent loop kernels into one function.
-fn order_and_merge(mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)>) -> Vec<Step> {
+fn order_and_merge(mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)>, merge: bool) -> Vec<Step> {
     steps.sort_by_key(|s| s.0);
     let n = steps.len();
     let producer =
@@ -907,7 +934,7 @@ fn order_and_merge(mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)>) ->
         let (_, step, reads, writes) = steps[i].clone();
         if let (Some((Step::Loop(prev), prev_writes)), Step::Loop(k)) = (out.last_mut(), &step) {
             let epilogue = prev.epilogue_of.is_some() || k.epilogue_of.is_some();
-            if !epilogue && !reads.iter().any(|r| prev_writes.contains(r)) {
+            if merge && !epilogue && !reads.iter().any(|r| prev_writes.contains(r)) {
                 prev.nests.extend(k.nests.iter().cloned());
                 prev.provenance.extend(k.provenance.iter().cloned());
                 prev_writes.extend(writes);

@@ -14,8 +14,9 @@ pub struct PipelineOptions {
     pub verify: bool,
     /// Write `NNNN.<pass>.ir` after each pass into this directory (`KILN_DUMP`).
     pub dump_dir: Option<PathBuf>,
-    /// Only dump passes whose name contains this (`KILN_DUMP_PASS_RE`, a substring).
-    pub dump_filter: Option<String>,
+    /// Only dump passes whose name matches this regex (`KILN_DUMP_PASS_RE`); the
+    /// input module is dumped as pass `input`.
+    pub dump_filter: Option<regex::Regex>,
     /// Passes to skip by name.
     pub disabled: Vec<String>,
 }
@@ -26,7 +27,10 @@ impl PipelineOptions {
         PipelineOptions {
             verify: false,
             dump_dir: std::env::var_os("KILN_DUMP").map(PathBuf::from),
-            dump_filter: std::env::var("KILN_DUMP_PASS_RE").ok(),
+            // an invalid regex matches as plain text rather than failing a run
+            dump_filter: std::env::var("KILN_DUMP_PASS_RE").ok().map(|re| {
+                regex::Regex::new(&re).unwrap_or_else(|_| regex::Regex::new(&regex::escape(&re)).expect("escaped"))
+            }),
             disabled: Vec::new(),
         }
     }
@@ -65,7 +69,7 @@ pub fn optimize(m: &Module, roots: &[ValueId], opts: &PipelineOptions) -> Result
     let mut dumped = 0;
     let mut dump = |name: &str, module: &Module| {
         if let Some(dir) = &opts.dump_dir {
-            if opts.dump_filter.as_ref().is_none_or(|f| name.contains(f.as_str())) {
+            if opts.dump_filter.as_ref().is_none_or(|f| f.is_match(name)) {
                 let _ = std::fs::create_dir_all(dir);
                 let _ = std::fs::write(dir.join(format!("{dumped:04}.{name}.ir")), kiln_ir::print(module));
                 dumped += 1;

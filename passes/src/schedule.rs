@@ -244,6 +244,58 @@ impl Schedule {
         self.buffers.iter().find(|b| b.value == v)
     }
 
+    /// The name step `i` goes by in dumps and reports: `fusion.N`, `matmul.N`, `host.N`.
+    pub fn step_name(&self, i: usize) -> String {
+        match &self.steps[i] {
+            Step::Loop(k) => k.name.clone(),
+            Step::MatMul(_) => format!("matmul.{i}"),
+            Step::Host(_) => format!("host.{i}"),
+        }
+    }
+
+    /// The IR ops step `i` computes (a fused GEMM includes its epilogue's ops).
+    pub fn step_ops(&self, i: usize) -> Vec<ValueId> {
+        let names: Vec<String> = match &self.steps[i] {
+            Step::Loop(k) => k.provenance.clone(),
+            Step::MatMul(mm) => {
+                let mut p = mm.provenance.clone();
+                if mm.epilogue.is_some() {
+                    let epi = self.steps.iter().find_map(|s| match s {
+                        Step::Loop(k) if k.epilogue_of == Some(mm.out) => Some(k.provenance.clone()),
+                        _ => None,
+                    });
+                    p.extend(epi.unwrap_or_default());
+                }
+                p
+            }
+            Step::Host(h) => return vec![h.value],
+        };
+        names
+            .iter()
+            .filter_map(|n| {
+                let n = n.strip_prefix('%').unwrap_or(n);
+                self.module.value_by_name(n.strip_suffix(" (copy)").unwrap_or(n))
+            })
+            .collect()
+    }
+
+    /// The optimized module in Graphviz DOT with each kernel drawn as a cluster around
+    /// the ops it computes. An epilogue fused into its GEMM is drawn inside the GEMM.
+    pub fn to_dot(&self) -> String {
+        let clusters: Vec<kiln_ir::dot::Cluster> = (0..self.steps.len())
+            .filter(|&i| !matches!(&self.steps[i], Step::Loop(k) if self.fused_epilogue(k)))
+            .map(|i| kiln_ir::dot::Cluster { label: self.step_name(i), ops: self.step_ops(i) })
+            .collect();
+        kiln_ir::dot::to_dot(&self.module, "fused", &clusters)
+    }
+
+    /// Whether a loop kernel is the epilogue of a GEMM that runs it in registers.
+    fn fused_epilogue(&self, k: &LoopKernel) -> bool {
+        k.epilogue_of.is_some_and(|v| {
+            self.steps.iter().any(|s| matches!(s, Step::MatMul(mm) if mm.out == v && mm.epilogue.is_some()))
+        })
+    }
+
     /// A readable summary: kernels with their ops, and refusals.
     pub fn describe(&self) -> String {
         let name = |v: ValueId| format!("%{}", self.module.op(v).name);

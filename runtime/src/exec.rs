@@ -116,6 +116,8 @@ pub struct Executable {
     pub remap: Vec<Option<ValueId>>,
     /// Threads a large kernel may split across (1: never split).
     pub threads: usize,
+    /// What building it took (passes and their times, compile time).
+    pub report: crate::build::BuildReport,
     /// (buffer, parameter index) of every fed buffer, found once
     feed_params: Vec<(usize, usize)>,
 }
@@ -206,40 +208,9 @@ fn run_split(k: &CompiledKernel, args: &[i64], threads: usize) -> bool {
 unsafe impl Send for Executable {}
 
 impl Executable {
-    /// Optimizes `m` for `roots` (simplify, CSE, DCE), fuses and compiles it.
-    pub fn build(m: &Module, roots: &[ValueId], opts: &CodegenOptions) -> Result<Executable, String> {
-        let opt = kiln_passes::pipeline::optimize(m, roots, &kiln_passes::pipeline::PipelineOptions::from_env())
-            .map_err(|e| e.to_string())?;
-        let schedule = kiln_passes::fusion::run(&opt.module, &opt.roots).map_err(|e| e.to_string())?;
-        let dump = std::env::var_os("KILN_DUMP").map(std::path::PathBuf::from);
-        let mut opts = opts.clone();
-        if dump.is_some() {
-            opts.keep_clif = true;
-            opts.keep_asm = true;
-        }
-        let mut exec = Executable::new(schedule, &opts).map_err(|e| e.to_string())?;
-        exec.remap = opt.remap;
-        if let Some(dir) = dump {
-            exec.dump(&dir).map_err(|e| format!("KILN_DUMP: {e}"))?;
-        }
-        Ok(exec)
-    }
-
-    /// Writes the fused schedule (`schedule.txt`) and each kernel's CLIF and assembly,
-    /// headed by the IR ops it came from, into `dir`.
-    pub fn dump(&self, dir: &std::path::Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("schedule.txt"), self.schedule.describe())?;
-        for (i, k) in self.kernels.iter().enumerate() {
-            let head = format!("; kernel {} ({:?})\n; from: {}\n", k.name, k.kind, k.provenance.join(", "));
-            if let Some(c) = &k.clif {
-                std::fs::write(dir.join(format!("kernel.{i:02}.{}.clif", k.name)), format!("{head}{c}"))?;
-            }
-            if let Some(a) = &k.asm {
-                std::fs::write(dir.join(format!("kernel.{i:02}.{}.s", k.name)), format!("{head}{a}"))?;
-            }
-        }
-        Ok(())
+    /// Bytes of the arena for the shapes it is bound to (`None` before the first bind).
+    pub fn arena_bytes(&self) -> Option<usize> {
+        self.bound.as_ref().map(|b| b.arena.len() * 4)
     }
 
     /// The optimized value of a graph value.
@@ -287,6 +258,7 @@ impl Executable {
             bases: vec![std::ptr::null_mut(); n],
             no_reuse: false,
             remap: Vec::new(),
+            report: Default::default(),
             threads: 1,
             feed_params,
         })

@@ -13,6 +13,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod build;
 mod callable;
 mod check;
 mod error;

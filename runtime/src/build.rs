@@ -1,0 +1,99 @@
+//! From a module to an [`Executable`]: the pass pipeline, fusion and codegen, with the
+//! switches and dumps the `kiln` CLI and `KILN_DUMP` expose, and a report of what each
+//! stage took.
+
+use crate::exec::Executable;
+use kiln_codegen::CodegenOptions;
+use kiln_ir::{Module, ValueId};
+use kiln_passes::fusion::FusionOptions;
+use kiln_passes::pipeline::{PassRecord, PipelineOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Everything that decides how a module is compiled.
+#[derive(Clone, Debug, Default)]
+pub struct BuildOptions {
+    /// The pass pipeline: disabled passes, per-pass IR dumps.
+    pub pipeline: PipelineOptions,
+    /// Fusion on or off.
+    pub fusion: FusionOptions,
+    /// Codegen switches (keep CLIF or assembly text, verifier).
+    pub codegen: CodegenOptions,
+    /// Write `schedule.txt`, `fused.dot` and each kernel's `.clif` and `.s` here.
+    pub dump_dir: Option<PathBuf>,
+}
+
+/// Numbers the executables a process dumps, so that each gets its own directory.
+static DUMPS: AtomicUsize = AtomicUsize::new(0);
+
+impl BuildOptions {
+    /// Options from the environment: `KILN_DUMP=DIR` dumps every executable the process
+    /// compiles into `DIR/NNN.<first fetch>/` (per-pass IR, schedule, CLIF, assembly);
+    /// `KILN_DUMP_PASS_RE` picks the passes whose IR is written.
+    pub fn from_env(m: &Module, roots: &[ValueId], codegen: CodegenOptions) -> BuildOptions {
+        let mut pipeline = PipelineOptions::from_env();
+        let dump_dir = pipeline.dump_dir.take().map(|base| {
+            let n = DUMPS.fetch_add(1, Ordering::Relaxed);
+            let first = roots.first().map_or("module".to_string(), |&r| m.op(r).name.replace('/', "_"));
+            base.join(format!("{n:03}.{first}"))
+        });
+        pipeline.dump_dir = dump_dir.clone();
+        BuildOptions { pipeline, fusion: FusionOptions::default(), codegen, dump_dir }
+    }
+}
+
+/// What building an executable took.
+#[derive(Clone, Debug, Default)]
+pub struct BuildReport {
+    /// One record per pass run, in order, with its time.
+    pub passes: Vec<PassRecord>,
+    /// Time spent forming kernels.
+    pub fusion: Duration,
+    /// Time spent in Cranelift.
+    pub codegen: Duration,
+    /// From module to executable.
+    pub total: Duration,
+}
+
+impl Executable {
+    /// Optimizes `m` for `roots` (simplify, CSE, DCE), fuses and compiles it.
+    pub fn build(m: &Module, roots: &[ValueId], opts: &BuildOptions) -> Result<Executable, String> {
+        let t0 = Instant::now();
+        let opt = kiln_passes::pipeline::optimize(m, roots, &opts.pipeline).map_err(|e| e.to_string())?;
+        let t1 = Instant::now();
+        let schedule = kiln_passes::fusion::run(&opt.module, &opt.roots, &opts.fusion).map_err(|e| e.to_string())?;
+        let t2 = Instant::now();
+        let mut codegen = opts.codegen.clone();
+        if opts.dump_dir.is_some() {
+            codegen.keep_clif = true;
+            codegen.keep_asm = true;
+        }
+        let mut exec = Executable::new(schedule, &codegen).map_err(|e| e.to_string())?;
+        let t3 = Instant::now();
+        exec.remap = opt.remap;
+        exec.report = BuildReport { passes: opt.records, fusion: t2 - t1, codegen: t3 - t2, total: t3 - t0 };
+        if let Some(dir) = &opts.dump_dir {
+            exec.dump(dir).map_err(|e| format!("dump to {}: {e}", dir.display()))?;
+        }
+        Ok(exec)
+    }
+
+    /// Writes the fused schedule (`schedule.txt`, `fused.dot`) and each kernel's CLIF
+    /// and assembly (if kept), headed by the IR ops it came from, into `dir`.
+    pub fn dump(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("schedule.txt"), self.schedule.describe())?;
+        std::fs::write(dir.join("fused.dot"), self.schedule.to_dot())?;
+        for (i, k) in self.kernels().iter().enumerate() {
+            let head = format!("; kernel {} ({:?})\n; from: {}\n", k.name, k.kind, k.provenance.join(", "));
+            if let Some(c) = &k.clif {
+                std::fs::write(dir.join(format!("kernel.{i:02}.{}.clif", k.name)), format!("{head}{c}"))?;
+            }
+            if let Some(a) = &k.asm {
+                std::fs::write(dir.join(format!("kernel.{i:02}.{}.s", k.name)), format!("{head}{a}"))?;
+            }
+        }
+        Ok(())
+    }
+}
