@@ -1,7 +1,8 @@
 //! Sections 2, 3, 4 and 6 of the CS294 TensorFlow notebook, cell by cell, in kiln.
 //! Each cell prints what the notebook printed (NumPy formatting included).
 //!
-//! Run with `cargo run --release --example notebook`.
+//! Run with `cargo run --release --example notebook`. It saves the sections' graphs as
+//! `examples/models/notebook_*.kir`.
 
 use kiln::{matmul, reduce_mean, Axes, DType, Graph, Initializer, Session, SessionOptions, Tensor};
 use ndarray::Array2;
@@ -19,6 +20,16 @@ macro_rules! out {
 
 thread_local! {
     static OPTIONS: std::cell::RefCell<SessionOptions> = std::cell::RefCell::new(SessionOptions::default());
+    static MODELS: std::cell::RefCell<Option<std::path::PathBuf>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Saves a cell's graph as `<models dir>/<name>.kir` (IR text for the `kiln` CLI) when
+/// a models directory is set.
+fn save(g: &Graph, name: &str) -> Result<()> {
+    match MODELS.with(|m| m.borrow().clone()) {
+        Some(dir) => Ok(g.save_ir(dir.join(format!("{name}.kir")))?),
+        None => Ok(()),
+    }
 }
 
 /// `tf_reset()`: a fresh graph and a session over it.
@@ -61,7 +72,7 @@ fn section_2(o: &mut String) -> Result<()> {
     out!(o, "b shape: {}", b.get_shape());
     out!(o, "c0 = {c0_run}");
     out!(o, "c1 = {c1_run}\n");
-    Ok(())
+    save(&g, "notebook_s2_placeholders")
 }
 
 fn section_3(o: &mut String) -> Result<()> {
@@ -95,7 +106,7 @@ fn section_3(o: &mut String) -> Result<()> {
     let c = reduce_mean(&b, Axes::All, false)?;
     let r = sess.run(&[&b, &c], &[])?;
     out!(o, "b:\n{}\nc:\n{}\n", r[0], r[1]);
-    Ok(())
+    save(&g, "notebook_s3_computations")
 }
 
 fn section_4(o: &mut String) -> Result<()> {
@@ -129,7 +140,7 @@ fn section_4(o: &mut String) -> Result<()> {
 
     let c_run = sess.run1(&c, &[])?;
     out!(o, "b:\n{b_run}\nvar:\n{var_init_value:?}\nc:\n{c_run}\n");
-    Ok(())
+    save(&g, "notebook_s4_variables")
 }
 
 fn section_6(o: &mut String) -> Result<()> {
@@ -162,6 +173,7 @@ fn section_6(o: &mut String) -> Result<()> {
     let mut var_names: Vec<String> = g.global_variables().iter().map(Tensor::name).collect();
     var_names.sort();
     out!(o, "{}\n", var_names.join("\n"));
+    save(&g, "notebook_s6_scopes")?;
 
     // the same name twice without reuse is an error naming the first definition
     let _scope = g.variable_scope("layer_0");
@@ -177,7 +189,13 @@ fn list(vars: &[Tensor]) -> String {
 
 /// Every cell's output, with sessions made from `options`.
 pub fn run(options: SessionOptions) -> Result<String> {
+    run_saving(options, None)
+}
+
+/// [`run`], also saving the sections' graphs as `.kir` files into `models`.
+pub fn run_saving(options: SessionOptions, models: Option<std::path::PathBuf>) -> Result<String> {
     OPTIONS.with(|o| *o.borrow_mut() = options);
+    MODELS.with(|m| *m.borrow_mut() = models);
     let mut o = String::new();
     section_2(&mut o)?;
     section_3(&mut o)?;
@@ -188,6 +206,7 @@ pub fn run(options: SessionOptions) -> Result<String> {
 
 #[allow(dead_code)] // unused when the tests include this file as a module
 fn main() -> Result<()> {
-    print!("{}", run(SessionOptions::default())?);
+    // the graphs go to examples/models/ for the `kiln` CLI (tests check they are current)
+    print!("{}", run_saving(SessionOptions::default(), Some("examples/models".into()))?);
     Ok(())
 }

@@ -52,3 +52,9 @@ pub type Error = kiln_runtime::Error;
 
 /// Shorthand for kiln results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The runtime: sessions, the JIT executable, its build options and the interpreter.
+pub use kiln_runtime as runtime;
+
+/// Cranelift code generation for fused kernels.
+pub use kiln_codegen as codegen;

@@ -11,8 +11,18 @@ use kiln::{reduce_mean, square, Axes, Graph};
 fn trains_to_the_notebooks_accuracy() {
     let out = std::path::PathBuf::from("target/kiln-test/sine");
     let _ = std::fs::remove_dir_all(&out);
-    let args = sine::Args { steps: 10_000, batch_size: 32, out: out.clone(), seed: 0, backend: None };
+    let save_ir = out.join("sine_train.kir");
+    let args = sine::Args { steps: 10_000, batch_size: 32, out: out.clone(), seed: 0, backend: None, save_ir };
     let report = sine::run(&args).unwrap();
+    // the committed model file is what the example writes now (this test sees the
+    // example's source as `tests/../examples/sine.rs`)
+    let written = std::fs::read_to_string(out.join("sine_train.kir")).unwrap();
+    let committed = std::fs::read_to_string("examples/models/sine_train.kir").unwrap();
+    assert_eq!(
+        written.replace("tests/../examples/", "examples/"),
+        committed,
+        "examples/models/sine_train.kir is stale"
+    );
     assert_eq!(report.log.len(), 10);
     for (i, line) in report.log.iter().enumerate() {
         let (step, mse) = line.split_once(" mse: ").unwrap();

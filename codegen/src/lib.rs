@@ -241,7 +241,14 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
         }
         let clif = opts.keep_clif.then(|| ctx.func.display().to_string());
         ctx.set_disasm(opts.keep_asm);
-        module.define_function(fid, &mut ctx).map_err(|x| err(&format!("{x:?}")))?;
+        // a Cranelift panic (a lowering it lacks) becomes this kernel's error, not a crash
+        let defined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            module.define_function(fid, &mut ctx).map_err(|x| format!("{x:?}"))
+        }));
+        match defined {
+            Ok(r) => r.map_err(|x| err(&x))?,
+            Err(_) => return Err(err(&"Cranelift panicked compiling this kernel (a kiln or Cranelift bug)")),
+        }
         let asm = if opts.keep_asm { ctx.compiled_code().and_then(|c| c.vcode.clone()) } else { None };
         module.clear_context(&mut ctx);
         pending.push((fid, name, kind, provenance, layouts, slots, clif, asm));

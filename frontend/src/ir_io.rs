@@ -18,7 +18,8 @@ impl Graph {
         kiln_ir::verify(&module).map_err(|e| bad(e.to_string()))?;
         let mut vars = Vec::with_capacity(module.vars.len());
         for (i, var) in module.vars.iter().enumerate() {
-            let find = |want: fn(&OpKind) -> Option<usize>| module.values().find(|&v| want(&module.op(v).kind) == Some(i));
+            let find =
+                |want: fn(&OpKind) -> Option<usize>| module.values().find(|&v| want(&module.op(v).kind) == Some(i));
             let read = find(|k| if let OpKind::Read(x) = k { Some(x.index()) } else { None });
             let init = find(|k| if let OpKind::Assign(x) = k { Some(x.index()) } else { None });
             match (read, init) {
@@ -57,8 +58,11 @@ impl Graph {
     #[track_caller]
     pub fn parse_ir(text: &str) -> Result<Graph> {
         let loc = Loc::caller();
-        let m = kiln_ir::parse(text)
-            .map_err(|e| Error::IrText { source_name: "<text>".into(), message: e.to_string(), loc: loc.clone() })?;
+        let m = kiln_ir::parse(text).map_err(|e| Error::IrText {
+            source_name: "<text>".into(),
+            message: e.to_string(),
+            loc: loc.clone(),
+        })?;
         Graph::from_module(m).map_err(|e| with_loc(e, loc))
     }
 
@@ -68,10 +72,16 @@ impl Graph {
         let loc = Loc::caller();
         let path = path.as_ref();
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Io { path: name.clone(), message: e.to_string(), loc: loc.clone() })?;
-        let m = kiln_ir::parse(&text)
-            .map_err(|e| Error::IrText { source_name: name.clone(), message: e.to_string(), loc: loc.clone() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: name.clone(),
+            message: e.to_string(),
+            loc: loc.clone(),
+        })?;
+        let m = kiln_ir::parse(&text).map_err(|e| Error::IrText {
+            source_name: name.clone(),
+            message: e.to_string(),
+            loc: loc.clone(),
+        })?;
         Graph::from_module(m).map_err(|e| match e {
             Error::IrText { message, .. } => Error::IrText { source_name: name, message, loc },
             e => e,
@@ -84,7 +94,11 @@ impl Graph {
     pub fn save_ir(&self, path: impl AsRef<Path>) -> Result<()> {
         let loc = Loc::caller();
         let path = path.as_ref();
-        let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), message: e.to_string(), loc: loc.clone() };
+        let io = |e: std::io::Error| Error::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+            loc: loc.clone(),
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }

@@ -271,7 +271,8 @@ impl<'m> Fusion<'m> {
 
     fn place_elementwise(&mut self, v: ValueId) {
         let space = self.shape(v);
-        if !self.fuse {
+        // a comparison stays with its select even so: masks are never stored
+        if !self.fuse && !matches!(self.m.op(v).kind, OpKind::Compare(_)) {
             self.refusals.push(format!("%{}: stored, fusion is off", self.m.op(v).name));
             let k = self.new_kernel(space);
             self.kernel_of.insert(v, k);

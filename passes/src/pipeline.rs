@@ -7,6 +7,10 @@ use kiln_ir::{Module, ValueId};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// The passes `optimize` runs, by name, in order (simplify runs twice). Fusion follows
+/// as its own stage (`fusion::run`).
+pub const PASSES: &[&str] = &["simplify", "cse", "dce"];
+
 /// Pipeline knobs.
 #[derive(Clone, Debug, Default)]
 pub struct PipelineOptions {

@@ -44,8 +44,8 @@ impl Session {
             }
         }
         let opts = crate::build::BuildOptions::from_env(&m, fetch_ids, kiln_codegen::CodegenOptions::default());
-        let mut exec = Executable::build(&m, fetch_ids, &opts)
-            .map_err(|message| Error::Jit { message, loc: loc.clone() })?;
+        let mut exec =
+            Executable::build(&m, fetch_ids, &opts).map_err(|message| Error::Jit { message, loc: loc.clone() })?;
         exec.threads = self.options().threads.max(1);
         let new_feeds: Vec<Option<ValueId>> = feed_ids.iter().map(|&f| exec.map(f)).collect();
         if let Some(b) =

@@ -305,7 +305,8 @@ impl Session {
             let t0 = std::time::Instant::now();
             let opts =
                 kiln_codegen::CodegenOptions { sabotage: self.options.sabotage_kernel.clone(), ..Default::default() };
-            let compiled = match Executable::build(m, fetches, &crate::build::BuildOptions::from_env(m, fetches, opts)) {
+            let compiled = match Executable::build(m, fetches, &crate::build::BuildOptions::from_env(m, fetches, opts))
+            {
                 Err(why) => Compiled::Interp(why),
                 Ok(mut exec) => {
                     exec.no_reuse = self.options.check;
