@@ -19,8 +19,15 @@ use std::process::Command;
 
 /// Runs the binary from the workspace root: (exit code, stdout, stderr).
 fn kiln(args: &[&str]) -> (i32, String, String) {
+    kiln_env(args, &[])
+}
+
+/// [`kiln`] with extra environment variables.
+fn kiln_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
         .args(args)
+        .envs(env.iter().copied())
+        .env_remove("KILN_BACKEND")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("the kiln binary runs");
@@ -220,6 +227,53 @@ fn run_matches_the_rust_api() {
         kiln(&["run", SINE, "--feed", &feed_x, "--feed", &feed_y, "--fetch", "Adam,Mean", "--steps", "2", "--check"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("check: every kernel agrees with the interpreter"), "{err}");
+}
+
+/// `KILN_DUMP` without the CLI's flags: every executable a session compiles gets its
+/// own directory of per-pass IR, schedule, CLIF and assembly; `KILN_DUMP_PASS_RE`
+/// filters the passes.
+#[test]
+fn kiln_dump_env_writes_every_executable() {
+    let dir = scratch("kiln-dump");
+    let x = dir.join("x.npy");
+    write(&x, &Array2::zeros((8, 1)));
+    let feed = format!("input={}", x.display());
+    let dump = dir.join("all");
+    let env = [("KILN_DUMP", dump.to_str().unwrap())];
+    let (code, _, err) = kiln_env(&["run", SINE, "--feed", &feed, "--fetch", "layer_2/add"], &env);
+    assert_eq!(code, 0, "{err}");
+    let mut execs: Vec<String> =
+        std::fs::read_dir(abs(&dump)).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    execs.sort();
+    // the initializer run, then the prediction
+    assert_eq!(execs.len(), 2, "{execs:?}");
+    assert!(execs[1].starts_with("001.layer_2_add"), "{execs:?}");
+    let files: Vec<String> = std::fs::read_dir(abs(&dump).join(&execs[1]))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    for f in [
+        "0000.input.ir",
+        "0002.cse.ir",
+        "0004.simplify.ir",
+        "schedule.txt",
+        "fused.dot",
+        "kernel.00.matmul.0.clif",
+        "kernel.00.matmul.0.s",
+    ] {
+        assert!(files.iter().any(|x| x == f), "{f} in {files:?}");
+    }
+    let only_cse = dir.join("cse");
+    let env = [("KILN_DUMP", only_cse.to_str().unwrap()), ("KILN_DUMP_PASS_RE", "^cse$")];
+    let (code, _, err) = kiln_env(&["run", SINE, "--feed", &feed, "--fetch", "layer_2/add"], &env);
+    assert_eq!(code, 0, "{err}");
+    let sub = std::fs::read_dir(abs(&only_cse)).unwrap().map(|e| e.unwrap().path()).max().unwrap();
+    let irs: Vec<String> = std::fs::read_dir(sub)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|f| f.ends_with(".ir"))
+        .collect();
+    assert_eq!(irs, ["0000.cse.ir"]);
 }
 
 /// A graph whose producers cannot all fuse: a value that feeds a matmul, a value read
