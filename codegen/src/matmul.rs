@@ -12,7 +12,7 @@ use crate::layout::NestLayout;
 use cranelift_codegen::ir::types::*;
 use cranelift_codegen::ir::{FuncRef, InstBuilder, Type, Value};
 use cranelift_frontend::{FunctionBuilder, Variable};
-use kiln_passes::schedule::LoopNest;
+use kiln_passes::schedule::{LoopNest, OutMode};
 
 /// A fused elementwise epilogue: its nest over `[m, n]`, its argument slots, and which
 /// input is the product.
@@ -76,10 +76,38 @@ fn apply_epi(b: &mut FunctionBuilder, e: &EpiState, n: Value, ty: Type, i: Value
     let row = b.ins().imul(i, n);
     let el = b.ins().iadd(row, j);
     let off = b.ins().ishl_imm_s(el, 2);
+    let col_off = b.ins().ishl_imm_s(j, 2);
     for (k, o) in e.epi.nest.outputs.iter().enumerate() {
         let ptr = e.slot(b, I64, l.outputs[k]);
-        let p = b.ins().iadd(ptr, off);
-        b.ins().store(rw(), vals[o.node], p, 0);
+        match o.mode {
+            OutMode::Store => {
+                let p = b.ins().iadd(ptr, off);
+                b.ins().store(rw(), vals[o.node], p, 0);
+            }
+            // a sum over the rows (fusion admits no other reduction): add this row
+            // of the tile into the column sums, which start at zero
+            OutMode::Reduce(_) => {
+                let p = b.ins().iadd(ptr, col_off);
+                let sum = b.ins().load(ty, rw(), p, 0);
+                let sum = b.ins().fadd(sum, vals[o.node]);
+                b.ins().store(rw(), sum, p, 0);
+            }
+        }
+    }
+}
+
+/// Zeroes the epilogue's column sums (`n` floats each) before any tile adds to them.
+fn zero_sums(b: &mut FunctionBuilder, e: &EpiState, n: Value, zero: Value) {
+    for (k, o) in e.epi.nest.outputs.iter().enumerate() {
+        if let OutMode::Reduce(_) = o.mode {
+            let ptr = e.slot(b, I64, e.epi.layout.outputs[k]);
+            let z = b.ins().f32const(0.0);
+            for_loop(b, zero, n, 1, &mut |b, j| {
+                let off = b.ins().ishl_imm_s(j, 2);
+                let p = b.ins().iadd(ptr, off);
+                b.ins().store(rw(), z, p, 0);
+            });
+        }
     }
 }
 
@@ -191,6 +219,9 @@ pub fn emit_matmul(b: &mut FunctionBuilder, args: Value, kind: MatMulKind, known
     };
     let zero = b.ins().iconst(I64, 0);
     let e = epi.map(|epi| epi_state(args, epi));
+    if let Some(e) = &e {
+        zero_sums(b, e, a.n, zero);
+    }
     match kind {
         MatMulKind::RowsOfB => rows_of_b(b, &a, zero, e.as_ref()),
         MatMulKind::DotAlongK => dot_along_k(b, &a, zero),

@@ -731,7 +731,7 @@ impl<'m> Fusion<'m> {
     /// other input read contiguously or broadcast along a row, none derived from it.
     fn epilogue_target(&mut self, k: usize, members: &[ValueId]) -> Option<ValueId> {
         let space = self.spaces[k].clone();
-        if !self.fuse || space.rank() != 2 || members.iter().any(|&v| self.class(v) == Class::Reduce) {
+        if !self.fuse || space.rank() != 2 {
             return None;
         }
         let mut found = None;
@@ -751,6 +751,18 @@ impl<'m> Fusion<'m> {
         let nest = self.nest_raw(k, members).ok()?;
         let ok_input = |a: &Access| a.buf == mm || matches!(a.strides[1].known(), Some(0) | Some(1));
         if !nest.inputs.iter().all(ok_input) {
+            return None;
+        }
+        // outputs: tiles of [m, n], or sums over the rows into [n] (a bias gradient
+        // beside a ReLU mask), which the GEMM accumulates tile by tile
+        let ok_output = |o: &KernelOutput| match o.mode {
+            OutMode::Store => true,
+            OutMode::Reduce(ReduceOp::Sum) => {
+                o.mean_of.is_none() && o.strides[0] == Stride::Zero && o.strides[1].known() == Some(1)
+            }
+            OutMode::Reduce(_) => false,
+        };
+        if !nest.outputs.iter().all(ok_output) {
             return None;
         }
         // an input computed from the matmul's result would need it before it exists
@@ -931,15 +943,33 @@ fn order_and_merge(mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)>, me
         order.push(next);
     }
     let mut out: Vec<(Step, Vec<ValueId>)> = Vec::new();
+    let is_epilogue = |s: &Step| matches!(s, Step::Loop(k) if k.epilogue_of.is_some());
     for i in order {
         let (_, step, reads, writes) = steps[i].clone();
-        if let (Some((Step::Loop(prev), prev_writes)), Step::Loop(k)) = (out.last_mut(), &step) {
-            let epilogue = prev.epilogue_of.is_some() || k.epilogue_of.is_some();
-            if merge && !epilogue && !reads.iter().any(|r| prev_writes.contains(r)) {
-                prev.nests.extend(k.nests.iter().cloned());
-                prev.provenance.extend(k.provenance.iter().cloned());
-                prev_writes.extend(writes);
-                continue;
+        if let (true, Step::Loop(k)) = (merge, &step) {
+            // merge into the latest earlier loop kernel that writes nothing this one
+            // reads, moving it back past steps that write nothing it reads either:
+            // one call instead of two (a weight's transpose joins the loss kernel)
+            let mut at = out.len();
+            let target = loop {
+                if at == 0 || k.epilogue_of.is_some() {
+                    break None;
+                }
+                at -= 1;
+                if reads.iter().any(|r| out[at].1.contains(r)) {
+                    break None;
+                }
+                if matches!(&out[at].0, Step::Loop(_)) && !is_epilogue(&out[at].0) {
+                    break Some(at);
+                }
+            };
+            if let Some(t) = target {
+                if let (Step::Loop(prev), prev_writes) = &mut out[t] {
+                    prev.nests.extend(k.nests.iter().cloned());
+                    prev.provenance.extend(k.provenance.iter().cloned());
+                    prev_writes.extend(writes);
+                    continue;
+                }
             }
         }
         out.push((step, writes));
