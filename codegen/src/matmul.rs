@@ -361,14 +361,21 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
             }
         }
     };
+    // pointer bumps: immediates when the strides are known (a register each otherwise,
+    // which the allocator tends to reload from the argument block inside the loop)
+    let bump = |b: &mut FunctionBuilder, p: Value, known: Option<i64>, by1: Value, by_n: Value, steps: i64| match known
+    {
+        Some(s) => b.ins().iadd_imm_s(p, s * 4 * steps),
+        None => b.ins().iadd(p, if steps == 1 { by1 } else { by_n }),
+    };
     let advance = |b: &mut FunctionBuilder, steps: i64| {
         for pa in &a_vars {
             let ap = b.use_var(*pa);
-            let next = b.ins().iadd(ap, if steps == 1 { csa4 } else { csa4_unrolled });
+            let next = bump(b, ap, a.known.csa, csa4, csa4_unrolled, steps);
             b.def_var(*pa, next);
         }
         let bp = b.use_var(pb);
-        let next = b.ins().iadd(bp, if steps == 1 { rsb4 } else { rsb4_unrolled });
+        let next = bump(b, bp, a.known.rsb, rsb4, rsb4_unrolled, steps);
         b.def_var(pb, next);
     };
     // k unrolled by K_UNROLL (fewer pointer bumps and loop-carried moves per FMA), then
