@@ -238,6 +238,12 @@ pub struct Schedule {
     pub refusals: Vec<String>,
 }
 
+/// GEMMs with at least this many multiply-adds (m·k·n) run on the `gemm` crate's AVX-512
+/// kernels, which take any strides; smaller ones run kiln's CLIF micro-kernel, which has
+/// no packing overhead and allocates nothing. Chosen by measurement (`benches/kiln.rs`,
+/// `gemm/crossover`).
+pub const GEMM_LIBRARY_MIN_MACS: usize = 64 * 64 * 64;
+
 impl Schedule {
     /// The buffer of a value, if it is materialized.
     pub fn buffer(&self, v: ValueId) -> Option<&Buffer> {

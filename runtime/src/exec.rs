@@ -51,10 +51,7 @@ impl std::fmt::Display for RunError {
     }
 }
 
-/// GEMMs with at least this many multiply-adds (m·k·n) call the `gemm` crate (AVX-512 kernels); smaller
-/// ones run kiln's CLIF micro-kernel, which has no packing overhead and allocates
-/// nothing. Chosen by measurement (`benches/kiln.rs`, `gemm/crossover`).
-pub const GEMM_LIBRARY_MIN_MACS: usize = 64 * 64 * 64;
+pub use kiln_passes::schedule::GEMM_LIBRARY_MIN_MACS;
 
 #[derive(Clone, Debug)]
 struct MatMulArgs {
