@@ -155,7 +155,7 @@ pub fn run(a: &RunArgs) -> Result<(), CliError> {
         }
         match &a.out {
             Some(dir) => {
-                let path = dir.join(format!("{name}.npy"));
+                let path = out_path(dir, &name);
                 write_value(&path, v).map_err(|e| CliError::input(format!("--out: {}: {e}", path.display())))?;
                 println!(
                     "{name}: {} {:?} -> {}",
@@ -168,4 +168,34 @@ pub fn run(a: &RunArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// `DIR/<op name>.npy`, scopes as subdirectories. Op names may hold `.` and `/`, so a
+/// `..` or `.` component is renamed `_`: a model cannot write outside `DIR`.
+fn out_path(dir: &Path, name: &str) -> PathBuf {
+    let mut path = dir.to_path_buf();
+    let parts: Vec<&str> = name.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let safe = if part.is_empty() || part.chars().all(|c| c == '.') { "_" } else { part };
+        if i + 1 == parts.len() {
+            path.push(format!("{safe}.npy"));
+        } else {
+            path.push(safe);
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::out_path;
+    use std::path::Path;
+
+    #[test]
+    fn outputs_stay_inside_the_directory() {
+        let d = Path::new("out");
+        assert_eq!(out_path(d, "layer_2/add"), Path::new("out/layer_2/add.npy"));
+        assert_eq!(out_path(d, "../../etc/x"), Path::new("out/_/_/etc/x.npy"));
+        assert_eq!(out_path(d, "a//.."), Path::new("out/a/_/_.npy"));
+    }
 }
