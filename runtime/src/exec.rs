@@ -119,22 +119,6 @@ pub struct Executable {
     feed_params: Vec<(usize, usize)>,
 }
 
-/// Whether step `t` may write `out` over `input`'s slot: a plain (not epilogue) loop
-/// kernel of one nest that stores `out` and reads `input` only at the element it
-/// writes (same strides, no offset), so each element is read before it is replaced.
-fn in_place_ok(s: &Schedule, t: usize, out: ValueId, input: ValueId) -> bool {
-    let Some(Step::Loop(k)) = s.steps.get(t) else { return false };
-    if k.nests.len() != 1 || k.epilogue_of.is_some() {
-        return false;
-    }
-    let n = &k.nests[0];
-    let Some(o) = n.outputs.iter().find(|o| o.value == out) else { return false };
-    let reads: Vec<&kiln_passes::schedule::Access> = n.inputs.iter().filter(|a| a.buf == input).collect();
-    o.mode == kiln_passes::schedule::OutMode::Store
-        && !reads.is_empty()
-        && reads.iter().all(|a| a.offset.is_empty() && a.strides == o.strides)
-}
-
 /// A large GEMM `c = a x b` (c row-major with row stride `rsc`) on the `gemm` crate's
 /// AVX-512 kernels.
 ///
@@ -221,15 +205,6 @@ fn run_split(k: &CompiledKernel, args: &[i64], threads: usize) -> bool {
 unsafe impl Send for Executable {}
 
 impl Executable {
-    /// Where a computed value lives in the arena (element offset), once bound; two
-    /// values at one offset share a slot (liveness reuse or in place).
-    pub fn arena_offset(&self, v: ValueId) -> Option<usize> {
-        match self.bound.as_ref()?.locs.get(*self.buf_index.get(&v)?)? {
-            Loc::Arena(off) => Some(*off),
-            _ => None,
-        }
-    }
-
     /// Bytes of the arena for the shapes it is bound to (`None` before the first bind).
     pub fn arena_bytes(&self) -> Option<usize> {
         self.bound.as_ref().map(|b| b.arena.len() * 4)
@@ -366,7 +341,6 @@ impl Executable {
         }
         let mut locs = Vec::with_capacity(s.buffers.len());
         let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new(); // (start, end, off, len)
-        let mut placed_bufs: Vec<usize> = Vec::new(); // the buffer of each `placed` entry
         let mut arena_len = 0usize;
         let mut const_i = 0;
         for (i, buf) in s.buffers.iter().enumerate() {
@@ -382,40 +356,22 @@ impl Executable {
                     Loc::Const(const_i - 1)
                 }
                 BufKind::Feed | BufKind::Temp => {
+                    // first fit among buffers whose lifetimes overlap this one
                     let len = sizes[i].div_ceil(16) * 16;
-                    let overlapping = |p: &(usize, usize, usize, usize)| self.no_reuse || (p.0 <= end && start <= p.1);
-                    // in place: the slot of an input that dies in the step writing this
-                    // buffer, when that step reads it at exactly the element it writes
-                    let in_place = (!self.no_reuse && matches!(buf.kind, BufKind::Temp) && start > 0)
-                        .then(|| {
-                            placed_bufs.iter().zip(&placed).find(|(&j, p)| {
-                                p.1 == start
-                                    && p.3 == len
-                                    && matches!(s.buffers[j].kind, BufKind::Temp)
-                                    && in_place_ok(s, start - 1, buf.value, s.buffers[j].value)
-                                    && placed.iter().zip(&placed_bufs).all(|(q, &k)| {
-                                        k == j || !overlapping(q) || q.2 + q.3 <= p.2 || p.2 + len <= q.2
-                                    })
-                            })
-                        })
-                        .flatten()
-                        .map(|(_, p)| p.2);
-                    // else first fit among buffers whose lifetimes overlap this one
-                    let off = in_place.unwrap_or_else(|| {
-                        let mut busy: Vec<(usize, usize)> =
-                            placed.iter().filter(|p| overlapping(p)).map(|p| (p.2, p.2 + p.3)).collect();
-                        busy.sort();
-                        let mut off = 0;
-                        for (a, z) in busy {
-                            if off + len <= a {
-                                break;
-                            }
-                            off = off.max(z);
+                    let mut busy: Vec<(usize, usize)> = placed
+                        .iter()
+                        .filter(|p| self.no_reuse || (p.0 <= end && start <= p.1))
+                        .map(|p| (p.2, p.2 + p.3))
+                        .collect();
+                    busy.sort();
+                    let mut off = 0;
+                    for (a, z) in busy {
+                        if off + len <= a {
+                            break;
                         }
-                        off
-                    });
+                        off = off.max(z);
+                    }
                     placed.push((start, end, off, len));
-                    placed_bufs.push(i);
                     arena_len = arena_len.max(off + len);
                     Loc::Arena(off)
                 }
