@@ -356,7 +356,10 @@ impl Executable {
                     Loc::Const(const_i - 1)
                 }
                 BufKind::Feed | BufKind::Temp => {
-                    // first fit among buffers whose lifetimes overlap this one
+                    // first fit among buffers whose lifetimes overlap this one. Never in
+                    // place: kernels load their inputs as movable (`ro()`), so a load may
+                    // be scheduled after a store to an aliasing output (a random-graph
+                    // case in tests/jit.proptest-regressions caught exactly that)
                     let len = sizes[i].div_ceil(16) * 16;
                     let mut busy: Vec<(usize, usize)> = placed
                         .iter()
