@@ -425,6 +425,8 @@ enum Op {
     Flatten(usize),
     Transpose(usize),
     Bias(usize, usize),
+    /// `select(x > 0, y, 0)` on equal shapes: a relu-gradient mask
+    Mask(usize, usize),
 }
 
 fn apply(g: &Graph, ts: &mut Vec<Tensor>, op: &Op) {
@@ -482,6 +484,14 @@ fn apply(g: &Graph, ts: &mut Vec<Tensor>, op: &Op) {
         }
         Op::Flatten(i) => kiln::reshape(&pick(i, ts), &[-1]).unwrap(),
         Op::Transpose(i) => kiln::transpose(&pick(i, ts), None).unwrap(),
+        Op::Mask(i, j) => {
+            let (x, y) = (pick(i, ts), pick(j, ts));
+            if x.get_shape() != y.get_shape() {
+                return;
+            }
+            let zero = g.constant(0.0).unwrap();
+            kiln::select(&kiln::greater(&x, &zero).unwrap(), &y, &(&y * 0.0)).unwrap()
+        }
         Op::Bias(i, j) => {
             let x = pick(i, ts);
             let s = x.get_shape().as_list();
@@ -502,6 +512,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         any::<usize>().prop_map(Op::Flatten),
         any::<usize>().prop_map(Op::Transpose),
         (any::<usize>(), any::<usize>()).prop_map(|(i, j)| Op::Bias(i, j)),
+        (any::<usize>(), any::<usize>()).prop_map(|(i, j)| Op::Mask(i, j)),
     ]
 }
 

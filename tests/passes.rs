@@ -109,11 +109,55 @@ fn dumps_after_every_pass() {
     let mut names: Vec<String> =
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
-    assert_eq!(names, ["0000.input.ir", "0001.simplify.ir", "0002.cse.ir", "0003.dce.ir", "0004.simplify.ir"]);
+    assert_eq!(
+        names,
+        ["0000.input.ir", "0001.simplify.ir", "0002.cse.ir", "0003.dce.ir", "0004.simplify.ir", "0005.split_masks.ir"]
+    );
     // every dump parses back
     for n in &names {
         ir::parse(&std::fs::read_to_string(dir.join(n)).unwrap()).unwrap();
     }
-    assert_eq!(opt.records.iter().map(|r| r.name).collect::<Vec<_>>(), ["simplify", "cse", "dce", "simplify"]);
+    assert_eq!(
+        opt.records.iter().map(|r| r.name).collect::<Vec<_>>(),
+        ["simplify", "cse", "dce", "simplify", "split_masks"]
+    );
     assert_eq!(opt.module.ops.len(), 1, "neg(neg(x)) is x");
+}
+
+#[test]
+fn shared_masks_are_split_per_consumer() {
+    // CSE merges the two comparisons; split_masks gives the second select its own copy,
+    // inserted just before it, so no kernel has to store a boolean mask
+    let out = run(
+        "module {
+  %x = parameter : f32[4]
+  %y = parameter : f32[4]
+  %z = constant [0.0] : f32[]
+  %zs = broadcast %z {dims=[]} : f32[4]
+  %m1 = gt %x, %zs : bool[4]
+  %a = select %m1, %y, %zs : f32[4]
+  %s = reduce_sum %a {axes=[0], keepdims=false} : f32[]
+  %sb = broadcast %s {dims=[]} : f32[4]
+  %m2 = gt %x, %zs : bool[4]
+  %b = select %m2, %sb, %zs : f32[4]
+}
+",
+        &["b"],
+    );
+    assert_eq!(
+        out,
+        "module {
+  %x = parameter : f32[4]
+  %y = parameter : f32[4]
+  %z = constant [0.0] : f32[]
+  %zs = broadcast %z {dims=[]} : f32[4]
+  %m1 = gt %x, %zs : bool[4]
+  %a = select %m1, %y, %zs : f32[4]
+  %s = reduce_sum %a {axes=[0], keepdims=false} : f32[]
+  %sb = broadcast %s {dims=[]} : f32[4]
+  %m1/copy_1 = gt %x, %zs : bool[4]
+  %b = select %m1/copy_1, %sb, %zs : f32[4]
+}
+"
+    );
 }

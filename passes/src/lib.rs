@@ -3,10 +3,12 @@
 //! - [`simplify::run`]: algebraic identities and constant folding;
 //! - [`cse::run`]: common-subexpression elimination;
 //! - [`dce::run`]: dead-code elimination;
+//! - [`split_masks::run`]: a copy of each shared comparison per consumer;
 //! - [`fusion::run`]: fuses a module into a [`schedule::Schedule`] of loop kernels and
 //!   matmuls for codegen.
 //!
-//! [`pipeline::optimize`] runs simplify, CSE and DCE, verifying after each pass.
+//! [`pipeline::optimize`] runs simplify, CSE, DCE, simplify and split_masks, verifying
+//! after each pass.
 #![warn(missing_docs)]
 
 pub mod autodiff;
@@ -18,6 +20,7 @@ pub mod pipeline;
 pub mod rewrite;
 pub mod schedule;
 pub mod simplify;
+pub mod split_masks;
 
 /// A pass could not do its work; names the pass and the op.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

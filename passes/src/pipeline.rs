@@ -1,15 +1,16 @@
-//! The pass manager: simplify, CSE and DCE in order, verifying after each pass (in
-//! debug builds, tests, and on request) and dumping the IR after each pass by name.
+//! The pass manager: simplify, CSE, DCE, simplify and split_masks in order, verifying
+//! after each pass (in debug builds, tests, and on request) and dumping the IR after
+//! each pass by name.
 
 use crate::rewrite::compose;
-use crate::{cse, dce, simplify, PassError};
+use crate::{cse, dce, simplify, split_masks, PassError};
 use kiln_ir::{Module, ValueId};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The passes `optimize` runs, by name, in order (simplify runs twice). Fusion follows
 /// as its own stage (`fusion::run`).
-pub const PASSES: &[&str] = &["simplify", "cse", "dce"];
+pub const PASSES: &[&str] = &["simplify", "cse", "dce", "split_masks"];
 
 /// Pipeline knobs.
 #[derive(Clone, Debug, Default)]
@@ -82,7 +83,7 @@ pub fn optimize(m: &Module, roots: &[ValueId], opts: &PipelineOptions) -> Result
     };
     dump("input", &module);
     type Pass = fn(&mut Module, &mut Vec<ValueId>) -> Result<(bool, Option<Vec<Option<ValueId>>>), PassError>;
-    let passes: [(&'static str, Pass); 4] = [
+    let passes: [(&'static str, Pass); 5] = [
         ("simplify", |m, r| simplify::run(m, r).map(|c| (c, None))),
         ("cse", |m, r| cse::run(m, r).map(|c| (c, None))),
         ("dce", |m, r| {
@@ -91,6 +92,7 @@ pub fn optimize(m: &Module, roots: &[ValueId], opts: &PipelineOptions) -> Result
             Ok((m.ops.len() != before, Some(map)))
         }),
         ("simplify", |m, r| simplify::run(m, r).map(|c| (c, None))),
+        ("split_masks", |m, r| split_masks::run(m, r).map(|map| (map.is_some(), map))),
     ];
     for (name, pass) in passes {
         if opts.disabled.iter().any(|d| d == name) {

@@ -28,7 +28,7 @@ pub struct Target {
     /// Turn fusion off: one kernel per op.
     #[arg(long)]
     pub no_fusion: bool,
-    /// Skip a pass by name (simplify, cse, dce, fusion); repeatable.
+    /// Skip a pass by name (simplify, cse, dce, split_masks, fusion); repeatable.
     #[arg(long = "disable-pass", value_name = "NAME")]
     pub disable_pass: Vec<String>,
 }
@@ -212,10 +212,10 @@ fn summary(b: &Built, dump_dir: Option<&PathBuf>) -> String {
     let _ = writeln!(o, "fetch: {}", b.fetch_names.join(", "));
     let _ = writeln!(o, "passes:");
     for p in &r.passes {
-        let _ = writeln!(o, "  {:<10} {:>9}  {}", p.name, ms(p.time), if p.changed { "changed" } else { "no change" });
+        let _ = writeln!(o, "  {:<12} {:>9}  {}", p.name, ms(p.time), if p.changed { "changed" } else { "no change" });
     }
-    let _ = writeln!(o, "  {:<10} {:>9}  {} step(s)", "fusion", ms(r.fusion), s.steps.len());
-    let _ = writeln!(o, "  {:<10} {:>9}  {} kernel(s)", "codegen", ms(r.codegen), b.exec.kernels().len());
+    let _ = writeln!(o, "  {:<12} {:>9}  {} step(s)", "fusion", ms(r.fusion), s.steps.len());
+    let _ = writeln!(o, "  {:<12} {:>9}  {} kernel(s)", "codegen", ms(r.codegen), b.exec.kernels().len());
     let _ = writeln!(o, "kernels:");
     for (i, k) in b.exec.kernels().iter().enumerate() {
         let kind = match k.kind {
