@@ -77,6 +77,8 @@ struct Bound {
     args: Vec<Vec<i64>>,
     /// (kernel, slot, buffer, element offset): pointer slots patched each run
     patches: Vec<(usize, usize, usize, usize)>,
+    /// buffers that are variables: their addresses are looked up at every run
+    var_bufs: Vec<(usize, VarId)>,
     /// the buffer addresses the patched slots hold (empty: not patched yet); a run
     /// re-patches only when a variable moved
     patched_for: Vec<*mut f32>,
@@ -495,12 +497,18 @@ impl Executable {
                 }
             }
         }
+        let locs_var_bufs: Vec<(usize, VarId)> = locs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| if let Loc::Var(v) = l { Some((i, *v)) } else { None })
+            .collect();
         self.bound = Some(Bound {
             signature,
             locs,
             arena: vec![0.0; arena_len.max(1)],
             args,
             patches,
+            var_bufs: locs_var_bufs,
             patched_for: Vec::new(),
             matmuls,
             sizes,
@@ -509,6 +517,18 @@ impl Executable {
             bindings: b.clone(),
             host_vals: vec![None; s.buffers.len()],
         });
+        // fixed addresses, set once per bind (the arena is never resized)
+        if let Some(bound) = self.bound.as_mut() {
+            let arena = bound.arena.as_mut_ptr();
+            for (i, loc) in bound.locs.iter().enumerate() {
+                self.bases[i] = match *loc {
+                    // SAFETY: `off` lies inside the arena, sized for every slot above.
+                    Loc::Arena(off) => unsafe { arena.add(off) },
+                    Loc::Const(c) => self.consts[c].as_ptr() as *mut f32,
+                    Loc::Var(_) | Loc::Host => std::ptr::null_mut(),
+                };
+            }
+        }
         Ok(())
     }
 
@@ -567,15 +587,11 @@ impl Executable {
     pub fn run_raw(&mut self, feeds: &[(*const f32, usize)], vars: &mut [Option<TensorValue>]) -> Result<(), RunError> {
         let bound = self.bound.as_mut().expect("bound above");
         let arena = bound.arena.as_mut_ptr();
-        for (i, loc) in bound.locs.iter().enumerate() {
-            self.bases[i] = match *loc {
-                Loc::Arena(off) => unsafe { arena.add(off) },
-                Loc::Const(c) => self.consts[c].as_ptr() as *mut f32,
-                Loc::Var(v) => match vars.get_mut(v.index()).and_then(|x| x.as_mut()) {
-                    Some(TensorValue::F32(a)) => a.as_mut_ptr(),
-                    _ => return Err(format!("variable {} is not an initialized f32 value", v.index()).into()),
-                },
-                Loc::Host => std::ptr::null_mut(),
+        // arena and constant addresses were set at bind; variables may have moved
+        for &(i, v) in &bound.var_bufs {
+            self.bases[i] = match vars.get_mut(v.index()).and_then(|x| x.as_mut()) {
+                Some(TensorValue::F32(a)) => a.as_mut_ptr(),
+                _ => return Err(format!("variable {} is not an initialized f32 value", v.index()).into()),
             };
         }
         for &(i, p) in &self.feed_params {
