@@ -59,6 +59,10 @@ pub enum KernelKind {
     /// An op the runtime runs on the interpreter: an empty function keeps one
     /// compiled entry per step.
     Host,
+    /// The epilogue of a GEMM whose micro-kernel applies it in registers: an empty
+    /// function until the GEMM goes to the library for some batch size, when the
+    /// runtime compiles it ([`compile_kernels`]). Most never are.
+    Deferred,
 }
 
 /// One compiled kernel, for one step of the schedule.
@@ -128,8 +132,19 @@ pub fn matmul_kind(mm: &MatMulStep) -> MatMulKind {
 /// Compiles every step of `s` (loop kernels and matmul micro-kernels), in step order,
 /// into one JIT module (one finalize: one set of pages).
 pub fn compile(s: &Schedule, opts: &CodegenOptions) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
-    let steps: Vec<&Step> = s.steps.iter().collect();
+    let steps: Vec<(&Step, bool)> = s.steps.iter().map(|st| (st, deferred(s, st))).collect();
     compile_steps(&steps, opts)
+}
+
+/// Whether a step is an epilogue kernel its GEMM's micro-kernel already applies (see
+/// [`KernelKind::Deferred`]).
+pub fn deferred(s: &Schedule, st: &Step) -> bool {
+    let Step::Loop(k) = st else { return false };
+    k.epilogue_of.is_some_and(|v| {
+        s.steps.iter().any(|x| {
+            matches!(x, Step::MatMul(mm) if mm.out == v && mm.epilogue.is_some() && matmul_kind(mm) == MatMulKind::RowsOfB)
+        })
+    })
 }
 
 /// Compiles the given loop kernels alone.
@@ -138,11 +153,11 @@ pub fn compile_kernels(
     opts: &CodegenOptions,
 ) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
     let steps: Vec<Step> = kernels.iter().map(|k| Step::Loop((*k).clone())).collect();
-    let refs: Vec<&Step> = steps.iter().collect();
+    let refs: Vec<(&Step, bool)> = steps.iter().map(|s| (s, false)).collect();
     compile_steps(&refs, opts)
 }
 
-fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
+fn compile_steps(steps: &[(&Step, bool)], opts: &CodegenOptions) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
     let e = |m: &dyn std::fmt::Display| cg_err("<module>", m);
     let mut fb = settings::builder();
     fb.set("opt_level", "speed").map_err(|x| e(&x))?;
@@ -162,9 +177,10 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     let mut pending = Vec::new();
-    for (i, step) in steps.iter().enumerate() {
+    for (i, &(step, defer)) in steps.iter().enumerate() {
         let (name, kind, nests, provenance): (String, KernelKind, &[kiln_passes::schedule::LoopNest], Vec<String>) =
             match step {
+                Step::Loop(k) if defer => (k.name.clone(), KernelKind::Deferred, &[], k.provenance.clone()),
                 Step::Loop(k) => (k.name.clone(), KernelKind::Loop, &k.nests, k.provenance.clone()),
                 Step::MatMul(mm) => {
                     // names as `Schedule::step_name` gives them
@@ -190,7 +206,7 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
                 (vec![l], n)
             }
             None if kind == KernelKind::Loop => kernel_layout(nests),
-            None if kind == KernelKind::Host => (Vec::new(), 0),
+            None if matches!(kind, KernelKind::Host | KernelKind::Deferred) => (Vec::new(), 0),
             None => (Vec::new(), 10),
         };
         {
@@ -207,7 +223,7 @@ fn compile_steps(steps: &[&Step], opts: &CodegenOptions) -> Result<(Jit, Vec<Com
                         emit::emit_nest(&mut b, args, n, l, powf, broken);
                     }
                 }
-                KernelKind::Host => {}
+                KernelKind::Host | KernelKind::Deferred => {}
                 KernelKind::MatMul(mk) => {
                     let epi = epilogue.map(|e| matmul::Epi {
                         nest: &e.nest,

@@ -100,6 +100,10 @@ pub struct Executable {
     // kernels hold pointers into `jit`'s memory: drop them first
     kernels: Vec<CompiledKernel>,
     _jit: Jit,
+    /// Epilogue kernels compiled at bind time, when their GEMM went to the library.
+    late_jits: Vec<Jit>,
+    /// How the kernels were compiled (for the late ones).
+    codegen_opts: CodegenOptions,
     /// The schedule it runs.
     pub schedule: Schedule,
     buf_index: HashMap<ValueId, usize>,
@@ -119,6 +123,22 @@ pub struct Executable {
     pub report: crate::build::BuildReport,
     /// (buffer, parameter index) of every fed buffer, found once
     feed_params: Vec<(usize, usize)>,
+}
+
+/// The size of a dim under `b`; a symbol named `?0*?1` (a collapsed space) is the
+/// product of its parts.
+fn dim_size(b: &Bindings, d: &Dim) -> Result<usize, String> {
+    match d {
+        Dim::Fixed(k) => Ok(*k as usize),
+        Dim::Sym(name) if name.contains('*') => name
+            .split('*')
+            .map(|p| match p.parse::<usize>() {
+                Ok(k) => Ok(k),
+                Err(_) => b.size(&Dim::Sym(p.to_string())).ok_or_else(|| format!("unbound dim {p}")),
+            })
+            .product(),
+        _ => b.size(d).ok_or_else(|| format!("unbound dim {d}")),
+    }
 }
 
 /// A large GEMM `c = a x b` (c row-major with row stride `rsc`) on the `gemm` crate's
@@ -248,6 +268,8 @@ impl Executable {
         Ok(Executable {
             kernels,
             _jit: jit,
+            late_jits: Vec::new(),
+            codegen_opts: opts.clone(),
             schedule,
             buf_index,
             assign_bufs,
@@ -273,21 +295,35 @@ impl Executable {
         &self.params
     }
 
-    fn bind(&mut self, b: &Bindings, signature: Vec<Vec<usize>>) -> Result<(), String> {
-        let s = &self.schedule;
-        let dim = |d: &Dim| -> Result<usize, String> {
-            match d {
-                Dim::Fixed(k) => Ok(*k as usize),
-                Dim::Sym(name) if name.contains('*') => name
-                    .split('*')
-                    .map(|p| match p.parse::<usize>() {
-                        Ok(k) => Ok(k),
-                        Err(_) => b.size(&Dim::Sym(p.to_string())).ok_or_else(|| format!("unbound dim {p}")),
-                    })
-                    .product(),
-                _ => b.size(d).ok_or_else(|| format!("unbound dim {d}")),
+    /// Compiles the deferred epilogue kernels whose GEMMs go to the library at these
+    /// sizes (their micro-kernels would have applied them in registers).
+    fn compile_late_epilogues(&mut self, b: &Bindings) -> Result<(), String> {
+        let mut need = Vec::new();
+        for (ki, st) in self.schedule.steps.iter().enumerate() {
+            let (Step::Loop(lk), kiln_codegen::KernelKind::Deferred) = (st, self.kernels[ki].kind) else { continue };
+            let gemm = self.schedule.steps.iter().find_map(|x| match x {
+                Step::MatMul(mm) if Some(mm.out) == lk.epilogue_of => Some(mm),
+                _ => None,
+            });
+            if let Some(mm) = gemm {
+                if dim_size(b, &mm.m)? * dim_size(b, &mm.k)? * dim_size(b, &mm.n)? >= GEMM_LIBRARY_MIN_MACS {
+                    need.push(ki);
+                }
             }
-        };
+        }
+        for ki in need {
+            let Step::Loop(lk) = &self.schedule.steps[ki] else { continue };
+            let (jit, mut ks) = kiln_codegen::compile_kernels(&[lk], &self.codegen_opts).map_err(|e| e.to_string())?;
+            self.kernels[ki] = ks.remove(0);
+            self.late_jits.push(jit);
+        }
+        Ok(())
+    }
+
+    fn bind(&mut self, b: &Bindings, signature: Vec<Vec<usize>>) -> Result<(), String> {
+        self.compile_late_epilogues(b)?;
+        let s = &self.schedule;
+        let dim = |d: &Dim| dim_size(b, d);
         let prod = |ds: &[Dim]| -> Result<usize, String> { ds.iter().map(dim).product() };
         let stride = |st: &Stride| -> Result<i64, String> {
             match st {

@@ -222,10 +222,16 @@ fn summary(b: &Built, dump_dir: Option<&PathBuf>) -> String {
             KernelKind::Loop => "loop".to_string(),
             KernelKind::MatMul(mk) => format!("gemm {mk:?}"),
             KernelKind::Host => "interpreter".to_string(),
+            KernelKind::Deferred => "loop (deferred)".to_string(),
         };
         let (ops, note) = match &s.steps[i] {
             Step::Loop(l) if l.epilogue_of.is_some() => {
-                (k.provenance.join(" "), "  [epilogue: skipped while its GEMM applies it in registers]")
+                let note = if k.kind == KernelKind::Deferred {
+                    "  [epilogue: its GEMM applies it in registers; compiled only if a batch size sends the GEMM to the library]"
+                } else {
+                    "  [epilogue: skipped while its GEMM applies it in registers]"
+                };
+                (k.provenance.join(" "), note)
             }
             Step::MatMul(mm) if mm.epilogue.is_some() => {
                 let epi: Vec<String> =
