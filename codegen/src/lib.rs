@@ -17,7 +17,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module};
-use kiln_passes::schedule::{LoopKernel, MatMulStep, Schedule, Step};
+use kiln_passes::schedule::{step_name, LoopKernel, MatMulStep, Schedule, Step};
 pub use layout::{kernel_layout, NestLayout};
 pub use matmul::MatMulKind;
 
@@ -180,13 +180,12 @@ fn compile_steps(steps: &[(&Step, bool)], opts: &CodegenOptions) -> Result<(Jit,
     for (i, &(step, defer)) in steps.iter().enumerate() {
         let (name, kind, nests, provenance): (String, KernelKind, &[kiln_passes::schedule::LoopNest], Vec<String>) =
             match step {
-                Step::Loop(k) if defer => (k.name.clone(), KernelKind::Deferred, &[], k.provenance.clone()),
-                Step::Loop(k) => (k.name.clone(), KernelKind::Loop, &k.nests, k.provenance.clone()),
+                Step::Loop(k) if defer => (step_name(step, i), KernelKind::Deferred, &[], k.provenance.clone()),
+                Step::Loop(k) => (step_name(step, i), KernelKind::Loop, &k.nests, k.provenance.clone()),
                 Step::MatMul(mm) => {
-                    // names as `Schedule::step_name` gives them
-                    (format!("matmul.{i}"), KernelKind::MatMul(matmul_kind(mm)), &[], mm.provenance.clone())
+                    (step_name(step, i), KernelKind::MatMul(matmul_kind(mm)), &[], mm.provenance.clone())
                 }
-                Step::Host(h) => (format!("host.{i}"), KernelKind::Host, &[], vec![format!("{:?}", h.value)]),
+                Step::Host(h) => (step_name(step, i), KernelKind::Host, &[], vec![format!("{:?}", h.value)]),
             };
         let err = |m: &dyn std::fmt::Display| cg_err(&name, m);
         let mut sig = module.make_signature();

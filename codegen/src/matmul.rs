@@ -46,10 +46,6 @@ impl EpiState<'_> {
     }
 }
 
-fn epi_state<'a>(args: Value, epi: &'a Epi<'a>) -> EpiState<'a> {
-    EpiState { epi, args }
-}
-
 /// Applies the epilogue to `acc` (row `i`, columns from `j`, `ty` lanes) and stores its
 /// outputs (contiguous `[m, n]`).
 fn apply_epi(b: &mut FunctionBuilder, e: &EpiState, n: Value, ty: Type, i: Value, j: Value, acc: Value) {
@@ -218,7 +214,7 @@ pub fn emit_matmul(b: &mut FunctionBuilder, args: Value, kind: MatMulKind, known
         csb: slot(b, 9),
     };
     let zero = b.ins().iconst(I64, 0);
-    let e = epi.map(|epi| epi_state(args, epi));
+    let e = epi.map(|epi| EpiState { epi, args });
     if let Some(e) = &e {
         zero_sums(b, e, a.n, zero);
     }

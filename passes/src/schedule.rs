@@ -244,6 +244,15 @@ pub struct Schedule {
 /// `gemm/crossover`).
 pub const GEMM_LIBRARY_MIN_MACS: usize = 64 * 64 * 64;
 
+/// The name of `step`, the `i`th of its schedule (codegen names kernels the same way).
+pub fn step_name(step: &Step, i: usize) -> String {
+    match step {
+        Step::Loop(k) => k.name.clone(),
+        Step::MatMul(_) => format!("matmul.{i}"),
+        Step::Host(_) => format!("host.{i}"),
+    }
+}
+
 impl Schedule {
     /// The buffer of a value, if it is materialized.
     pub fn buffer(&self, v: ValueId) -> Option<&Buffer> {
@@ -252,11 +261,7 @@ impl Schedule {
 
     /// The name step `i` goes by in dumps and reports: `fusion.N`, `matmul.N`, `host.N`.
     pub fn step_name(&self, i: usize) -> String {
-        match &self.steps[i] {
-            Step::Loop(k) => k.name.clone(),
-            Step::MatMul(_) => format!("matmul.{i}"),
-            Step::Host(_) => format!("host.{i}"),
-        }
+        step_name(&self.steps[i], i)
     }
 
     /// The IR ops step `i` computes (a fused GEMM includes its epilogue's ops).
