@@ -216,6 +216,39 @@ fn mask_and_column_sum_epilogues() {
     }
 }
 
+/// A matmul that wants `b`'s rows contiguous gets a transposing copy of a transposed
+/// operand, run in 4x4 register tiles with scalar row and column tails: every tail
+/// combination, known and symbolic shapes, and a batch.
+#[test]
+fn transposing_copies_in_register_tiles() {
+    let shapes = [(0, 3), (3, 0), (1, 1), (4, 4), (5, 7), (8, 3), (20, 20), (33, 70)];
+    for (known, &(k, n)) in [true, false].iter().flat_map(|&kn| shapes.iter().map(move |s| (kn, s))) {
+        let g = Graph::new();
+        let a = g.placeholder(DType::F32, [None, Some(k)], "a").unwrap();
+        let w = if known {
+            g.placeholder(DType::F32, [n, k], "w").unwrap()
+        } else {
+            g.placeholder(DType::F32, [None, None], "w").unwrap()
+        };
+        let y = kiln::matmul(&a, &kiln::transpose(&w, None).unwrap()).unwrap();
+        let feeds = [(&a, rand_array(21, &[6, k], -1.0, 1.0).into()), (&w, rand_array(22, &[n, k], -1.0, 1.0).into())];
+        let what = format!("a x w^T, w {n}x{k}, known {known}");
+        diff(&what, &g, &[&y], &feeds, 1e-5, 1e-5);
+        let mut sess = session(&g, Backend::Jit);
+        sess.run(&[&y], &feeds).unwrap();
+        let s = sess.schedule_of(&[&y]).unwrap().describe();
+        // (a 1x1 transpose is a reshape, copied by nothing)
+        assert_eq!(s.contains("(copy)"), k * n != 1, "{what}: {s}");
+    }
+    let g = Graph::new();
+    let a = g.placeholder(DType::F32, [3, 6, 9], "a").unwrap();
+    let w = g.placeholder(DType::F32, [3, 11, 9], "w").unwrap();
+    let y = kiln::matmul(&a, &kiln::transpose(&w, Some(&[0, 2, 1])).unwrap()).unwrap();
+    let feeds =
+        [(&a, rand_array(23, &[3, 6, 9], -1.0, 1.0).into()), (&w, rand_array(24, &[3, 11, 9], -1.0, 1.0).into())];
+    diff("batched a x w^T", &g, &[&y], &feeds, 1e-5, 1e-5);
+}
+
 #[test]
 fn views_as_results() {
     let g = Graph::new();

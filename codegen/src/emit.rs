@@ -49,9 +49,12 @@ pub(crate) fn for_loop(
 }
 
 /// The values every access needs: base pointer and per-dim byte strides.
-struct Acc {
-    ptr: Value,
-    strides: Vec<Value>,
+pub(crate) struct Acc {
+    /// Base pointer.
+    pub(crate) ptr: Value,
+    /// Byte stride per dim.
+    pub(crate) strides: Vec<Value>,
+    /// Element stride per dim when known at compile time.
     known: Vec<Option<u64>>,
 }
 
@@ -161,6 +164,11 @@ fn level(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: Vec<Value>, offs_o
     let r = c.n.space.len();
     if r == 0 {
         point(b, c, F32, None, &offs_in, &offs_out);
+        return;
+    }
+    if d + 2 == r && !c.broken && crate::transpose::applies(c.n, d) {
+        let (rows, cols) = (c.dims[d], c.dims[d + 1]);
+        crate::transpose::emit(b, &c.inputs[0], &c.outputs[0], d, rows, cols, offs_in[0], offs_out[0]);
         return;
     }
     if d + 1 < r {
@@ -397,8 +405,16 @@ fn unary(b: &mut FunctionBuilder, ty: Type, u: UnaryOp, x: Value) -> Value {
         UnaryOp::Square => b.ins().fmul(x, x),
         UnaryOp::Tanh => math::tanh(b, ty, x),
         UnaryOp::Sigmoid => math::sigmoid(b, ty, x),
+        UnaryOp::Relu if ty != F32 => {
+            // fcmp + and-not, not fmax: `x <= 0` is false for NaN, which passes through
+            // as in TF (two instructions: cmpleps, andnps)
+            let zero = math::splat_const(b, ty, 0.0);
+            let le = b.ins().fcmp(FloatCC::LessThanOrEqual, x, zero);
+            let le = math::bits(b, ty, le);
+            b.ins().band_not(x, le)
+        }
         UnaryOp::Relu => {
-            // fcmp + bitselect, not fmax: NaN passes through as in TF
+            // fcmp + select, not fmax: NaN passes through as in TF
             let zero = math::splat_const(b, ty, 0.0);
             let pos = b.ins().fcmp(FloatCC::GreaterThan, x, zero);
             let nan = b.ins().fcmp(FloatCC::Unordered, x, x);

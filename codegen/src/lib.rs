@@ -10,6 +10,7 @@ mod emit;
 pub mod layout;
 mod math;
 pub mod matmul;
+mod transpose;
 
 use cranelift_codegen::ir::types::*;
 use cranelift_codegen::ir::{AbiParam, InstBuilder, UserFuncName};

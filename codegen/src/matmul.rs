@@ -46,47 +46,139 @@ impl EpiState<'_> {
     }
 }
 
-/// Applies the epilogue to `acc` (row `i`, columns from `j`, `ty` lanes) and stores its
-/// outputs (contiguous `[m, n]`).
-fn apply_epi(b: &mut FunctionBuilder, e: &EpiState, n: Value, ty: Type, i: Value, j: Value, acc: Value) {
-    let l = e.epi.layout;
-    let scalars: Vec<Value> = (0..e.epi.nest.scalars.len()).map(|k| e.slot(b, F32, l.scalars + k)).collect();
-    let mut load = |b: &mut FunctionBuilder, idx: usize| -> Value {
-        if idx == e.epi.acc {
-            return acc;
-        }
-        let (ptr, stride) = (e.slot(b, I64, l.inputs[idx]), e.slot(b, I64, l.inputs[idx] + 1));
-        let row = b.ins().imul(i, stride);
-        let unit_col = e.epi.nest.inputs[idx].strides[1].known() == Some(1);
-        let el = if unit_col { b.ins().iadd(row, j) } else { row };
-        let off = b.ins().ishl_imm_s(el, 2);
-        let p = b.ins().iadd(ptr, off);
-        if unit_col || ty == F32 {
-            b.ins().load(ty, ro(), p, 0)
-        } else {
-            let x = b.ins().load(F32, ro(), p, 0);
-            b.ins().splat(ty, x)
-        }
-    };
-    let vals = crate::emit::eval(b, ty, &e.epi.nest.nodes, &mut load, &scalars, e.epi.powf);
-    let row = b.ins().imul(i, n);
-    let el = b.ins().iadd(row, j);
-    let off = b.ins().ishl_imm_s(el, 2);
-    let col_off = b.ins().ishl_imm_s(j, 2);
-    for (k, o) in e.epi.nest.outputs.iter().enumerate() {
-        let ptr = e.slot(b, I64, l.outputs[k]);
-        match o.mode {
-            OutMode::Store => {
-                let p = b.ins().iadd(ptr, off);
-                b.ins().store(rw(), vals[o.node], p, 0);
+/// How far apart consecutive rows of a tile lie, in bytes: an immediate when known at
+/// compile time (and small enough for an address offset), else a value computed once.
+#[derive(Clone, Copy)]
+enum RowStep {
+    Imm(i64),
+    /// (elements, bytes)
+    Val(Value, Value),
+}
+
+impl RowStep {
+    /// `known` or `run` elements per row.
+    fn new(b: &mut FunctionBuilder, known: Option<i64>, run: impl FnOnce(&mut FunctionBuilder) -> Value) -> RowStep {
+        match known.filter(|s| s.abs() < 1 << 20) {
+            Some(s) => RowStep::Imm(s * 4),
+            None => {
+                let s = run(b);
+                RowStep::Val(s, b.ins().ishl_imm_s(s, 2))
             }
-            // a sum over the rows (fusion admits no other reduction): add this row
-            // of the tile into the column sums, which start at zero
+        }
+    }
+
+    /// Element stride for computing a tile's first row: a constant when known.
+    fn elems(self, b: &mut FunctionBuilder) -> Value {
+        match self {
+            RowStep::Imm(s) => b.ins().iconst(I64, s / 4),
+            RowStep::Val(s, _) => s,
+        }
+    }
+
+    /// `(pointer, immediate offset)` of row `r` counted from `base`.
+    fn at(self, b: &mut FunctionBuilder, base: Value, r: usize) -> (Value, i32) {
+        match self {
+            RowStep::Imm(s) => (base, (s * r as i64) as i32),
+            RowStep::Val(..) if r == 0 => (base, 0),
+            RowStep::Val(_, s) => {
+                let off = b.ins().imul_imm_s(s, r as i64);
+                (b.ins().iadd(base, off), 0)
+            }
+        }
+    }
+}
+
+/// `base + (i * stride + j) * 4` for a row stride `step`.
+fn tile_base(b: &mut FunctionBuilder, base: Value, i: Value, step: RowStep, j: Option<Value>) -> Value {
+    let s = step.elems(b);
+    let el = b.ins().imul(i, s);
+    let el = match j {
+        Some(j) => b.ins().iadd(el, j),
+        None => el,
+    };
+    let off = b.ins().ishl_imm_s(el, 2);
+    b.ins().iadd(base, off)
+}
+
+/// Applies the epilogue to a tile whose `accs[r][v]` holds row `i0 + r`, columns from
+/// `j + lanes * v` (`ty` has `lanes` lanes), and stores its outputs (contiguous
+/// `[m, n]`). Pointers and row strides are loaded and offset once per tile, known
+/// strides become immediates, and a column sum adds the tile's rows in registers before
+/// it touches memory.
+fn apply_epi(b: &mut FunctionBuilder, e: &EpiState, n: Bound, ty: Type, i0: Value, j: Value, accs: &[Vec<Value>]) {
+    let l = e.epi.layout;
+    let nest = e.epi.nest;
+    let lane_bytes = if ty == F32 { 4 } else { 16 };
+    let scalars: Vec<Value> = (0..nest.scalars.len()).map(|k| e.slot(b, F32, l.scalars + k)).collect();
+    // per input: first-row pointer, row step, and whether columns advance
+    let inputs: Vec<Option<(Value, RowStep, bool)>> = (0..nest.inputs.len())
+        .map(|idx| {
+            if idx == e.epi.acc {
+                return None;
+            }
+            let ptr = e.slot(b, I64, l.inputs[idx]);
+            let known = nest.inputs[idx].strides[0].known().and_then(|s| i64::try_from(s).ok());
+            let step = RowStep::new(b, known, |b| e.slot(b, I64, l.inputs[idx] + 1));
+            let unit_col = nest.inputs[idx].strides[1].known() == Some(1);
+            let base = tile_base(b, ptr, i0, step, unit_col.then_some(j));
+            Some((base, step, unit_col))
+        })
+        .collect();
+    let out_step = RowStep::new(b, n.k, |_| n.v);
+    let mut sums: Vec<Vec<Option<Value>>> = vec![vec![None; accs[0].len()]; nest.outputs.len()];
+    let out_ptrs: Vec<Value> = (0..nest.outputs.len()).map(|k| e.slot(b, I64, l.outputs[k])).collect();
+    let out_bases: Vec<Value> = nest
+        .outputs
+        .iter()
+        .zip(&out_ptrs)
+        .map(|(o, &ptr)| match o.mode {
+            OutMode::Store => tile_base(b, ptr, i0, out_step, Some(j)),
             OutMode::Reduce(_) => {
-                let p = b.ins().iadd(ptr, col_off);
-                let sum = b.ins().load(ty, rw(), p, 0);
-                let sum = b.ins().fadd(sum, vals[o.node]);
-                b.ins().store(rw(), sum, p, 0);
+                let off = b.ins().ishl_imm_s(j, 2);
+                b.ins().iadd(ptr, off)
+            }
+        })
+        .collect();
+    for (r, row) in accs.iter().enumerate() {
+        for (v, &acc) in row.iter().enumerate() {
+            let col = (v * lane_bytes) as i32;
+            let mut load = |b: &mut FunctionBuilder, idx: usize| -> Value {
+                let Some((base, step, unit_col)) = inputs[idx] else { return acc };
+                let (p, off) = step.at(b, base, r);
+                if unit_col || ty == F32 {
+                    b.ins().load(ty, ro(), p, off + if unit_col { col } else { 0 })
+                } else {
+                    let x = b.ins().load(F32, ro(), p, off);
+                    b.ins().splat(ty, x)
+                }
+            };
+            let vals = crate::emit::eval(b, ty, &nest.nodes, &mut load, &scalars, e.epi.powf);
+            for (k, o) in nest.outputs.iter().enumerate() {
+                match o.mode {
+                    OutMode::Store => {
+                        let (p, off) = out_step.at(b, out_bases[k], r);
+                        b.ins().store(rw(), vals[o.node], p, off + col);
+                    }
+                    // a sum over the rows (fusion admits no other reduction)
+                    OutMode::Reduce(_) => {
+                        let s = &mut sums[k][v];
+                        *s = Some(match *s {
+                            Some(t) => b.ins().fadd(t, vals[o.node]),
+                            None => vals[o.node],
+                        });
+                    }
+                }
+            }
+        }
+    }
+    // the tile's part of each column sum, added into the sums that start at zero
+    for (k, per_vec) in sums.iter().enumerate() {
+        for (v, t) in per_vec.iter().enumerate() {
+            if let Some(t) = *t {
+                let col = (v * lane_bytes) as i32;
+                let sum = b.ins().load(ty, rw(), out_bases[k], col);
+                let sum = b.ins().fadd(sum, t);
+                b.ins().store(rw(), sum, out_bases[k], col);
             }
         }
     }
@@ -251,7 +343,7 @@ fn scalar_dot(b: &mut FunctionBuilder, a: &Args, i: Value, j: Value, zero: Value
         b.ins().store(rw(), s, pc, 0);
     }
     if let Some(e) = e {
-        apply_epi(b, e, a.n, F32, i, j, s);
+        apply_epi(b, e, Bound { v: a.n, k: a.known.n }, F32, i, j, &[vec![s]]);
     }
 }
 
@@ -282,16 +374,23 @@ fn rows_of_b(b: &mut FunctionBuilder, a: &Args, zero: Value, e: Option<&EpiState
 /// `rows.len()` rows x `4 * vecs` columns of `c` from column `j`: accumulators stay in
 /// registers over the k loop, whose pointers advance by their strides.
 fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usize, e: Option<&EpiState>) {
-    let accs: Vec<Vec<_>> = rows
-        .iter()
+    // A block with fewer than eight accumulators would wait on FMA latency (each
+    // accumulator's chain is one FMA per k step); two sets, for even and odd k steps,
+    // double the independent chains and are added once after the loop.
+    let sets = if rows.len() * vecs < 8 { K_UNROLL.min(2) } else { 1 };
+    let accs: Vec<Vec<Vec<Variable>>> = (0..sets)
         .map(|_| {
-            (0..vecs)
+            rows.iter()
                 .map(|_| {
-                    let v = b.declare_var(F32X4);
-                    let z = b.ins().f32const(0.0);
-                    let z = b.ins().splat(F32X4, z);
-                    b.def_var(v, z);
-                    v
+                    (0..vecs)
+                        .map(|_| {
+                            let v = b.declare_var(F32X4);
+                            let z = b.ins().f32const(0.0);
+                            let z = b.ins().splat(F32X4, z);
+                            b.def_var(v, z);
+                            v
+                        })
+                        .collect()
                 })
                 .collect()
         })
@@ -348,12 +447,19 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
         for (r, &(pa, row_off)) in pas.iter().enumerate() {
             let ap = b.use_var(pa);
             let (ap, ao) = at(b, ap, a_off[u]);
-            let x = b.ins().load(F32, ro(), ap, ao + row_off);
-            let xs = b.ins().splat(F32X4, x);
             for (v, &bv) in bvs.iter().enumerate() {
-                let s = b.use_var(accs[r][v]);
+                // One broadcast per FMA, each from a differently spelled address so
+                // GVN keeps them apart: a splat with one use sinks its load
+                // (`vbroadcastss mem`), and the FMA, which overwrites a multiplicand,
+                // can overwrite it without first copying a splat that is used again.
+                let shift = 64 * v as i32;
+                let apv = if v == 0 { ap } else { b.ins().iadd_imm_s(ap, -(shift as i64)) };
+                let x = b.ins().load(F32, ro(), apv, ao + row_off + shift);
+                let xs = b.ins().splat(F32X4, x);
+                let acc = accs[u % sets][r][v];
+                let s = b.use_var(acc);
                 let s = b.ins().fma(xs, bv, s);
-                b.def_var(accs[r][v], s);
+                b.def_var(acc, s);
             }
         }
     };
@@ -389,19 +495,32 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
         kstep(b, 0);
         advance(b, 1);
     });
-    let one = b.ins().iconst(I64, 1);
-    for (r, &i) in rows.iter().enumerate() {
-        let pc = addr(b, a.c, i, a.n, j, one);
-        for (v, acc) in accs[r].iter().enumerate() {
-            let s = b.use_var(*acc);
-            if e.is_none_or(|e| e.epi.store_out) {
-                b.ins().store(rw(), s, pc, (16 * v) as i32);
-            }
-            if let Some(e) = e {
-                let jv = b.ins().iadd_imm_s(j, 4 * v as i64);
-                apply_epi(b, e, a.n, F32X4, i, jv, s);
+    let n = Bound { v: a.n, k: a.known.n };
+    let vals: Vec<Vec<Value>> = (0..rows.len())
+        .map(|r| {
+            (0..vecs)
+                .map(|v| {
+                    let s = b.use_var(accs[0][r][v]);
+                    accs[1..].iter().fold(s, |s, set| {
+                        let t = b.use_var(set[r][v]);
+                        b.ins().fadd(s, t)
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    if e.is_none_or(|e| e.epi.store_out) {
+        let step = RowStep::new(b, n.k, |_| n.v);
+        let base = tile_base(b, a.c, rows[0], step, Some(j));
+        for (r, row) in vals.iter().enumerate() {
+            let (p, off) = step.at(b, base, r);
+            for (v, &s) in row.iter().enumerate() {
+                b.ins().store(rw(), s, p, off + (16 * v) as i32);
             }
         }
+    }
+    if let Some(e) = e {
+        apply_epi(b, e, n, F32X4, rows[0], j, &vals);
     }
 }
 
