@@ -448,6 +448,73 @@ fn callable_matches_session_run() {
     assert!(matches!(step.run(&mut a, &[wrong.view(), xs.view()]), Err(kiln::Error::FeedShape { .. })));
 }
 
+/// Optimizer updates are computed straight into the variables they are assigned to,
+/// unless a later read of the old value, a read of another element, or a fetch of the
+/// old value forbids it. Either way the results equal the interpreter's.
+#[test]
+fn in_place_variable_updates() {
+    // the sine step: three Adam updates (parameter and two slots) per parameter, and
+    // both beta powers
+    let (g, x, y, mse, train) = sine_step_graph();
+    let mut jit = session(&g, Backend::Jit);
+    let mut interp = session(&g, Backend::Interpreter);
+    for s in [&mut jit, &mut interp] {
+        s.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
+    }
+    let mut step = jit.make_callable(&[&train, &mse], &[&x, &y]).unwrap();
+    let updates = step.executable().in_place_updates();
+    assert_eq!(updates.len(), 6 * 3 + 2, "{updates:?}");
+    assert!(updates.iter().any(|(_, v)| v == "layer_1/W1/Adam_1"), "{updates:?}");
+    for i in 0..20u64 {
+        let xs = rand_array(i, &[32, 1], -6.0, 6.0);
+        let ys = xs.mapv(f32::sin);
+        step.run(&mut jit, &[xs.view(), ys.view()]).unwrap();
+        let l = interp.run(&[&train, &mse], &[(&x, xs.into()), (&y, ys.into())]).unwrap()[1].scalar_f32().unwrap();
+        let got = step.fetch(1, &jit).unwrap()[0];
+        assert!((got - l).abs() <= 1e-5 * l.abs().max(1e-3), "step {i}: {got} vs {l}");
+    }
+
+    // where it must not happen
+    let g = Graph::new();
+    let init = kiln::Initializer::Constant(kiln::ir::Literal::F32((0..16).map(|i| i as f32).collect()), vec![4, 4]);
+    let v = g.get_variable("v", &[4, 4], DType::F32, init.clone()).unwrap();
+    let w = g.get_variable("w", &[4, 4], DType::F32, init.clone()).unwrap();
+    let u = g.get_variable("u", &[4, 4], DType::F32, init).unwrap();
+    let p = g.placeholder(DType::F32, [4, 4], "p").unwrap();
+    // v's old value is read by a later kernel (a matmul after the update's kernel)
+    let v_new = &v * 2.0 + &p;
+    let later = kiln::matmul(&(&v_new * 3.0), &v).unwrap();
+    // w's update reads w transposed: another element than it writes
+    let w_new = kiln::transpose(&w, None).unwrap() + 1.0;
+    // u's old value is fetched
+    let u_new = &u - 1.0;
+    let ops = kiln::group(&[
+        &kiln::assign(&v, &v_new).unwrap(),
+        &kiln::assign(&w, &w_new).unwrap(),
+        &kiln::assign(&u, &u_new).unwrap(),
+    ])
+    .unwrap();
+    let feeds = [(&p, rand_array(31, &[4, 4], -1.0, 1.0).into())];
+    let fetches = [&ops, &later, &u];
+    let mut a = session(&g, Backend::Jit);
+    let mut b = session(&g, Backend::Interpreter);
+    for s in [&mut a, &mut b] {
+        s.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
+    }
+    for round in 0..3 {
+        let ra = a.run(&fetches, &feeds).unwrap();
+        let rb = b.run(&fetches, &feeds).unwrap();
+        assert_close(&format!("later read, round {round}"), &ra[1], &rb[1], 1e-4, 1e-5);
+        assert_close(&format!("fetched old value, round {round}"), &ra[2], &rb[2], 0.0, 0.0);
+        for t in [&v, &w, &u] {
+            let (x, y) = (&a.run(&[t], &[]).unwrap()[0], &b.run(&[t], &[]).unwrap()[0]);
+            assert_close(&format!("{} after round {round}", t.name()), x, y, 1e-5, 1e-5);
+        }
+    }
+    let c = a.make_callable(&fetches, &[&p]).unwrap();
+    assert_eq!(c.executable().in_place_updates(), vec![], "none of these may be in place");
+}
+
 /// A random elementwise/broadcast/reduce/matmul/reshape/transpose graph.
 #[derive(Debug, Clone)]
 enum Op {

@@ -77,8 +77,8 @@ struct Bound {
     args: Vec<Vec<i64>>,
     /// (kernel, slot, buffer, element offset): pointer slots patched each run
     patches: Vec<(usize, usize, usize, usize)>,
-    /// buffers that are variables: their addresses are looked up at every run
-    var_bufs: Vec<(usize, VarId)>,
+    /// (variable, elements, buffers in its storage): looked up and checked at every run
+    var_bufs: Vec<(VarId, usize, Vec<usize>)>,
     /// the buffer addresses the patched slots hold (empty: not patched yet); a run
     /// re-patches only when a variable moved
     patched_for: Vec<*mut f32>,
@@ -109,6 +109,8 @@ pub struct Executable {
     buf_index: HashMap<ValueId, usize>,
     /// `schedule.assigns` with each source's buffer index (no lookup per run).
     assign_bufs: Vec<(VarId, usize)>,
+    /// per buffer: the variable whose storage it is computed into (`inplace`)
+    in_place: Vec<Option<VarId>>,
     consts: Vec<Vec<f32>>,
     params: Vec<ValueId>,
     bound: Option<Bound>,
@@ -265,7 +267,12 @@ impl Executable {
             .filter(|(_, b)| matches!(b.kind, BufKind::Feed))
             .filter_map(|(i, b)| Some((i, params.iter().position(|&p| p == b.value)?)))
             .collect();
+        let mut in_place = vec![None; n];
+        for (i, v) in crate::inplace::plan(&schedule, &buf_index) {
+            in_place[i] = Some(v);
+        }
         Ok(Executable {
+            in_place,
             kernels,
             _jit: jit,
             late_jits: Vec::new(),
@@ -283,6 +290,20 @@ impl Executable {
             threads: 1,
             feed_params,
         })
+    }
+
+    /// The assigned values computed straight into their variables' storage (see
+    /// `inplace`): (the value's op name, the variable's name).
+    pub fn in_place_updates(&self) -> Vec<(String, String)> {
+        let m = &self.schedule.module;
+        self.in_place
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let v = (*v)?;
+                Some((m.op(self.schedule.buffers[i].value).name.clone(), m.var(v).name.clone()))
+            })
+            .collect()
     }
 
     /// The compiled kernels, one per step (names, provenance, CLIF and assembly if kept).
@@ -389,6 +410,8 @@ impl Executable {
             let loc = match &buf.kind {
                 _ if buf.dtype != kiln_ir::DType::F32 => Loc::Host,
                 BufKind::Var(v) => Loc::Var(*v),
+                // an update computed straight into its variable (`inplace`)
+                BufKind::Temp if self.in_place[i].is_some() => Loc::Var(self.in_place[i].expect("checked")),
                 BufKind::Const(_) => {
                     const_i += 1;
                     Loc::Const(const_i - 1)
@@ -533,11 +556,17 @@ impl Executable {
                 }
             }
         }
-        let locs_var_bufs: Vec<(usize, VarId)> = locs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, l)| if let Loc::Var(v) = l { Some((i, *v)) } else { None })
-            .collect();
+        // per variable: its length and the buffers living in its storage
+        let mut locs_var_bufs: Vec<(VarId, usize, Vec<usize>)> = Vec::new();
+        for (i, l) in locs.iter().enumerate() {
+            if let Loc::Var(v) = *l {
+                match locs_var_bufs.iter_mut().find(|x| x.0 == v) {
+                    Some(x) if x.1 == sizes[i] => x.2.push(i),
+                    Some(_) => return Err(format!("buffers of variable {} differ in size", v.index())),
+                    None => locs_var_bufs.push((v, sizes[i], vec![i])),
+                }
+            }
+        }
         self.bound = Some(Bound {
             signature,
             locs,
@@ -624,11 +653,19 @@ impl Executable {
         let bound = self.bound.as_mut().expect("bound above");
         let arena = bound.arena.as_mut_ptr();
         // arena and constant addresses were set at bind; variables may have moved
-        for &(i, v) in &bound.var_bufs {
-            self.bases[i] = match vars.get_mut(v.index()).and_then(|x| x.as_mut()) {
-                Some(TensorValue::F32(a)) => a.as_mut_ptr(),
-                _ => return Err(format!("variable {} is not an initialized f32 value", v.index()).into()),
+        for (v, len, bufs) in &bound.var_bufs {
+            // kernels read (and in-place updates write) `len` elements here
+            let p = match vars.get_mut(v.index()).and_then(|x| x.as_mut()) {
+                Some(TensorValue::F32(a)) if a.len() == *len && a.is_standard_layout() => a.as_mut_ptr(),
+                _ => {
+                    return Err(
+                        format!("variable {} is not an initialized f32 value of {len} elements", v.index()).into()
+                    )
+                }
             };
+            for &i in bufs {
+                self.bases[i] = p;
+            }
         }
         for &(i, p) in &self.feed_params {
             let buf = &self.schedule.buffers[i];
@@ -809,6 +846,10 @@ impl Executable {
         }
         // variable writes land at the end of the run, in op order
         for &(var, i) in &self.assign_bufs {
+            if self.in_place[i] == Some(var) {
+                // computed in the variable's storage, checked above
+                continue;
+            }
             let n = bound.sizes[i];
             let from = self.bases[i];
             let slot = vars.get_mut(var.index()).ok_or("assign to an unknown variable")?;

@@ -19,6 +19,7 @@ mod check;
 mod error;
 pub mod exec;
 mod format;
+mod inplace;
 pub mod interp;
 mod saver;
 mod session;
