@@ -10,7 +10,7 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::*;
 use cranelift_codegen::ir::{BlockArg, FuncRef, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
-use kiln_ir::{BinaryOp, CmpOp, Dim, ReduceOp, UnaryOp};
+use kiln_ir::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
 use kiln_passes::schedule::{LoopNest, Node, OutMode, Stride};
 
 pub(crate) fn ro() -> MemFlagsData {
@@ -48,6 +48,39 @@ pub(crate) fn for_loop(
     b.switch_to_block(exit);
 }
 
+/// A loop bound and its value when known at compile time.
+#[derive(Clone, Copy)]
+pub(crate) struct Bound {
+    /// The value.
+    pub(crate) v: Value,
+    /// Its value at compile time, if known.
+    pub(crate) k: Option<i64>,
+}
+
+/// `x & mask` as a bound, folded when `x` is known.
+pub(crate) fn masked(b: &mut FunctionBuilder, x: Bound, mask: i64) -> Bound {
+    match x.k {
+        Some(k) => Bound { v: b.ins().iconst(I64, k & mask), k: Some(k & mask) },
+        None => Bound { v: b.ins().band_imm_s(x.v, mask), k: None },
+    }
+}
+
+/// `for_loop`, but emits nothing for a range known to be empty and straight-line code
+/// for a range known to run once.
+pub(crate) fn pruned_loop(
+    b: &mut FunctionBuilder,
+    start: Bound,
+    end: Bound,
+    step: i64,
+    body: &mut dyn FnMut(&mut FunctionBuilder, Value),
+) {
+    match (start.k, end.k) {
+        (Some(s), Some(e)) if e - s < step => {}
+        (Some(s), Some(e)) if e - s < 2 * step => body(b, start.v),
+        _ => for_loop(b, start.v, end.v, step, body),
+    }
+}
+
 /// The values every access needs: base pointer and per-dim byte strides.
 pub(crate) struct Acc {
     /// Base pointer.
@@ -63,6 +96,7 @@ struct Ctx<'a> {
     l: &'a NestLayout,
     args: Value,
     dims: Vec<Value>,
+    known: Vec<Option<i64>>,
     inputs: Vec<Acc>,
     outputs: Vec<Acc>,
     scalars: Vec<Value>,
@@ -98,21 +132,28 @@ fn access(b: &mut FunctionBuilder, args: Value, at: usize, strides: &[Stride]) -
 
 /// Emits one nest into the current block of `b`.
 pub fn emit_nest(b: &mut FunctionBuilder, args: Value, n: &LoopNest, l: &NestLayout, powf: FuncRef, broken: bool) {
-    let dims = n
-        .space
+    // Fixed extents are constants, which prunes loops that cannot run. The outermost
+    // comes from the argument block, so the runtime can split a kernel's rows across
+    // threads, unless the nest is too small ever to be split.
+    let fixed: Vec<Option<i64>> = n.space.iter().map(|d| d.fixed().and_then(|k| i64::try_from(k).ok())).collect();
+    let never_split = fixed
+        .iter()
+        .try_fold(1usize, |p, k| Some(p.saturating_mul(usize::try_from((*k)?).ok()?)))
+        .is_some_and(|work| work < kiln_passes::schedule::PARALLEL_MIN_WORK);
+    let known: Vec<Option<i64>> =
+        fixed.iter().enumerate().map(|(d, k)| if d > 0 || never_split { *k } else { None }).collect();
+    let dims = known
         .iter()
         .enumerate()
-        .map(|(d, dim)| match dim {
-            // the outermost extent always comes from the argument block, so the runtime
-            // can split a kernel's rows across threads
-            Dim::Fixed(k) if d > 0 => b.ins().iconst(I64, *k as i64),
-            _ => slot(b, args, l.dims + d),
+        .map(|(d, k)| match k {
+            Some(k) => b.ins().iconst(I64, *k),
+            None => slot(b, args, l.dims + d),
         })
         .collect();
     let inputs = n.inputs.iter().zip(&l.inputs).map(|(a, &at)| access(b, args, at, &a.strides)).collect();
     let outputs = n.outputs.iter().zip(&l.outputs).map(|(o, &at)| access(b, args, at, &o.strides)).collect();
     let scalars = (0..n.scalars.len()).map(|i| slot_f32(b, args, l.scalars + i)).collect();
-    let c = Ctx { n, l, args, dims, inputs, outputs, scalars, powf, broken };
+    let c = Ctx { n, l, args, dims, known, inputs, outputs, scalars, powf, broken };
     // reductions start from their identity
     for (j, o) in n.outputs.iter().enumerate() {
         if let OutMode::Reduce(r) = o.mode {
@@ -173,8 +214,8 @@ fn level(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: Vec<Value>, offs_o
     }
     if d + 1 < r {
         let zero = b.ins().iconst(I64, 0);
-        let end = c.dims[d];
-        for_loop(b, zero, end, 1, &mut |b, i| {
+        let end = Bound { v: c.dims[d], k: c.known[d] };
+        pruned_loop(b, Bound { v: zero, k: Some(0) }, end, 1, &mut |b, i| {
             let step = |b: &mut FunctionBuilder, acc: &Acc, off: Value| {
                 if acc.known[d] == Some(0) {
                     off
@@ -200,10 +241,11 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
             OutMode::Store => a.known[d] == Some(1),
             OutMode::Reduce(_) => unit_or_zero(a.known[d]),
         });
-    let n = c.dims[d];
+    let n = Bound { v: c.dims[d], k: c.known[d] };
     let zero = b.ins().iconst(I64, 0);
+    let z = Bound { v: zero, k: Some(0) };
     if !vec_ok {
-        for_loop(b, zero, n, 1, &mut |b, i| {
+        pruned_loop(b, z, n, 1, &mut |b, i| {
             let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, i)).collect();
             let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, i)).collect();
             point(b, c, F32, None, &oi, &oo);
@@ -238,12 +280,12 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
                 _ => None,
             })
             .collect();
-    let n4 = b.ins().band_imm_s(n, !3);
+    let n4 = masked(b, n, !3);
     // two independent vectors per iteration hide the latency of long polynomial chains
     // (exp, tanh); kernels with vector accumulators keep one chain
     let start4 = if accs.iter().all(Option::is_none) {
-        let n8 = b.ins().band_imm_s(n, !7);
-        for_loop(b, zero, n8, 8, &mut |b, i| {
+        let n8 = masked(b, n, !7);
+        pruned_loop(b, z, n8, 8, &mut |b, i| {
             for half in 0..2 {
                 let ih = b.ins().iadd_imm_s(i, 4 * half);
                 let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, ih)).collect();
@@ -253,9 +295,9 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
         });
         n8
     } else {
-        zero
+        z
     };
-    for_loop(b, start4, n4, 4, &mut |b, i| {
+    pruned_loop(b, start4, n4, 4, &mut |b, i| {
         let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, i)).collect();
         let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, i)).collect();
         point(b, c, F32X4, Some((&splats, &accs)), &oi, &oo);
@@ -275,7 +317,7 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
             b.ins().store(rw(), new, addr, 0);
         }
     }
-    for_loop(b, n4, n, 1, &mut |b, i| {
+    pruned_loop(b, n4, n, 1, &mut |b, i| {
         let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, i)).collect();
         let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, i)).collect();
         point(b, c, F32, None, &oi, &oo);

@@ -7,7 +7,7 @@
 //! Argument block (i64 slots): `[a, b, c, m, k, n, rsa, csa, rsb, csb]`, strides in
 //! elements.
 
-use crate::emit::{for_loop, ro, rw};
+use crate::emit::{for_loop, masked, pruned_loop, ro, rw, Bound};
 use crate::layout::NestLayout;
 use cranelift_codegen::ir::types::*;
 use cranelift_codegen::ir::{FuncRef, InstBuilder, Type, Value};
@@ -246,37 +246,6 @@ struct Args {
     csa: Value,
     rsb: Value,
     csb: Value,
-}
-
-/// A loop bound and its value when known at compile time.
-#[derive(Clone, Copy)]
-struct Bound {
-    v: Value,
-    k: Option<i64>,
-}
-
-/// `x & mask` as a bound, folded when `x` is known.
-fn masked(b: &mut FunctionBuilder, x: Bound, mask: i64) -> Bound {
-    match x.k {
-        Some(k) => Bound { v: b.ins().iconst(I64, k & mask), k: Some(k & mask) },
-        None => Bound { v: b.ins().band_imm_s(x.v, mask), k: None },
-    }
-}
-
-/// `for_loop`, but emits nothing for a range known to be empty and straight-line code
-/// for a range known to run once.
-fn pruned_loop(
-    b: &mut FunctionBuilder,
-    start: Bound,
-    end: Bound,
-    step: i64,
-    body: &mut dyn FnMut(&mut FunctionBuilder, Value),
-) {
-    match (start.k, end.k) {
-        (Some(s), Some(e)) if e - s < step => {}
-        (Some(s), Some(e)) if e - s < 2 * step => body(b, start.v),
-        _ => for_loop(b, start.v, end.v, step, body),
-    }
 }
 
 /// Byte address `base + (i*s + j*t) * 4`.

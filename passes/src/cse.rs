@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 /// Merges duplicates (the dead copies are left for DCE). Returns whether anything changed.
 pub fn run(m: &mut Module, roots: &mut [ValueId]) -> Result<bool, PassError> {
-    let mut seen: HashMap<String, Vec<ValueId>> = HashMap::new();
+    let mut seen: HashMap<(&'static str, Vec<ValueId>), Vec<ValueId>> = HashMap::new();
     let mut changed = false;
     for i in 0..m.ops.len() {
         let v = ValueId(i as u32);
@@ -18,7 +18,7 @@ pub fn run(m: &mut Module, roots: &mut [ValueId]) -> Result<bool, PassError> {
             continue;
         }
         // the key narrows the search; equality is decided by the derived PartialEq
-        let key = format!("{}{:?}{:?}", op.kind.mnemonic(), op.operands, op.ty);
+        let key = (op.kind.mnemonic(), op.operands.clone());
         let same = seen.get(&key).and_then(|c| {
             c.iter().copied().find(|&u| {
                 let o = &m.ops[u.index()];

@@ -244,6 +244,12 @@ pub struct Schedule {
 /// `gemm/crossover`).
 pub const GEMM_LIBRARY_MIN_MACS: usize = 64 * 64 * 64;
 
+/// Loop kernels and GEMMs below this much work (elements, multiply-adds) stay on one
+/// thread: spawning costs tens of microseconds. Codegen relies on it too: a loop nest
+/// whose extents are all fixed and smaller never has its outermost extent shortened
+/// by a split, so that extent can be a compile-time constant.
+pub const PARALLEL_MIN_WORK: usize = 1 << 18;
+
 /// The name of `step`, the `i`th of its schedule (codegen names kernels the same way).
 pub fn step_name(step: &Step, i: usize) -> String {
     match step {

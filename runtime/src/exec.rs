@@ -188,9 +188,7 @@ unsafe fn big_gemm(
     }
 }
 
-/// Loop kernels and GEMMs below this much work (elements, multiply-adds) stay on one
-/// thread: spawning costs tens of microseconds.
-pub const PARALLEL_MIN_WORK: usize = 1 << 18;
+pub use kiln_passes::schedule::PARALLEL_MIN_WORK;
 
 /// Runs a single-nest, store-only loop kernel split along its outermost dim. Each
 /// thread gets its own copy of the argument block with that dim shortened and every
