@@ -4,12 +4,13 @@
 //! - `train_step/sine`: the notebook's step (1-20-20-1 ReLU, batch 32, Adam): kiln's JIT
 //!   callable, kiln's interpreter, a hand-written ndarray step, dfdx.
 //! - `train_step/mlp784`: 784-1024-1024-10, batch 256, softmax cross-entropy, Adam.
-//! - `gemm/256x784x1024`: kiln's large-GEMM path against ndarray's `dot`.
+//! - `gemm/256x784x1024`: kiln's large-GEMM path against ndarray's `dot` (matrixmultiply
+//!   with AVX-512) and this core's peak FMA rate, all in FLOP/s.
 //! - `gemm/crossover`: kiln's CLIF micro-kernel against the library, by size.
 //! - `elementwise/chain_4m`: `tanh(1.5x+0.5)·sigmoid(x) − 0.25x²` over 4 Mi f32.
 //! - `compile/sine_train`: from a built graph to a ready callable.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kiln::train::{AdamOptimizer, Optimizer};
 use kiln::{nn, Axes, Backend, DType, Graph, Initializer, Session, SessionOptions, Tensor, TensorValue};
 use ndarray::{Array1, Array2, ArrayD, Axis, IxDyn};
@@ -213,13 +214,47 @@ fn matmul_callable(m: usize, k: usize, n: usize) -> (Session, kiln::Callable, Ar
     (sess, call, rand2(1, m, k, -1.0, 1.0), rand2(2, k, n, -1.0, 1.0))
 }
 
+/// Independent FMA chains on 512-bit registers: the core's peak FLOP rate, the ceiling
+/// any GEMM here can approach (`None` without AVX-512). Twelve chains cover the FMA
+/// latency on two pipes.
+#[cfg(target_arch = "x86_64")]
+fn peak_fma(iters: usize) -> Option<f32> {
+    use std::arch::x86_64::*;
+    #[target_feature(enable = "avx512f")]
+    unsafe fn chains(iters: usize) -> f32 {
+        let mut acc = [_mm512_set1_ps(0.0); 12];
+        let (a, b) = (_mm512_set1_ps(0.999), _mm512_set1_ps(0.001));
+        for _ in 0..iters {
+            for x in acc.iter_mut() {
+                *x = _mm512_fmadd_ps(*x, a, b);
+            }
+        }
+        let s = acc.iter().fold(_mm512_set1_ps(0.0), |s, x| _mm512_add_ps(s, *x));
+        _mm512_reduce_add_ps(s)
+    }
+    // SAFETY: the feature was detected at run time
+    is_x86_feature_detected!("avx512f").then(|| unsafe { chains(iters) })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn peak_fma(_: usize) -> Option<f32> {
+    None
+}
+
 fn gemm(c: &mut Criterion) {
     let mut group = c.benchmark_group("gemm/256x784x1024");
     group.sample_size(20);
+    // elements are FLOPs: criterion prints GFLOP/s as Gelem/s
+    group.throughput(Throughput::Elements(2 * 256 * 784 * 1024));
     let (mut sess, mut call, a, b) = matmul_callable(256, 784, 1024);
     let feeds = [a.view().into_dyn(), b.view().into_dyn()];
     group.bench_function("kiln", |bch| bch.iter(|| call.run(&mut sess, black_box(&feeds)).unwrap()));
     group.bench_function("ndarray_dot", |bch| bch.iter(|| black_box(&a).dot(black_box(&b))));
+    let iters = 100_000;
+    if peak_fma(1).is_some() {
+        group.throughput(Throughput::Elements((iters * 12 * 16 * 2) as u64));
+        group.bench_function("peak_fma_avx512", |bch| bch.iter(|| peak_fma(black_box(iters))));
+    }
     group.finish();
 
     // the CLIF micro-kernel against the library, to place the crossover

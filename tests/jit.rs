@@ -515,6 +515,35 @@ fn in_place_variable_updates() {
     assert_eq!(c.executable().in_place_updates(), vec![], "none of these may be in place");
 }
 
+/// Kernels read feeds where the caller keeps them (no copy into the arena): each run
+/// sees its own feed arrays, wherever they live, and a fetched placeholder is copied so
+/// it outlives the arrays it came from.
+#[test]
+fn feeds_are_read_in_place() {
+    let g = Graph::new();
+    let x = g.placeholder(DType::F32, [None, Some(6)], "x").unwrap();
+    let w = g.placeholder(DType::F32, [6, 5], "w").unwrap();
+    let y = nn::relu(&kiln::matmul(&x, &w).unwrap()).unwrap();
+    let mut jit = session(&g, Backend::Jit);
+    let mut interp = session(&g, Backend::Interpreter);
+    let mut call = jit.make_callable(&[&y, &x], &[&x, &w]).unwrap();
+    let ws = rand_array(40, &[6, 5], -1.0, 1.0);
+    for i in 0..6u64 {
+        // a fresh allocation each time, sometimes of another batch size
+        let xs = rand_array(41 + i, &[3 + (i as usize % 2) * 4, 6], -1.0, 1.0);
+        call.run(&mut jit, &[xs.view(), ws.view()]).unwrap();
+        let want = interp.run(&[&y], &[(&x, xs.clone().into()), (&w, ws.clone().into())]).unwrap();
+        let got = TensorValue::F32(
+            ArrayD::from_shape_vec(want[0].shape().to_vec(), call.fetch(0, &jit).unwrap().to_vec()).unwrap(),
+        );
+        assert_close(&format!("run {i}"), &got, &want[0], 1e-5, 1e-5);
+        drop(xs);
+        let fetched_x = call.fetch(1, &jit).unwrap().to_vec();
+        let again = rand_array(41 + i, &[3 + (i as usize % 2) * 4, 6], -1.0, 1.0);
+        assert_eq!(fetched_x, again.iter().copied().collect::<Vec<_>>(), "run {i}: fetched placeholder");
+    }
+}
+
 /// A random elementwise/broadcast/reduce/matmul/reshape/transpose graph.
 #[derive(Debug, Clone)]
 enum Op {

@@ -16,6 +16,9 @@ enum Loc {
     Arena(usize),
     Var(VarId),
     Const(usize),
+    /// a fed placeholder read where the caller keeps it, for the length of a run (no
+    /// copy); a fetched one is copied into the arena instead, to outlive the run
+    Feed,
     /// a non-f32 value, kept beside the arena
     Host,
 }
@@ -408,6 +411,7 @@ impl Executable {
             let loc = match &buf.kind {
                 _ if buf.dtype != kiln_ir::DType::F32 => Loc::Host,
                 BufKind::Var(v) => Loc::Var(*v),
+                BufKind::Feed if !s.roots.contains(&buf.value) => Loc::Feed,
                 // an update computed straight into its variable (`inplace`)
                 BufKind::Temp if self.in_place[i].is_some() => Loc::Var(self.in_place[i].expect("checked")),
                 BufKind::Const(_) => {
@@ -588,7 +592,7 @@ impl Executable {
                     // SAFETY: `off` lies inside the arena, sized for every slot above.
                     Loc::Arena(off) => unsafe { arena.add(off) },
                     Loc::Const(c) => self.consts[c].as_ptr() as *mut f32,
-                    Loc::Var(_) | Loc::Host => std::ptr::null_mut(),
+                    Loc::Var(_) | Loc::Feed | Loc::Host => std::ptr::null_mut(),
                 };
             }
         }
@@ -667,7 +671,7 @@ impl Executable {
         }
         for &(i, p) in &self.feed_params {
             let buf = &self.schedule.buffers[i];
-            if let Loc::Arena(_) = bound.locs[i] {
+            if let Loc::Arena(_) | Loc::Feed = bound.locs[i] {
                 let (src, len) = feeds.get(p).copied().unwrap_or((std::ptr::null(), 0));
                 if src.is_null() || len != bound.sizes[i] {
                     return Err(format!(
@@ -677,9 +681,15 @@ impl Executable {
                     )
                     .into());
                 }
-                // SAFETY: the caller's slice holds `len` elements, the arena slot was
-                // sized for exactly that many at bind time.
-                unsafe { std::ptr::copy_nonoverlapping(src, self.bases[i], len) };
+                if let Loc::Feed = bound.locs[i] {
+                    // kernels only read it (a feed is never a kernel's output), and only
+                    // during this run, while the caller's borrow holds
+                    self.bases[i] = src.cast_mut();
+                } else {
+                    // SAFETY: the caller's slice holds `len` elements, the arena slot was
+                    // sized for exactly that many at bind time.
+                    unsafe { std::ptr::copy_nonoverlapping(src, self.bases[i], len) };
+                }
             }
         }
         if bound.patched_for != self.bases {
@@ -886,7 +896,7 @@ impl Executable {
                 Some(TensorValue::F32(a)) => a.as_slice()?,
                 _ => return None,
             },
-            Loc::Host => return None,
+            Loc::Feed | Loc::Host => return None,
         })
     }
 
