@@ -72,8 +72,27 @@ struct MatMulArgs {
     batches: Vec<(usize, usize, usize)>,
 }
 
+/// One call of a run, decided at bind time from the bound sizes (which kernels run,
+/// which split across threads, which GEMMs go to the library).
+#[derive(Clone, Copy, Debug)]
+enum RunOp {
+    /// A kernel with its argument block (a loop kernel, or a one-batch micro-GEMM whose
+    /// operand pointers are patched slots).
+    Call(usize),
+    /// A loop kernel split across threads along its outermost dim.
+    Split(usize),
+    /// A batched micro-GEMM: kernel, matmul.
+    Batched(usize, usize),
+    /// A GEMM on the library: matmul.
+    Library(usize),
+    /// An op on the interpreter: step.
+    Host(usize),
+}
+
 /// Shape-dependent state: recomputed only when the feed shapes change.
 struct Bound {
+    /// the run's calls in order
+    plan: Vec<RunOp>,
     signature: Vec<Vec<usize>>,
     locs: Vec<Loc>,
     arena: Vec<f32>,
@@ -90,8 +109,6 @@ struct Bound {
     /// roots that are variables this run assigns: (buffer, arena offset of the copy
     /// taken before the assignments, so the fetch shows the value from before the run)
     snapshots: Vec<(usize, usize)>,
-    /// epilogue kernels a fused GEMM already ran
-    skip: Vec<bool>,
     /// the run's symbol sizes, for ops on the interpreter
     bindings: Bindings,
     /// non-f32 values, by buffer
@@ -569,7 +586,43 @@ impl Executable {
                 }
             }
         }
+        // the run's calls, decided once for these sizes
+        let mut plan = Vec::new();
+        let mut mi = 0;
+        for (ki, st) in s.steps.iter().enumerate() {
+            match st {
+                Step::MatMul(_) => {
+                    let mm = &matmuls[mi];
+                    if mm.m * mm.k * mm.n >= GEMM_LIBRARY_MIN_MACS {
+                        plan.push(RunOp::Library(mi));
+                    } else if let [(oa, ob, oc)] = mm.batches[..] {
+                        // operand pointers become patched slots: a plain call per run
+                        patches.push((ki, 0, mm.a.0, mm.a.1 + oa));
+                        patches.push((ki, 1, mm.b.0, mm.b.1 + ob));
+                        patches.push((ki, 2, mm.c, oc));
+                        plan.push(RunOp::Call(ki));
+                    } else {
+                        plan.push(RunOp::Batched(ki, mi));
+                    }
+                    mi += 1;
+                }
+                _ if skip[ki] => {}
+                Step::Host(_) => plan.push(RunOp::Host(ki)),
+                Step::Loop(lk) => {
+                    let (k, a) = (&self.kernels[ki], &args[ki]);
+                    let splittable = self.threads > 1
+                        && lk.nests.len() == 1
+                        && lk.nests[0].outputs.iter().all(|o| o.mode == kiln_passes::schedule::OutMode::Store)
+                        && !lk.nests[0].space.is_empty()
+                        && k.layouts[0].len > 0
+                        && (0..lk.nests[0].space.len()).map(|d| a[k.layouts[0].dims + d] as usize).product::<usize>()
+                            >= PARALLEL_MIN_WORK;
+                    plan.push(if splittable { RunOp::Split(ki) } else { RunOp::Call(ki) });
+                }
+            }
+        }
         self.bound = Some(Bound {
+            plan,
             signature,
             locs,
             arena: vec![0.0; arena_len.max(1)],
@@ -580,7 +633,6 @@ impl Executable {
             matmuls,
             sizes,
             snapshots,
-            skip,
             bindings: b.clone(),
             host_vals: vec![None; s.buffers.len()],
         });
@@ -698,13 +750,10 @@ impl Executable {
             }
             bound.patched_for.clone_from(&self.bases);
         }
-        let mut mi = 0;
-        for (ki, st) in self.schedule.steps.iter().enumerate() {
-            if bound.skip[ki] {
-                continue;
-            }
-            match st {
-                Step::Host(h) => {
+        for &op in &bound.plan {
+            match op {
+                RunOp::Host(ki) => {
+                    let Step::Host(h) = &self.schedule.steps[ki] else { continue };
                     let m = &self.schedule.module;
                     let mut owned = Vec::new();
                     for &u in &m.op(h.value).operands {
@@ -746,45 +795,36 @@ impl Executable {
                         }
                     }
                 }
-                Step::Loop(lk) => {
-                    let k = &self.kernels[ki];
-                    let args = &bound.args[ki];
-                    let splittable = self.threads > 1
-                        && lk.nests.len() == 1
-                        && lk.nests[0].outputs.iter().all(|o| o.mode == kiln_passes::schedule::OutMode::Store)
-                        && !lk.nests[0].space.is_empty()
-                        && k.layouts[0].len > 0
-                        && lk.nests[0]
-                            .space
-                            .iter()
-                            .enumerate()
-                            .map(|(d, _)| args[k.layouts[0].dims + d] as usize)
-                            .product::<usize>()
-                            >= PARALLEL_MIN_WORK;
-                    if !(splittable && run_split(k, args, self.threads)) {
-                        // SAFETY: the argument block holds pointers and extents bound from
-                        // verified shapes; every address the kernel forms lies in a buffer.
+                RunOp::Call(ki) => {
+                    // SAFETY: the argument block holds pointers and extents bound from
+                    // verified shapes; every address the kernel forms lies in a buffer.
+                    unsafe { (self.kernels[ki].func)(bound.args[ki].as_ptr()) };
+                }
+                RunOp::Split(ki) => {
+                    let (k, args) = (&self.kernels[ki], &bound.args[ki]);
+                    if !run_split(k, args, self.threads) {
+                        // SAFETY: as for `Call`
                         unsafe { (k.func)(args.as_ptr()) };
                     }
                 }
-                Step::MatMul(_) => {
+                RunOp::Batched(ki, mi) => {
                     let mm = &bound.matmuls[mi];
                     let (a, b, c) = (self.bases[mm.a.0], self.bases[mm.b.0], self.bases[mm.c]);
-                    if mm.m * mm.k * mm.n < GEMM_LIBRARY_MIN_MACS {
-                        let args = &mut bound.args[ki];
-                        for &(oa, ob, oc) in &mm.batches {
-                            // SAFETY: offsets, extents and strides come from the bound
-                            // shapes, so the micro-kernel stays inside a, b and c.
-                            unsafe {
-                                args[0] = a.add(mm.a.1 + oa) as i64;
-                                args[1] = b.add(mm.b.1 + ob) as i64;
-                                args[2] = c.add(oc) as i64;
-                                (self.kernels[ki].func)(args.as_ptr());
-                            }
+                    let args = &mut bound.args[ki];
+                    for &(oa, ob, oc) in &mm.batches {
+                        // SAFETY: offsets, extents and strides come from the bound
+                        // shapes, so the micro-kernel stays inside a, b and c.
+                        unsafe {
+                            args[0] = a.add(mm.a.1 + oa) as i64;
+                            args[1] = b.add(mm.b.1 + ob) as i64;
+                            args[2] = c.add(oc) as i64;
+                            (self.kernels[ki].func)(args.as_ptr());
                         }
-                        mi += 1;
-                        continue;
                     }
+                }
+                RunOp::Library(mi) => {
+                    let mm = &bound.matmuls[mi];
+                    let (a, b, c) = (self.bases[mm.a.0], self.bases[mm.b.0], self.bases[mm.c]);
                     if self.threads > 1 && mm.batches.len() == 1 && mm.m >= 256 {
                         // rows of c split across threads: each row is computed as on one
                         let (oa, ob, oc) = mm.batches[0];
@@ -823,7 +863,6 @@ impl Executable {
                                 sc.spawn(run);
                             }
                         });
-                        mi += 1;
                         continue;
                     }
                     for &(oa, ob, oc) in &mm.batches {
@@ -844,7 +883,6 @@ impl Executable {
                             )
                         };
                     }
-                    mi += 1;
                 }
             }
         }
