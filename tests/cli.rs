@@ -107,6 +107,11 @@ fn compile_dumps_every_pass_and_kernel() {
         "{out}"
     );
     assert!(out.contains("arena: ") && out.contains(" bytes for input=32x1, output=32x1"), "{out}");
+    // every Adam update (parameter and both slots) and both beta powers
+    assert!(
+        out.contains("in place: 20 update(s) computed in their variables: ") && out.contains(" layer_1/W1/Adam_1"),
+        "{out}"
+    );
     assert!(out.contains("compile time: ") && out.contains("  cse "), "{out}");
     assert!(files.contains(&"schedule.txt".to_string()) && files.contains(&"fused.dot".to_string()));
 }

@@ -204,7 +204,8 @@ fn ms(d: std::time::Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-/// Passes with their times, kernels with their ops, arena, compile time.
+/// Passes with their times, kernels with their ops, in-place updates, arena, compile
+/// time.
 fn summary(b: &Built, dump_dir: Option<&PathBuf>) -> String {
     let r = &b.exec.report;
     let s = &b.exec.schedule;
@@ -241,6 +242,11 @@ fn summary(b: &Built, dump_dir: Option<&PathBuf>) -> String {
             _ => (k.provenance.join(" "), ""),
         };
         let _ = writeln!(o, "  {:<11} {:<16} {ops}{note}", k.name, kind);
+    }
+    let in_place = b.exec.in_place_updates();
+    if !in_place.is_empty() {
+        let vars: Vec<&str> = in_place.iter().map(|(_, v)| v.as_str()).collect();
+        let _ = writeln!(o, "in place: {} update(s) computed in their variables: {}", vars.len(), vars.join(" "));
     }
     match (&b.bound, b.exec.arena_bytes()) {
         (Some(feeds), Some(bytes)) => {
