@@ -506,7 +506,8 @@ fn dot_along_k(b: &mut FunctionBuilder, a: &Args, zero: Value) {
     });
 }
 
-/// `c[i, j]` for each row `i` in `rows`: F32X4 dot products along k sharing `b`'s loads.
+/// `c[i, j]` for each row `i` in `rows`: F32X4 dot products along k, the row pointers
+/// and `b`'s advancing 16 bytes a step; four rows' sums come out of one shuffle tree.
 fn dots(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, zero: Value) {
     let one = b.ins().iconst(I64, 1);
     let k = Bound { v: a.k, k: a.known.k };
@@ -522,24 +523,92 @@ fn dots(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, zero: Value
             v
         })
         .collect();
-    pruned_loop(b, z, k4, 4, &mut |b, p| {
-        let pb = addr(b, a.b, p, one, j, a.csb);
-        let y = b.ins().load(F32X4, ro(), pb, 0);
-        for (r, &i) in rows.iter().enumerate() {
-            let pa = addr(b, a.a, i, a.rsa, p, one);
-            let x = b.ins().load(F32X4, ro(), pa, 0);
+    let ptr_var = |b: &mut FunctionBuilder, p: Value| {
+        let v = b.declare_var(I64);
+        b.def_var(v, p);
+        v
+    };
+    let pas: Vec<(Variable, i32)> = match a.known.rsa.filter(|rs| rs.abs() < 1 << 20) {
+        Some(rs) => {
+            let p = addr(b, a.a, rows[0], a.rsa, zero, one);
+            let v = ptr_var(b, p);
+            (0..rows.len()).map(|r| (v, (r as i64 * rs * 4) as i32)).collect()
+        }
+        None => rows
+            .iter()
+            .map(|&i| {
+                let p = addr(b, a.a, i, a.rsa, zero, one);
+                (ptr_var(b, p), 0)
+            })
+            .collect(),
+    };
+    let mut a_vars: Vec<Variable> = pas.iter().map(|p| p.0).collect();
+    a_vars.dedup();
+    let p0 = addr(b, a.b, zero, one, j, a.csb);
+    let pb = ptr_var(b, p0);
+    pruned_loop(b, z, k4, 4, &mut |b, _p| {
+        let bp = b.use_var(pb);
+        for (r, &(pa, off)) in pas.iter().enumerate() {
+            let ap = b.use_var(pa);
+            let x = b.ins().load(F32X4, ro(), ap, off);
+            // b's vector loaded per row, each from a differently spelled address so
+            // GVN keeps them apart: a load with one use sinks into the FMA, which then
+            // overwrites this row's own `a` vector instead of a copy of a shared one
+            let shift = 64 * r as i32;
+            let bpr = if r == 0 { bp } else { b.ins().iadd_imm_s(bp, -(shift as i64)) };
+            let y = b.ins().load(F32X4, ro(), bpr, shift);
             let s = b.use_var(accs[r]);
             let s = b.ins().fma(x, y, s);
             b.def_var(accs[r], s);
         }
-    });
-    for (r, &i) in rows.iter().enumerate() {
-        let v = b.use_var(accs[r]);
-        let mut s = b.ins().extractlane(v, 0);
-        for lane in 1..4u8 {
-            let e = b.ins().extractlane(v, lane);
-            s = b.ins().fadd(s, e);
+        for v in a_vars.iter().chain([&pb]) {
+            let p = b.use_var(*v);
+            let p = b.ins().iadd_imm_s(p, 16);
+            b.def_var(*v, p);
         }
+    });
+    let vals: Vec<Value> = accs.iter().map(|v| b.use_var(*v)).collect();
+    let exact_k4 = k.k.is_some_and(|kk| kk % 4 == 0);
+    if let [a0, a1, a2, a3] = vals[..] {
+        // lanes (0+2, 1+3) of row pairs, then of all four rows: one vector of sums
+        let shuffle = crate::transpose::shuffle32;
+        let lo = shuffle(b, a0, a1, [0, 4, 1, 5]);
+        let hi = shuffle(b, a0, a1, [2, 6, 3, 7]);
+        let u0 = b.ins().fadd(lo, hi);
+        let lo = shuffle(b, a2, a3, [0, 4, 1, 5]);
+        let hi = shuffle(b, a2, a3, [2, 6, 3, 7]);
+        let u1 = b.ins().fadd(lo, hi);
+        let w0 = shuffle(b, u0, u1, [0, 1, 4, 5]);
+        let w1 = shuffle(b, u0, u1, [2, 3, 6, 7]);
+        let sums = b.ins().fadd(w0, w1);
+        if exact_k4 && a.known.n == Some(1) {
+            // no k tail, and the four rows' results are adjacent
+            let pc = addr(b, a.c, rows[0], a.n, j, one);
+            b.ins().store(rw(), sums, pc, 0);
+            return;
+        }
+        let per_row: Vec<Value> = (0..4u8).map(|r| b.ins().extractlane(sums, r)).collect();
+        row_tails(b, a, rows, j, &per_row, k4, k);
+    } else {
+        let per_row: Vec<Value> = vals
+            .iter()
+            .map(|&v| {
+                let mut s = b.ins().extractlane(v, 0);
+                for lane in 1..4u8 {
+                    let e = b.ins().extractlane(v, lane);
+                    s = b.ins().fadd(s, e);
+                }
+                s
+            })
+            .collect();
+        row_tails(b, a, rows, j, &per_row, k4, k);
+    }
+}
+
+/// Adds the scalar k tail (`k4..k`) to each row's sum and stores `c[i, j]`.
+fn row_tails(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, sums: &[Value], k4: Bound, k: Bound) {
+    let one = b.ins().iconst(I64, 1);
+    for (&i, &s) in rows.iter().zip(sums) {
         let tail = b.declare_var(F32);
         b.def_var(tail, s);
         pruned_loop(b, k4, k, 1, &mut |b, p| {

@@ -26,9 +26,9 @@ pub(crate) fn applies(n: &LoopNest, d: usize) -> bool {
         && out.strides[d + 1].known() == Some(1)
 }
 
-/// `v` viewed as bytes, shuffled with `a`'s and `b`'s 32-bit lanes picked by `lanes`
-/// (0..4 from `a`, 4..8 from `b`).
-fn shuffle32(b: &mut FunctionBuilder, x: Value, y: Value, lanes: [u8; 4]) -> Value {
+/// The 32-bit lanes of `x` and `y` picked by `lanes` (0..4 from `x`, 4..8 from `y`), as
+/// a byte shuffle (which x64 lowers to one unpack for the masks used here).
+pub(crate) fn shuffle32(b: &mut FunctionBuilder, x: Value, y: Value, lanes: [u8; 4]) -> Value {
     let bytes: Vec<u8> = lanes.iter().flat_map(|&l| (0..4).map(move |k| 4 * l + k)).collect();
     let mask = b.func.dfg.immediates.push(ConstantData::from(bytes));
     let xb = math::bits(b, I8X16, x);
