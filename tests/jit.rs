@@ -140,6 +140,8 @@ fn reductions_every_axis() {
 fn matmuls_with_transposes_and_epilogues() {
     let dims: &[(usize, usize, usize)] =
         &[(0, 3, 4), (1, 1, 1), (3, 0, 2), (32, 1, 20), (32, 20, 20), (32, 20, 1), (37, 29, 13), (130, 70, 90)];
+    // (the micro-kernel runs 8-row blocks, a 4-row group, then single rows: the next
+    // test covers every remainder of m by 8)
     for &(m, k, n) in dims {
         let g = Graph::new();
         let a = g.placeholder(DType::F32, [m, k], "a").unwrap();
@@ -190,7 +192,20 @@ fn matmuls_with_transposes_and_epilogues() {
 /// loop kernel after the library GEMM (large ones).
 #[test]
 fn mask_and_column_sum_epilogues() {
-    for &(m, k, n) in &[(32, 20, 20), (5, 3, 7), (9, 1, 8), (0, 3, 4), (130, 70, 90)] {
+    for &(m, k, n) in &[
+        (32, 20, 20),
+        (5, 3, 7),
+        (9, 1, 8),
+        (0, 3, 4),
+        (130, 70, 90),
+        (12, 7, 9),
+        (23, 20, 20),
+        (8, 5, 4),
+        (14, 33, 6),
+        (31, 2, 3),
+        (18, 4, 5),
+        (11, 6, 8),
+    ] {
         let g = Graph::new();
         let a = g.placeholder(DType::F32, [None, Some(k)], "a").unwrap();
         let b = g.placeholder(DType::F32, [k, n], "b").unwrap();

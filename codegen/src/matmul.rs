@@ -1,7 +1,8 @@
 //! Small-matrix GEMM micro-kernels in CLIF: `c = a x b` with `c` row-major and `a`, `b`
-//! read through run-time strides. When `b`'s rows are contiguous the kernel keeps a
-//! 4-row x 4-column block of `c` in F32X4 accumulators over a k loop (register
-//! blocking, no full unrolling: see the Cranelift probe); when `b` is a transposed
+//! read through run-time strides. When `b`'s rows are contiguous the kernel keeps an
+//! 8-row x 4-column block of `c` in F32X4 accumulators over a k loop (register
+//! blocking, no full unrolling: see the Cranelift probe), then a 4-row group and single
+//! rows for the remainder; when `b` is a transposed
 //! contiguous matrix it computes F32X4 dot products along k; otherwise it runs scalar.
 //!
 //! Argument block (i64 slots): `[a, b, c, m, k, n, rsa, csa, rsb, csb]`, strides in
@@ -319,24 +320,33 @@ fn scalar_dot(b: &mut FunctionBuilder, a: &Args, i: Value, j: Value, zero: Value
 fn rows_of_b(b: &mut FunctionBuilder, a: &Args, zero: Value, e: Option<&EpiState>) {
     let z = Bound { v: zero, k: Some(0) };
     let (m, n) = (Bound { v: a.m, k: a.known.m }, Bound { v: a.n, k: a.known.n });
+    let m8 = masked(b, m, !7);
     let m4 = masked(b, m, !3);
     let n8 = masked(b, n, !7);
     let n4 = masked(b, n, !3);
-    // blocks of 4 rows x 8 (then 4) columns, then single rows
-    pruned_loop(b, z, m4, 4, &mut |b, i0| {
-        let rows: Vec<Value> = (0..4).map(|r| b.ins().iadd_imm_s(i0, r)).collect();
-        pruned_loop(b, z, n8, 8, &mut |b, j| block(b, a, &rows, j, 2, e));
-        pruned_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &rows, j, 1, e));
+    // blocks of 8 rows x 4 columns (8 accumulators), then at most one of 4 rows x 4
+    // columns, then single rows x 8 (then 4) columns; each with a scalar column tail
+    let tail_cols = |b: &mut FunctionBuilder, rows: &[Value]| {
         pruned_loop(b, n4, n, 1, &mut |b, j| {
-            for &i in &rows {
+            for &i in rows {
                 scalar_dot(b, a, i, j, zero, e);
             }
         });
+    };
+    pruned_loop(b, z, m8, 8, &mut |b, i0| {
+        let rows: Vec<Value> = (0..8).map(|r| b.ins().iadd_imm_s(i0, r)).collect();
+        pruned_loop(b, z, n4, 4, &mut |b, j| block(b, a, &rows, j, 1, e));
+        tail_cols(b, &rows);
+    });
+    pruned_loop(b, m8, m4, 4, &mut |b, i0| {
+        let rows: Vec<Value> = (0..4).map(|r| b.ins().iadd_imm_s(i0, r)).collect();
+        pruned_loop(b, z, n4, 4, &mut |b, j| block(b, a, &rows, j, 1, e));
+        tail_cols(b, &rows);
     });
     pruned_loop(b, m4, m, 1, &mut |b, i| {
         pruned_loop(b, z, n8, 8, &mut |b, j| block(b, a, &[i], j, 2, e));
         pruned_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &[i], j, 1, e));
-        pruned_loop(b, n4, n, 1, &mut |b, j| scalar_dot(b, a, i, j, zero, e));
+        tail_cols(b, &[i]);
     });
 }
 
