@@ -439,18 +439,29 @@ fn check_mode_names_a_broken_kernel() {
     }
 }
 
+/// Sessions on `g`, one per backend, with the variables initialized.
+fn initialized<const N: usize>(g: &Graph, backends: [Backend; N]) -> [Session; N] {
+    backends.map(|be| {
+        let mut s = session(g, be);
+        s.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
+        s
+    })
+}
+
+/// Batch `i` of the sine data: 32 points and their sines.
+fn sine_batch(i: u64) -> (ArrayD<f32>, ArrayD<f32>) {
+    let xs = rand_array(i, &[32, 1], -6.0, 6.0);
+    let ys = xs.mapv(f32::sin);
+    (xs, ys)
+}
+
 #[test]
 fn callable_matches_session_run() {
     let (g, x, y, mse, train) = sine_step_graph();
-    let mut a = session(&g, Backend::Jit);
-    let mut b = session(&g, Backend::Jit);
-    for s in [&mut a, &mut b] {
-        s.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
-    }
+    let [mut a, mut b] = initialized(&g, [Backend::Jit, Backend::Jit]);
     let mut step = a.make_callable(&[&train, &mse], &[&x, &y]).unwrap();
     for i in 0..50u64 {
-        let xs = rand_array(i, &[32, 1], -6.0, 6.0);
-        let ys = xs.mapv(f32::sin);
+        let (xs, ys) = sine_batch(i);
         step.run(&mut a, &[xs.view(), ys.view()]).unwrap();
         let la = step.fetch(1, &a).unwrap()[0];
         let lb = b.run(&[&train, &mse], &[(&x, xs.into()), (&y, ys.into())]).unwrap()[1].scalar_f32().unwrap();
@@ -471,18 +482,13 @@ fn in_place_variable_updates() {
     // the sine step: three Adam updates (parameter and two slots) per parameter, and
     // both beta powers
     let (g, x, y, mse, train) = sine_step_graph();
-    let mut jit = session(&g, Backend::Jit);
-    let mut interp = session(&g, Backend::Interpreter);
-    for s in [&mut jit, &mut interp] {
-        s.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
-    }
+    let [mut jit, mut interp] = initialized(&g, [Backend::Jit, Backend::Interpreter]);
     let mut step = jit.make_callable(&[&train, &mse], &[&x, &y]).unwrap();
     let updates = step.executable().in_place_updates();
     assert_eq!(updates.len(), 6 * 3 + 2, "{updates:?}");
     assert!(updates.iter().any(|(_, v)| v == "layer_1/W1/Adam_1"), "{updates:?}");
     for i in 0..20u64 {
-        let xs = rand_array(i, &[32, 1], -6.0, 6.0);
-        let ys = xs.mapv(f32::sin);
+        let (xs, ys) = sine_batch(i);
         step.run(&mut jit, &[xs.view(), ys.view()]).unwrap();
         let l = interp.run(&[&train, &mse], &[(&x, xs.into()), (&y, ys.into())]).unwrap()[1].scalar_f32().unwrap();
         let got = step.fetch(1, &jit).unwrap()[0];
@@ -511,11 +517,7 @@ fn in_place_variable_updates() {
     .unwrap();
     let feeds = [(&p, rand_array(31, &[4, 4], -1.0, 1.0).into())];
     let fetches = [&ops, &later, &u];
-    let mut a = session(&g, Backend::Jit);
-    let mut b = session(&g, Backend::Interpreter);
-    for s in [&mut a, &mut b] {
-        s.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
-    }
+    let [mut a, mut b] = initialized(&g, [Backend::Jit, Backend::Interpreter]);
     for round in 0..3 {
         let ra = a.run(&fetches, &feeds).unwrap();
         let rb = b.run(&fetches, &feeds).unwrap();
