@@ -12,7 +12,14 @@ use rand::{Rng, SeedableRng};
 fn session(g: &Graph, backend: Backend) -> Session {
     Session::with_options(
         g,
-        SessionOptions { backend, log_compiles: false, check: false, threads: 1, sabotage_kernel: None },
+        SessionOptions {
+            backend,
+            log_compiles: false,
+            check: false,
+            threads: 1,
+            flush_denormals: true,
+            sabotage_kernel: None,
+        },
     )
 }
 
@@ -421,6 +428,7 @@ fn check_mode_names_a_broken_kernel() {
         log_compiles: false,
         check: true,
         threads: 1,
+        flush_denormals: true,
         sabotage_kernel: sabotage.map(str::to_string),
     };
     let feeds = [(&x, rand_array(1, &[32, 1], -6.0, 6.0).into()), (&y, rand_array(2, &[32, 1], -1.0, 1.0).into())];
@@ -559,6 +567,38 @@ fn feeds_are_read_in_place() {
         let again = rand_array(41 + i, &[3 + (i as usize % 2) * 4, 6], -1.0, 1.0);
         assert_eq!(fetched_x, again.iter().copied().collect::<Vec<_>>(), "run {i}: fetched placeholder");
     }
+}
+
+/// Kernels run with denormals flushed to zero, as TF1's CPU kernels do, unless the
+/// session keeps them; the interpreter keeps them. Both ways on one thread and on
+/// kernels split across threads, and the caller's floating-point mode is restored.
+#[test]
+fn denormals_flush_by_default_and_can_be_kept() {
+    let g = Graph::new();
+    let x = g.placeholder(DType::F32, [None], "x").unwrap();
+    let y = &(&x * 1e-20) * 1e-20;
+    for n in [7usize, 1 << 19] {
+        let feeds = [(&x, TensorValue::F32(ArrayD::from_elem(IxDyn(&[n]), 1.0)))];
+        let want = session(&g, Backend::Interpreter).run(&[&y], &feeds).unwrap();
+        let denormal = want[0].as_f32().unwrap()[0];
+        assert!(denormal != 0.0 && denormal.abs() < f32::MIN_POSITIVE, "{denormal}");
+        for (flush, threads) in [(true, 1), (true, 2), (false, 1), (false, 2)] {
+            let opts = SessionOptions {
+                backend: Backend::Jit,
+                log_compiles: false,
+                check: false,
+                threads,
+                flush_denormals: flush,
+                sabotage_kernel: None,
+            };
+            let got = Session::with_options(&g, opts).run(&[&y], &feeds).unwrap();
+            let expect = if flush { 0.0 } else { denormal };
+            let v = got[0].as_f32().unwrap();
+            assert!(v.iter().all(|&e| e == expect), "n {n}, flush {flush}, threads {threads}: {}", v[0]);
+        }
+    }
+    let tiny = std::hint::black_box(1e-39f32);
+    assert_eq!(std::hint::black_box(tiny * 1.0), tiny, "the test thread still has IEEE denormals");
 }
 
 /// A random elementwise/broadcast/reduce/matmul/reshape/transpose graph.
@@ -736,8 +776,14 @@ fn large_kernels_split_across_threads_with_identical_results() {
     let feeds =
         [(&x, rand_array(3, &[n / 256, 256], -2.0, 2.0).into()), (&w, rand_array(4, &[256, 300], -1.0, 1.0).into())];
     let run = |threads| {
-        let opts =
-            SessionOptions { backend: Backend::Jit, log_compiles: false, check: false, threads, sabotage_kernel: None };
+        let opts = SessionOptions {
+            backend: Backend::Jit,
+            log_compiles: false,
+            check: false,
+            threads,
+            flush_denormals: true,
+            sabotage_kernel: None,
+        };
         Session::with_options(&g, opts).run(&[&y, &z], &feeds).unwrap()
     };
     let one = run(1);
@@ -762,8 +808,14 @@ mod notebook;
 
 #[test]
 fn notebook_prints_the_same_on_both_backends() {
-    let opts =
-        |backend| SessionOptions { backend, log_compiles: false, check: false, threads: 1, sabotage_kernel: None };
+    let opts = |backend| SessionOptions {
+        backend,
+        log_compiles: false,
+        check: false,
+        threads: 1,
+        flush_denormals: true,
+        sabotage_kernel: None,
+    };
     let jit = notebook::run(opts(Backend::Jit)).unwrap();
     let interp = notebook::run(opts(Backend::Interpreter)).unwrap();
     assert_eq!(jit, interp);

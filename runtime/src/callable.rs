@@ -47,6 +47,7 @@ impl Session {
         let mut exec =
             Executable::build(&m, fetch_ids, &opts).map_err(|message| Error::Jit { message, loc: loc.clone() })?;
         exec.threads = self.options().threads.max(1);
+        exec.flush_denormals = self.options().flush_denormals;
         let new_feeds: Vec<Option<ValueId>> = feed_ids.iter().map(|&f| exec.map(f)).collect();
         if let Some(b) =
             exec.schedule.buffers.iter().find(|b| b.dtype != kiln_ir::DType::F32 && matches!(b.kind, BufKind::Feed))

@@ -141,6 +141,8 @@ pub struct Executable {
     pub remap: Vec<Option<ValueId>>,
     /// Threads a large kernel may split across (1: never split).
     pub threads: usize,
+    /// Run with denormals flushed to zero (see `denormals`).
+    pub flush_denormals: bool,
     /// What building it took (passes and their times, compile time).
     pub report: crate::build::BuildReport,
     /// (buffer, parameter index) of every fed buffer, found once
@@ -214,7 +216,7 @@ pub use kiln_passes::schedule::PARALLEL_MIN_WORK;
 /// thread gets its own copy of the argument block with that dim shortened and every
 /// pointer advanced to its first row, so the threads write disjoint rows and each
 /// element is computed exactly as on one thread.
-fn run_split(k: &CompiledKernel, args: &[i64], threads: usize) -> bool {
+fn run_split(k: &CompiledKernel, args: &[i64], threads: usize, flush: bool) -> bool {
     let [l] = k.layouts.as_slice() else { return false };
     let n0 = args[l.dims] as usize;
     if threads < 2 || n0 < threads || l.means.iter().any(Option::is_some) {
@@ -230,6 +232,8 @@ fn run_split(k: &CompiledKernel, args: &[i64], threads: usize) -> bool {
                 a[at] += start as i64 * a[at + 1] * 4;
             }
             let run = move || {
+                // a new thread starts with the default floating-point mode
+                let _flush = crate::denormals::FlushDenormals::new(flush);
                 // SAFETY: the block is the bound one restricted to rows start..end.
                 unsafe { func(a.as_ptr()) }
             };
@@ -306,6 +310,7 @@ impl Executable {
             remap: Vec::new(),
             report: Default::default(),
             threads: 1,
+            flush_denormals: true,
             feed_params,
         })
     }
@@ -704,6 +709,7 @@ impl Executable {
     /// Runs with feeds given as (pointer, length) in params order, after
     /// [`Executable::prepare`]. Allocates nothing once every variable is initialized.
     pub fn run_raw(&mut self, feeds: &[(*const f32, usize)], vars: &mut [Option<TensorValue>]) -> Result<(), RunError> {
+        let _flush = crate::denormals::FlushDenormals::new(self.flush_denormals);
         let bound = self.bound.as_mut().expect("bound above");
         let arena = bound.arena.as_mut_ptr();
         // arena and constant addresses were set at bind; variables may have moved
@@ -802,7 +808,7 @@ impl Executable {
                 }
                 RunOp::Split(ki) => {
                     let (k, args) = (&self.kernels[ki], &bound.args[ki]);
-                    if !run_split(k, args, self.threads) {
+                    if !run_split(k, args, self.threads, self.flush_denormals) {
                         // SAFETY: as for `Call`
                         unsafe { (k.func)(args.as_ptr()) };
                     }
@@ -842,7 +848,9 @@ impl Executable {
                                 if r0 >= r1 {
                                     continue;
                                 }
+                                let flush = self.flush_denormals;
                                 let run = move || unsafe {
+                                    let _flush = crate::denormals::FlushDenormals::new(flush);
                                     let a = (a as *const f32).add(mm.a.1 + oa).offset(r0 as isize * mm.rsa);
                                     let b = (b as *const f32).add(mm.b.1 + ob);
                                     let c = (c as *mut f32).add(oc + r0 * mm.n);

@@ -16,6 +16,7 @@
 pub mod build;
 mod callable;
 mod check;
+mod denormals;
 mod error;
 pub mod exec;
 mod format;

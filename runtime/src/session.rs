@@ -31,6 +31,9 @@ pub struct SessionOptions {
     /// Threads a large kernel may split across (`KILN_THREADS`, default: the cores).
     /// Results are identical for a given thread count.
     pub threads: usize,
+    /// Run kernels with denormals flushed to zero, as TF1 does on CPU (default; set
+    /// `KILN_DENORMALS=keep` for IEEE denormals). The interpreter always keeps them.
+    pub flush_denormals: bool,
     /// Test hook: compile the named kernel wrong (see check mode's test).
     #[doc(hidden)]
     pub sabotage_kernel: Option<String>,
@@ -53,6 +56,7 @@ impl Default for SessionOptions {
             log_compiles: on("KILN_LOG_COMPILES"),
             check: on("KILN_CHECK"),
             threads,
+            flush_denormals: env("KILN_DENORMALS").as_deref() != Some("keep"),
             sabotage_kernel: None,
         }
     }
@@ -311,6 +315,7 @@ impl Session {
                 Ok(mut exec) => {
                     exec.no_reuse = self.options.check;
                     exec.threads = self.options.threads.max(1);
+                    exec.flush_denormals = self.options.flush_denormals;
                     Compiled::Jit(Box::new(exec))
                 }
             };
