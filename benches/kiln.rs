@@ -2,7 +2,8 @@
 //! `taskset -c 0 cargo bench --bench kiln` for the one-core figures in the README.
 //!
 //! - `train_step/sine`: the notebook's step (1-20-20-1 ReLU, batch 32, Adam): kiln's JIT
-//!   callable, kiln's interpreter, a hand-written ndarray step, dfdx.
+//!   callable (denormals flushed, as TF1 does, and kept, as the baselines do), kiln's
+//!   interpreter, a hand-written ndarray step, dfdx.
 //! - `train_step/mlp784`: 784-1024-1024-10, batch 256, softmax cross-entropy, Adam.
 //! - `gemm/256x784x1024`: kiln's large-GEMM path against ndarray's `dot` (matrixmultiply
 //!   with AVX-512) and this core's peak FMA rate, all in FLOP/s.
@@ -131,6 +132,12 @@ fn train_step_sine(c: &mut Criterion) {
     let mut step = sess.make_callable(&[&train, &loss], &[&x, &y]).unwrap();
     let feeds = [xs.view().into_dyn(), ys.view().into_dyn()];
     group.bench_function("kiln_jit", |b| b.iter(|| step.run(&mut sess, black_box(&feeds)).unwrap()));
+    // the same with IEEE denormals, as the baselines run (kiln flushes them, as TF1 does)
+    let mut ieee = Session::with_options(&g, SessionOptions { flush_denormals: false, ..SessionOptions::default() });
+    ieee.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
+    let mut ieee_step = ieee.make_callable(&[&train, &loss], &[&x, &y]).unwrap();
+    group
+        .bench_function("kiln_jit_ieee_denormals", |b| b.iter(|| ieee_step.run(&mut ieee, black_box(&feeds)).unwrap()));
     let mut interp =
         Session::with_options(&g, SessionOptions { backend: Backend::Interpreter, ..SessionOptions::default() });
     interp.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
