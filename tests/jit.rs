@@ -9,18 +9,13 @@ use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 
+/// Options for a test session: no logging, no check mode, `threads` threads.
+fn options(backend: Backend, threads: usize) -> SessionOptions {
+    SessionOptions { backend, log_compiles: false, check: false, threads, flush_denormals: true, sabotage_kernel: None }
+}
+
 fn session(g: &Graph, backend: Backend) -> Session {
-    Session::with_options(
-        g,
-        SessionOptions {
-            backend,
-            log_compiles: false,
-            check: false,
-            threads: 1,
-            flush_denormals: true,
-            sabotage_kernel: None,
-        },
-    )
+    Session::with_options(g, options(backend, 1))
 }
 
 fn rand_array(seed: u64, shape: &[usize], lo: f32, hi: f32) -> ArrayD<f32> {
@@ -424,12 +419,9 @@ fn sine_example_same_log_on_both_backends() {
 fn check_mode_names_a_broken_kernel() {
     let (g, x, y, mse, train) = sine_step_graph();
     let opts = |sabotage: Option<&str>| SessionOptions {
-        backend: Backend::Jit,
-        log_compiles: false,
         check: true,
-        threads: 1,
-        flush_denormals: true,
         sabotage_kernel: sabotage.map(str::to_string),
+        ..options(Backend::Jit, 1)
     };
     let feeds = [(&x, rand_array(1, &[32, 1], -6.0, 6.0).into()), (&y, rand_array(2, &[32, 1], -1.0, 1.0).into())];
     let mut good = Session::with_options(&g, opts(None));
@@ -583,14 +575,7 @@ fn denormals_flush_by_default_and_can_be_kept() {
         let denormal = want[0].as_f32().unwrap()[0];
         assert!(denormal != 0.0 && denormal.abs() < f32::MIN_POSITIVE, "{denormal}");
         for (flush, threads) in [(true, 1), (true, 2), (false, 1), (false, 2)] {
-            let opts = SessionOptions {
-                backend: Backend::Jit,
-                log_compiles: false,
-                check: false,
-                threads,
-                flush_denormals: flush,
-                sabotage_kernel: None,
-            };
+            let opts = SessionOptions { flush_denormals: flush, ..options(Backend::Jit, threads) };
             let got = Session::with_options(&g, opts).run(&[&y], &feeds).unwrap();
             let expect = if flush { 0.0 } else { denormal };
             let v = got[0].as_f32().unwrap();
@@ -775,17 +760,7 @@ fn large_kernels_split_across_threads_with_identical_results() {
     let z = kiln::matmul(&x, &w).unwrap();
     let feeds =
         [(&x, rand_array(3, &[n / 256, 256], -2.0, 2.0).into()), (&w, rand_array(4, &[256, 300], -1.0, 1.0).into())];
-    let run = |threads| {
-        let opts = SessionOptions {
-            backend: Backend::Jit,
-            log_compiles: false,
-            check: false,
-            threads,
-            flush_denormals: true,
-            sabotage_kernel: None,
-        };
-        Session::with_options(&g, opts).run(&[&y, &z], &feeds).unwrap()
-    };
+    let run = |threads| Session::with_options(&g, options(Backend::Jit, threads)).run(&[&y, &z], &feeds).unwrap();
     let one = run(1);
     let interp = session(&g, Backend::Interpreter).run(&[&y, &z], &feeds).unwrap();
     assert_close("one-thread gemm", &one[1], &interp[1], 1e-3, 1e-4);
@@ -808,14 +783,7 @@ mod notebook;
 
 #[test]
 fn notebook_prints_the_same_on_both_backends() {
-    let opts = |backend| SessionOptions {
-        backend,
-        log_compiles: false,
-        check: false,
-        threads: 1,
-        flush_denormals: true,
-        sabotage_kernel: None,
-    };
+    let opts = |backend| options(backend, 1);
     let jit = notebook::run(opts(Backend::Jit)).unwrap();
     let interp = notebook::run(opts(Backend::Interpreter)).unwrap();
     assert_eq!(jit, interp);
