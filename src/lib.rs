@@ -27,7 +27,8 @@ pub use kiln_frontend::{
     Tensor, TensorShape,
 };
 pub use kiln_runtime::{
-    interp, latest_checkpoint, Backend, Callable, Saver, Session, SessionOptions, TensorValue, ValueTypeError,
+    interp, latest_checkpoint, AsFeed, Backend, Callable, CompileReason, CompileStats, Feed, Saver, Session,
+    SessionOptions, TensorValue, ValueTypeError,
 };
 
 /// TF1's optimizers (`tf.train`).

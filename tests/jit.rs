@@ -11,7 +11,14 @@ use rand::{Rng, SeedableRng};
 
 /// Options for a test session: no logging, no check mode, `threads` threads.
 fn options(backend: Backend, threads: usize) -> SessionOptions {
-    SessionOptions { backend, log_compiles: false, check: false, threads, flush_denormals: true, sabotage_kernel: None }
+    SessionOptions {
+        backend,
+        log_compiles: false,
+        check: false,
+        threads,
+        flush_denormals: true,
+        ..SessionOptions::default()
+    }
 }
 
 fn session(g: &Graph, backend: Backend) -> Session {

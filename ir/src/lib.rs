@@ -26,4 +26,4 @@ pub use op::{
 pub use parse::{parse, parse_unverified, IrTextError, ParseError};
 pub use print::{literal_text, op_text, print};
 pub use types::{DType, Dim, Shape, Type};
-pub use verify::{is_valid_name, verify, VerifyError};
+pub use verify::{is_valid_name, verify, verify_from, VerifyError};

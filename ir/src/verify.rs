@@ -38,6 +38,15 @@ pub fn is_valid_name(s: &str) -> bool {
 
 /// Checks names, def-before-use, operand counts, dtypes, shapes and constraints.
 pub fn verify(m: &Module) -> Result<(), VerifyError> {
+    verify_from(m, 0)
+}
+
+/// [`verify`] for a module that grew: the constraints and variables, and the ops from
+/// index `from` on, each against the module's types. For a module that only grows (a
+/// graph under construction), checking each op once when it is new checks them all;
+/// a new op's name is checked against the other new ones, since the graph that built
+/// the old ones names every op uniquely.
+pub fn verify_from(m: &Module, from: usize) -> Result<(), VerifyError> {
     let err = |at: Option<String>, loc: Option<&Loc>, message: String| VerifyError { at, loc: loc.cloned(), message };
     let mut classes = DimClasses::default();
     for (a, b) in &m.constraints {
@@ -59,7 +68,7 @@ pub fn verify(m: &Module) -> Result<(), VerifyError> {
         }
     }
     names.clear();
-    for (i, op) in m.ops.iter().enumerate() {
+    for (i, op) in m.ops.iter().enumerate().skip(from) {
         let at = Some(format!("%{}", op.name));
         let fail = |message: String| err(at.clone(), op.loc.as_ref(), message);
         if !is_valid_name(&op.name) {

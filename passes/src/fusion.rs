@@ -202,6 +202,11 @@ impl<'m> Fusion<'m> {
         {
             return Err(fail(name, "a comparison used other than by select is not compiled yet".into()));
         }
+        if let OpKind::Select = op.kind {
+            if !matches!(self.m.op(op.operands[0]).kind, OpKind::Compare(_)) {
+                return Err(fail(name, "a select on a stored mask is not compiled yet".into()));
+            }
+        }
         if let OpKind::MatMul = op.kind {
             if t.shape.rank() < 2 {
                 return Err(fail(name, "matmul needs rank >= 2".into()));

@@ -5,13 +5,16 @@
 //! - [`dce::run`]: dead-code elimination;
 //! - [`split_masks::run`]: a copy of each shared comparison per consumer;
 //! - [`fusion::run`]: fuses a module into a [`schedule::Schedule`] of loop kernels and
-//!   matmuls for codegen.
+//!   matmuls for codegen;
+//! - [`buffer_plan::run`]: places a schedule's buffers (arena slots sized by the
+//!   symbolic dims, in-place updates, snapshots) once for every binding.
 //!
 //! [`pipeline::optimize`] runs simplify, CSE, DCE, simplify and split_masks, verifying
 //! after each pass.
 #![warn(missing_docs)]
 
 pub mod autodiff;
+pub mod buffer_plan;
 pub mod builder;
 pub mod cse;
 pub mod dce;

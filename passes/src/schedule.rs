@@ -195,6 +195,34 @@ pub enum Step {
     MatMul(MatMulStep),
 }
 
+impl Step {
+    /// The values this step reads: a loop kernel's inputs, a GEMM's operands and its
+    /// fused epilogue's inputs, an interpreter op's operands (some of which may have
+    /// no buffer: a group's members).
+    pub fn reads<'a>(&'a self, m: &'a Module) -> Box<dyn Iterator<Item = ValueId> + 'a> {
+        match self {
+            Step::Loop(k) => Box::new(k.nests.iter().flat_map(|n| n.inputs.iter().map(|a| a.buf))),
+            Step::MatMul(mm) => Box::new(
+                [mm.a.buf, mm.b.buf]
+                    .into_iter()
+                    .chain(mm.epilogue.iter().flat_map(|e| e.nest.inputs.iter().map(|a| a.buf))),
+            ),
+            Step::Host(h) => Box::new(m.op(h.value).operands.iter().copied()),
+        }
+    }
+
+    /// The values this step writes (a GEMM's fused epilogue writes at the GEMM's step).
+    pub fn writes(&self) -> Box<dyn Iterator<Item = ValueId> + '_> {
+        match self {
+            Step::Loop(k) => Box::new(k.nests.iter().flat_map(|n| n.outputs.iter().map(|o| o.value))),
+            Step::MatMul(mm) => Box::new(
+                std::iter::once(mm.out).chain(mm.epilogue.iter().flat_map(|e| e.nest.outputs.iter().map(|o| o.value))),
+            ),
+            Step::Host(h) => Box::new(std::iter::once(h.value)),
+        }
+    }
+}
+
 /// Where a materialized value's buffer lives.
 #[derive(Clone, Debug, PartialEq)]
 pub enum BufKind {

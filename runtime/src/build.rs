@@ -71,7 +71,7 @@ impl Executable {
         }
         let mut exec = Executable::new(schedule, &codegen).map_err(|e| e.to_string())?;
         let t3 = Instant::now();
-        exec.remap = opt.remap;
+        exec.set_remap(&opt.remap);
         exec.report = BuildReport { passes: opt.records, fusion: t2 - t1, codegen: t3 - t2, total: t3 - t0 };
         if let Some(dir) = &opts.dump_dir {
             exec.dump(dir).map_err(|e| format!("dump to {}: {e}", dir.display()))?;

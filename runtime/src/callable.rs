@@ -1,24 +1,138 @@
 //! `make_callable` (TF1's `Session.make_callable`): a fetch set compiled ahead of the
-//! training loop. Each call checks the feed shapes against the last call's, copies the
-//! feeds in and runs the kernels: no compilation, no allocation, no graph walk.
+//! training loop. A call at feed shapes seen before (its executable keeps several
+//! bindings) checks the feeds and runs the kernels: no compilation, no allocation, no
+//! graph walk. A call at new shapes binds them first, which plans nothing.
+//!
+//! Feeds and fetches take every dtype: [`Feed`] borrows an array of any element type,
+//! and typed accessors ([`Callable::fetch_f32`], [`Callable::fetch_i64`], ...) return
+//! a fetch as its dtype or a typed error.
 
 use crate::exec::Executable;
 use crate::{Error, Result, Session, TensorValue};
 use kiln_frontend::Tensor;
-use kiln_ir::{Loc, OpKind, ValueId, VarId};
+use kiln_ir::{DType, Loc, OpKind, ValueId, VarId};
 use kiln_passes::schedule::BufKind;
-use ndarray::ArrayViewD;
+use ndarray::{ArrayD, ArrayViewD, Dimension};
+
+/// A borrowed feed of any dtype. Arrays and views convert into it with `.into()`
+/// (`Feed::from(&actions)`, `x.view().into()`).
+#[derive(Clone, Debug)]
+pub enum Feed<'a> {
+    /// f32 data
+    F32(ArrayViewD<'a, f32>),
+    /// f64 data
+    F64(ArrayViewD<'a, f64>),
+    /// i32 data
+    I32(ArrayViewD<'a, i32>),
+    /// i64 data
+    I64(ArrayViewD<'a, i64>),
+    /// bool data
+    Bool(ArrayViewD<'a, bool>),
+}
+
+macro_rules! feed_from {
+    ($($t:ty => $var:ident),*) => {$(
+        impl<'a, D: Dimension> From<ndarray::ArrayView<'a, $t, D>> for Feed<'a> {
+            fn from(a: ndarray::ArrayView<'a, $t, D>) -> Self {
+                Feed::$var(a.into_dyn())
+            }
+        }
+        impl<'a, D: Dimension> From<&'a ndarray::Array<$t, D>> for Feed<'a> {
+            fn from(a: &'a ndarray::Array<$t, D>) -> Self {
+                Feed::$var(a.view().into_dyn())
+            }
+        }
+    )*};
+}
+feed_from!(f32 => F32, f64 => F64, i32 => I32, i64 => I64, bool => Bool);
+
+impl Feed<'_> {
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        match self {
+            Feed::F32(_) => DType::F32,
+            Feed::F64(_) => DType::F64,
+            Feed::I32(_) => DType::I32,
+            Feed::I64(_) => DType::I64,
+            Feed::Bool(_) => DType::Bool,
+        }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Feed::F32(a) => a.shape(),
+            Feed::F64(a) => a.shape(),
+            Feed::I32(a) => a.shape(),
+            Feed::I64(a) => a.shape(),
+            Feed::Bool(a) => a.shape(),
+        }
+    }
+
+    /// An owned copy as a run-time value.
+    pub fn to_value(&self) -> TensorValue {
+        match self {
+            Feed::F32(a) => TensorValue::F32(a.to_owned()),
+            Feed::F64(a) => TensorValue::F64(a.to_owned()),
+            Feed::I32(a) => TensorValue::I32(a.to_owned()),
+            Feed::I64(a) => TensorValue::I64(a.to_owned()),
+            Feed::Bool(a) => TensorValue::Bool(a.to_owned()),
+        }
+    }
+}
+
+/// Anything a callable takes as a feed: an f32 view (as before dtypes were added), or a
+/// [`Feed`] of any dtype.
+pub trait AsFeed {
+    /// The feed, borrowed.
+    fn as_feed(&self) -> Feed<'_>;
+    /// Its shape.
+    fn feed_shape(&self) -> &[usize];
+}
+
+impl AsFeed for Feed<'_> {
+    fn feed_shape(&self) -> &[usize] {
+        self.shape()
+    }
+    fn as_feed(&self) -> Feed<'_> {
+        match self {
+            Feed::F32(a) => Feed::F32(a.view()),
+            Feed::F64(a) => Feed::F64(a.view()),
+            Feed::I32(a) => Feed::I32(a.view()),
+            Feed::I64(a) => Feed::I64(a.view()),
+            Feed::Bool(a) => Feed::Bool(a.view()),
+        }
+    }
+}
+
+impl AsFeed for ArrayViewD<'_, f32> {
+    fn feed_shape(&self) -> &[usize] {
+        self.shape()
+    }
+    fn as_feed(&self) -> Feed<'_> {
+        Feed::F32(self.view())
+    }
+}
 
 /// A compiled fetch set with a fixed feed list.
 pub struct Callable {
     exec: Executable,
     feed_tensors: Vec<Tensor>,
+    /// per feed: its placeholder's name and dtype
+    feed_types: Vec<(String, DType)>,
     /// for each parameter of the module: its position in the feed list
     param_pos: Vec<Option<usize>>,
-    fetches: Vec<ValueId>,
+    /// per fetch: the schedule's root, the op's name and dtype (`None`: no value)
+    fetches: Vec<(ValueId, String, Option<DType>)>,
     vars_read: Vec<VarId>,
     raw: Vec<(*const f32, usize)>,
+    /// strided f32 feeds of the current call, copied to row-major order
+    owned: Vec<ArrayD<f32>>,
 }
+
+// SAFETY: `raw` holds the previous call's feed addresses only as scratch, rewritten at
+// the start of every call before anything reads them.
+unsafe impl Send for Callable {}
 
 impl Session {
     /// Compiles `fetches` for feeds given in `feed_list` order (TF `make_callable`).
@@ -38,9 +152,11 @@ impl Session {
         let (fetch_ids, feed_ids) = ids.split_at(fetches.len());
         let m = self.graph().module().clone();
         kiln_ir::verify(&m)?;
+        let mut feed_types = Vec::new();
         for (t, &v) in feed_list.iter().zip(feed_ids) {
-            if !matches!(m.op(v).kind, OpKind::Parameter) {
-                return Err(Error::NotAPlaceholder { tensor: t.name(), loc });
+            match (&m.op(v).kind, m.ty(v)) {
+                (OpKind::Parameter, Some(ty)) => feed_types.push((m.op(v).name.clone(), ty.dtype)),
+                _ => return Err(Error::NotAPlaceholder { tensor: t.name(), loc }),
             }
         }
         let opts = crate::build::BuildOptions::from_env(&m, fetch_ids, kiln_codegen::CodegenOptions::default());
@@ -48,13 +164,8 @@ impl Session {
             Executable::build(&m, fetch_ids, &opts).map_err(|message| Error::Jit { message, loc: loc.clone() })?;
         exec.threads = self.options().threads.max(1);
         exec.flush_denormals = self.options().flush_denormals;
+        exec.max_bindings = self.options().max_bindings.max(1);
         let new_feeds: Vec<Option<ValueId>> = feed_ids.iter().map(|&f| exec.map(f)).collect();
-        if let Some(b) =
-            exec.schedule.buffers.iter().find(|b| b.dtype != kiln_ir::DType::F32 && matches!(b.kind, BufKind::Feed))
-        {
-            let message = format!("callables take f32 feeds; '{}' is {}", exec.module().op(b.value).name, b.dtype);
-            return Err(Error::Jit { message, loc });
-        }
         for b in &exec.schedule.buffers {
             if matches!(b.kind, BufKind::Feed) && !new_feeds.contains(&Some(b.value)) {
                 let op = exec.module().op(b.value);
@@ -74,23 +185,30 @@ impl Session {
             .collect();
         let param_pos = exec.params().iter().map(|p| new_feeds.iter().position(|f| *f == Some(*p))).collect();
         let n = exec.params().len();
-        let fetches = exec.schedule.roots.clone();
+        let fetches = fetch_ids
+            .iter()
+            .zip(&exec.schedule.roots)
+            .map(|(&f, &r)| (r, m.op(f).name.clone(), m.ty(f).map(|t| t.dtype)))
+            .collect();
         Ok(Callable {
             exec,
             feed_tensors: feed_list.iter().map(|t| (*t).clone()).collect(),
+            feed_types,
             param_pos,
             fetches,
             vars_read,
             raw: vec![(std::ptr::null(), 0); n],
+            owned: Vec::new(),
         })
     }
 }
 
 impl Callable {
-    /// Runs one step with `feeds` in the feed-list order. Results stay inside the
-    /// callable until the next call; read them with [`Callable::fetch`].
+    /// Runs one step with `feeds` in the feed-list order: f32 views, or [`Feed`]s of
+    /// any dtype. Results stay inside the callable until the next call; read them with
+    /// [`Callable::fetch_f32`] and its siblings.
     #[track_caller]
-    pub fn run(&mut self, sess: &mut Session, feeds: &[ArrayViewD<'_, f32>]) -> Result<()> {
+    pub fn run<F: AsFeed>(&mut self, sess: &mut Session, feeds: &[F]) -> Result<()> {
         // a `Loc` allocates its file name: build it only on the error paths
         let caller = std::panic::Location::caller();
         let loc = || Loc::from(caller);
@@ -98,8 +216,13 @@ impl Callable {
             let message = format!("{} feeds for a feed list of {}", feeds.len(), self.feed_tensors.len());
             return Err(Error::Jit { message, loc: loc() });
         }
-        let shapes = self.param_pos.iter().map(|p| p.map_or(&[][..], |i| feeds[i].shape()));
-        if !self.exec.bound_to(shapes) {
+        for (f, (name, dtype)) in feeds.iter().zip(&self.feed_types) {
+            if f.as_feed().dtype() != *dtype {
+                let got = f.as_feed().dtype().to_string();
+                return Err(Error::FeedDType { placeholder: name.clone(), expected: *dtype, got, loc: loc() });
+            }
+        }
+        if !self.select(feeds) {
             self.rebind(sess, feeds, &loc())?;
         }
         for v in &self.vars_read {
@@ -108,36 +231,129 @@ impl Callable {
                 return Err(Error::Uninitialized { var, fetch: "callable".into(), loc: loc() });
             }
         }
-        for (slot, p) in self.raw.iter_mut().zip(&self.param_pos) {
-            *slot = match p {
-                Some(i) => match feeds[*i].as_slice() {
-                    Some(s) => (s.as_ptr(), s.len()),
-                    None => return Err(Error::Jit { message: "feeds must be contiguous".into(), loc: loc() }),
+        self.owned.clear();
+        for (k, p) in self.param_pos.iter().enumerate() {
+            self.raw[k] = match p {
+                Some(i) => match feeds[*i].as_feed() {
+                    Feed::F32(a) => match a.as_slice() {
+                        Some(s) => (s.as_ptr(), s.len()),
+                        None => {
+                            // a transposed or strided feed is copied to row-major order
+                            self.owned.push(a.as_standard_layout().into_owned());
+                            let s = self.owned.last().and_then(|x| x.as_slice()).unwrap_or(&[]);
+                            (s.as_ptr(), s.len())
+                        }
+                    },
+                    other => {
+                        // other dtypes feed ops on the interpreter, as values
+                        self.exec.set_host_feed(k, other.to_value());
+                        (std::ptr::null(), 0)
+                    }
                 },
                 None => (std::ptr::null(), 0),
             };
         }
-        self.exec.run_raw(&self.raw, &mut sess.vars).map_err(|e| match e {
+        // SAFETY: every pointer in `raw` addresses its length of f32s borrowed from
+        // `feeds` or `self.owned`, both alive and unwritten until this call returns.
+        unsafe { self.exec.run_raw(&self.raw, &mut sess.vars) }.map_err(|e| match e {
             crate::exec::RunError::Eval(source) => Error::Eval { source, loc: loc() },
             crate::exec::RunError::Internal(message) => Error::Jit { message, loc: loc() },
         })
     }
 
-    /// Full checks when the feed shapes change: dtypes, shapes, shared dims.
-    fn rebind(&mut self, sess: &mut Session, feeds: &[ArrayViewD<'_, f32>], loc: &Loc) -> Result<()> {
-        let owned: Vec<(&Tensor, TensorValue)> =
-            self.feed_tensors.iter().zip(feeds).map(|(t, f)| (t, TensorValue::F32(f.to_owned()))).collect();
+    /// Makes the executable's binding for these feeds' shapes current, if it has one.
+    fn select<F: AsFeed>(&mut self, feeds: &[F]) -> bool {
+        let pos = &self.param_pos;
+        let shapes = pos.iter().map(|p| p.map_or(&[][..], |i| feeds[i].feed_shape()));
+        self.exec.select(shapes)
+    }
+
+    /// Full checks when the feed shapes are new: shapes and shared dims, then a binding.
+    fn rebind<F: AsFeed>(&mut self, sess: &mut Session, feeds: &[F], loc: &Loc) -> Result<()> {
         let m = sess.graph().module().clone();
         sess.vars.resize(m.vars.len(), None);
-        let (_, bindings) = sess.bind_feeds(&m, &owned, loc)?;
-        let signature = self.param_pos.iter().map(|p| p.map_or_else(Vec::new, |i| feeds[i].shape().to_vec())).collect();
+        let shaped: Vec<(&Tensor, DType, &[usize])> = self
+            .feed_tensors
+            .iter()
+            .zip(feeds)
+            .zip(&self.feed_types)
+            .map(|((t, f), (_, d))| (t, *d, f.feed_shape()))
+            .collect();
+        let bindings = sess.bind_shapes(&m, &shaped, loc)?;
+        let signature =
+            self.param_pos.iter().map(|p| p.map_or_else(Vec::new, |i| feeds[i].feed_shape().to_vec())).collect();
         self.exec.prepare(&bindings, signature).map_err(|message| Error::Jit { message, loc: loc.clone() })
     }
 
-    /// The `i`th fetch of the last run, row-major; `None` for an op without a value.
-    /// A fetched variable shows its value after the run's assignments.
-    pub fn fetch<'a>(&'a self, i: usize, sess: &'a Session) -> Option<&'a [f32]> {
-        self.exec.value(*self.fetches.get(i)?, &sess.vars)
+    /// The root of fetch `i` if it has a value of dtype `want` (any dtype for `None`).
+    /// `caller` becomes a `Loc` only on the error paths: building one allocates.
+    fn check_fetch(
+        &self,
+        i: usize,
+        want: Option<DType>,
+        caller: &'static std::panic::Location<'static>,
+    ) -> Result<ValueId> {
+        let Some((root, name, dtype)) = self.fetches.get(i) else {
+            let loc = Loc::from(caller);
+            return Err(Error::FetchIndex { index: i, count: self.fetches.len(), loc });
+        };
+        match (dtype, want) {
+            (None, _) => Err(Error::NoValue { fetch: name.clone(), loc: Loc::from(caller) }),
+            (Some(d), Some(w)) if *d != w => {
+                Err(Error::FetchDType { fetch: name.clone(), expected: w, got: *d, loc: Loc::from(caller) })
+            }
+            _ => Ok(*root),
+        }
+    }
+
+    /// The `i`th fetch of the last run as a value of its own dtype (`Unit` for an op
+    /// without a value, as TF returns `None` for a train op).
+    #[track_caller]
+    pub fn fetch_value(&self, i: usize, sess: &Session) -> Result<TensorValue> {
+        let caller = std::panic::Location::caller();
+        match self.check_fetch(i, None, caller) {
+            Err(Error::NoValue { .. }) => Ok(TensorValue::Unit),
+            Err(e) => Err(e),
+            Ok(root) => match self.exec.host_value(root) {
+                Some(v) => Ok(v.clone()),
+                None => Ok(TensorValue::F32(self.f32_view(i, root, sess, caller)?.to_owned())),
+            },
+        }
+    }
+
+    fn f32_view<'a>(
+        &'a self,
+        i: usize,
+        root: ValueId,
+        sess: &'a Session,
+        caller: &'static std::panic::Location<'static>,
+    ) -> Result<ArrayViewD<'a, f32>> {
+        let err = |message: String| Error::Jit { message, loc: Loc::from(caller) };
+        let shape = self.exec.root_shape(i).ok_or_else(|| err("fetch before any run".into()))?;
+        let data = self
+            .exec
+            .value(root, &sess.vars)
+            .ok_or_else(|| err(format!("no buffer for fetch %{}", self.fetches[i].1)))?;
+        ArrayViewD::from_shape(shape, data).map_err(|e| err(e.to_string()))
+    }
+
+    /// The `i`th fetch of the last run, row-major, if it is f32. A fetched variable
+    /// shows its value after the run's assignments.
+    #[track_caller]
+    pub fn fetch<'a>(&'a self, i: usize, sess: &'a Session) -> Result<&'a [f32]> {
+        let caller = std::panic::Location::caller();
+        let root = self.check_fetch(i, Some(DType::F32), caller)?;
+        let none = || Error::Jit { message: "fetch before any run".into(), loc: Loc::from(caller) };
+        self.exec.value(root, &sess.vars).ok_or_else(none)
+    }
+
+    /// The `i`th fetch of the last run as an f32 array view; a typed error if it has
+    /// another dtype or no value.
+    #[track_caller]
+    pub fn fetch_f32<'a>(&'a self, i: usize, sess: &'a Session) -> Result<ArrayViewD<'a, f32>> {
+        let caller = std::panic::Location::caller();
+        let root = self.check_fetch(i, Some(DType::F32), caller)?;
+        self.f32_view(i, root, sess, caller)
     }
 
     /// The schedule's kernels (names, provenance).
@@ -145,3 +361,20 @@ impl Callable {
         &self.exec
     }
 }
+
+macro_rules! typed_fetch {
+    ($($name:ident, $as:ident, $t:ty, $d:ident);*) => {$(
+        impl Callable {
+            #[doc = concat!("The `i`th fetch of the last run as a ", stringify!($t), " array view; a typed error if it has another dtype or no value.")]
+            #[track_caller]
+            pub fn $name(&self, i: usize, _sess: &Session) -> Result<ArrayViewD<'_, $t>> {
+                let caller = std::panic::Location::caller();
+                let root = self.check_fetch(i, Some(DType::$d), caller)?;
+                let none = || Error::Jit { message: "fetch before any run".into(), loc: Loc::from(caller) };
+                let v = self.exec.host_value(root).ok_or_else(none)?;
+                Ok(v.$as()?.view())
+            }
+        }
+    )*};
+}
+typed_fetch!(fetch_f64, as_f64, f64, F64; fetch_i32, as_i32, i32, I32; fetch_i64, as_i64, i64, I64; fetch_bool, as_bool, bool, Bool);

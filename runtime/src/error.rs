@@ -151,6 +151,36 @@ pub enum Error {
         /// the user's call
         loc: Loc,
     },
+    /// A callable's fetch read as another dtype than its op's.
+    #[error("{loc}: fetch '{fetch}' is {got}, not {expected}")]
+    FetchDType {
+        /// the fetched op
+        fetch: String,
+        /// the dtype asked for
+        expected: DType,
+        /// the op's dtype
+        got: DType,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A callable's fetch read by an index past its fetch list.
+    #[error("{loc}: fetch index {index} is out of range for {count} fetch(es)")]
+    FetchIndex {
+        /// the index asked for
+        index: usize,
+        /// how many fetches there are
+        count: usize,
+        /// the user's call
+        loc: Loc,
+    },
+    /// A callable's fetch of an op without a value (a train op, a group) read as data.
+    #[error("{loc}: fetch '{fetch}' has no value (an op run for its effect, such as a train op)")]
+    NoValue {
+        /// the fetched op
+        fetch: String,
+        /// the user's call
+        loc: Loc,
+    },
     /// A fetched value read as the wrong dtype (`into_f32` on an f64 value).
     #[error("fetched value: {0}")]
     Value(#[from] crate::ValueTypeError),

@@ -13,20 +13,23 @@
 //! ```
 #![warn(missing_docs)]
 
+mod bind;
 pub mod build;
+pub mod cache;
 mod callable;
+mod calls;
 mod check;
 mod denormals;
 mod error;
 pub mod exec;
 mod format;
-mod inplace;
 pub mod interp;
 mod saver;
 mod session;
 mod value;
 
-pub use callable::Callable;
+pub use cache::{CompileReason, CompileStats};
+pub use callable::{AsFeed, Callable, Feed};
 pub use error::{Error, Result};
 pub use saver::{latest_checkpoint, Saver};
 pub use session::{Backend, Session, SessionOptions};

@@ -1,10 +1,11 @@
 //! `Session`: owns variable values and runs fetches with feeds (TF1's `Session.run`).
 
+use crate::cache::{Cache, CompileReason, CompileStats, Compiled, Needs};
 use crate::exec::Executable;
 use crate::interp::{self, reachable, Bindings};
 use crate::{Error, Result, TensorValue};
 use kiln_frontend::{Graph, Tensor};
-use kiln_ir::{Dim, Loc, Module, OpKind, ValueId};
+use kiln_ir::{DType, Dim, Loc, Module, OpKind, ValueId};
 use std::collections::HashMap;
 
 /// Which engine executes runs.
@@ -34,6 +35,13 @@ pub struct SessionOptions {
     /// Run kernels with denormals flushed to zero, as TF1 does on CPU (default; set
     /// `KILN_DENORMALS=keep` for IEEE denormals). The interpreter always keeps them.
     pub flush_denormals: bool,
+    /// How many compiled executables (one per fetch set) the session keeps; past
+    /// this the least recently used is dropped. Default
+    /// [`crate::cache::DEFAULT_MAX_EXECUTABLES`].
+    pub max_executables: usize,
+    /// How many feed-shape bindings each executable keeps; past this the least
+    /// recently used is dropped. Default [`crate::exec::DEFAULT_MAX_BINDINGS`].
+    pub max_bindings: usize,
     /// Test hook: compile the named kernel wrong (see check mode's test).
     #[doc(hidden)]
     pub sabotage_kernel: Option<String>,
@@ -57,15 +65,11 @@ impl Default for SessionOptions {
             check: on("KILN_CHECK"),
             threads,
             flush_denormals: env("KILN_DENORMALS").as_deref() != Some("keep"),
+            max_executables: crate::cache::DEFAULT_MAX_EXECUTABLES,
+            max_bindings: crate::exec::DEFAULT_MAX_BINDINGS,
             sabotage_kernel: None,
         }
     }
-}
-
-/// A fetch set compiled for the JIT, or the reason it runs on the interpreter.
-enum Compiled {
-    Jit(Box<Executable>),
-    Interp(String),
 }
 
 /// Runs a [`Graph`]: variables live here, feeds go in, `ndarray` values come out.
@@ -77,8 +81,9 @@ pub struct Session {
     pub(crate) vars: Vec<Option<TensorValue>>,
     verified_ops: usize,
     options: SessionOptions,
-    cache: HashMap<(Vec<ValueId>, usize), Compiled>,
+    cache: Cache,
     runs: (usize, usize),
+    last_compile: Option<CompileReason>,
 }
 
 impl Session {
@@ -92,10 +97,11 @@ impl Session {
         Session {
             graph: graph.clone(),
             vars: Vec::new(),
-            verified_ops: usize::MAX,
+            verified_ops: 0,
+            cache: Cache::new(options.max_executables),
             options,
-            cache: HashMap::new(),
             runs: (0, 0),
+            last_compile: None,
         }
     }
 
@@ -112,11 +118,28 @@ impl Session {
     /// The schedule the JIT uses for `fetches`, if they were run on the JIT.
     pub fn schedule_of(&self, fetches: &[&Tensor]) -> Option<&kiln_passes::schedule::Schedule> {
         let ids: Vec<ValueId> = fetches.iter().map(|t| t.value().ok()).collect::<Option<_>>()?;
-        let n = self.graph.module().ops.len();
-        match self.cache.get(&(ids, n))? {
+        match &self.cache.peek(&ids)?.compiled {
             Compiled::Jit(e) => Some(&e.schedule),
             Compiled::Interp(_) => None,
         }
+    }
+
+    /// How many executables the session compiled, reused and evicted, and how many
+    /// feed-shape bindings they made (see [`CompileStats`]).
+    pub fn compile_stats(&self) -> CompileStats {
+        self.cache.stats
+    }
+
+    /// Why the most recent compile happened (new fetch set, changed dependency,
+    /// evicted earlier), as `KILN_LOG_COMPILES=1` prints it.
+    pub fn last_compile_reason(&self) -> Option<&CompileReason> {
+        self.last_compile.as_ref()
+    }
+
+    /// How many compiled executables the session holds now (at most
+    /// [`SessionOptions::max_executables`]).
+    pub fn cached_executables(&self) -> usize {
+        self.cache.len()
     }
 
     /// The options in force.
@@ -156,31 +179,32 @@ impl Session {
         let graph = self.graph.clone();
         let m = graph.module();
         if self.verified_ops != m.ops.len() {
-            kiln_ir::verify(&m)?;
+            // ops never change once built: only the new ones need checking
+            kiln_ir::verify_from(&m, self.verified_ops.min(m.ops.len()))?;
             self.verified_ops = m.ops.len();
         }
         self.vars.resize(m.vars.len(), None);
         let (feed_map, bindings) = self.bind_feeds(&m, feeds, &loc)?;
-        let need = reachable(&m, &fetch_ids);
-        for v in m.values().filter(|v| need[v.index()]) {
-            let op = m.op(v);
-            let fetch = || first_fetch_needing(&m, &fetch_ids, v);
-            match op.kind {
-                OpKind::Parameter if !feed_map.contains_key(&v) => {
-                    let shape = op.ty.as_ref().map(|t| t.shape.clone()).unwrap_or_default();
-                    return Err(Error::MissingFeed { placeholder: op.name.clone(), shape, fetch: fetch(), loc });
-                }
-                OpKind::Read(var) if self.vars[var.index()].is_none() => {
-                    return Err(Error::Uninitialized { var: m.var(var).name.clone(), fetch: fetch(), loc });
-                }
-                _ => {}
-            }
-        }
         if self.options.backend == Backend::Jit {
-            if let Some(out) = self.run_jit(&m, &fetch_ids, &feed_map, &bindings, &loc)? {
-                self.runs.0 += 1;
-                return Ok(out);
+            self.compile_if_needed(&m, &fetch_ids);
+            let entry = self.cache.get_mut(&fetch_ids).ok_or_else(|| Error::Jit {
+                message: "a compiled fetch set left the cache".into(),
+                loc: loc.clone(),
+            })?;
+            check_inputs(&m, &fetch_ids, entry.needs.inputs.iter().copied(), &feed_map, &self.vars, &loc)?;
+            if let Compiled::Jit(exec) = &mut entry.compiled {
+                let before = exec.bind_count();
+                let out = run_jit(exec, &self.options, &m, &fetch_ids, &feed_map, &bindings, &mut self.vars, &loc);
+                self.cache.stats.binds += exec.bind_count() - before;
+                if let Some(out) = out? {
+                    self.runs.0 += 1;
+                    return Ok(out);
+                }
             }
+        } else {
+            let need = reachable(&m, &fetch_ids);
+            let inputs = m.values().filter(|v| need[v.index()]);
+            check_inputs(&m, &fetch_ids, inputs, &feed_map, &self.vars, &loc)?;
         }
         self.runs.1 += 1;
         let out = interp::run(&m, &fetch_ids, &feed_map, &self.vars, &bindings)
@@ -191,6 +215,30 @@ impl Session {
         Ok(out.fetches)
     }
 
+    /// Compiles `fetches` unless a valid executable for them is cached, logging why
+    /// under `KILN_LOG_COMPILES=1`. A fetch set the JIT refuses is cached with the reason.
+    fn compile_if_needed(&mut self, m: &Module, fetches: &[ValueId]) {
+        let Err(why) = self.cache.lookup(m, fetches) else { return };
+        let t0 = std::time::Instant::now();
+        let opts =
+            kiln_codegen::CodegenOptions { sabotage: self.options.sabotage_kernel.clone(), ..Default::default() };
+        let compiled = match Executable::build(m, fetches, &crate::build::BuildOptions::from_env(m, fetches, opts)) {
+            Err(why) => Compiled::Interp(why),
+            Ok(mut exec) => {
+                exec.set_no_reuse(self.options.check);
+                exec.threads = self.options.threads.max(1);
+                exec.flush_denormals = self.options.flush_denormals;
+                exec.max_bindings = self.options.max_bindings.max(1);
+                Compiled::Jit(Box::new(exec))
+            }
+        };
+        if self.options.log_compiles {
+            log_compile(m, fetches, &compiled, &why, t0.elapsed());
+        }
+        self.cache.insert(fetches.to_vec(), compiled, Needs::of(m, fetches));
+        self.last_compile = Some(why);
+    }
+
     /// Checks feeds against their placeholders and binds symbolic dims.
     pub(crate) fn bind_feeds<'f>(
         &self,
@@ -199,9 +247,6 @@ impl Session {
         loc: &Loc,
     ) -> Result<(HashMap<ValueId, &'f TensorValue>, Bindings)> {
         let mut map = HashMap::new();
-        let mut bindings = Bindings::new(m);
-        let mut bound_by: HashMap<Dim, String> = HashMap::new();
-        let classes = m.dim_classes();
         for (t, val) in feeds {
             let v = self.check_tensor(t, loc)?;
             let op = m.op(v);
@@ -209,22 +254,43 @@ impl Session {
                 (OpKind::Parameter, Some(ty)) => ty,
                 _ => return Err(Error::NotAPlaceholder { tensor: t.name(), loc: loc.clone() }),
             };
-            let name = op.name.clone();
             if val.dtype() != Some(ty.dtype) {
                 let got = val.dtype().map_or("()".to_string(), |d| d.to_string());
-                return Err(Error::FeedDType { placeholder: name, expected: ty.dtype, got, loc: loc.clone() });
+                let placeholder = op.name.clone();
+                return Err(Error::FeedDType { placeholder, expected: ty.dtype, got, loc: loc.clone() });
             }
-            let got = val.shape().to_vec();
+            if map.insert(v, val).is_some() {
+                return Err(Error::DuplicateFeed { placeholder: op.name.clone(), loc: loc.clone() });
+            }
+        }
+        let shaped: Vec<(&Tensor, DType, &[usize])> =
+            feeds.iter().map(|(t, v)| (*t, v.dtype().unwrap_or(DType::F32), v.shape())).collect();
+        Ok((map, self.bind_shapes(m, &shaped, loc)?))
+    }
+
+    /// Checks feed shapes against their placeholders and binds symbolic dims (the
+    /// dtypes were checked by the caller).
+    pub(crate) fn bind_shapes(&self, m: &Module, feeds: &[(&Tensor, DType, &[usize])], loc: &Loc) -> Result<Bindings> {
+        let mut bindings = Bindings::new(m);
+        let mut bound_by: HashMap<Dim, String> = HashMap::new();
+        let classes = m.dim_classes();
+        for &(t, _, got) in feeds {
+            let v = self.check_tensor(t, loc)?;
+            let op = m.op(v);
+            let Some(ty) = op.ty.as_ref().filter(|_| matches!(op.kind, OpKind::Parameter)) else {
+                return Err(Error::NotAPlaceholder { tensor: t.name(), loc: loc.clone() });
+            };
+            let name = &op.name;
             let shape_err = || Error::FeedShape {
                 placeholder: name.clone(),
                 expected: ty.shape.clone(),
-                got: got.clone(),
+                got: got.to_vec(),
                 loc: loc.clone(),
             };
             if got.len() != ty.shape.rank() {
                 return Err(shape_err());
             }
-            for (d, &n) in ty.shape.dims().iter().zip(&got) {
+            for (d, &n) in ty.shape.dims().iter().zip(got) {
                 if let Err(prev) = bindings.bind(d, n) {
                     let canon = classes.canon(d);
                     return Err(match (&canon, bound_by.get(&canon)) {
@@ -248,11 +314,8 @@ impl Session {
                 }
                 bound_by.entry(classes.canon(d)).or_insert_with(|| name.clone());
             }
-            if map.insert(v, val).is_some() {
-                return Err(Error::DuplicateFeed { placeholder: name, loc: loc.clone() });
-            }
         }
-        Ok((map, bindings))
+        Ok(bindings)
     }
 
     /// The current value of a variable, if initialized.
@@ -293,95 +356,108 @@ impl Session {
     }
 }
 
-impl Session {
-    /// Compiles (once per fetch set and graph version) and runs on the JIT. `None`
-    /// means this fetch set runs on the interpreter.
-    fn run_jit(
-        &mut self,
-        m: &Module,
-        fetches: &[ValueId],
-        feeds: &HashMap<ValueId, &TensorValue>,
-        bindings: &Bindings,
-        loc: &Loc,
-    ) -> Result<Option<Vec<TensorValue>>> {
-        let key = (fetches.to_vec(), m.ops.len());
-        if !self.cache.contains_key(&key) {
-            let t0 = std::time::Instant::now();
-            let opts =
-                kiln_codegen::CodegenOptions { sabotage: self.options.sabotage_kernel.clone(), ..Default::default() };
-            let compiled = match Executable::build(m, fetches, &crate::build::BuildOptions::from_env(m, fetches, opts))
-            {
-                Err(why) => Compiled::Interp(why),
-                Ok(mut exec) => {
-                    exec.no_reuse = self.options.check;
-                    exec.threads = self.options.threads.max(1);
-                    exec.flush_denormals = self.options.flush_denormals;
-                    Compiled::Jit(Box::new(exec))
-                }
-            };
-            if self.options.log_compiles {
-                let names: Vec<&str> = fetches.iter().map(|f| m.op(*f).name.as_str()).collect();
-                match &compiled {
-                    Compiled::Jit(e) => eprintln!(
-                        "kiln: compiled {names:?} into {} kernel(s) and {} step(s) in {:.2?} (new fetch set)",
-                        e.schedule.kernel_count(),
-                        e.schedule.steps.len(),
-                        t0.elapsed()
-                    ),
-                    Compiled::Interp(why) => eprintln!("kiln: {names:?} runs on the interpreter: {why}"),
-                }
-            }
-            self.cache.insert(key.clone(), compiled);
-        }
-        let Some(Compiled::Jit(exec)) = self.cache.get_mut(&key) else { return Ok(None) };
-        let jit_err = |message: String| Error::Jit { message, loc: loc.clone() };
-        for v in self.vars.iter() {
-            if let Some(TensorValue::F32(a)) = v {
-                if !a.is_standard_layout() {
-                    return Ok(None);
-                }
-            }
-        }
-        // a fetched variable is its value before this run's assignments
-        // the schedule runs the optimized module: key the feeds by its values
-        let feeds: HashMap<ValueId, &TensorValue> =
-            feeds.iter().filter_map(|(k, v)| Some((exec.map(*k)?, *v))).collect();
-        let reference = if self.options.check {
-            let roots = exec.schedule.roots.clone();
-            Some(
-                interp::run_all(exec.module(), &roots, &feeds, &self.vars, bindings)
-                    .map_err(|source| Error::Eval { source, loc: loc.clone() })?,
-            )
-        } else {
-            None
-        };
-        exec.run(bindings, &feeds, &mut self.vars).map_err(|e| match e {
-            crate::exec::RunError::Eval(source) => Error::Eval { source, loc: loc.clone() },
-            crate::exec::RunError::Internal(message) => jit_err(message),
-        })?;
-        let mut out = Vec::with_capacity(fetches.len());
-        for (i, &f) in fetches.iter().enumerate() {
-            let Some(t) = m.ty(f) else {
-                out.push(TensorValue::Unit);
-                continue;
-            };
-            let shape = bindings.shape(&t.shape).ok_or_else(|| jit_err("unbound fetch shape".into()))?;
-            if let Some(v) = exec.host_value(exec.schedule.roots[i]) {
-                out.push(v.clone());
-                continue;
-            }
-            let data = exec
-                .value(exec.schedule.roots[i], &self.vars)
-                .ok_or_else(|| jit_err(format!("no buffer for fetch %{}", m.op(f).name)))?;
-            let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data.to_vec())
-                .map_err(|e| jit_err(e.to_string()))?;
-            out.push(TensorValue::F32(a));
-        }
-        if let Some((vals, _)) = reference {
-            crate::check::compare(exec, &vals, &self.vars, loc)?;
-        }
-        Ok(Some(out))
+fn log_compile(m: &Module, fetches: &[ValueId], compiled: &Compiled, why: &CompileReason, took: std::time::Duration) {
+    let names: Vec<&str> = fetches.iter().map(|f| m.op(*f).name.as_str()).collect();
+    match compiled {
+        Compiled::Jit(e) => eprintln!(
+            "kiln: compiled {names:?} into {} kernel(s) and {} step(s) in {took:.2?} ({why})",
+            e.schedule.kernel_count(),
+            e.schedule.steps.len(),
+        ),
+        Compiled::Interp(refused) => eprintln!("kiln: {names:?} runs on the interpreter ({why}): {refused}"),
     }
+}
+
+/// Fails if a placeholder among `inputs` is not fed or a variable read is not
+/// initialized; `inputs` lists the reachable ops in op order (others are skipped).
+fn check_inputs(
+    m: &Module,
+    fetches: &[ValueId],
+    inputs: impl Iterator<Item = ValueId>,
+    feeds: &HashMap<ValueId, &TensorValue>,
+    vars: &[Option<TensorValue>],
+    loc: &Loc,
+) -> Result<()> {
+    for v in inputs {
+        let op = m.op(v);
+        let fetch = || first_fetch_needing(m, fetches, v);
+        match op.kind {
+            OpKind::Parameter if !feeds.contains_key(&v) => {
+                let shape = op.ty.as_ref().map(|t| t.shape.clone()).unwrap_or_default();
+                return Err(Error::MissingFeed {
+                    placeholder: op.name.clone(),
+                    shape,
+                    fetch: fetch(),
+                    loc: loc.clone(),
+                });
+            }
+            OpKind::Read(var) if vars.get(var.index()).is_none_or(|x| x.is_none()) => {
+                return Err(Error::Uninitialized { var: m.var(var).name.clone(), fetch: fetch(), loc: loc.clone() });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Runs a compiled fetch set. `None` means this run goes to the interpreter (a
+/// variable holds a non-standard layout).
+#[allow(clippy::too_many_arguments)]
+fn run_jit(
+    exec: &mut Executable,
+    options: &SessionOptions,
+    m: &Module,
+    fetches: &[ValueId],
+    feeds: &HashMap<ValueId, &TensorValue>,
+    bindings: &Bindings,
+    vars: &mut [Option<TensorValue>],
+    loc: &Loc,
+) -> Result<Option<Vec<TensorValue>>> {
+    let jit_err = |message: String| Error::Jit { message, loc: loc.clone() };
+    for v in vars.iter() {
+        if let Some(TensorValue::F32(a)) = v {
+            if !a.is_standard_layout() {
+                return Ok(None);
+            }
+        }
+    }
+    // the schedule runs the optimized module: key the feeds by its values
+    let feeds: HashMap<ValueId, &TensorValue> = feeds.iter().filter_map(|(k, v)| Some((exec.map(*k)?, *v))).collect();
+    let reference = if options.check {
+        let roots = exec.schedule.roots.clone();
+        Some(
+            interp::run_all(exec.module(), &roots, &feeds, vars, bindings)
+                .map_err(|source| Error::Eval { source, loc: loc.clone() })?,
+        )
+    } else {
+        None
+    };
+    exec.run(bindings, &feeds, vars).map_err(|e| match e {
+        crate::exec::RunError::Eval(source) => Error::Eval { source, loc: loc.clone() },
+        crate::exec::RunError::Internal(message) => jit_err(message),
+    })?;
+    let mut out = Vec::with_capacity(fetches.len());
+    for (i, &f) in fetches.iter().enumerate() {
+        let Some(t) = m.ty(f) else {
+            out.push(TensorValue::Unit);
+            continue;
+        };
+        let shape = bindings.shape(&t.shape).ok_or_else(|| jit_err("unbound fetch shape".into()))?;
+        if let Some(v) = exec.host_value(exec.schedule.roots[i]) {
+            out.push(v.clone());
+            continue;
+        }
+        let data = exec
+            .value(exec.schedule.roots[i], vars)
+            .ok_or_else(|| jit_err(format!("no buffer for fetch %{}", m.op(f).name)))?;
+        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data.to_vec())
+            .map_err(|e| jit_err(e.to_string()))?;
+        out.push(TensorValue::F32(a));
+    }
+    if let Some((vals, _)) = reference {
+        crate::check::compare(exec, &vals, vars, loc)?;
+    }
+    Ok(Some(out))
 }
 
 fn first_fetch_needing(m: &Module, fetches: &[ValueId], v: ValueId) -> String {

@@ -1,0 +1,264 @@
+//! Buffer planning: where every buffer of a [`Schedule`] lives during a run, decided
+//! once per executable and valid for every binding of its symbolic dims.
+//!
+//! - Liveness in step order: a buffer lives from the step that first writes it to the
+//!   last step that reads it; fed buffers from the start, fetched and assigned ones to
+//!   the end.
+//! - Arena slots: buffers whose lifetimes do not overlap share a slot. A slot's size is
+//!   the largest of its members' sizes, a function of the symbolic dims, so binding a
+//!   new batch size evaluates sizes and sums offsets (linear in the buffers) and plans
+//!   nothing. A slot prefers members of the same shape, so it wastes nothing at any
+//!   size. Never in place: kernels load their inputs as movable, so a load may be
+//!   scheduled after a store to an aliasing output.
+//! - In-place updates: a value assigned to a variable is computed straight into the
+//!   variable's storage when nothing can tell the difference (see [`in_place`]).
+//! - Snapshots: a fetched variable that the run assigns is copied into a slot of its
+//!   own before the writes land, so the fetch shows the value from before the run.
+//!
+//! [`BufferPlan::print`] is the plan as text, which the tests compare.
+
+use crate::schedule::{Access, BufKind, LoopNest, OutMode, Schedule, Step, Stride};
+use kiln_ir::{DType, Dim, ValueId, VarId};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// An arena slot, by index into [`BufferPlan::slots`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SlotId(pub u32);
+
+impl SlotId {
+    /// The slot index.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Where one buffer lives during a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// A slot of the arena.
+    Slot(SlotId),
+    /// The storage of a variable: a variable read, or an update computed in place.
+    Var(VarId),
+    /// Entry `i` of the executable's constant table.
+    Const(usize),
+    /// A fed placeholder read where the caller keeps it (no copy); a fetched one gets
+    /// a slot instead, to outlive the caller's borrow.
+    Feed,
+    /// A value of another dtype than f32, kept beside the arena.
+    Host,
+}
+
+/// A slot shared by buffers whose lifetimes do not overlap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// The buffers (indices into [`Schedule::buffers`]) placed here.
+    pub members: Vec<usize>,
+}
+
+/// The plan for one schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BufferPlan {
+    /// Per buffer: where it lives.
+    pub places: Vec<Place>,
+    /// The arena's slots.
+    pub slots: Vec<Slot>,
+    /// Fetched variables the run assigns: (buffer, the slot its value from before the
+    /// run is copied to, after the last step and before the writes).
+    pub snapshots: Vec<(usize, SlotId)>,
+    /// Per variable any buffer lives in: (variable, those buffers).
+    pub var_bufs: Vec<(VarId, Vec<usize>)>,
+}
+
+/// Planning knobs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Give every buffer its own slot (check mode compares every buffer after a run).
+    pub no_reuse: bool,
+}
+
+/// Plans the buffers of `s`.
+pub fn run(s: &Schedule, opts: PlanOptions) -> BufferPlan {
+    let index: HashMap<ValueId, usize> = s.buffers.iter().enumerate().map(|(i, b)| (b.value, i)).collect();
+    let in_place: HashMap<usize, VarId> = in_place(s, &index).into_iter().collect();
+    let (first, last) = liveness(s, &index);
+    let mut places = Vec::with_capacity(s.buffers.len());
+    let mut arena = Vec::new();
+    let mut consts = 0;
+    for (i, b) in s.buffers.iter().enumerate() {
+        places.push(match &b.kind {
+            _ if b.dtype != DType::F32 => Place::Host,
+            BufKind::Var(v) => Place::Var(*v),
+            BufKind::Feed if !s.roots.contains(&b.value) => Place::Feed,
+            BufKind::Temp if in_place.contains_key(&i) => Place::Var(in_place[&i]),
+            BufKind::Const(_) => {
+                consts += 1;
+                Place::Const(consts - 1)
+            }
+            BufKind::Feed | BufKind::Temp => {
+                arena.push(i);
+                Place::Feed // replaced by its slot below
+            }
+        });
+    }
+    // interval colouring in order of first write: a slot is free once its last member
+    // died strictly before this buffer starts
+    arena.sort_by_key(|&i| (first[i], i));
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut slot_end: Vec<usize> = Vec::new();
+    for i in arena {
+        let free = |k: &usize| !opts.no_reuse && slot_end[*k] < first[i];
+        let same_shape = |k: &usize| s.buffers[slots[*k].members[0]].shape == s.buffers[i].shape;
+        let pick = (0..slots.len()).find(|k| free(k) && same_shape(k)).or_else(|| (0..slots.len()).find(free));
+        let k = pick.unwrap_or_else(|| {
+            slots.push(Slot { members: Vec::new() });
+            slot_end.push(0);
+            slots.len() - 1
+        });
+        slots[k].members.push(i);
+        slot_end[k] = last[i];
+        places[i] = Place::Slot(SlotId(k as u32));
+    }
+    let assigned: Vec<VarId> = s.assigns.iter().map(|(v, _)| *v).collect();
+    let mut snapshots: Vec<(usize, SlotId)> = Vec::new();
+    for r in &s.roots {
+        let Some(&i) = index.get(r) else { continue };
+        if matches!(places[i], Place::Var(v) if assigned.contains(&v)) && !snapshots.iter().any(|x| x.0 == i) {
+            snapshots.push((i, SlotId(slots.len() as u32)));
+            slots.push(Slot { members: vec![i] });
+        }
+    }
+    let mut var_bufs: Vec<(VarId, Vec<usize>)> = Vec::new();
+    for (i, p) in places.iter().enumerate() {
+        if let Place::Var(v) = *p {
+            match var_bufs.iter_mut().find(|x| x.0 == v) {
+                Some(x) => x.1.push(i),
+                None => var_bufs.push((v, vec![i])),
+            }
+        }
+    }
+    BufferPlan { places, slots, snapshots, var_bufs }
+}
+
+/// Per buffer: the first step writing it and the last step reading it, numbered from 1
+/// (0 is before the run, `steps + 1` after it).
+fn liveness(s: &Schedule, index: &HashMap<ValueId, usize>) -> (Vec<usize>, Vec<usize>) {
+    let n = s.buffers.len();
+    let end = s.steps.len() + 1;
+    let mut first = vec![usize::MAX; n];
+    let mut last = vec![0usize; n];
+    for (t, st) in s.steps.iter().enumerate() {
+        for v in st.writes() {
+            if let Some(&i) = index.get(&v) {
+                first[i] = first[i].min(t + 1);
+                last[i] = last[i].max(t + 1);
+            }
+        }
+        for v in st.reads(&s.module) {
+            if let Some(&i) = index.get(&v) {
+                last[i] = last[i].max(t + 1);
+            }
+        }
+    }
+    for v in s.roots.iter().chain(s.assigns.iter().map(|(_, v)| v)) {
+        if let Some(&i) = index.get(v) {
+            last[i] = end;
+        }
+    }
+    for (i, b) in s.buffers.iter().enumerate() {
+        if b.kind == BufKind::Feed {
+            (first[i], last[i]) = (0, end);
+        }
+        first[i] = first[i].min(last[i]);
+    }
+    (first, last)
+}
+
+/// Whether `a` reads exactly the elements an output with `strides` writes.
+fn same_element(a: &Access, strides: &[Stride]) -> bool {
+    a.offset.iter().all(|(k, _)| *k == 0) && a.strides == strides
+}
+
+/// The buffers to compute straight into their variable's storage. A value qualifies when
+/// - it is an f32 intermediate written only by loop nests (a kernel's, or a GEMM
+///   epilogue's run in registers or as its own kernel), and assigned to one variable
+///   that is assigned nothing else;
+/// - the variable is read in this schedule (so its storage exists before the run), and
+///   no read of it is fetched;
+/// - every read of the variable happens before the first writing step, or in the
+///   writing nest itself at exactly the element it writes (same offset and strides):
+///   each point then loads its old value before storing the new one, whatever order
+///   Cranelift gives loads of other points;
+/// - no interpreter step runs from the first writing step on, so a run that fails
+///   leaves the variables as they were.
+pub fn in_place(s: &Schedule, index: &HashMap<ValueId, usize>) -> Vec<(usize, VarId)> {
+    let mut out = Vec::new();
+    for &(var, value) in &s.assigns {
+        if s.assigns.iter().filter(|(v, x)| *v == var || *x == value).count() != 1 {
+            continue;
+        }
+        let Some(&i) = index.get(&value) else { continue };
+        if !matches!(s.buffers[i].kind, BufKind::Temp) || s.buffers[i].dtype != DType::F32 {
+            continue;
+        }
+        let reads: Vec<ValueId> = s.buffers.iter().filter(|b| b.kind == BufKind::Var(var)).map(|b| b.value).collect();
+        if reads.is_empty() || reads.iter().any(|r| s.roots.contains(r)) {
+            continue;
+        }
+        let Some(first) = s.steps.iter().position(|st| st.writes().any(|w| w == value)) else { continue };
+        let ok = s.steps.iter().enumerate().skip(first).all(|(_, st)| {
+            let (nests, other): (Vec<&LoopNest>, Vec<ValueId>) = match st {
+                Step::Host(_) => return false,
+                Step::MatMul(mm) if mm.out == value => return false,
+                Step::Loop(k) => (k.nests.iter().collect(), Vec::new()),
+                Step::MatMul(mm) => (mm.epilogue.iter().map(|e| &e.nest).collect(), vec![mm.a.buf, mm.b.buf]),
+            };
+            if other.iter().any(|b| reads.contains(b)) {
+                return false;
+            }
+            nests.iter().all(|n| match n.outputs.iter().find(|o| o.value == value) {
+                Some(o) => {
+                    o.mode == OutMode::Store
+                        && n.inputs.iter().all(|a| !reads.contains(&a.buf) || same_element(a, &o.strides))
+                }
+                None => !n.inputs.iter().any(|a| reads.contains(&a.buf)),
+            })
+        });
+        if ok {
+            out.push((i, var));
+        }
+    }
+    out
+}
+
+impl BufferPlan {
+    /// The plan as text: each slot with its members and their shapes, then the buffers
+    /// living elsewhere.
+    pub fn print(&self, s: &Schedule) -> String {
+        let name = |i: usize| format!("%{}", s.module.op(s.buffers[i].value).name);
+        let shape = |i: usize| {
+            let dims: Vec<String> = s.buffers[i].shape.dims().iter().map(Dim::to_string).collect();
+            format!("[{}]", dims.join(","))
+        };
+        let mut out = String::new();
+        for (k, slot) in self.slots.iter().enumerate() {
+            let members: Vec<String> = slot.members.iter().map(|&i| format!("{} {}", name(i), shape(i))).collect();
+            let snap = if self.snapshots.iter().any(|x| x.1.index() == k) { " (snapshot)" } else { "" };
+            let _ = writeln!(out, "slot{k}{snap}: {}", members.join(", "));
+        }
+        for (i, p) in self.places.iter().enumerate() {
+            let what = match p {
+                Place::Slot(_) => continue,
+                Place::Var(v) if s.buffers[i].kind == BufKind::Temp => {
+                    format!("in place in @{}", s.module.var(*v).name)
+                }
+                Place::Var(v) => format!("@{}", s.module.var(*v).name),
+                Place::Const(c) => format!("const{c}"),
+                Place::Feed => "feed".to_string(),
+                Place::Host => format!("host {}", s.buffers[i].dtype),
+            };
+            let _ = writeln!(out, "{}: {what}", name(i));
+        }
+        out
+    }
+}

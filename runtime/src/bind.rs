@@ -1,0 +1,309 @@
+//! Binding: an executable's shape-dependent state for one feed-shape signature. The
+//! buffer plan (`kiln_passes::buffer_plan`) fixed every buffer's slot once; a binding
+//! evaluates the sizes at the bound dims, sums slot offsets, fills the kernels'
+//! argument blocks and decides the run's calls. Each is one pass over the buffers or
+//! the steps: a new batch size compiles and plans nothing.
+
+use crate::exec::Executable;
+use crate::interp::Bindings;
+use crate::TensorValue;
+use kiln_ir::Dim;
+use kiln_passes::buffer_plan::Place;
+use kiln_passes::schedule::{Access, LoopNest, OutMode, Step, Stride, GEMM_LIBRARY_MIN_MACS, PARALLEL_MIN_WORK};
+
+/// A GEMM's bound extents, strides and per-batch offsets.
+#[derive(Clone, Debug)]
+pub(crate) struct MatMulArgs {
+    /// (buffer, element offset) of a and b; buffer of c
+    pub(crate) a: (usize, usize),
+    pub(crate) b: (usize, usize),
+    pub(crate) c: usize,
+    pub(crate) m: usize,
+    pub(crate) k: usize,
+    pub(crate) n: usize,
+    pub(crate) rsa: isize,
+    pub(crate) csa: isize,
+    pub(crate) rsb: isize,
+    pub(crate) csb: isize,
+    /// per batch index: element offsets into a, b and c
+    pub(crate) batches: Vec<(usize, usize, usize)>,
+}
+
+/// One call of a run, decided at bind time from the bound sizes (which kernels run,
+/// which split across threads, which GEMMs go to the library).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RunOp {
+    /// A kernel with its argument block (a loop kernel, or a one-batch micro-GEMM whose
+    /// operand pointers are patched slots).
+    Call(usize),
+    /// A loop kernel split across threads along its outermost dim.
+    Split(usize),
+    /// A batched micro-GEMM: kernel, matmul.
+    Batched(usize, usize),
+    /// A GEMM on the library: matmul.
+    Library(usize),
+    /// An op on the interpreter: step.
+    Host(usize),
+}
+
+/// The state of one binding.
+pub(crate) struct Bound {
+    /// The feed shapes (params order) it was made for.
+    pub(crate) signature: Vec<Vec<usize>>,
+    /// Recency, for eviction.
+    pub(crate) last_used: u64,
+    /// The run's calls in order.
+    pub(crate) plan: Vec<RunOp>,
+    /// Per slot: its element offset in the arena.
+    pub(crate) offsets: Vec<usize>,
+    /// Elements of arena this binding needs.
+    pub(crate) arena_len: usize,
+    /// Per step: its kernel's argument block.
+    pub(crate) args: Vec<Vec<i64>>,
+    /// (kernel, slot, buffer, element offset): pointer slots patched when a buffer moved.
+    pub(crate) patches: Vec<(usize, usize, usize, usize)>,
+    /// Per buffer: its address during a run.
+    pub(crate) bases: Vec<*mut f32>,
+    /// The arena address `bases` were computed for (the arena grows for a larger binding).
+    pub(crate) arena_at: *mut f32,
+    /// The addresses the patched slots hold (empty: not patched yet).
+    pub(crate) patched_for: Vec<*mut f32>,
+    pub(crate) matmuls: Vec<MatMulArgs>,
+    /// Per buffer: its element count.
+    pub(crate) sizes: Vec<usize>,
+    /// The run's symbol sizes, for ops on the interpreter.
+    pub(crate) bindings: Bindings,
+    /// Non-f32 values, by buffer.
+    pub(crate) host_vals: Vec<Option<TensorValue>>,
+}
+
+/// The size of a dim under `b`; a symbol named `?0*?1` (a collapsed space) is the
+/// product of its parts.
+pub(crate) fn dim_size(b: &Bindings, d: &Dim) -> Result<usize, String> {
+    match d {
+        Dim::Fixed(k) => usize::try_from(*k).map_err(|_| format!("dim {k} does not fit in memory")),
+        Dim::Sym(name) if name.contains('*') => name.split('*').try_fold(1usize, |acc, p| {
+            let k = match p.parse::<usize>() {
+                Ok(k) => k,
+                Err(_) => b.size(&Dim::Sym(p.to_string())).ok_or_else(|| format!("unbound dim {p}"))?,
+            };
+            acc.checked_mul(k).ok_or_else(|| format!("dim {d} overflows"))
+        }),
+        _ => b.size(d).ok_or_else(|| format!("unbound dim {d}")),
+    }
+}
+
+/// Evaluates dims, strides and offsets under one binding.
+struct Eval<'a>(&'a Bindings);
+
+impl Eval<'_> {
+    fn dim(&self, d: &Dim) -> Result<usize, String> {
+        dim_size(self.0, d)
+    }
+    fn prod(&self, ds: &[Dim]) -> Result<usize, String> {
+        ds.iter().try_fold(1usize, |p, d| p.checked_mul(self.dim(d)?).ok_or_else(|| "a size overflows".to_string()))
+    }
+    fn stride(&self, st: &Stride) -> Result<i64, String> {
+        match st {
+            Stride::Zero => Ok(0),
+            Stride::Prod(ds) => i64::try_from(self.prod(ds)?).map_err(|e| e.to_string()),
+        }
+    }
+    fn offset(&self, o: &[(u64, Vec<Dim>)]) -> Result<usize, String> {
+        o.iter().try_fold(0usize, |sum, (k, ds)| {
+            let k = usize::try_from(*k).map_err(|e| e.to_string())?;
+            k.checked_mul(self.prod(ds)?).and_then(|x| sum.checked_add(x)).ok_or_else(|| "an offset overflows".into())
+        })
+    }
+}
+
+/// Fills one nest's dims, strides, lengths and scalars in `a`; queues its pointers.
+fn fill_nest(
+    ev: &Eval,
+    e: &Executable,
+    ki: usize,
+    a: &mut [i64],
+    n: &LoopNest,
+    l: &kiln_codegen::NestLayout,
+    patches: &mut Vec<(usize, usize, usize, usize)>,
+) -> Result<(), String> {
+    for (d, dd) in n.space.iter().enumerate() {
+        a[l.dims + d] = ev.dim(dd)? as i64;
+    }
+    for (acc, &at) in n.inputs.iter().zip(&l.inputs) {
+        patches.push((ki, at, e.buf(acc.buf)?, ev.offset(&acc.offset)?));
+        for (d, st) in acc.strides.iter().enumerate() {
+            a[at + 1 + d] = ev.stride(st)?;
+        }
+    }
+    for (o, &at) in n.outputs.iter().zip(&l.outputs) {
+        patches.push((ki, at, e.buf(o.value)?, 0));
+        for (d, st) in o.strides.iter().enumerate() {
+            a[at + 1 + d] = ev.stride(st)?;
+        }
+        a[at + 1 + n.space.len()] = ev.prod(&o.len)? as i64;
+    }
+    for (j, sc) in n.scalars.iter().enumerate() {
+        a[l.scalars + j] = (ev.prod(sc)? as f32).to_bits() as i64;
+    }
+    for (o, m) in n.outputs.iter().zip(&l.means) {
+        if let (Some(at), Some(ds)) = (m, &o.mean_of) {
+            a[*at] = (1.0 / ev.prod(ds)? as f32).to_bits() as i64;
+        }
+    }
+    Ok(())
+}
+
+fn matmul_args(ev: &Eval, e: &Executable, mm: &kiln_passes::schedule::MatMulStep) -> Result<MatMulArgs, String> {
+    let r = mm.a.strides.len();
+    let st = |acc: &Access, d: usize| ev.stride(&acc.strides[d]);
+    let batch: Vec<usize> = mm.batch.iter().map(|d| ev.dim(d)).collect::<Result<_, _>>()?;
+    let (m, k, n) = (ev.dim(&mm.m)?, ev.dim(&mm.k)?, ev.dim(&mm.n)?);
+    let nb: usize = batch.iter().product();
+    let mut batches = Vec::with_capacity(nb);
+    for bi in 0..nb {
+        let (mut rem, mut oa, mut ob, mut oc) = (bi, 0usize, 0usize, 0usize);
+        let mut cstride = m * n;
+        for d in (0..batch.len()).rev() {
+            let x = rem % batch[d];
+            rem /= batch[d];
+            oa += x * st(&mm.a, d)? as usize;
+            ob += x * st(&mm.b, d)? as usize;
+            oc += x * cstride;
+            cstride *= batch[d];
+        }
+        batches.push((oa, ob, oc));
+    }
+    Ok(MatMulArgs {
+        a: (e.buf(mm.a.buf)?, ev.offset(&mm.a.offset)?),
+        b: (e.buf(mm.b.buf)?, ev.offset(&mm.b.offset)?),
+        c: e.buf(mm.out)?,
+        m,
+        k,
+        n,
+        rsa: st(&mm.a, r - 2)? as isize,
+        csa: st(&mm.a, r - 1)? as isize,
+        rsb: st(&mm.b, r - 2)? as isize,
+        csb: st(&mm.b, r - 1)? as isize,
+        batches,
+    })
+}
+
+/// Binds `e` to the dims in `b` (the feed shapes `signature`, params order).
+pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> Result<Bound, String> {
+    let s = &e.schedule;
+    let ev = Eval(b);
+    let sizes: Vec<usize> = s.buffers.iter().map(|buf| ev.prod(&buf.shape.0)).collect::<Result<_, _>>()?;
+    // slots: the largest member, 64-byte aligned; offsets are their running sum
+    let mut offsets = Vec::with_capacity(e.plan.slots.len());
+    let mut arena_len = 0usize;
+    for slot in &e.plan.slots {
+        let len = slot.members.iter().map(|&i| sizes[i]).max().unwrap_or(0).div_ceil(16) * 16;
+        offsets.push(arena_len);
+        arena_len = arena_len.checked_add(len).ok_or("the arena's size overflows")?;
+    }
+    let mut args = Vec::with_capacity(s.steps.len());
+    let mut patches = Vec::new();
+    let mut matmuls = Vec::new();
+    let mut plan = Vec::with_capacity(s.steps.len());
+    let mut skip = vec![false; s.steps.len()];
+    for (ki, st) in s.steps.iter().enumerate() {
+        let ck = &e.kernels[ki];
+        match st {
+            Step::Host(_) => {
+                args.push(Vec::new());
+                plan.push(RunOp::Host(ki));
+            }
+            Step::Loop(k) => {
+                let mut a = vec![0i64; ck.slots];
+                for (n, l) in k.nests.iter().zip(&ck.layouts) {
+                    fill_nest(&ev, e, ki, &mut a, n, l, &mut patches)?;
+                }
+                // one store-only nest with enough work splits across threads (a
+                // deferred epilogue has no layout: it is skipped below)
+                let splittable = e.threads > 1
+                    && match (&k.nests[..], ck.layouts.first()) {
+                        ([nest], Some(l)) => {
+                            nest.outputs.iter().all(|o| o.mode == OutMode::Store)
+                                && !nest.space.is_empty()
+                                && l.len > 0
+                                && (0..nest.space.len()).map(|d| a[l.dims + d] as usize).product::<usize>()
+                                    >= PARALLEL_MIN_WORK
+                        }
+                        _ => false,
+                    };
+                args.push(a);
+                plan.push(if splittable { RunOp::Split(ki) } else { RunOp::Call(ki) });
+            }
+            Step::MatMul(mm) => {
+                let mma = matmul_args(&ev, e, mm)?;
+                let (m, k, n) = (mma.m, mma.k, mma.n);
+                let mut a = vec![0i64; ck.slots.max(10)];
+                a[3..10].copy_from_slice(&[
+                    m as i64,
+                    k as i64,
+                    n as i64,
+                    mma.rsa as i64,
+                    mma.csa as i64,
+                    mma.rsb as i64,
+                    mma.csb as i64,
+                ]);
+                let small = m.saturating_mul(k).saturating_mul(n) < GEMM_LIBRARY_MIN_MACS;
+                // a small GEMM compiled with its epilogue runs it in registers and the
+                // epilogue's own kernel is skipped
+                if let (Some(l), Some(epi), true) = (ck.layouts.first(), &mm.epilogue, small) {
+                    fill_nest(&ev, e, ki, &mut a, &epi.nest, l, &mut patches)?;
+                    if let Some(t) = e.epilogue_step[ki] {
+                        skip[t] = true;
+                    }
+                }
+                plan.push(if !small {
+                    RunOp::Library(matmuls.len())
+                } else if let [(oa, ob, oc)] = mma.batches[..] {
+                    // operand pointers become patched slots: a plain call per run
+                    patches.push((ki, 0, mma.a.0, mma.a.1 + oa));
+                    patches.push((ki, 1, mma.b.0, mma.b.1 + ob));
+                    patches.push((ki, 2, mma.c, oc));
+                    RunOp::Call(ki)
+                } else {
+                    RunOp::Batched(ki, matmuls.len())
+                });
+                args.push(a);
+                matmuls.push(mma);
+            }
+        }
+    }
+    plan.retain(|op| !matches!(op, RunOp::Call(ki) | RunOp::Split(ki) if skip[*ki]));
+    Ok(Bound {
+        signature,
+        last_used: 0,
+        plan,
+        offsets,
+        arena_len,
+        args,
+        patches,
+        bases: vec![std::ptr::null_mut(); s.buffers.len()],
+        arena_at: std::ptr::null_mut(),
+        patched_for: Vec::new(),
+        matmuls,
+        sizes,
+        bindings: b.clone(),
+        host_vals: vec![None; s.buffers.len()],
+    })
+}
+
+impl Bound {
+    /// Points every arena and constant buffer at its storage, for an arena at `arena`.
+    pub(crate) fn place(&mut self, places: &[Place], consts: &[Vec<f32>], arena: *mut f32) {
+        for (i, p) in places.iter().enumerate() {
+            self.bases[i] = match *p {
+                // SAFETY: the arena holds at least `arena_len` elements (the executable
+                // grows it before running this binding) and every slot lies inside.
+                Place::Slot(k) => unsafe { arena.add(self.offsets[k.index()]) },
+                Place::Const(c) => consts[c].as_ptr() as *mut f32,
+                Place::Var(_) | Place::Feed | Place::Host => std::ptr::null_mut(),
+            };
+        }
+        self.arena_at = arena;
+    }
+}
