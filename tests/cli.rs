@@ -83,7 +83,9 @@ fn compile_dumps_every_pass_and_kernel() {
     assert_eq!(code, 0, "{err}");
     let files: Vec<String> =
         std::fs::read_dir(abs(&dir)).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    for pass in ["0000.input.ir", "0001.simplify.ir", "0002.cse.ir", "0003.dce.ir", "0004.simplify.ir"] {
+    for pass in
+        ["0000.input.ir", "0001.expand_argmax.ir", "0002.simplify.ir", "0003.cse.ir", "0004.dce.ir", "0005.simplify.ir"]
+    {
         let text = std::fs::read_to_string(abs(&dir).join(pass)).unwrap();
         kiln::ir::parse(&text).unwrap_or_else(|e| panic!("{pass}: {e}"));
     }
@@ -259,8 +261,8 @@ fn kiln_dump_env_writes_every_executable() {
         .collect();
     for f in [
         "0000.input.ir",
-        "0002.cse.ir",
-        "0004.simplify.ir",
+        "0003.cse.ir",
+        "0005.simplify.ir",
         "schedule.txt",
         "fused.dot",
         "kernel.00.matmul.0.clif",

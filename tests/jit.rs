@@ -605,11 +605,54 @@ enum Op {
     Bias(usize, usize),
     /// `select(x > 0, y, 0)` on equal shapes: a relu-gradient mask
     Mask(usize, usize),
+    /// integer paths from an f32 value: argmax, one-hot, gather, int compares and
+    /// selects, casts; the result is cast back to f32
+    Int(u8, usize, usize),
+    /// an int32 input: cast, one-hot (out-of-range indices give zero rows), select
+    IntInput(u8, usize, usize),
 }
 
-fn apply(g: &Graph, ts: &mut Vec<Tensor>, op: &Op) {
+fn apply(g: &Graph, ts: &mut Vec<Tensor>, ints: &[Tensor], op: &Op) {
     let pick = |i: usize, ts: &Vec<Tensor>| ts[i % ts.len()].clone();
+    let f32_of = |t: &Tensor| kiln::cast(t, DType::F32).unwrap();
     let t = match *op {
+        Op::Int(k, i, j) => {
+            let x = pick(i, ts);
+            let s = x.get_shape().as_list();
+            let Some(Some(last)) = s.last().copied() else { return };
+            let am = kiln::argmax(&x, -1).unwrap();
+            let am32 = kiln::cast(&am, DType::I32).unwrap();
+            match k % 4 {
+                0 => f32_of(&am),
+                1 => kiln::one_hot(&am32, 1 + j % 4).unwrap(),
+                2 => {
+                    let table = g.constant(rand_array(j as u64, &[last, 1 + j % 3], -1.0, 1.0)).unwrap();
+                    kiln::gather(&table, &am32).unwrap()
+                }
+                _ => {
+                    let (a, b) =
+                        (kiln::cast(&(&x * 2.0), DType::I32).unwrap(), kiln::cast(&(&x * -3.0), DType::I32).unwrap());
+                    let m = kiln::maximum(&a, &(&b + &b)).unwrap();
+                    let c = kiln::greater(&m, &kiln::cast(&g.constant(0.0).unwrap(), DType::I32).unwrap()).unwrap();
+                    kiln::select(&c, &f32_of(&m), &x).unwrap()
+                }
+            }
+        }
+        Op::IntInput(k, i, j) => {
+            let Some(p) = ints.get(i % ints.len().max(1)) else { return };
+            match k % 3 {
+                0 => match kiln::multiply(&f32_of(p), &pick(j, ts)) {
+                    Ok(t) => t,
+                    Err(_) => return,
+                },
+                1 => kiln::one_hot(p, 1 + j % 4).unwrap(),
+                _ => {
+                    let zero = kiln::cast(&g.constant(0.0).unwrap(), DType::I32).unwrap();
+                    let pos = kiln::greater_equal(p, &zero).unwrap();
+                    kiln::select(&pos, &f32_of(p), &f32_of(&-p)).unwrap()
+                }
+            }
+        }
         Op::Unary(k, i) => {
             let x = pick(i, ts);
             match k % 7 {
@@ -691,6 +734,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         any::<usize>().prop_map(Op::Transpose),
         (any::<usize>(), any::<usize>()).prop_map(|(i, j)| Op::Bias(i, j)),
         (any::<usize>(), any::<usize>()).prop_map(|(i, j)| Op::Mask(i, j)),
+        (any::<u8>(), any::<usize>(), any::<usize>()).prop_map(|(k, i, j)| Op::Int(k, i, j)),
+        (any::<u8>(), any::<usize>(), any::<usize>()).prop_map(|(k, i, j)| Op::IntInput(k, i, j)),
     ]
 }
 
@@ -701,6 +746,7 @@ proptest! {
     #[test]
     fn random_graphs_match_the_interpreter(
         shapes in prop::collection::vec(prop::collection::vec(1usize..7, 1..=3), 1..=3),
+        int_shapes in prop::collection::vec(prop::collection::vec(1usize..7, 1..=2), 0..=2),
         ops in prop::collection::vec(op_strategy(), 1..10),
         fetch_two in any::<bool>(),
     ) {
@@ -713,8 +759,15 @@ proptest! {
             feeds.push((p.clone(), TensorValue::from(rand_array(i as u64, s, -2.0, 2.0))));
             ts.push(p);
         }
+        let mut ints = Vec::new();
+        for (i, s) in int_shapes.iter().enumerate() {
+            let p = g.placeholder(DType::I32, s.clone(), &format!("n{i}")).unwrap();
+            let vals = rand_array(100 + i as u64, s, -3.0, 5.0).mapv(|v| v.floor() as i32);
+            feeds.push((p.clone(), TensorValue::I32(vals)));
+            ints.push(p);
+        }
         for op in &ops {
-            apply(&g, &mut ts, op);
+            apply(&g, &mut ts, &ints, op);
         }
         let n = ts.len();
         let fetches: Vec<&Tensor> = if fetch_two && n > 1 { vec![&ts[n - 1], &ts[n - 2]] } else { vec![&ts[n - 1]] };
@@ -724,6 +777,9 @@ proptest! {
         let a = jit.run(&fetches, &feed_refs).unwrap();
         let b = interp.run(&fetches, &feed_refs).unwrap();
         prop_assert_eq!(jit.run_counts(), (1, 0));
+        // every op, the integer ones included, ran in a compiled kernel
+        let s = jit.schedule_of(&fetches).unwrap();
+        prop_assert!(!s.steps.iter().any(|st| matches!(st, kiln_passes::schedule::Step::Host(_))), "{}", s.describe());
         for (x, y) in a.iter().zip(&b) {
             assert_close(&format!("{ops:?}"), x, y, 1e-4, 1e-4);
         }
@@ -798,9 +854,9 @@ fn notebook_prints_the_same_on_both_backends() {
 }
 
 #[test]
-fn ops_the_jit_does_not_compile_run_as_interpreter_steps() {
+fn a_policy_gradient_step_compiles_its_integer_ops() {
     // a policy-gradient step: integer actions, gather, argmax, one-hot, sparse
-    // cross-entropy; the f32 math still runs in fused kernels
+    // cross-entropy, an int64 step counter: all of it in compiled kernels
     use kiln::train::{GradientDescentOptimizer, Optimizer};
     let g = Graph::new();
     let obs = g.placeholder(DType::F32, [None, Some(4)], "obs").unwrap();
@@ -838,13 +894,30 @@ fn ops_the_jit_does_not_compile_run_as_interpreter_steps() {
     // every run, the random initializer included, went through a compiled executable
     assert_eq!(jit.run_counts().1, 0);
     let s = jit.schedule_of(&[&all, &loss, &greedy, &rows]).unwrap();
-    assert_eq!(s.describe().matches("interpreter %labels/check").count(), 1, "{}", s.describe());
+    let host: Vec<String> = s
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, st)| matches!(st, kiln_passes::schedule::Step::Host(_)))
+        .map(|(i, _)| s.step_name(i))
+        .collect();
+    assert!(host.is_empty(), "interpreter steps {host:?} in\n{}", s.describe());
+    assert!(s.describe().contains("%GatherV2") && s.describe().contains("%one_hot/iota"), "{}", s.describe());
     assert!(s.kernel_count() >= 2, "{}", s.describe());
     // a bad label fails the run with the interpreter's error
     let bad =
         [(&obs, feeds[0].1.clone()), (&act, TensorValue::from(vec![0i32, 3, 1, 1, 0])), (&adv, feeds[2].1.clone())];
     let e = jit.run(&[&loss], &bad).unwrap_err();
     assert!(e.to_string().contains("label 3 is outside the valid range [0, 3)"), "{e}");
+    assert!(e.to_string().contains("%labels/check"), "{e}");
+    // so does an index out of range in a gather, and the failed run changes nothing
+    let w_before = jit.variable(&w).unwrap().clone();
+    let far = g.constant(ndarray::arr1(&[1i32, 7])).unwrap();
+    let picked = kiln::gather(&w, &far).unwrap();
+    let e = jit.run(&[&picked, &all], &feeds).unwrap_err();
+    assert!(e.to_string().contains("index 7 is out of range for 4 rows"), "{e}");
+    assert_eq!(jit.variable(&w).unwrap(), &w_before);
+    assert_eq!(jit.run_counts().1, 0, "both failures came from compiled kernels");
 }
 
 #[test]

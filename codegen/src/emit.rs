@@ -88,23 +88,35 @@ pub(crate) struct Acc {
     /// Byte stride per dim.
     pub(crate) strides: Vec<Value>,
     /// Element stride per dim when known at compile time.
-    known: Vec<Option<u64>>,
+    pub(crate) known: Vec<Option<u64>>,
+    /// log2 of the element size in bytes (2 for 32-bit elements, 3 for 64-bit ones).
+    pub(crate) shift: i64,
 }
 
-struct Ctx<'a> {
-    n: &'a LoopNest,
-    l: &'a NestLayout,
-    args: Value,
+/// log2 of the bytes one element of `t` takes in a buffer (bools are 32-bit words).
+pub(crate) fn elem_shift(t: kiln_ir::DType) -> i64 {
+    match t {
+        kiln_ir::DType::I64 | kiln_ir::DType::F64 => 3,
+        _ => 2,
+    }
+}
+
+pub(crate) struct Ctx<'a> {
+    pub(crate) n: &'a LoopNest,
+    pub(crate) l: &'a NestLayout,
+    pub(crate) args: Value,
     dims: Vec<Value>,
     known: Vec<Option<i64>>,
-    inputs: Vec<Acc>,
-    outputs: Vec<Acc>,
-    scalars: Vec<Value>,
-    powf: FuncRef,
-    broken: bool,
+    pub(crate) inputs: Vec<Acc>,
+    pub(crate) outputs: Vec<Acc>,
+    pub(crate) scalars: Vec<Value>,
+    pub(crate) powf: FuncRef,
+    pub(crate) broken: bool,
+    /// The body is f32 throughout: the innermost loop may run F32X4.
+    f32_body: bool,
 }
 
-fn slot(b: &mut FunctionBuilder, args: Value, i: usize) -> Value {
+pub(crate) fn slot(b: &mut FunctionBuilder, args: Value, i: usize) -> Value {
     b.ins().load(I64, ro(), args, (i * 8) as i32)
 }
 
@@ -112,7 +124,7 @@ fn slot_f32(b: &mut FunctionBuilder, args: Value, i: usize) -> Value {
     b.ins().load(F32, ro(), args, (i * 8) as i32)
 }
 
-fn access(b: &mut FunctionBuilder, args: Value, at: usize, strides: &[Stride]) -> Acc {
+fn access(b: &mut FunctionBuilder, args: Value, at: usize, strides: &[Stride], shift: i64) -> Acc {
     let ptr = slot(b, args, at);
     let mut vals = Vec::new();
     let mut known = Vec::new();
@@ -120,14 +132,14 @@ fn access(b: &mut FunctionBuilder, args: Value, at: usize, strides: &[Stride]) -
         let k = s.known();
         known.push(k);
         vals.push(match k {
-            Some(c) => b.ins().iconst(I64, (c * 4) as i64),
+            Some(c) => b.ins().iconst(I64, (c << shift) as i64),
             None => {
                 let v = slot(b, args, at + 1 + d);
-                b.ins().ishl_imm_s(v, 2)
+                b.ins().ishl_imm_s(v, shift)
             }
         });
     }
-    Acc { ptr, strides: vals, known }
+    Acc { ptr, strides: vals, known, shift }
 }
 
 /// Emits one nest into the current block of `b`.
@@ -150,19 +162,30 @@ pub fn emit_nest(b: &mut FunctionBuilder, args: Value, n: &LoopNest, l: &NestLay
             None => slot(b, args, l.dims + d),
         })
         .collect();
-    let inputs = n.inputs.iter().zip(&l.inputs).map(|(a, &at)| access(b, args, at, &a.strides)).collect();
-    let outputs = n.outputs.iter().zip(&l.outputs).map(|(o, &at)| access(b, args, at, &o.strides)).collect();
+    let inputs = (0..n.inputs.len())
+        .map(|i| access(b, args, l.inputs[i], &n.inputs[i].strides, elem_shift(n.input_type(i))))
+        .collect();
+    let outputs = n
+        .outputs
+        .iter()
+        .zip(&l.outputs)
+        .map(|(o, &at)| access(b, args, at, &o.strides, elem_shift(n.types[o.node])))
+        .collect();
     let scalars = (0..n.scalars.len()).map(|i| slot_f32(b, args, l.scalars + i)).collect();
-    let c = Ctx { n, l, args, dims, known, inputs, outputs, scalars, powf, broken };
+    let f32_body = n.is_f32();
+    let c = Ctx { n, l, args, dims, known, inputs, outputs, scalars, powf, broken, f32_body };
     // reductions start from their identity
     for (j, o) in n.outputs.iter().enumerate() {
         if let OutMode::Reduce(r) = o.mode {
             let len = slot(b, args, l.outputs[j] + 1 + n.space.len());
-            let ptr = c.outputs[j].ptr;
-            let id = math::splat_const(b, F32, identity(r));
+            let (ptr, shift) = (c.outputs[j].ptr, c.outputs[j].shift);
+            let id = match n.types[o.node] {
+                kiln_ir::DType::F32 => math::splat_const(b, F32, identity(r)),
+                t => crate::typed::int_identity(b, t, r),
+            };
             let zero = b.ins().iconst(I64, 0);
             for_loop(b, zero, len, 1, &mut |b, i| {
-                let off = b.ins().ishl_imm_s(i, 2);
+                let off = b.ins().ishl_imm_s(i, shift);
                 let addr = b.ins().iadd(ptr, off);
                 b.ins().store(rw(), id, addr, 0);
             });
@@ -171,7 +194,7 @@ pub fn emit_nest(b: &mut FunctionBuilder, args: Value, n: &LoopNest, l: &NestLay
     let zero = b.ins().iconst(I64, 0);
     let offs_in = vec![zero; c.inputs.len()];
     let offs_out = vec![zero; c.outputs.len()];
-    level(b, &c, 0, offs_in, offs_out);
+    level(b, &c, 0, offs_in, offs_out, &mut Vec::new());
     // a mean divides its sum once at the end
     for (j, o) in n.outputs.iter().enumerate() {
         if let Some(at) = l.means[j] {
@@ -201,13 +224,14 @@ fn identity(r: ReduceOp) -> f32 {
     }
 }
 
-fn level(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: Vec<Value>, offs_out: Vec<Value>) {
+/// Emits the loops from dim `d` inward; `idx` holds the indices of the dims outside.
+fn level(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: Vec<Value>, offs_out: Vec<Value>, idx: &mut Vec<Value>) {
     let r = c.n.space.len();
     if r == 0 {
-        point(b, c, F32, None, &offs_in, &offs_out);
+        point(b, c, F32, None, &offs_in, &offs_out, idx);
         return;
     }
-    if d + 2 == r && !c.broken && crate::transpose::applies(c.n, d) {
+    if d + 2 == r && !c.broken && c.f32_body && crate::transpose::applies(c.n, d) {
         let (rows, cols) = (c.dims[d], c.dims[d + 1]);
         crate::transpose::emit(b, &c.inputs[0], &c.outputs[0], d, rows, cols, offs_in[0], offs_out[0]);
         return;
@@ -226,17 +250,20 @@ fn level(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: Vec<Value>, offs_o
             };
             let oi: Vec<Value> = c.inputs.iter().zip(&offs_in).map(|(a, &o)| step(b, a, o)).collect();
             let oo: Vec<Value> = c.outputs.iter().zip(&offs_out).map(|(a, &o)| step(b, a, o)).collect();
-            level(b, c, d + 1, oi, oo);
+            idx.push(i);
+            level(b, c, d + 1, oi, oo, idx);
+            idx.pop();
         });
         return;
     }
-    inner(b, c, d, &offs_in, &offs_out);
+    inner(b, c, d, &offs_in, &offs_out, idx);
 }
 
 /// The innermost dim: F32X4 with a scalar tail where every access allows it.
-fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out: &[Value]) {
+fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out: &[Value], idx: &mut Vec<Value>) {
     let unit_or_zero = |k: Option<u64>| matches!(k, Some(0) | Some(1));
-    let vec_ok = c.inputs.iter().all(|a| unit_or_zero(a.known[d]))
+    let vec_ok = c.f32_body
+        && c.inputs.iter().all(|a| unit_or_zero(a.known[d]))
         && c.n.outputs.iter().zip(&c.outputs).all(|(o, a)| match o.mode {
             OutMode::Store => a.known[d] == Some(1),
             OutMode::Reduce(_) => unit_or_zero(a.known[d]),
@@ -248,7 +275,9 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
         pruned_loop(b, z, n, 1, &mut |b, i| {
             let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, i)).collect();
             let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, i)).collect();
-            point(b, c, F32, None, &oi, &oo);
+            idx.push(i);
+            point(b, c, F32, None, &oi, &oo, idx);
+            idx.pop();
         });
         return;
     }
@@ -290,7 +319,7 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
                 let ih = b.ins().iadd_imm_s(i, 4 * half);
                 let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, ih)).collect();
                 let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, ih)).collect();
-                point(b, c, F32X4, Some((&splats, &accs)), &oi, &oo);
+                point(b, c, F32X4, Some((&splats, &accs)), &oi, &oo, idx);
             }
         });
         n8
@@ -300,7 +329,7 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
     pruned_loop(b, start4, n4, 4, &mut |b, i| {
         let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, i)).collect();
         let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, i)).collect();
-        point(b, c, F32X4, Some((&splats, &accs)), &oi, &oo);
+        point(b, c, F32X4, Some((&splats, &accs)), &oi, &oo, idx);
     });
     // fold the vector accumulators into memory before the tail
     for (j, acc) in accs.iter().enumerate() {
@@ -320,7 +349,7 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
     pruned_loop(b, n4, n, 1, &mut |b, i| {
         let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, i)).collect();
         let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, i)).collect();
-        point(b, c, F32, None, &oi, &oo);
+        point(b, c, F32, None, &oi, &oo, idx);
     });
 }
 
@@ -328,7 +357,7 @@ fn advance(b: &mut FunctionBuilder, a: &Acc, d: usize, off: Value, i: Value) -> 
     match a.known[d] {
         Some(0) => off,
         Some(1) => {
-            let m = b.ins().ishl_imm_s(i, 2);
+            let m = b.ins().ishl_imm_s(i, a.shift);
             b.ins().iadd(off, m)
         }
         _ => {
@@ -340,8 +369,21 @@ fn advance(b: &mut FunctionBuilder, a: &Acc, d: usize, off: Value, i: Value) -> 
 
 type VecState<'s> = (&'s [Option<Value>], &'s [Option<cranelift_frontend::Variable>]);
 
-/// Evaluates the body at one point (or four lanes) and writes the outputs.
-fn point(b: &mut FunctionBuilder, c: &Ctx, ty: Type, vs: Option<VecState>, offs_in: &[Value], offs_out: &[Value]) {
+/// Evaluates the body at one point (or four lanes) and writes the outputs. `idx` holds
+/// the point's index along each dim (typed bodies read it for iotas).
+fn point(
+    b: &mut FunctionBuilder,
+    c: &Ctx,
+    ty: Type,
+    vs: Option<VecState>,
+    offs_in: &[Value],
+    offs_out: &[Value],
+    idx: &[Value],
+) {
+    if !c.f32_body {
+        crate::typed::point(b, c, offs_in, offs_out, idx);
+        return;
+    }
     let mut vals: Vec<Value> = Vec::with_capacity(c.n.nodes.len());
     for node in &c.n.nodes {
         let v = match *node {
@@ -364,6 +406,9 @@ fn point(b: &mut FunctionBuilder, c: &Ctx, ty: Type, vs: Option<VecState>, offs_
             Node::Binary(o, x, y) => binary(b, c.powf, ty, o, vals[x], vals[y]),
             Node::Cmp(cc, x, y) => b.ins().fcmp(float_cc(cc), vals[x], vals[y]),
             Node::Select(m, x, y) => select_node(b, ty, &c.n.nodes, &vals, m, x, y),
+            Node::Int(_) | Node::Iota(_) | Node::Convert(_) | Node::Gather { .. } | Node::CheckIndex(..) => {
+                unreachable!("an f32 body has no typed nodes (LoopNest::is_f32)")
+            }
         };
         vals.push(v);
     }
@@ -396,7 +441,7 @@ fn point(b: &mut FunctionBuilder, c: &Ctx, ty: Type, vs: Option<VecState>, offs_
     }
 }
 
-fn float_cc(c: CmpOp) -> FloatCC {
+pub(crate) fn float_cc(c: CmpOp) -> FloatCC {
     match c {
         CmpOp::Eq => FloatCC::Equal,
         CmpOp::Ne => FloatCC::NotEqual,
@@ -408,7 +453,7 @@ fn float_cc(c: CmpOp) -> FloatCC {
 }
 
 /// `op(acc, x)` with NaN propagating as in the interpreter.
-fn combine(b: &mut FunctionBuilder, ty: Type, r: ReduceOp, acc: Value, x: Value) -> Value {
+pub(crate) fn combine(b: &mut FunctionBuilder, ty: Type, r: ReduceOp, acc: Value, x: Value) -> Value {
     match r {
         ReduceOp::Sum | ReduceOp::Mean => b.ins().fadd(acc, x),
         ReduceOp::Max | ReduceOp::Min => {
@@ -423,7 +468,7 @@ fn combine(b: &mut FunctionBuilder, ty: Type, r: ReduceOp, acc: Value, x: Value)
     }
 }
 
-fn unary(b: &mut FunctionBuilder, ty: Type, u: UnaryOp, x: Value) -> Value {
+pub(crate) fn unary(b: &mut FunctionBuilder, ty: Type, u: UnaryOp, x: Value) -> Value {
     match u {
         UnaryOp::Neg => b.ins().fneg(x),
         UnaryOp::Abs => b.ins().fabs(x),
@@ -466,7 +511,7 @@ fn unary(b: &mut FunctionBuilder, ty: Type, u: UnaryOp, x: Value) -> Value {
     }
 }
 
-fn binary(b: &mut FunctionBuilder, powf: FuncRef, ty: Type, o: BinaryOp, x: Value, y: Value) -> Value {
+pub(crate) fn binary(b: &mut FunctionBuilder, powf: FuncRef, ty: Type, o: BinaryOp, x: Value, y: Value) -> Value {
     match o {
         BinaryOp::Add => b.ins().fadd(x, y),
         BinaryOp::Sub => b.ins().fsub(x, y),
@@ -544,6 +589,9 @@ pub(crate) fn eval(
             Node::Binary(o, x, y) => binary(b, powf, ty, o, vals[x], vals[y]),
             Node::Cmp(cc, x, y) => b.ins().fcmp(float_cc(cc), vals[x], vals[y]),
             Node::Select(m, x, y) => select_node(b, ty, nodes, &vals, m, x, y),
+            Node::Int(_) | Node::Iota(_) | Node::Convert(_) | Node::Gather { .. } | Node::CheckIndex(..) => {
+                unreachable!("GEMM epilogues are f32 bodies (fusion checks LoopNest::is_f32)")
+            }
         };
         vals.push(v);
     }

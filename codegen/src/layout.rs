@@ -1,7 +1,7 @@
 //! The argument block a loop kernel reads: one `i64` slot per run-time quantity. The
 //! runtime fills it once per feed-shape signature; the kernel gets a pointer to it.
 
-use kiln_passes::schedule::LoopNest;
+use kiln_passes::schedule::{LoopNest, Node};
 
 /// Slot offsets of one nest's arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,6 +16,12 @@ pub struct NestLayout {
     pub scalars: usize,
     /// Per output: slot of `1/count` for a mean (f32 bits).
     pub means: Vec<Option<usize>>,
+    /// Per gather node, in node order: slot of its row stride (elements), then of its
+    /// row count.
+    pub gathers: Vec<usize>,
+    /// For a nest that can fail: the slot the kernel sets to 1 when an index is out of
+    /// range, followed by the slot of the offending index.
+    pub error: Option<usize>,
     /// Slots used by this nest.
     pub len: usize,
 }
@@ -56,7 +62,20 @@ pub fn nest_layout(n: &LoopNest, base: usize) -> NestLayout {
             })
         })
         .collect();
-    NestLayout { dims, inputs, outputs, scalars, means, len: at - base }
+    let gathers = n
+        .nodes
+        .iter()
+        .filter(|x| matches!(x, Node::Gather { .. }))
+        .map(|_| {
+            at += 2;
+            at - 2
+        })
+        .collect();
+    let error = n.fallible().then(|| {
+        at += 2;
+        at - 2
+    });
+    NestLayout { dims, inputs, outputs, scalars, means, gathers, error, len: at - base }
 }
 
 /// Layouts of every nest of a kernel, back to back, and the total slot count.

@@ -11,6 +11,7 @@ pub mod layout;
 mod math;
 pub mod matmul;
 mod transpose;
+mod typed;
 
 use cranelift_codegen::ir::types::*;
 use cranelift_codegen::ir::{AbiParam, InstBuilder, UserFuncName};

@@ -86,15 +86,21 @@ pub fn run(s: &Schedule, opts: PlanOptions) -> BufferPlan {
     let mut arena = Vec::new();
     let mut consts = 0;
     for (i, b) in s.buffers.iter().enumerate() {
+        // constants are numbered in buffer order, whatever their place
+        let const_index = consts;
+        if let BufKind::Const(_) = b.kind {
+            consts += 1;
+        }
         places.push(match &b.kind {
-            _ if b.dtype != DType::F32 => Place::Host,
+            // the interpreter keeps f64 values (and bool variables, one byte each);
+            // other dtypes live in the arena and in variables as 32- or 64-bit words
+            _ if b.dtype == DType::F64 => Place::Host,
+            BufKind::Var(_) if b.dtype == DType::Bool => Place::Host,
             BufKind::Var(v) => Place::Var(*v),
-            BufKind::Feed if !s.roots.contains(&b.value) => Place::Feed,
+            // a bool feed is widened to 32-bit words on the way in
+            BufKind::Feed if !s.roots.contains(&b.value) && b.dtype != DType::Bool => Place::Feed,
             BufKind::Temp if in_place.contains_key(&i) => Place::Var(in_place[&i]),
-            BufKind::Const(_) => {
-                consts += 1;
-                Place::Const(consts - 1)
-            }
+            BufKind::Const(_) => Place::Const(const_index),
             BufKind::Feed | BufKind::Temp => {
                 arena.push(i);
                 Place::Feed // replaced by its slot below
@@ -189,8 +195,9 @@ fn same_element(a: &Access, strides: &[Stride]) -> bool {
 ///   writing nest itself at exactly the element it writes (same offset and strides):
 ///   each point then loads its old value before storing the new one, whatever order
 ///   Cranelift gives loads of other points;
-/// - no interpreter step runs from the first writing step on, so a run that fails
-///   leaves the variables as they were.
+/// - no interpreter step, nor a kernel that can fail (an index out of range), runs
+///   from the first writing step on, so a run that fails leaves the variables as they
+///   were.
 pub fn in_place(s: &Schedule, index: &HashMap<ValueId, usize>) -> Vec<(usize, VarId)> {
     let mut out = Vec::new();
     for &(var, value) in &s.assigns {
@@ -208,7 +215,9 @@ pub fn in_place(s: &Schedule, index: &HashMap<ValueId, usize>) -> Vec<(usize, Va
         let Some(first) = s.steps.iter().position(|st| st.writes().any(|w| w == value)) else { continue };
         let ok = s.steps.iter().enumerate().skip(first).all(|(_, st)| {
             let (nests, other): (Vec<&LoopNest>, Vec<ValueId>) = match st {
+                // a step that can fail must not follow a write into a variable
                 Step::Host(_) => return false,
+                Step::Loop(k) if k.nests.iter().any(LoopNest::fallible) => return false,
                 Step::MatMul(mm) if mm.out == value => return false,
                 Step::Loop(k) => (k.nests.iter().collect(), Vec::new()),
                 Step::MatMul(mm) => (mm.epilogue.iter().map(|e| &e.nest).collect(), vec![mm.a.buf, mm.b.buf]),

@@ -121,17 +121,14 @@ impl<'m> Fusion<'m> {
                 let why = match f.check_supported(v) {
                     Err(e) => Some(e.message),
                     Ok(()) => {
-                        let op = m.op(v);
-                        let non_f32_host = op
-                            .operands
-                            .iter()
-                            .any(|u| f.host.contains_key(u) && m.ty(*u).is_some_and(|t| t.dtype != DType::F32));
-                        let mask_for_host = matches!(op.kind, OpKind::Compare(_))
-                            && f.consumers[v.index()].iter().any(|c| f.host.contains_key(c));
-                        let int_operand = matches!(op.kind, OpKind::Compare(_))
-                            && op.operands.iter().any(|u| m.ty(*u).is_some_and(|t| t.dtype != DType::F32));
-                        (non_f32_host || mask_for_host || int_operand)
-                            .then(|| "reads a value only the interpreter has".to_string())
+                        // the interpreter keeps f64 values to itself (kernels and the
+                        // arena hold 32- and 64-bit integers, bools and f32)
+                        let f64_host = m.op(v).operands.iter().any(|u| {
+                            let dt = m.ty(*u).map(|t| t.dtype);
+                            let bool_var = matches!(m.op(*u).kind, OpKind::Read(_)) && dt == Some(DType::Bool);
+                            f.host.contains_key(u) && (dt == Some(DType::F64) || bool_var)
+                        });
+                        f64_host.then(|| "reads a value only the interpreter has".to_string())
                     }
                 };
                 if let Some(why) = why {
@@ -159,9 +156,14 @@ impl<'m> Fusion<'m> {
             | OpKind::Slice { .. }
             | OpKind::Reshape
             | OpKind::StopGradient => Class::View,
-            OpKind::Unary(_) | OpKind::Binary(_) | OpKind::Compare(_) | OpKind::Select | OpKind::Convert => {
-                Class::Elementwise
-            }
+            OpKind::Unary(_)
+            | OpKind::Binary(_)
+            | OpKind::Compare(_)
+            | OpKind::Select
+            | OpKind::Convert
+            | OpKind::Iota { .. }
+            | OpKind::Gather
+            | OpKind::CheckIndex { .. } => Class::Elementwise,
             OpKind::Reduce { .. } => Class::Reduce,
             OpKind::MatMul => Class::MatMul,
             OpKind::DimSize { .. } => Class::Scalar,
@@ -170,47 +172,54 @@ impl<'m> Fusion<'m> {
     }
 
     fn check_supported(&self, v: ValueId) -> Result<(), PassError> {
+        use kiln_ir::{BinaryOp as B, UnaryOp as U};
         let op = self.m.op(v);
         let name = &op.name;
+        let not_yet = |what: String| Err(fail(name, format!("{what} is not compiled yet")));
         match op.kind {
             OpKind::Assign(_) | OpKind::Group => return Ok(()),
-            OpKind::Random { .. }
-            | OpKind::Concat { .. }
-            | OpKind::Iota { .. }
-            | OpKind::ArgMax { .. }
-            | OpKind::Gather
-            | OpKind::ScatterAdd
-            | OpKind::CheckIndex { .. } => {
-                return Err(fail(name, format!("{} is not compiled yet", op.kind.mnemonic())));
+            OpKind::Random { .. } | OpKind::Concat { .. } | OpKind::ArgMax { .. } | OpKind::ScatterAdd => {
+                return not_yet(op.kind.mnemonic().to_string());
             }
             _ => {}
         }
         let Some(t) = &op.ty else { return Ok(()) };
-        let bool_mask = matches!(op.kind, OpKind::Compare(_));
-        if t.dtype != DType::F32 && !(bool_mask && t.dtype == DType::Bool) {
-            return Err(fail(name, format!("dtype {} is not compiled yet (only f32)", t.dtype)));
+        let dt = |u: ValueId| self.m.ty(u).map_or(DType::F32, |t| t.dtype);
+        let int = |d: DType| matches!(d, DType::I32 | DType::I64);
+        // kernels hold f32, 32- and 64-bit integers and bools (as 32-bit 0 or 1)
+        if t.dtype == DType::F64 || op.operands.iter().any(|&u| dt(u) == DType::F64) {
+            return not_yet("f64".into());
         }
-        if let OpKind::Convert = op.kind {
-            let from = self.m.ty(op.operands[0]).map(|t| t.dtype);
-            if from != Some(DType::F32) {
-                return Err(fail(name, "conversions between dtypes are not compiled yet".into()));
+        if matches!(op.kind, OpKind::Read(_)) && t.dtype == DType::Bool {
+            return not_yet("a bool variable".into());
+        }
+        let on = || format!("{} on {}", op.kind.mnemonic(), t.dtype);
+        match &op.kind {
+            OpKind::Unary(u)
+                if t.dtype != DType::F32
+                    && (t.dtype == DType::Bool || !matches!(u, U::Neg | U::Abs | U::Square | U::Sign)) =>
+            {
+                return not_yet(on());
             }
-        }
-        if bool_mask
-            && (self.roots.contains(&v)
-                || self.consumers[v.index()].iter().any(|&c| !matches!(self.m.op(c).kind, OpKind::Select)))
-        {
-            return Err(fail(name, "a comparison used other than by select is not compiled yet".into()));
-        }
-        if let OpKind::Select = op.kind {
-            if !matches!(self.m.op(op.operands[0]).kind, OpKind::Compare(_)) {
-                return Err(fail(name, "a select on a stored mask is not compiled yet".into()));
+            OpKind::Binary(b)
+                if t.dtype != DType::F32
+                    && (t.dtype == DType::Bool || !matches!(b, B::Add | B::Sub | B::Mul | B::Maximum | B::Minimum)) =>
+            {
+                return not_yet(on());
             }
-        }
-        if let OpKind::MatMul = op.kind {
-            if t.shape.rank() < 2 {
-                return Err(fail(name, "matmul needs rank >= 2".into()));
+            OpKind::Reduce { op: r, .. } if t.dtype != DType::F32 && (!int(t.dtype) || *r == ReduceOp::Mean) => {
+                return not_yet(on());
             }
+            OpKind::Compare(_) if dt(op.operands[0]) == DType::Bool => return not_yet("a comparison of bools".into()),
+            OpKind::Gather | OpKind::CheckIndex { .. } => {
+                let idx = if let OpKind::Gather = op.kind { op.operands[1] } else { op.operands[0] };
+                if !int(dt(idx)) {
+                    return not_yet("gather by non-integer indices".into());
+                }
+            }
+            OpKind::MatMul if t.dtype != DType::F32 => return not_yet(format!("matmul on {}", t.dtype)),
+            OpKind::MatMul if t.shape.rank() < 2 => return Err(fail(name, "matmul needs rank >= 2".into())),
+            _ => {}
         }
         Ok(())
     }
@@ -621,7 +630,7 @@ impl<'m> Fusion<'m> {
             let kind = match &f.m.op(v).kind {
                 OpKind::Parameter => BufKind::Feed,
                 OpKind::Read(var) => BufKind::Var(*var),
-                OpKind::Constant(Literal::F32(d)) => BufKind::Const(d.clone()),
+                OpKind::Constant(lit) => BufKind::Const(const_words(lit)),
                 _ => BufKind::Temp,
             };
             let dtype = f.m.ty(v).map_or(DType::F32, |t| t.dtype);
@@ -688,7 +697,7 @@ impl<'m> Fusion<'m> {
     fn nest_raw(&mut self, k: usize, members: &[ValueId]) -> Result<LoopNest, PassError> {
         let space = self.spaces[k].clone();
         let mset: HashSet<ValueId> = members.iter().copied().collect();
-        let mut b = NestBuilder { nodes: Vec::new(), memo: HashMap::new(), inputs: Vec::new(), scalars: Vec::new() };
+        let mut b = NestBuilder::default();
         let mut outputs = Vec::new();
         for &v in members {
             let op = self.m.op(v);
@@ -728,7 +737,7 @@ impl<'m> Fusion<'m> {
                 _ => {}
             }
         }
-        Ok(LoopNest { space: space.0.clone(), inputs: b.inputs, scalars: b.scalars, nodes: b.nodes, outputs })
+        Ok(b.finish(space.0.clone(), outputs))
     }
 
     /// The matmul whose only consumers are this kernel's elementwise ops, if the kernel
@@ -754,6 +763,10 @@ impl<'m> Fusion<'m> {
             return None;
         }
         let nest = self.nest_raw(k, members).ok()?;
+        // a GEMM applies f32 epilogues only
+        if !nest.is_f32() {
+            return None;
+        }
         let ok_input = |a: &Access| a.buf == mm || matches!(a.strides[1].known(), Some(0) | Some(1));
         if !nest.inputs.iter().all(ok_input) {
             return None;
@@ -789,7 +802,7 @@ impl<'m> Fusion<'m> {
 
     fn copy_nest(&mut self, v: ValueId) -> Result<LoopNest, PassError> {
         let space = self.shape(v);
-        let mut b = NestBuilder { nodes: Vec::new(), memo: HashMap::new(), inputs: Vec::new(), scalars: Vec::new() };
+        let mut b = NestBuilder::default();
         // read v through its views, even if v itself is a copied (materialized) value
         let was = self.copied.remove(&v);
         let node = self.node(&mut b, v, &HashSet::new(), &space);
@@ -797,7 +810,7 @@ impl<'m> Fusion<'m> {
             self.copied.insert(v);
         }
         let outputs = vec![store(v, node?, &space)];
-        let mut nest = LoopNest { space: space.0, inputs: b.inputs, scalars: b.scalars, nodes: b.nodes, outputs };
+        let mut nest = b.finish(space.0, outputs);
         collapse(&mut nest);
         Ok(nest)
     }
@@ -814,22 +827,31 @@ impl<'m> Fusion<'m> {
             return Ok(n);
         }
         let op = self.m.op(v);
-        let n = if members.contains(&v) && !matches!(op.kind, OpKind::Reduce { .. }) {
+        let ty = self.m.ty(v).map_or(DType::F32, |t| t.dtype);
+        let n = if members.contains(&v) && matches!(op.kind, OpKind::Gather) {
+            self.gather_node(b, v, members, space)?
+        } else if members.contains(&v) && !matches!(op.kind, OpKind::Reduce { .. }) {
             let args: Vec<usize> =
                 op.operands.iter().map(|&u| self.node(b, u, members, space)).collect::<Result<_, _>>()?;
-            b.push(match &op.kind {
+            let node = match &op.kind {
                 OpKind::Unary(u) => Node::Unary(*u, args[0]),
                 OpKind::Binary(o) => Node::Binary(*o, args[0], args[1]),
                 OpKind::Compare(c) => Node::Cmp(*c, args[0], args[1]),
                 OpKind::Select => Node::Select(args[0], args[1], args[2]),
-                OpKind::Convert => return Ok(args[0]),
+                OpKind::Convert if b.types[args[0]] == ty => return Ok(args[0]),
+                OpKind::Convert => Node::Convert(args[0]),
+                OpKind::Iota { axis } => Node::Iota(*axis),
+                OpKind::CheckIndex { bound } => Node::CheckIndex(args[0], *bound),
                 _ => return Err(fail(&op.name, "not an elementwise op".into())),
-            })
+            };
+            b.push(node, ty)
         } else if let Some(c) = self.scalar_const(v) {
-            b.push(Node::Const(c))
+            b.push(Node::Const(c), ty)
+        } else if let Some(k) = self.int_const(v) {
+            b.push(Node::Int(k), ty)
         } else if let Some(dims) = self.dim_size(v) {
             b.scalars.push(dims);
-            b.push(Node::Scalar(b.scalars.len() - 1))
+            b.push(Node::Scalar(b.scalars.len() - 1), ty)
         } else {
             let a = self.access(v).ok_or_else(|| fail(&op.name, "value is not addressable".into()))?;
             if a.strides.len() != space.rank() {
@@ -838,17 +860,70 @@ impl<'m> Fusion<'m> {
                     format!("access of rank {} in a space of rank {}", a.strides.len(), space.rank()),
                 ));
             }
-            let idx = match b.inputs.iter().position(|x| *x == a) {
-                Some(i) => i,
-                None => {
-                    b.inputs.push(a);
-                    b.inputs.len() - 1
-                }
-            };
-            b.push(Node::Load(idx))
+            let idx = b.input(a);
+            b.push(Node::Load(idx), ty)
         };
         b.memo.insert(v, n);
         Ok(n)
+    }
+}
+
+/// A constant's data as the 32-bit words the arena holds: f32 and i32 as themselves,
+/// bools as 0 or 1, 64-bit values as two words each (little-endian).
+fn const_words(lit: &Literal) -> Vec<f32> {
+    let w = |bits: u32| f32::from_bits(bits);
+    match lit {
+        Literal::F32(d) => d.clone(),
+        Literal::I32(d) => d.iter().map(|&x| w(x as u32)).collect(),
+        Literal::Bool(d) => d.iter().map(|&x| w(x as u32)).collect(),
+        Literal::I64(d) => d.iter().flat_map(|&x| [w(x as u32), w((x as u64 >> 32) as u32)]).collect(),
+        Literal::F64(d) => d.iter().flat_map(|&x| [w(x.to_bits() as u32), w((x.to_bits() >> 32) as u32)]).collect(),
+    }
+}
+
+impl Fusion<'_> {
+    /// A gather at each point `(i.., r..)` of its result: the index node at `(i..)`,
+    /// then params read at row `index` through a view whose strides skip the index dims.
+    fn gather_node(
+        &self,
+        b: &mut NestBuilder,
+        v: ValueId,
+        members: &HashSet<ValueId>,
+        space: &Shape,
+    ) -> Result<usize, PassError> {
+        let op = self.m.op(v);
+        let (params, indices) = (op.operands[0], op.operands[1]);
+        let ir = self.shape(indices).rank();
+        let index = if ir == space.rank() {
+            self.node(b, indices, members, space)?
+        } else {
+            // indices vary along the leading dims only
+            let mut a = self.access(indices).ok_or_else(|| fail(&op.name, "indices are not addressable".into()))?;
+            a.strides.extend(std::iter::repeat_n(Stride::Zero, space.rank() - ir));
+            let i = b.input(a);
+            b.push(Node::Load(i), self.m.ty(indices).map_or(DType::I32, |t| t.dtype))
+        };
+        let pa = self.access(params).ok_or_else(|| fail(&op.name, "params are not addressable".into()))?;
+        let rows = self.shape(params).0[0].clone();
+        let stride = pa.strides[0].clone();
+        let mut strides = vec![Stride::Zero; ir];
+        strides.extend(pa.strides[1..].iter().cloned());
+        let input = b.input(Access { buf: pa.buf, offset: pa.offset, strides });
+        let ty = self.m.ty(v).map_or(DType::F32, |t| t.dtype);
+        Ok(b.push(Node::Gather { input, index, stride, rows }, ty))
+    }
+
+    /// The value of a one-element integer or bool constant, seen through views.
+    fn int_const(&self, v: ValueId) -> Option<i64> {
+        match &self.m.op(v).kind {
+            OpKind::Constant(Literal::I32(d)) if d.len() == 1 => Some(d[0] as i64),
+            OpKind::Constant(Literal::I64(d)) if d.len() == 1 => Some(d[0]),
+            OpKind::Constant(Literal::Bool(d)) if d.len() == 1 => Some(d[0] as i64),
+            OpKind::Broadcast { .. } | OpKind::Reshape | OpKind::StopGradient | OpKind::Transpose { .. } => {
+                self.int_const(self.m.op(v).operands[0])
+            }
+            _ => None,
+        }
     }
 }
 
@@ -864,31 +939,58 @@ fn store(v: ValueId, node: usize, space: &Shape) -> KernelOutput {
     }
 }
 
+#[derive(Default)]
 struct NestBuilder {
     nodes: Vec<Node>,
+    types: Vec<DType>,
     memo: HashMap<ValueId, usize>,
     inputs: Vec<Access>,
     scalars: Vec<Vec<Dim>>,
 }
 
 impl NestBuilder {
-    fn push(&mut self, n: Node) -> usize {
-        if let Some(i) = self.nodes.iter().position(|x| *x == n) {
+    fn push(&mut self, n: Node, t: DType) -> usize {
+        if let Some(i) = self.nodes.iter().zip(&self.types).position(|(x, u)| *x == n && *u == t) {
             return i; // common subexpressions within a kernel
         }
         self.nodes.push(n);
+        self.types.push(t);
         self.nodes.len() - 1
+    }
+
+    fn input(&mut self, a: Access) -> usize {
+        match self.inputs.iter().position(|x| *x == a) {
+            Some(i) => i,
+            None => {
+                self.inputs.push(a);
+                self.inputs.len() - 1
+            }
+        }
+    }
+
+    fn finish(self, space: Vec<Dim>, outputs: Vec<KernelOutput>) -> LoopNest {
+        LoopNest { space, inputs: self.inputs, scalars: self.scalars, nodes: self.nodes, types: self.types, outputs }
     }
 }
 
 /// Drops size-1 dims and merges adjacent dims that every access walks contiguously.
+/// An iota's dim counts as an access of its own (stride 1 along it, 0 elsewhere), so
+/// it is never merged; an iota along a dropped size-1 dim is the constant 0.
 fn collapse(n: &mut LoopNest) {
-    let mut keep: Vec<usize> = (0..n.space.len()).filter(|&d| n.space[d] != Dim::Fixed(1)).collect();
-    let strides = |n: &LoopNest| -> Vec<Vec<Stride>> {
-        n.inputs.iter().map(|a| a.strides.clone()).chain(n.outputs.iter().map(|o| o.strides.clone())).collect()
-    };
-    let all = strides(n);
+    let keep: Vec<usize> = (0..n.space.len()).filter(|&d| n.space[d] != Dim::Fixed(1)).collect();
+    let iotas: Vec<usize> =
+        n.nodes.iter().filter_map(|x| if let Node::Iota(d) = x { Some(*d) } else { None }).collect();
+    let along = |d: usize| (0..n.space.len()).map(|e| if e == d { Stride::one() } else { Stride::Zero }).collect();
+    let all: Vec<Vec<Stride>> = n
+        .inputs
+        .iter()
+        .map(|a| a.strides.clone())
+        .chain(n.outputs.iter().map(|o| o.strides.clone()))
+        .chain(iotas.iter().map(|&d| along(d)))
+        .collect();
     let mut space: Vec<Vec<Dim>> = keep.iter().map(|&d| vec![n.space[d].clone()]).collect();
+    // the original dims each collapsed dim stands for
+    let mut origin: Vec<Vec<usize>> = keep.iter().map(|&d| vec![d]).collect();
     let mut acc: Vec<Vec<Stride>> = all.iter().map(|s| keep.iter().map(|&d| s[d].clone()).collect()).collect();
     let mut d = 0;
     while d + 1 < space.len() {
@@ -900,6 +1002,8 @@ fn collapse(n: &mut LoopNest) {
         if mergeable {
             let inner = space.remove(d + 1);
             space[d].extend(inner);
+            let o = origin.remove(d + 1);
+            origin[d].extend(o);
             for s in acc.iter_mut() {
                 let inner = s.remove(d + 1);
                 s[d] = inner;
@@ -908,15 +1012,23 @@ fn collapse(n: &mut LoopNest) {
             d += 1;
         }
     }
-    keep.clear();
     // a merged dim is the product of its parts: keep it symbolic as a list
     n.space = space.iter().map(|parts| product_dim(parts)).collect();
     let ni = n.inputs.len();
-    for (i, s) in acc.into_iter().enumerate() {
+    let no = n.outputs.len();
+    for (i, s) in acc.into_iter().enumerate().take(ni + no) {
         if i < ni {
             n.inputs[i].strides = s;
         } else {
             n.outputs[i - ni].strides = s;
+        }
+    }
+    for node in n.nodes.iter_mut() {
+        if let Node::Iota(d) = *node {
+            *node = match origin.iter().position(|o| o.contains(&d)) {
+                Some(nd) => Node::Iota(nd),
+                None => Node::Int(0),
+            };
         }
     }
 }

@@ -1,5 +1,6 @@
 //! kiln's IR passes and the compiled schedule. Each pass is one file with one entry point:
 //! - [`autodiff::gradients`]: reverse-mode differentiation, appending gradient ops;
+//! - [`expand_argmax::run`]: argmax as reductions the kernels compile;
 //! - [`simplify::run`]: algebraic identities and constant folding;
 //! - [`cse::run`]: common-subexpression elimination;
 //! - [`dce::run`]: dead-code elimination;
@@ -9,7 +10,7 @@
 //! - [`buffer_plan::run`]: places a schedule's buffers (arena slots sized by the
 //!   symbolic dims, in-place updates, snapshots) once for every binding.
 //!
-//! [`pipeline::optimize`] runs simplify, CSE, DCE, simplify and split_masks, verifying
+//! [`pipeline::optimize`] runs expand_argmax, simplify, CSE, DCE, simplify and split_masks, verifying
 //! after each pass.
 #![warn(missing_docs)]
 
@@ -18,6 +19,7 @@ pub mod buffer_plan;
 pub mod builder;
 pub mod cse;
 pub mod dce;
+pub mod expand_argmax;
 pub mod fusion;
 pub mod pipeline;
 pub mod rewrite;

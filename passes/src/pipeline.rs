@@ -1,16 +1,16 @@
-//! The pass manager: simplify, CSE, DCE, simplify and split_masks in order, verifying
+//! The pass manager: expand_argmax, simplify, CSE, DCE, simplify and split_masks in order, verifying
 //! after each pass (in debug builds, tests, and on request) and dumping the IR after
 //! each pass by name.
 
 use crate::rewrite::compose;
-use crate::{cse, dce, simplify, split_masks, PassError};
+use crate::{cse, dce, expand_argmax, simplify, split_masks, PassError};
 use kiln_ir::{Module, ValueId};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The passes `optimize` runs, by name, in order (simplify runs twice). Fusion follows
 /// as its own stage (`fusion::run`).
-pub const PASSES: &[&str] = &["simplify", "cse", "dce", "split_masks"];
+pub const PASSES: &[&str] = &["expand_argmax", "simplify", "cse", "dce", "split_masks"];
 
 /// Pipeline knobs.
 #[derive(Clone, Debug, Default)]
@@ -83,7 +83,8 @@ pub fn optimize(m: &Module, roots: &[ValueId], opts: &PipelineOptions) -> Result
     };
     dump("input", &module);
     type Pass = fn(&mut Module, &mut Vec<ValueId>) -> Result<(bool, Option<Vec<Option<ValueId>>>), PassError>;
-    let passes: [(&'static str, Pass); 5] = [
+    let passes: [(&'static str, Pass); 6] = [
+        ("expand_argmax", |m, r| expand_argmax::run(m, r).map(|map| (map.is_some(), map))),
         ("simplify", |m, r| simplify::run(m, r).map(|c| (c, None))),
         ("cse", |m, r| cse::run(m, r).map(|c| (c, None))),
         ("dce", |m, r| {

@@ -64,13 +64,36 @@ pub struct Access {
     pub strides: Vec<Stride>,
 }
 
-/// One scalar operation of a kernel body, evaluated at every point of the space.
+/// One scalar operation of a kernel body, evaluated at every point of the space. Its
+/// element type is [`LoopNest::types`] at the same index (`bool` for masks).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node {
     /// Input `i` at this point.
     Load(usize),
-    /// A constant.
+    /// An f32 constant.
     Const(f32),
+    /// An integer or bool constant (of the node's type).
+    Int(i64),
+    /// The index along space dim `d` (TF `range` along an axis; one-hot's positions).
+    Iota(usize),
+    /// Node `x` converted to this node's type (float to int truncates; to bool is
+    /// `!= 0`; bool to a number is 0 or 1).
+    Convert(usize),
+    /// Input `input` at this point, in the row given by node `index`: the input's
+    /// strides skip the index dims, and `stride` (elements) moves one row. An index
+    /// outside `0..rows` fails the run (the nest's error slot).
+    Gather {
+        /// the params input
+        input: usize,
+        /// the node holding the row index
+        index: usize,
+        /// elements from one row to the next
+        stride: Stride,
+        /// rows of the params buffer
+        rows: Dim,
+    },
+    /// Node `x`, an integer index, which fails the run unless it lies in `0..bound`.
+    CheckIndex(usize, u64),
     /// Run-time scalar `i` (the product of some bound dims, as f32).
     Scalar(usize),
     /// Elementwise unary op.
@@ -120,8 +143,37 @@ pub struct LoopNest {
     pub scalars: Vec<Vec<Dim>>,
     /// The body, in dependency order.
     pub nodes: Vec<Node>,
+    /// The element type of each node.
+    pub types: Vec<kiln_ir::DType>,
     /// Stored results.
     pub outputs: Vec<KernelOutput>,
+}
+
+impl LoopNest {
+    /// The element type of input `i` (the type of a node that reads it).
+    pub fn input_type(&self, i: usize) -> kiln_ir::DType {
+        self.nodes
+            .iter()
+            .zip(&self.types)
+            .find(|(n, _)| matches!(n, Node::Load(j) | Node::Gather { input: j, .. } if *j == i))
+            .map_or(kiln_ir::DType::F32, |(_, t)| *t)
+    }
+
+    /// Whether a point can fail the run (an index out of range).
+    pub fn fallible(&self) -> bool {
+        self.nodes.iter().any(|n| matches!(n, Node::Gather { .. } | Node::CheckIndex(..)))
+    }
+
+    /// Whether the body is f32 throughout (masks of f32 comparisons aside), so the
+    /// innermost loop can run F32X4; other bodies run one point at a time.
+    pub fn is_f32(&self) -> bool {
+        use kiln_ir::DType;
+        self.nodes.iter().zip(&self.types).all(|(n, t)| match n {
+            Node::Cmp(_, x, _) => *t == DType::Bool && self.types[*x] == DType::F32,
+            Node::Int(_) | Node::Iota(_) | Node::Convert(_) | Node::Gather { .. } | Node::CheckIndex(..) => false,
+            _ => *t == DType::F32,
+        })
+    }
 }
 
 /// A fused kernel: one or more independent loop nests compiled into one function.

@@ -7,9 +7,9 @@
 use crate::exec::Executable;
 use crate::interp::Bindings;
 use crate::TensorValue;
-use kiln_ir::Dim;
+use kiln_ir::{DType, Dim};
 use kiln_passes::buffer_plan::Place;
-use kiln_passes::schedule::{Access, LoopNest, OutMode, Step, Stride, GEMM_LIBRARY_MIN_MACS, PARALLEL_MIN_WORK};
+use kiln_passes::schedule::{Access, LoopNest, Node, OutMode, Step, Stride, GEMM_LIBRARY_MIN_MACS, PARALLEL_MIN_WORK};
 
 /// A GEMM's bound extents, strides and per-batch offsets.
 #[derive(Clone, Debug)]
@@ -71,6 +71,8 @@ pub(crate) struct Bound {
     pub(crate) matmuls: Vec<MatMulArgs>,
     /// Per buffer: its element count.
     pub(crate) sizes: Vec<usize>,
+    /// Per buffer: the 32-bit words it takes (64-bit elements take two).
+    pub(crate) words: Vec<usize>,
     /// The run's symbol sizes, for ops on the interpreter.
     pub(crate) bindings: Bindings,
     /// Non-f32 values, by buffer.
@@ -131,7 +133,10 @@ fn fill_nest(
         a[l.dims + d] = ev.dim(dd)? as i64;
     }
     for (acc, &at) in n.inputs.iter().zip(&l.inputs) {
-        patches.push((ki, at, e.buf(acc.buf)?, ev.offset(&acc.offset)?));
+        let i = e.buf(acc.buf)?;
+        // offsets are in elements; bases are 32-bit words
+        let wide = words_per(e.schedule.buffers[i].dtype);
+        patches.push((ki, at, i, ev.offset(&acc.offset)? * wide));
         for (d, st) in acc.strides.iter().enumerate() {
             a[at + 1 + d] = ev.stride(st)?;
         }
@@ -151,7 +156,23 @@ fn fill_nest(
             a[*at] = (1.0 / ev.prod(ds)? as f32).to_bits() as i64;
         }
     }
+    let gathers = n.nodes.iter().filter_map(|x| match x {
+        Node::Gather { stride, rows, .. } => Some((stride, rows)),
+        _ => None,
+    });
+    for ((stride, rows), &at) in gathers.zip(&l.gathers) {
+        a[at] = ev.stride(stride)?;
+        a[at + 1] = i64::try_from(ev.dim(rows)?).map_err(|e| e.to_string())?;
+    }
     Ok(())
+}
+
+/// 32-bit words per element of `t` in a buffer (bools are stored as 32-bit words).
+pub(crate) fn words_per(t: DType) -> usize {
+    match t {
+        DType::I64 | DType::F64 => 2,
+        _ => 1,
+    }
 }
 
 fn matmul_args(ev: &Eval, e: &Executable, mm: &kiln_passes::schedule::MatMulStep) -> Result<MatMulArgs, String> {
@@ -194,11 +215,16 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
     let s = &e.schedule;
     let ev = Eval(b);
     let sizes: Vec<usize> = s.buffers.iter().map(|buf| ev.prod(&buf.shape.0)).collect::<Result<_, _>>()?;
+    let words: Vec<usize> = sizes
+        .iter()
+        .zip(&s.buffers)
+        .map(|(&n, buf)| n.checked_mul(words_per(buf.dtype)).ok_or("a buffer's size overflows"))
+        .collect::<Result<_, _>>()?;
     // slots: the largest member, 64-byte aligned; offsets are their running sum
     let mut offsets = Vec::with_capacity(e.plan.slots.len());
     let mut arena_len = 0usize;
     for slot in &e.plan.slots {
-        let len = slot.members.iter().map(|&i| sizes[i]).max().unwrap_or(0).div_ceil(16) * 16;
+        let len = slot.members.iter().map(|&i| words[i]).max().unwrap_or(0).div_ceil(16) * 16;
         offsets.push(arena_len);
         arena_len = arena_len.checked_add(len).ok_or("the arena's size overflows")?;
     }
@@ -223,7 +249,8 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
                 // deferred epilogue has no layout: it is skipped below)
                 let splittable = e.threads > 1
                     && match (&k.nests[..], ck.layouts.first()) {
-                        ([nest], Some(l)) => {
+                        // a kernel that can fail reports it in its own block: one thread
+                        ([nest], Some(l)) if !nest.fallible() => {
                             nest.outputs.iter().all(|o| o.mode == OutMode::Store)
                                 && !nest.space.is_empty()
                                 && l.len > 0
@@ -287,6 +314,7 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
         patched_for: Vec::new(),
         matmuls,
         sizes,
+        words,
         bindings: b.clone(),
         host_vals: vec![None; s.buffers.len()],
     })

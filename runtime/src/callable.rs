@@ -125,9 +125,9 @@ pub struct Callable {
     /// per fetch: the schedule's root, the op's name and dtype (`None`: no value)
     fetches: Vec<(ValueId, String, Option<DType>)>,
     vars_read: Vec<VarId>,
-    raw: Vec<(*const f32, usize)>,
-    /// strided f32 feeds of the current call, copied to row-major order
-    owned: Vec<ArrayD<f32>>,
+    raw: Vec<(*const u8, usize)>,
+    /// strided feeds of the current call, copied to row-major order
+    owned: Vec<TensorValue>,
 }
 
 // SAFETY: `raw` holds the previous call's feed addresses only as scratch, rewritten at
@@ -233,28 +233,52 @@ impl Callable {
         }
         self.owned.clear();
         for (k, p) in self.param_pos.iter().enumerate() {
-            self.raw[k] = match p {
-                Some(i) => match feeds[*i].as_feed() {
-                    Feed::F32(a) => match a.as_slice() {
-                        Some(s) => (s.as_ptr(), s.len()),
-                        None => {
-                            // a transposed or strided feed is copied to row-major order
-                            self.owned.push(a.as_standard_layout().into_owned());
-                            let s = self.owned.last().and_then(|x| x.as_slice()).unwrap_or(&[]);
-                            (s.as_ptr(), s.len())
-                        }
-                    },
-                    other => {
-                        // other dtypes feed ops on the interpreter, as values
-                        self.exec.set_host_feed(k, other.to_value());
-                        (std::ptr::null(), 0)
-                    }
-                },
-                None => (std::ptr::null(), 0),
+            let Some(i) = *p else {
+                self.raw[k] = (std::ptr::null(), 0);
+                continue;
+            };
+            fn raw<T>(a: &ArrayViewD<'_, T>) -> Option<(*const u8, usize)> {
+                a.as_slice().map(|s| (s.as_ptr().cast::<u8>(), s.len()))
+            }
+            let feed = feeds[i].as_feed();
+            let direct = match &feed {
+                Feed::F32(a) => raw(a),
+                Feed::I32(a) => raw(a),
+                Feed::I64(a) => raw(a),
+                Feed::Bool(a) => raw(a),
+                Feed::F64(_) => {
+                    // f64 feeds ops on the interpreter, as a value
+                    self.exec.set_host_feed(k, feed.to_value());
+                    Some((std::ptr::null(), 0))
+                }
+            };
+            self.raw[k] = match direct {
+                Some(r) => r,
+                None => {
+                    // a transposed or strided feed is copied to row-major order
+                    let v = match &feed {
+                        Feed::F32(a) => TensorValue::F32(a.as_standard_layout().into_owned()),
+                        Feed::I32(a) => TensorValue::I32(a.as_standard_layout().into_owned()),
+                        Feed::I64(a) => TensorValue::I64(a.as_standard_layout().into_owned()),
+                        Feed::Bool(a) => TensorValue::Bool(a.as_standard_layout().into_owned()),
+                        Feed::F64(a) => TensorValue::F64(a.as_standard_layout().into_owned()),
+                    };
+                    let r = match &v {
+                        TensorValue::F32(a) => (a.as_ptr().cast::<u8>(), a.len()),
+                        TensorValue::I32(a) => (a.as_ptr().cast::<u8>(), a.len()),
+                        TensorValue::I64(a) => (a.as_ptr().cast::<u8>(), a.len()),
+                        TensorValue::Bool(a) => (a.as_ptr().cast::<u8>(), a.len()),
+                        _ => (std::ptr::null(), 0),
+                    };
+                    self.owned.push(v);
+                    r
+                }
             };
         }
-        // SAFETY: every pointer in `raw` addresses its length of f32s borrowed from
-        // `feeds` or `self.owned`, both alive and unwritten until this call returns.
+        // SAFETY: every pointer in `raw` addresses its count of elements of its feed's
+        // dtype (checked against the placeholders above), borrowed from `feeds` or
+        // `self.owned` (row-major copies: `to_value` makes standard layouts), both alive
+        // and unwritten until this call returns.
         unsafe { self.exec.run_raw(&self.raw, &mut sess.vars) }.map_err(|e| match e {
             crate::exec::RunError::Eval(source) => Error::Eval { source, loc: loc() },
             crate::exec::RunError::Internal(message) => Error::Jit { message, loc: loc() },
@@ -314,10 +338,10 @@ impl Callable {
         match self.check_fetch(i, None, caller) {
             Err(Error::NoValue { .. }) => Ok(TensorValue::Unit),
             Err(e) => Err(e),
-            Ok(root) => match self.exec.host_value(root) {
-                Some(v) => Ok(v.clone()),
-                None => Ok(TensorValue::F32(self.f32_view(i, root, sess, caller)?.to_owned())),
-            },
+            Ok(root) => self.exec.value_of(root, &sess.vars).ok_or_else(|| Error::Jit {
+                message: format!("no value for fetch %{}", self.fetches[i].1),
+                loc: Loc::from(caller),
+            }),
         }
     }
 
@@ -363,18 +387,17 @@ impl Callable {
 }
 
 macro_rules! typed_fetch {
-    ($($name:ident, $as:ident, $t:ty, $d:ident);*) => {$(
+    ($($name:ident, $into:ident, $t:ty, $d:ident);*) => {$(
         impl Callable {
-            #[doc = concat!("The `i`th fetch of the last run as a ", stringify!($t), " array view; a typed error if it has another dtype or no value.")]
+            #[doc = concat!("The `i`th fetch of the last run as an owned ", stringify!($t), " array (indices, actions and flags are small; bools are stored as 32-bit words, so they are copied out); a typed error if it has another dtype or no value.")]
             #[track_caller]
-            pub fn $name(&self, i: usize, _sess: &Session) -> Result<ArrayViewD<'_, $t>> {
+            pub fn $name(&self, i: usize, sess: &Session) -> Result<ArrayD<$t>> {
                 let caller = std::panic::Location::caller();
                 let root = self.check_fetch(i, Some(DType::$d), caller)?;
                 let none = || Error::Jit { message: "fetch before any run".into(), loc: Loc::from(caller) };
-                let v = self.exec.host_value(root).ok_or_else(none)?;
-                Ok(v.$as()?.view())
+                Ok(self.exec.value_of(root, &sess.vars).ok_or_else(none)?.$into()?)
             }
         }
     )*};
 }
-typed_fetch!(fetch_f64, as_f64, f64, F64; fetch_i32, as_i32, i32, I32; fetch_i64, as_i64, i64, I64; fetch_bool, as_bool, bool, Bool);
+typed_fetch!(fetch_f64, into_f64, f64, F64; fetch_i32, into_i32, i32, I32; fetch_i64, into_i64, i64, I64; fetch_bool, into_bool, bool, Bool);

@@ -49,6 +49,12 @@ pub use kiln_passes::schedule::{GEMM_LIBRARY_MIN_MACS, PARALLEL_MIN_WORK};
 /// ([`crate::SessionOptions::max_bindings`]).
 pub const DEFAULT_MAX_BINDINGS: usize = 8;
 
+/// 64 bytes of arena: slots start on these, so 64-bit elements and vector loads are
+/// aligned.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Chunk([f32; 16]);
+
 /// A compiled graph ready to run many times.
 pub struct Executable {
     // kernels hold pointers into `jit`'s memory: drop them first
@@ -79,7 +85,9 @@ pub struct Executable {
     tick: u64,
     binds: usize,
     /// The arena every binding's slots live in, grown to the largest binding.
-    arena: Vec<f32>,
+    arena: Vec<Chunk>,
+    /// Per step: the argument slots where its nests report an index out of range.
+    error_slots: Vec<Vec<usize>>,
     /// How many bindings to keep (least recently used evicted past it).
     pub max_bindings: usize,
     /// Value map from the graph's module to the optimized one the schedule runs: the
@@ -150,7 +158,9 @@ impl Executable {
             .filter(|&(k, _)| kernels[k].kind == KernelKind::Deferred)
             .collect();
         let plan = kiln_passes::buffer_plan::run(&schedule, PlanOptions::default());
+        let error_slots = kernels.iter().map(|k| k.layouts.iter().filter_map(|l| l.error).collect()).collect();
         Ok(Executable {
+            error_slots,
             kernels,
             _jit: jit,
             late_jits: Vec::new(),
@@ -300,11 +310,12 @@ impl Executable {
         self.binds += 1;
         self.tick += 1;
         bound.last_used = self.tick;
-        if bound.arena_len > self.arena.len() {
+        let chunks = bound.arena_len.div_ceil(16);
+        if chunks > self.arena.len() {
             // bindings' bases notice the move (`arena_at`) and are placed again
-            let extra = bound.arena_len - self.arena.len();
-            self.arena.try_reserve_exact(extra).map_err(|e| format!("arena of {} floats: {e}", bound.arena_len))?;
-            self.arena.resize(bound.arena_len, 0.0);
+            let extra = chunks - self.arena.len();
+            self.arena.try_reserve_exact(extra).map_err(|e| format!("arena of {} words: {e}", bound.arena_len))?;
+            self.arena.resize(chunks, Chunk([0.0; 16]));
         }
         if self.bindings.len() >= self.max_bindings.max(1) {
             let lru = (0..self.bindings.len()).min_by_key(|&i| self.bindings[i].last_used).unwrap_or(0);
@@ -337,49 +348,62 @@ impl Executable {
         let signature: Vec<Vec<usize>> =
             self.params.iter().map(|p| feeds.get(p).map_or(vec![], |v| v.shape().to_vec())).collect();
         self.prepare(bindings, signature)?;
-        let mut raw = Vec::with_capacity(self.params.len());
+        let mut raw: Vec<(*const u8, usize)> = Vec::with_capacity(self.params.len());
         let mut owned = Vec::new();
-        for p in &self.params {
-            raw.push(match feeds.get(p) {
-                Some(TensorValue::F32(a)) => match a.as_slice() {
-                    Some(s) => (s.as_ptr(), s.len()),
+        for k in 0..self.params.len() {
+            let Some(v) = feeds.get(&self.params[k]) else {
+                raw.push((std::ptr::null(), 0));
+                continue;
+            };
+            fn ptr<T: Clone>(
+                a: &ndarray::ArrayD<T>,
+                owned: &mut Vec<TensorValue>,
+                wrap: fn(ndarray::ArrayD<T>) -> TensorValue,
+            ) -> (*const u8, usize) {
+                match a.as_slice() {
+                    Some(s) => (s.as_ptr().cast(), s.len()),
                     None => {
                         // a strided feed is copied to row-major order
-                        owned.push(a.as_standard_layout().into_owned());
-                        let s = owned.last().and_then(|x| x.as_slice()).ok_or("a standard layout is contiguous")?;
-                        (s.as_ptr(), s.len())
+                        let c = a.as_standard_layout().into_owned();
+                        let r = (c.as_ptr().cast(), c.len());
+                        owned.push(wrap(c));
+                        r
                     }
-                },
-                Some(other) => {
-                    // other dtypes only feed ops on the interpreter
-                    if let Some(&i) = self.buf_index.get(p) {
-                        self.bindings[self.current].host_vals[i] = Some((*other).clone());
-                    }
+                }
+            }
+            raw.push(match v {
+                TensorValue::F32(a) => ptr(a, &mut owned, TensorValue::F32),
+                TensorValue::I32(a) => ptr(a, &mut owned, TensorValue::I32),
+                TensorValue::I64(a) => ptr(a, &mut owned, TensorValue::I64),
+                TensorValue::Bool(a) => ptr(a, &mut owned, TensorValue::Bool),
+                other => {
+                    // f64 feeds only ops on the interpreter
+                    self.set_host_feed(k, (*other).clone());
                     (std::ptr::null(), 0)
                 }
-                None => (std::ptr::null(), 0),
             });
         }
-        // SAFETY: each pointer addresses its length of f32s, borrowed from `feeds` or
-        // `owned`, both alive until the run returns.
+        // SAFETY: each pointer addresses its count of elements of its parameter's dtype,
+        // borrowed from `feeds` or `owned` (moving an array does not move its data), both
+        // alive until the run returns.
         unsafe { self.run_raw(&raw, vars) }
     }
 
-    /// Runs the current binding with feeds given as (pointer, length) in params order,
-    /// after [`Executable::prepare`]. Allocates nothing once every variable is
+    /// Runs the current binding with feeds given as (pointer, element count) in params
+    /// order, after [`Executable::prepare`]. Allocates nothing once every variable is
     /// initialized.
     ///
     /// # Safety
-    /// Each non-null pointer must address `length` initialized f32s that stay valid
-    /// and unwritten until the call returns.
+    /// Each non-null pointer must address that many initialized elements of its
+    /// parameter's dtype (a bool as one byte), valid and unwritten until the call returns.
     pub(crate) unsafe fn run_raw(
         &mut self,
-        feeds: &[(*const f32, usize)],
+        feeds: &[(*const u8, usize)],
         vars: &mut [Option<TensorValue>],
     ) -> Result<(), RunError> {
         let _flush = crate::denormals::FlushDenormals::new(self.flush_denormals);
         let bound = self.bindings.get_mut(self.current).ok_or("run before any binding")?;
-        let arena = self.arena.as_mut_ptr();
+        let arena = self.arena.as_mut_ptr().cast::<f32>();
         if bound.arena_at != arena {
             bound.place(&self.plan.places, &self.consts, arena);
         }
@@ -387,13 +411,9 @@ impl Executable {
         for (v, bufs) in &self.plan.var_bufs {
             let len = bound.sizes[bufs[0]];
             // kernels read (and in-place updates write) `len` elements here
-            let p = match vars.get_mut(v.index()).and_then(|x| x.as_mut()) {
-                Some(TensorValue::F32(a)) if a.len() == len && a.is_standard_layout() => a.as_mut_ptr(),
-                _ => {
-                    return Err(
-                        format!("variable {} is not an initialized f32 value of {len} elements", v.index()).into()
-                    )
-                }
+            let Some(p) = vars.get_mut(v.index()).and_then(|x| x.as_mut()).and_then(|x| var_words(x, len)) else {
+                let ty = &self.schedule.module.var(*v).ty;
+                return Err(format!("variable {} is not an initialized {ty} value", v.index()).into());
             };
             for &i in bufs {
                 bound.bases[i] = p;
@@ -410,11 +430,11 @@ impl Executable {
                 if let Place::Feed = place {
                     // kernels only read it (a feed is never a kernel's output), and only
                     // during this run, while the caller's borrow holds
-                    bound.bases[i] = src.cast_mut();
+                    bound.bases[i] = src.cast_mut().cast();
                 } else {
-                    // SAFETY: the caller's slice holds `len` elements (checked above), the
+                    // SAFETY: the caller's data holds `len` elements (checked above), the
                     // slot was sized for exactly that many at bind time.
-                    unsafe { std::ptr::copy_nonoverlapping(src, bound.bases[i], len) };
+                    unsafe { crate::words::copy_feed(self.schedule.buffers[i].dtype, src, bound.bases[i], len) };
                 }
             }
         }
@@ -435,7 +455,20 @@ impl Executable {
                 RunOp::Call(ki) => {
                     // SAFETY: the argument block holds pointers and extents bound from
                     // verified shapes; every address the kernel forms lies in a buffer.
-                    unsafe { (self.kernels[ki].func)(bound.args[ki].as_ptr()) };
+                    // The kernel writes only its error slots in the block.
+                    unsafe { (self.kernels[ki].func)(bound.args[ki].as_mut_ptr()) };
+                    for &at in &self.error_slots[ki] {
+                        if bound.args[ki][at] != 0 {
+                            let layouts = &self.kernels[ki].layouts;
+                            return Err(RunError::Eval(index_error(
+                                &self.schedule,
+                                ki,
+                                layouts,
+                                &mut bound.args[ki],
+                                at,
+                            )));
+                        }
+                    }
                 }
                 RunOp::Split(ki) => {
                     let (k, args) = (&self.kernels[ki], &bound.args[ki]);
@@ -471,7 +504,7 @@ impl Executable {
         for &(i, slot) in &self.plan.snapshots {
             // SAFETY: the snapshot slot was sized for this buffer at bind time.
             unsafe {
-                std::ptr::copy_nonoverlapping(bound.bases[i], arena.add(bound.offsets[slot.index()]), bound.sizes[i])
+                std::ptr::copy_nonoverlapping(bound.bases[i], arena.add(bound.offsets[slot.index()]), bound.words[i])
             };
         }
         // variable writes land at the end of the run, in op order
@@ -487,16 +520,23 @@ impl Executable {
                 *slot = bound.host_vals[i].clone();
                 continue;
             }
-            if !matches!(slot, Some(TensorValue::F32(a)) if a.len() == n && a.is_standard_layout()) {
-                // first initialization: the only allocation a run can make
-                let shape = self.schedule.module.var(var).ty.shape.as_fixed().unwrap_or_default();
-                *slot = Some(TensorValue::zeros(kiln_ir::DType::F32, &shape));
+            let ty = &self.schedule.module.var(var).ty;
+            if ty.dtype == kiln_ir::DType::Bool {
+                // bool variables hold one byte per element: read out of the slot's words
+                let shape = ty.shape.as_fixed().unwrap_or_default();
+                // SAFETY: the slot holds n bools as 32-bit words.
+                *slot = Some(unsafe { crate::words::read(ty.dtype, from, n, &shape) }?);
+                continue;
             }
-            if let Some(TensorValue::F32(a)) = slot {
-                let to = a.as_mut_ptr();
+            if slot.as_mut().and_then(|x| var_words(x, n)).is_none() {
+                // first initialization: the only allocation a run can make
+                *slot = Some(TensorValue::zeros(ty.dtype, &ty.shape.as_fixed().unwrap_or_default()));
+            }
+            if let Some(to) = slot.as_mut().and_then(|x| var_words(x, n)) {
                 if to != from {
-                    // SAFETY: both hold n elements (the verifier matched the types).
-                    unsafe { std::ptr::copy(from, to, n) };
+                    // SAFETY: both hold n elements of the variable's dtype, `words[i]`
+                    // words (the verifier matched the types).
+                    unsafe { std::ptr::copy(from, to, bound.words[i]) };
                 }
             }
         }
@@ -507,8 +547,11 @@ impl Executable {
     pub fn value<'a>(&'a self, v: ValueId, vars: &'a [Option<TensorValue>]) -> Option<&'a [f32]> {
         let i = *self.buf_index.get(&v)?;
         let bound = self.bindings.get(self.current)?;
+        if self.schedule.buffers[i].dtype != kiln_ir::DType::F32 {
+            return None;
+        }
         let n = bound.sizes[i];
-        let slot = |k: usize| self.arena.get(bound.offsets[k]..bound.offsets[k] + n);
+        let slot = |k: usize| self.words().get(bound.offsets[k]..bound.offsets[k] + n);
         if let Some(&(_, k)) = self.plan.snapshots.iter().find(|x| x.0 == i) {
             return slot(k.index());
         }
@@ -538,10 +581,97 @@ impl Executable {
         self.bindings.get(self.current)?.bindings.shape(&ty.shape)
     }
 
+    /// The arena as words.
+    fn words(&self) -> &[f32] {
+        // SAFETY: a chunk is 16 f32s with no padding (repr(C)), so the chunks are
+        // `16 * len` consecutive initialized f32s.
+        unsafe { std::slice::from_raw_parts(self.arena.as_ptr().cast::<f32>(), self.arena.len() * 16) }
+    }
+
+    /// A computed value of any dtype after the last run (roots and assign sources),
+    /// copied out with its bound shape.
+    pub fn value_of(&self, v: ValueId, vars: &[Option<TensorValue>]) -> Option<TensorValue> {
+        let i = *self.buf_index.get(&v)?;
+        if let Some(h) = self.host_value(v) {
+            return Some(h.clone());
+        }
+        let bound = self.bindings.get(self.current)?;
+        let ty = self.schedule.module.ty(v)?;
+        let shape = bound.bindings.shape(&ty.shape)?;
+        if ty.dtype == kiln_ir::DType::F32 {
+            let data = self.value(v, vars)?;
+            return Some(TensorValue::F32(ndarray::ArrayD::from_shape_vec(shape, data.to_vec()).ok()?));
+        }
+        let k = match self.plan.places[i] {
+            Place::Slot(k) => k,
+            _ => return None,
+        };
+        let words = self.words().get(bound.offsets[k.index()]..bound.offsets[k.index()] + bound.words[i])?;
+        // SAFETY: the slot holds `sizes[i]` elements of the value's dtype, written by the
+        // last run, 64-byte aligned.
+        unsafe { crate::words::read(ty.dtype, words.as_ptr(), bound.sizes[i], &shape) }.ok()
+    }
+
     /// A non-f32 value computed on the interpreter during the last run.
     pub fn host_value(&self, v: ValueId) -> Option<&TensorValue> {
         let i = *self.buf_index.get(&v)?;
         self.bindings.get(self.current)?.host_vals.get(i)?.as_ref()
+    }
+}
+
+/// The storage of a variable value of `len` elements as arena words, if it is f32,
+/// i32 or i64 in row-major layout (what kernels read and write in place).
+fn var_words(v: &mut TensorValue, len: usize) -> Option<*mut f32> {
+    match v {
+        TensorValue::F32(a) if a.len() == len && a.is_standard_layout() => Some(a.as_mut_ptr()),
+        TensorValue::I32(a) if a.len() == len && a.is_standard_layout() => Some(a.as_mut_ptr().cast()),
+        TensorValue::I64(a) if a.len() == len && a.is_standard_layout() => Some(a.as_mut_ptr().cast()),
+        _ => None,
+    }
+}
+
+/// The error a kernel reported in its slots `at` (node + 1) and `at + 1` (the index),
+/// worded as the interpreter words it; the slot is cleared for the next run.
+fn index_error(
+    s: &Schedule,
+    ki: usize,
+    layouts: &[kiln_codegen::NestLayout],
+    args: &mut [i64],
+    at: usize,
+) -> crate::interp::EvalError {
+    use kiln_passes::schedule::Node;
+    let (tag, bad) = (args[at], args[at + 1]);
+    args[at] = 0;
+    let nest = match &s.steps[ki] {
+        Step::Loop(k) => {
+            layouts.iter().position(|l| l.error == Some(at)).and_then(|j| Some((k.nests.get(j)?, &layouts[j])))
+        }
+        _ => None,
+    };
+    let node = nest.and_then(|(n, _)| Some((n, tag.checked_sub(1).and_then(|t| n.nodes.get(t as usize))?)));
+    // the kernel's op of that kind (a kernel rarely holds two)
+    let op_of = |gather: bool| {
+        let v = s.step_ops(ki).into_iter().find(|&v| match s.module.op(v).kind {
+            kiln_ir::OpKind::Gather => gather,
+            kiln_ir::OpKind::CheckIndex { .. } => !gather,
+            _ => false,
+        });
+        v.map_or_else(String::new, |v| s.module.op(v).name.clone())
+    };
+    match node {
+        Some((_, Node::CheckIndex(_, bound))) => crate::interp::EvalError {
+            op: op_of(false),
+            message: format!("label {bad} is outside the valid range [0, {bound})"),
+        },
+        Some((n, g @ Node::Gather { .. })) => {
+            let k = n.nodes.iter().filter(|x| matches!(x, Node::Gather { .. })).position(|x| x == g).unwrap_or(0);
+            let rows = nest.and_then(|(_, l)| l.gathers.get(k)).map_or(0, |&slot| args[slot + 1]);
+            crate::interp::EvalError {
+                op: op_of(true),
+                message: format!("index {bad} is out of range for {rows} rows"),
+            }
+        }
+        _ => crate::interp::EvalError { op: op_of(true), message: format!("index {bad} is out of range") },
     }
 }
 
@@ -566,25 +696,18 @@ fn run_host_step(
             _ => {
                 let t = m.ty(u).ok_or("operand without a type")?;
                 let shape = bound.bindings.shape(&t.shape).ok_or("unbound operand shape")?;
-                // SAFETY: the buffer holds exactly `sizes[iu]` elements.
-                let data = unsafe { std::slice::from_raw_parts(bound.bases[iu], bound.sizes[iu]) };
-                let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data.to_vec())
-                    .map_err(|e| e.to_string())?;
-                TensorValue::F32(a)
+                // SAFETY: the buffer holds `sizes[iu]` elements of its dtype.
+                unsafe { crate::words::read(t.dtype, bound.bases[iu], bound.sizes[iu], &shape) }?
             }
         });
     }
     let refs: Vec<&TensorValue> = owned.iter().collect();
     let out = crate::interp::eval_op(m, v, &refs, vars, &bound.bindings).map_err(RunError::Eval)?;
     if let Some(&i) = buf_index.get(&v) {
-        match (places[i], &out) {
-            (Place::Host, _) => bound.host_vals[i] = Some(out),
-            (_, TensorValue::F32(a)) => {
-                let src = a.as_slice().ok_or("interpreter results are row-major")?;
-                // SAFETY: the slot holds sizes[i] elements, the op's shape.
-                unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), bound.bases[i], src.len().min(bound.sizes[i])) };
-            }
-            _ => return Err("an f32 slot got another dtype".into()),
+        match places[i] {
+            Place::Host => bound.host_vals[i] = Some(out),
+            // SAFETY: the slot holds sizes[i] elements of the op's dtype and shape.
+            _ => unsafe { crate::words::write(&out, bound.bases[i], bound.sizes[i]) }?,
         }
     }
     Ok(())

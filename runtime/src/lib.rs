@@ -27,6 +27,7 @@ pub mod interp;
 mod saver;
 mod session;
 mod value;
+mod words;
 
 pub use cache::{CompileReason, CompileStats};
 pub use callable::{AsFeed, Callable, Feed};

@@ -443,13 +443,14 @@ fn run_jit(
             continue;
         };
         let shape = bindings.shape(&t.shape).ok_or_else(|| jit_err("unbound fetch shape".into()))?;
-        if let Some(v) = exec.host_value(exec.schedule.roots[i]) {
-            out.push(v.clone());
+        let root = exec.schedule.roots[i];
+        if t.dtype != kiln_ir::DType::F32 {
+            let v =
+                exec.value_of(root, vars).ok_or_else(|| jit_err(format!("no value for fetch %{}", m.op(f).name)))?;
+            out.push(v);
             continue;
         }
-        let data = exec
-            .value(exec.schedule.roots[i], vars)
-            .ok_or_else(|| jit_err(format!("no buffer for fetch %{}", m.op(f).name)))?;
+        let data = exec.value(root, vars).ok_or_else(|| jit_err(format!("no buffer for fetch %{}", m.op(f).name)))?;
         let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data.to_vec())
             .map_err(|e| jit_err(e.to_string()))?;
         out.push(TensorValue::F32(a));

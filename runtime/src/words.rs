@@ -1,0 +1,85 @@
+//! Values in the arena's 32-bit words: f32 and i32 as themselves, bools as 0 or 1,
+//! 64-bit integers as two words (little-endian). Reading one into a [`TensorValue`]
+//! and writing one back, for interpreter steps, fetches and feeds.
+
+use crate::TensorValue;
+use kiln_ir::DType;
+use ndarray::{ArrayD, IxDyn};
+
+/// The value of `n` elements of `dtype` at `ptr`, shaped `shape`.
+///
+/// # Safety
+/// `ptr` must address `n` initialized elements of `dtype` in the arena's layout,
+/// aligned for the element type (arena slots are 64-byte aligned).
+pub(crate) unsafe fn read(dtype: DType, ptr: *const f32, n: usize, shape: &[usize]) -> Result<TensorValue, String> {
+    // SAFETY (each arm): forwarded from the caller; the element types have the
+    // arena's layout and alignment.
+    let v = match dtype {
+        DType::F32 => TensorValue::F32(array(shape, unsafe { std::slice::from_raw_parts(ptr, n) }.to_vec())?),
+        DType::I32 => {
+            TensorValue::I32(array(shape, unsafe { std::slice::from_raw_parts(ptr.cast::<i32>(), n) }.to_vec())?)
+        }
+        DType::I64 => {
+            TensorValue::I64(array(shape, unsafe { std::slice::from_raw_parts(ptr.cast::<i64>(), n) }.to_vec())?)
+        }
+        DType::F64 => {
+            TensorValue::F64(array(shape, unsafe { std::slice::from_raw_parts(ptr.cast::<f64>(), n) }.to_vec())?)
+        }
+        DType::Bool => {
+            let w = unsafe { std::slice::from_raw_parts(ptr.cast::<u32>(), n) };
+            TensorValue::Bool(array(shape, w.iter().map(|&x| x != 0).collect())?)
+        }
+    };
+    Ok(v)
+}
+
+fn array<T>(shape: &[usize], data: Vec<T>) -> Result<ArrayD<T>, String> {
+    ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|e| e.to_string())
+}
+
+/// Writes `v` (row-major) to `ptr`, at most `n` elements.
+///
+/// # Safety
+/// `ptr` must address room for `n` elements of `v`'s dtype in the arena's layout.
+pub(crate) unsafe fn write(v: &TensorValue, ptr: *mut f32, n: usize) -> Result<(), String> {
+    fn put<T: Copy>(a: &ArrayD<T>, dst: *mut T, n: usize) -> Result<(), String> {
+        let src = a.as_slice().ok_or("interpreter results are row-major")?;
+        // SAFETY: the caller's slot holds `n` elements; at most that many are copied.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len().min(n)) };
+        Ok(())
+    }
+    match v {
+        TensorValue::F32(a) => put(a, ptr, n),
+        TensorValue::I32(a) => put(a, ptr.cast(), n),
+        TensorValue::I64(a) => put(a, ptr.cast(), n),
+        TensorValue::F64(a) => put(a, ptr.cast(), n),
+        TensorValue::Bool(a) => {
+            let src = a.as_slice().ok_or("interpreter results are row-major")?;
+            for (k, &x) in src.iter().take(n).enumerate() {
+                // SAFETY: k < n, inside the caller's slot.
+                unsafe { ptr.cast::<u32>().add(k).write(x as u32) };
+            }
+            Ok(())
+        }
+        TensorValue::Unit => Err("a value-less result for a slot".into()),
+    }
+}
+
+/// Copies a fed array of `n` elements of `dtype` from `src` into a slot (bools widen
+/// to 32-bit words).
+///
+/// # Safety
+/// `src` must address `n` elements of `dtype` (a bool as one byte); `dst` room for
+/// them in the arena's layout.
+pub(crate) unsafe fn copy_feed(dtype: DType, src: *const u8, dst: *mut f32, n: usize) {
+    match dtype {
+        DType::Bool => {
+            for k in 0..n {
+                // SAFETY: k < n on both sides; a Rust bool is one byte, 0 or 1.
+                unsafe { dst.cast::<u32>().add(k).write(*src.add(k) as u32) };
+            }
+        }
+        // SAFETY: both hold n elements of 4 or 8 bytes.
+        _ => unsafe { std::ptr::copy_nonoverlapping(src, dst.cast::<u8>(), n * 4 * crate::bind::words_per(dtype)) },
+    }
+}
