@@ -294,19 +294,41 @@ impl Callable {
 
     /// Full checks when the feed shapes are new: shapes and shared dims, then a binding.
     fn rebind<F: AsFeed>(&mut self, sess: &mut Session, feeds: &[F], loc: &Loc) -> Result<()> {
-        let m = sess.graph().module().clone();
+        let shapes: Vec<&[usize]> = feeds.iter().map(|f| f.feed_shape()).collect();
+        self.bind_shapes(sess, &shapes, loc)
+    }
+
+    fn bind_shapes(&mut self, sess: &mut Session, shapes: &[&[usize]], loc: &Loc) -> Result<()> {
+        if shapes.len() != self.feed_tensors.len() {
+            let message = format!("{} shapes for a feed list of {}", shapes.len(), self.feed_tensors.len());
+            return Err(Error::Jit { message, loc: loc.clone() });
+        }
+        // the graph handle, not the module: a bind must not copy the graph
+        let g = sess.graph().clone();
+        let m = g.module();
         sess.vars.resize(m.vars.len(), None);
-        let shaped: Vec<(&Tensor, DType, &[usize])> = self
-            .feed_tensors
-            .iter()
-            .zip(feeds)
-            .zip(&self.feed_types)
-            .map(|((t, f), (_, d))| (t, *d, f.feed_shape()))
-            .collect();
+        let shaped: Vec<(&Tensor, DType, &[usize])> =
+            self.feed_tensors.iter().zip(shapes).zip(&self.feed_types).map(|((t, s), (_, d))| (t, *d, *s)).collect();
         let bindings = sess.bind_shapes(&m, &shaped, loc)?;
-        let signature =
-            self.param_pos.iter().map(|p| p.map_or_else(Vec::new, |i| feeds[i].feed_shape().to_vec())).collect();
+        let signature = self.param_pos.iter().map(|p| p.map_or_else(Vec::new, |i| shapes[i].to_vec())).collect();
         self.exec.prepare(&bindings, signature).map_err(|message| Error::Jit { message, loc: loc.clone() })
+    }
+
+    /// Binds the callable to feeds of these shapes (feed-list order) ahead of a run, as
+    /// the first run at those shapes would: shapes checked, buffers sized, argument
+    /// blocks filled; nothing is compiled. A later run at the same shapes finds the
+    /// binding (while it is among the executable's most recent
+    /// [`crate::SessionOptions::max_bindings`]).
+    #[track_caller]
+    pub fn bind(&mut self, sess: &mut Session, shapes: &[&[usize]]) -> Result<()> {
+        let loc = Loc::caller();
+        let pos = &self.param_pos;
+        if shapes.len() == self.feed_tensors.len()
+            && self.exec.select(pos.iter().map(|p| p.map_or(&[][..], |i| shapes[i])))
+        {
+            return Ok(());
+        }
+        self.bind_shapes(sess, shapes, &loc)
     }
 
     /// The root of fetch `i` if it has a value of dtype `want` (any dtype for `None`).
