@@ -966,3 +966,52 @@ fn deferred_epilogues_compile_when_a_batch_needs_them() {
     }
     assert_eq!(jit.run_counts(), (4, 0), "the initializer and three steps, all on the JIT");
 }
+
+#[test]
+fn the_gradient_of_a_gather_runs_in_kernels() {
+    // embedding-style rows picked by int32 indices, repeated rows accumulating
+    let g = Graph::new();
+    let table = g.placeholder(DType::F32, [5, 3], "table").unwrap();
+    let idx = g.placeholder(DType::I32, [None], "idx").unwrap();
+    let picked = kiln::gather(&table, &idx).unwrap();
+    let w = g.constant(rand_array(3, &[3], -1.0, 1.0)).unwrap();
+    let loss = kiln::reduce_sum(&(kiln::square(&picked).unwrap() * &w), Axes::All, false).unwrap();
+    let grad = kiln::gradients(&[&loss], &[&table]).unwrap()[0].clone().unwrap();
+    let feeds =
+        [(&table, rand_array(4, &[5, 3], -2.0, 2.0).into()), (&idx, TensorValue::from(vec![4i32, 0, 4, 2, 4, 1]))];
+    diff("gather gradient", &g, &[&grad, &loss], &feeds, 1e-5, 1e-5);
+    let mut jit = session(&g, Backend::Jit);
+    jit.run(&[&grad], &feeds).unwrap();
+    let s = jit.schedule_of(&[&grad]).unwrap();
+    assert!(!s.steps.iter().any(|st| matches!(st, kiln_passes::schedule::Step::Host(_))), "{}", s.describe());
+    // an index out of range fails in the forward gather, naming it
+    let bad = [(&table, feeds[0].1.clone()), (&idx, TensorValue::from(vec![1i32, 5]))];
+    let e = jit.run(&[&grad], &bad).unwrap_err();
+    assert!(e.to_string().contains("index 5 is out of range for 5 rows"), "{e}");
+}
+
+#[test]
+fn a_scatter_add_out_of_range_fails_in_its_kernel() {
+    let g = Graph::parse_ir(
+        "module {
+  %i = parameter : i32[?0]
+  %u = parameter : f32[?0,2]
+  %s = scatter_add %i, %u : f32[3,2]
+  %t = mul %s, %s : f32[3,2]
+}
+",
+    )
+    .unwrap();
+    let (i, u, t) =
+        (g.get_tensor_by_name("i").unwrap(), g.get_tensor_by_name("u").unwrap(), g.get_tensor_by_name("t").unwrap());
+    let ok = [(&i, TensorValue::from(vec![2i32, 0, 2])), (&u, rand_array(5, &[3, 2], -1.0, 1.0).into())];
+    diff("scatter_add", &g, &[&t], &ok, 1e-6, 1e-6);
+    let mut jit = session(&g, Backend::Jit);
+    let bad = [(&i, TensorValue::from(vec![2i32, 3, 0])), (&u, ok[1].1.clone())];
+    let e = jit.run(&[&t], &bad).unwrap_err();
+    assert!(e.to_string().contains("op %s: index 3 is out of range for 3 rows"), "{e}");
+    assert_eq!(jit.run_counts().1, 0);
+    let mut interp = session(&g, Backend::Interpreter);
+    let want = interp.run(&[&t], &bad).unwrap_err().to_string();
+    assert_eq!(e.to_string().split("run: ").nth(1), want.split("run: ").nth(1), "the interpreter's words");
+}

@@ -16,8 +16,8 @@ pub struct NestLayout {
     pub scalars: usize,
     /// Per output: slot of `1/count` for a mean (f32 bits).
     pub means: Vec<Option<usize>>,
-    /// Per gather node, in node order: slot of its row stride (elements), then of its
-    /// row count.
+    /// Per gather node in node order, then per scatter-add output in output order: slot
+    /// of its row stride (elements), then of its row count.
     pub gathers: Vec<usize>,
     /// For a nest that can fail: the slot the kernel sets to 1 when an index is out of
     /// range, followed by the slot of the offending index.
@@ -62,10 +62,9 @@ pub fn nest_layout(n: &LoopNest, base: usize) -> NestLayout {
             })
         })
         .collect();
-    let gathers = n
-        .nodes
-        .iter()
-        .filter(|x| matches!(x, Node::Gather { .. }))
+    let indexed = n.nodes.iter().filter(|x| matches!(x, Node::Gather { .. })).count()
+        + n.outputs.iter().filter(|o| o.scatter.is_some()).count();
+    let gathers = (0..indexed)
         .map(|_| {
             at += 2;
             at - 2

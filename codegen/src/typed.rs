@@ -4,8 +4,10 @@
 //! Each node's Cranelift type follows its element type: `f32`, `i32`, `i64`, and `i8`
 //! for bools (what comparisons produce). Bools are stored as 32-bit 0 or 1. A gather
 //! or index check that meets an index out of range records it in the nest's error
-//! slots (the node's number plus one, then the index) and reads nothing; the runtime
-//! fails the run after the call.
+//! slots (the node's number plus one, then the index) and reads nothing; a scatter-add
+//! output (the gradient of a gather) adds into the row its index names, or records
+//! the node count plus its output's number plus one and adds nothing. The runtime fails
+//! the run after the call.
 
 use crate::emit::{binary, combine, float_cc, ro, rw, slot, unary, Ctx};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -127,8 +129,9 @@ fn int_combine(b: &mut FunctionBuilder, r: ReduceOp, acc: Value, x: Value) -> Va
     }
 }
 
-/// Checks `0 <= index < rows` (an i64); records node `k` and the index in the error
-/// slots if not. Returns the in-range flag (i8).
+/// Checks `0 <= index < rows` (an i64); records `k` (a node, or the node count plus
+/// a scatter-add output) and the index in the error slots if not. Returns the
+/// in-range flag (i8).
 fn check(b: &mut FunctionBuilder, c: &Ctx, k: usize, index: Value, rows: Value) -> Value {
     let ok = b.ins().icmp(IntCC::UnsignedLessThan, index, rows);
     let bad_block = b.create_block();
@@ -206,10 +209,29 @@ pub(crate) fn point(b: &mut FunctionBuilder, c: &Ctx, offs_in: &[Value], offs_ou
         };
         vals.push(v);
     }
+    let mut scatters =
+        c.l.gathers.iter().skip(c.l.gathers.len() - n.outputs.iter().filter(|o| o.scatter.is_some()).count());
     for (j, o) in n.outputs.iter().enumerate() {
         let t = n.types[o.node];
         let x = vals[o.node];
-        let addr = b.ins().iadd(c.outputs[j].ptr, offs_out[j]);
+        let mut addr = b.ins().iadd(c.outputs[j].ptr, offs_out[j]);
+        // a scatter-add adds into the row its index node names, or nowhere (the run fails)
+        let mut skip = None;
+        if let Some(sc) = &o.scatter {
+            let at = *scatters.next().unwrap_or(&0);
+            let i = convert(b, n.types[sc.index], DType::I64, vals[sc.index]);
+            let rows = slot(b, c.args, at + 1);
+            let ok = check(b, c, n.nodes.len() + j, i, rows);
+            let add = b.create_block();
+            let done = b.create_block();
+            b.ins().brif(ok, add, &[], done, &[]);
+            b.switch_to_block(add);
+            let stride = slot(b, c.args, at);
+            let elems = b.ins().imul(i, stride);
+            let bytes = b.ins().ishl_imm_s(elems, c.outputs[j].shift);
+            addr = b.ins().iadd(addr, bytes);
+            skip = Some(done);
+        }
         match o.mode {
             OutMode::Store => {
                 let x = if c.broken && t == DType::F32 {
@@ -225,6 +247,10 @@ pub(crate) fn point(b: &mut FunctionBuilder, c: &Ctx, offs_in: &[Value], offs_ou
                 let new = if t == DType::F32 { combine(b, F32, r, old, x) } else { int_combine(b, r, old, x) };
                 store(b, t, new, addr);
             }
+        }
+        if let Some(done) = skip {
+            b.ins().jump(done, &[]);
+            b.switch_to_block(done);
         }
     }
 }

@@ -164,7 +164,7 @@ impl<'m> Fusion<'m> {
             | OpKind::Iota { .. }
             | OpKind::Gather
             | OpKind::CheckIndex { .. } => Class::Elementwise,
-            OpKind::Reduce { .. } => Class::Reduce,
+            OpKind::Reduce { .. } | OpKind::ScatterAdd => Class::Reduce,
             OpKind::MatMul => Class::MatMul,
             OpKind::DimSize { .. } => Class::Scalar,
             _ => Class::Sink,
@@ -178,7 +178,7 @@ impl<'m> Fusion<'m> {
         let not_yet = |what: String| Err(fail(name, format!("{what} is not compiled yet")));
         match op.kind {
             OpKind::Assign(_) | OpKind::Group => return Ok(()),
-            OpKind::Random { .. } | OpKind::Concat { .. } | OpKind::ArgMax { .. } | OpKind::ScatterAdd => {
+            OpKind::Random { .. } | OpKind::Concat { .. } | OpKind::ArgMax { .. } => {
                 return not_yet(op.kind.mnemonic().to_string());
             }
             _ => {}
@@ -211,7 +211,8 @@ impl<'m> Fusion<'m> {
                 return not_yet(on());
             }
             OpKind::Compare(_) if dt(op.operands[0]) == DType::Bool => return not_yet("a comparison of bools".into()),
-            OpKind::Gather | OpKind::CheckIndex { .. } => {
+            OpKind::ScatterAdd if t.dtype == DType::Bool => return not_yet("scatter_add of bool".into()),
+            OpKind::Gather | OpKind::CheckIndex { .. } | OpKind::ScatterAdd => {
                 let idx = if let OpKind::Gather = op.kind { op.operands[1] } else { op.operands[0] };
                 if !int(dt(idx)) {
                     return not_yet("gather by non-integer indices".into());
@@ -273,7 +274,10 @@ impl<'m> Fusion<'m> {
         for &v in live.iter().rev() {
             match self.class(v) {
                 Class::Reduce => {
-                    let space = self.shape(self.m.op(v).operands[0]);
+                    // a reduction iterates its input; a scatter-add its updates
+                    let op = self.m.op(v);
+                    let x = if let OpKind::ScatterAdd = op.kind { op.operands[1] } else { op.operands[0] };
+                    let space = self.shape(x);
                     let k = self.new_kernel(space);
                     self.kernel_of.insert(v, k);
                 }
@@ -728,6 +732,28 @@ impl<'m> Fusion<'m> {
                         strides,
                         len: out_shape.0.clone(),
                         mean_of,
+                        scatter: None,
+                    });
+                }
+                OpKind::ScatterAdd => {
+                    // over the updates' space: add each point into row `indices[i..]`
+                    let (indices, updates) = (op.operands[0], op.operands[1]);
+                    let node = self.node(&mut b, updates, &mset, &space)?;
+                    let index = self.prefix_node(&mut b, indices, &mset, &space)?;
+                    let out_shape = self.shape(v);
+                    let out_contig = contiguous(&out_shape);
+                    let ir = self.shape(indices).rank();
+                    let mut strides = vec![Stride::Zero; ir];
+                    strides.extend(out_contig[1..].iter().cloned());
+                    let scatter = Some(Scatter { index, stride: out_contig[0].clone(), rows: out_shape.0[0].clone() });
+                    outputs.push(KernelOutput {
+                        value: v,
+                        node,
+                        mode: OutMode::Reduce(ReduceOp::Sum),
+                        strides,
+                        len: out_shape.0.clone(),
+                        mean_of: None,
+                        scatter,
                     });
                 }
                 _ if self.force.contains(&v) => {
@@ -830,7 +856,7 @@ impl<'m> Fusion<'m> {
         let ty = self.m.ty(v).map_or(DType::F32, |t| t.dtype);
         let n = if members.contains(&v) && matches!(op.kind, OpKind::Gather) {
             self.gather_node(b, v, members, space)?
-        } else if members.contains(&v) && !matches!(op.kind, OpKind::Reduce { .. }) {
+        } else if members.contains(&v) && !matches!(op.kind, OpKind::Reduce { .. } | OpKind::ScatterAdd) {
             let args: Vec<usize> =
                 op.operands.iter().map(|&u| self.node(b, u, members, space)).collect::<Result<_, _>>()?;
             let node = match &op.kind {
@@ -894,15 +920,7 @@ impl Fusion<'_> {
         let op = self.m.op(v);
         let (params, indices) = (op.operands[0], op.operands[1]);
         let ir = self.shape(indices).rank();
-        let index = if ir == space.rank() {
-            self.node(b, indices, members, space)?
-        } else {
-            // indices vary along the leading dims only
-            let mut a = self.access(indices).ok_or_else(|| fail(&op.name, "indices are not addressable".into()))?;
-            a.strides.extend(std::iter::repeat_n(Stride::Zero, space.rank() - ir));
-            let i = b.input(a);
-            b.push(Node::Load(i), self.m.ty(indices).map_or(DType::I32, |t| t.dtype))
-        };
+        let index = self.prefix_node(b, indices, members, space)?;
         let pa = self.access(params).ok_or_else(|| fail(&op.name, "params are not addressable".into()))?;
         let rows = self.shape(params).0[0].clone();
         let stride = pa.strides[0].clone();
@@ -911,6 +929,26 @@ impl Fusion<'_> {
         let input = b.input(Access { buf: pa.buf, offset: pa.offset, strides });
         let ty = self.m.ty(v).map_or(DType::F32, |t| t.dtype);
         Ok(b.push(Node::Gather { input, index, stride, rows }, ty))
+    }
+
+    /// The node of `u`, whose dims are the leading dims of `space`: computed in the
+    /// nest if it iterates `u`'s own space, else loaded, constant along the other dims.
+    fn prefix_node(
+        &self,
+        b: &mut NestBuilder,
+        u: ValueId,
+        members: &HashSet<ValueId>,
+        space: &Shape,
+    ) -> Result<usize, PassError> {
+        let r = self.shape(u).rank();
+        if r == space.rank() {
+            return self.node(b, u, members, space);
+        }
+        let name = &self.m.op(u).name;
+        let mut a = self.access(u).ok_or_else(|| fail(name, "indices are not addressable".into()))?;
+        a.strides.extend(std::iter::repeat_n(Stride::Zero, space.rank() - r));
+        let i = b.input(a);
+        Ok(b.push(Node::Load(i), self.m.ty(u).map_or(DType::I32, |t| t.dtype)))
     }
 
     /// The value of a one-element integer or bool constant, seen through views.
@@ -936,6 +974,7 @@ fn store(v: ValueId, node: usize, space: &Shape) -> KernelOutput {
         strides: contiguous(space),
         len: space.0.clone(),
         mean_of: None,
+        scatter: None,
     }
 }
 

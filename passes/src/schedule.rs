@@ -130,6 +130,20 @@ pub struct KernelOutput {
     pub len: Vec<Dim>,
     /// For a mean, the dims whose product divides the sum.
     pub mean_of: Option<Vec<Dim>>,
+    /// For a scatter-add (the gradient of a gather): the row each point adds into.
+    pub scatter: Option<Scatter>,
+}
+
+/// Where a scatter-add output adds each point: the strides skip the index dims, and
+/// the row comes from a body node. An index outside `0..rows` fails the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scatter {
+    /// The node holding the row index.
+    pub index: usize,
+    /// Elements from one row of the output to the next.
+    pub stride: Stride,
+    /// Rows of the output.
+    pub rows: Dim,
 }
 
 /// A loop nest over one iteration space computing a DAG of scalar ops.
@@ -162,17 +176,19 @@ impl LoopNest {
     /// Whether a point can fail the run (an index out of range).
     pub fn fallible(&self) -> bool {
         self.nodes.iter().any(|n| matches!(n, Node::Gather { .. } | Node::CheckIndex(..)))
+            || self.outputs.iter().any(|o| o.scatter.is_some())
     }
 
     /// Whether the body is f32 throughout (masks of f32 comparisons aside), so the
     /// innermost loop can run F32X4; other bodies run one point at a time.
     pub fn is_f32(&self) -> bool {
         use kiln_ir::DType;
-        self.nodes.iter().zip(&self.types).all(|(n, t)| match n {
-            Node::Cmp(_, x, _) => *t == DType::Bool && self.types[*x] == DType::F32,
-            Node::Int(_) | Node::Iota(_) | Node::Convert(_) | Node::Gather { .. } | Node::CheckIndex(..) => false,
-            _ => *t == DType::F32,
-        })
+        self.outputs.iter().all(|o| o.scatter.is_none())
+            && self.nodes.iter().zip(&self.types).all(|(n, t)| match n {
+                Node::Cmp(_, x, _) => *t == DType::Bool && self.types[*x] == DType::F32,
+                Node::Int(_) | Node::Iota(_) | Node::Convert(_) | Node::Gather { .. } | Node::CheckIndex(..) => false,
+                _ => *t == DType::F32,
+            })
     }
 }
 

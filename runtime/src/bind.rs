@@ -160,7 +160,8 @@ fn fill_nest(
         Node::Gather { stride, rows, .. } => Some((stride, rows)),
         _ => None,
     });
-    for ((stride, rows), &at) in gathers.zip(&l.gathers) {
+    let scatters = n.outputs.iter().filter_map(|o| o.scatter.as_ref().map(|s| (&s.stride, &s.rows)));
+    for ((stride, rows), &at) in gathers.chain(scatters).zip(&l.gathers) {
         a[at] = ev.stride(stride)?;
         a[at + 1] = i64::try_from(ev.dim(rows)?).map_err(|e| e.to_string())?;
     }

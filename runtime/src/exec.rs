@@ -671,7 +671,19 @@ fn index_error(
                 message: format!("index {bad} is out of range for {rows} rows"),
             }
         }
-        _ => crate::interp::EvalError { op: op_of(true), message: format!("index {bad} is out of range") },
+        _ => {
+            // a scatter-add output: tag = nodes + output + 1, its slots after the gathers'
+            let scatter = nest.and_then(|(n, l)| {
+                let j = (tag as usize).checked_sub(n.nodes.len() + 1)?;
+                let k = n.outputs[..j].iter().filter(|o| o.scatter.is_some()).count();
+                let gathers = n.nodes.iter().filter(|x| matches!(x, Node::Gather { .. })).count();
+                l.gathers.get(gathers + k).map(|&slot| args[slot + 1])
+            });
+            let op = s.step_ops(ki).into_iter().find(|&v| matches!(s.module.op(v).kind, kiln_ir::OpKind::ScatterAdd));
+            let op = op.map_or_else(|| op_of(true), |v| s.module.op(v).name.clone());
+            let rows = scatter.map_or_else(String::new, |r| format!(" for {r} rows"));
+            crate::interp::EvalError { op, message: format!("index {bad} is out of range{rows}") }
+        }
     }
 }
 
