@@ -190,3 +190,81 @@ fn saving_an_uninitialized_variable_is_an_error() {
     let e = Saver::new(&g).save(&sess, dir("uninit").join("ckpt"), None).unwrap_err();
     assert!(matches!(e, kiln::Error::Uninitialized { .. }), "{e}");
 }
+
+/// Rewrites a checkpoint without its checksum metadata, one value changed.
+fn stripped(p: &Path, change: bool) -> PathBuf {
+    let bytes = std::fs::read(p).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut tensors: Vec<(String, Vec<u8>, Vec<usize>, safetensors::Dtype)> =
+        st.tensors().into_iter().map(|(n, t)| (n, t.data().to_vec(), t.shape().to_vec(), t.dtype())).collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    if change {
+        tensors[0].1[0] ^= 0x40;
+    }
+    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .map(|(n, d, s, t)| (n.clone(), safetensors::tensor::TensorView::new(*t, s.clone(), d).unwrap()))
+        .collect();
+    let out = p.with_file_name("stripped.safetensors");
+    std::fs::write(&out, safetensors::serialize(views, None).unwrap()).unwrap();
+    out
+}
+
+#[test]
+fn checkpoints_without_checksums_are_refused_unless_allowed() {
+    let p = saved("stripped");
+    let changed = stripped(&p, true);
+    let e = restore_err(&changed, &[2, 3], DType::F32);
+    assert!(e.contains("stripped.safetensors") && e.contains("has no checksum"), "{e}");
+    assert!(e.contains("tensor 'beta1_power'"), "names the first variable: {e}");
+    // safetensors from another tool restore on request
+    let clean = stripped(&p, false);
+    let (g, mut sess) = model_only(&[2, 3], DType::F32);
+    Saver::new(&g).allow_missing_checksums(true).restore(&mut sess, &clean).unwrap();
+    let (g0, mut s0) = model_only(&[2, 3], DType::F32);
+    Saver::new(&g0).restore(&mut s0, &p).unwrap();
+    assert_eq!(values(&sess, &["dense/W", "dense/b"]), values(&s0, &["dense/W", "dense/b"]));
+}
+
+#[test]
+fn every_corruption_error_names_the_file_and_a_tensor_entry_names_its_variable() {
+    let p = saved("corrupt_names");
+    let bytes = std::fs::read(&p).unwrap();
+    let d = p.parent().unwrap().join("c.safetensors");
+    let header = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let text = String::from_utf8_lossy(&bytes[8..header]).into_owned();
+    // the data offsets of each tensor, as digits in the header: change one digit
+    let mut cases = 0;
+    for (i, c) in text.char_indices().filter(|(_, c)| c.is_ascii_digit()) {
+        let mut f = bytes.clone();
+        f[8 + i] = if c == '9' { b'1' } else { c as u8 + 1 };
+        std::fs::write(&d, &f).unwrap();
+        let (g, mut sess) = model_only(&[2, 3], DType::F32);
+        let Err(e) = Saver::new(&g).restore(&mut sess, &d) else { continue };
+        let e = e.to_string();
+        assert!(e.contains("c.safetensors"), "names the file: {e}");
+        // a digit inside a tensor's entry (its shape, offsets or checksum) names it
+        let before = &text[..i];
+        let entry = [
+            "dense/W/Adam_1",
+            "dense/W/Adam",
+            "dense/b/Adam_1",
+            "dense/b/Adam",
+            "dense/W",
+            "dense/b",
+            "beta1_power",
+            "beta2_power",
+        ]
+        .iter()
+        .filter_map(|n| before.rfind(&format!("\"{n}\"")).map(|at| (at, *n)))
+        .max();
+        if let Some((at, name)) = entry {
+            let inside = !before[at..].contains('}');
+            if inside && !e.contains("not a complete safetensors file") {
+                assert!(e.contains(&format!("'{name}'")), "a change in {name}'s entry: {e}");
+            }
+        }
+        cases += 1;
+    }
+    assert!(cases > 20, "{cases} corrupt headers tried");
+}

@@ -5,7 +5,12 @@
 //! header metadata carries a CRC-32 per tensor, so a flipped bit is caught on restore.
 //! Saving writes a temporary file, fsyncs it and renames it over the target, so a crash
 //! or an I/O error mid-save leaves the previous checkpoint intact. A text `checkpoint`
-//! file beside it names the latest one, as TF's does.
+//! file beside it names the latest one, as TF's does. A save replaces that index (the
+//! same way) before it prunes old checkpoints, so whenever a process dies the index
+//! names only complete files that exist; temporary files a dead process left behind
+//! are removed by the next save to the directory. A restore refuses a file whose
+//! tensors lack their checksums unless [`Saver::allow_missing_checksums`] says so
+//! (safetensors written by another tool carry none).
 
 use crate::{Error, Result, Session, TensorValue};
 use kiln_frontend::{Graph, Tensor};
@@ -22,6 +27,9 @@ pub struct Saver {
     vars: Vec<String>,
     max_to_keep: usize,
     kept: VecDeque<PathBuf>,
+    /// The directories whose index this saver has read back into `kept`.
+    recovered: Vec<PathBuf>,
+    allow_unchecked: bool,
     fail_after: Option<usize>,
 }
 
@@ -29,7 +37,18 @@ impl Saver {
     /// A saver of every variable the graph has now, optimizer slots included.
     pub fn new(graph: &Graph) -> Saver {
         let vars = graph.module().vars.iter().map(|v| v.name.clone()).collect();
-        Saver { vars, max_to_keep: 5, kept: VecDeque::new(), fail_after: None }
+        Saver::of(vars)
+    }
+
+    fn of(vars: Vec<String>) -> Saver {
+        Saver {
+            vars,
+            max_to_keep: 5,
+            kept: VecDeque::new(),
+            recovered: Vec::new(),
+            allow_unchecked: false,
+            fail_after: None,
+        }
     }
 
     /// A saver of the given variables only.
@@ -43,7 +62,14 @@ impl Saver {
                 v.var_name().ok_or_else(|| Error::NotAPlaceholder { tensor: v.name(), loc: loc.clone() })
             })
             .collect::<Result<_>>()?;
-        Ok(Saver { vars: names, max_to_keep: 5, kept: VecDeque::new(), fail_after: None })
+        Ok(Saver::of(names))
+    }
+
+    /// Restore safetensors files that carry no checksums (written by NumPy, PyTorch or
+    /// by hand), which are otherwise refused: without them a changed byte goes unseen.
+    pub fn allow_missing_checksums(mut self, allow: bool) -> Saver {
+        self.allow_unchecked = allow;
+        self
     }
 
     /// How many of its checkpoints this saver keeps (TF default 5; 0 keeps all).
@@ -83,22 +109,38 @@ impl Saver {
             loc: loc.clone(),
         };
         std::fs::create_dir_all(&dir).map_err(|e| io(e, &dir))?;
-        atomic_write(&path, &bytes, self.fail_after).map_err(|e| io(e, &path))?;
-        self.kept.retain(|p| *p != path);
-        self.kept.push_back(path.clone());
-        while self.max_to_keep > 0 && self.kept.len() > self.max_to_keep {
-            if let Some(old) = self.kept.pop_front() {
-                // best effort, as TF: a checkpoint that is already gone is fine
-                let _ = std::fs::remove_file(old);
+        remove_stale_temporaries(&dir);
+        if !self.recovered.contains(&dir) {
+            // go on pruning what an earlier saver (another run of the program) kept
+            self.recovered.push(dir.clone());
+            for p in listed_checkpoints(&dir) {
+                if !self.kept.contains(&p) {
+                    self.kept.push_back(p);
+                }
             }
         }
+        // 1. the new checkpoint, complete on disk before anything names it
+        atomic_write(&path, &bytes, self.fail_after).map_err(|e| io(e, &path))?;
+        let mut kept = self.kept.clone();
+        kept.retain(|p| *p != path);
+        kept.push_back(path.clone());
+        let mut pruned = Vec::new();
+        while self.max_to_keep > 0 && kept.len() > self.max_to_keep {
+            pruned.extend(kept.pop_front());
+        }
+        // 2. the index, naming only files that exist
         let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let mut index = format!("model_checkpoint_path: {:?}\n", name(&path));
-        for p in &self.kept {
+        for p in &kept {
             index.push_str(&format!("all_model_checkpoint_paths: {:?}\n", name(p)));
         }
         let index_path = dir.join("checkpoint");
         atomic_write(&index_path, index.as_bytes(), None).map_err(|e| io(e, &index_path))?;
+        self.kept = kept;
+        // 3. only now the files nothing names any more (best effort, as TF)
+        for old in pruned {
+            let _ = std::fs::remove_file(old);
+        }
         Ok(path)
     }
 
@@ -155,18 +197,33 @@ impl Saver {
         })?;
         let corrupt = |message: String| Error::CheckpointCorrupt { path: shown.clone(), message, loc: loc.clone() };
         let invalid = |e: safetensors::SafeTensorError| corrupt(format!("not a complete safetensors file ({e:?})"));
-        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(invalid)?;
-        let st = SafeTensors::deserialize(&bytes).map_err(invalid)?;
+        let (header, meta) = SafeTensors::read_metadata(&bytes).map_err(invalid)?;
+        let data_len = bytes.len().saturating_sub(8).saturating_sub(header);
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| match bad_tensor(&meta, data_len) {
+            // name the tensor whose entry does not fit the file
+            Some(why) => corrupt(why),
+            None => invalid(e),
+        })?;
         let sums = meta.metadata().clone().unwrap_or_default();
         // the whole file must be intact, not only the tensors this saver loads
         let mut all = st.tensors();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, t) in &all {
-            if let Some(sum) = sums.get(&format!("crc32/{name}")) {
-                let got = format!("{:08x}", crc32fast::hash(t.data()));
-                if *sum != got {
-                    return Err(corrupt(format!("tensor '{name}' fails its checksum ({got}, expected {sum})")));
+            match sums.get(&format!("crc32/{name}")) {
+                Some(sum) => {
+                    let got = format!("{:08x}", crc32fast::hash(t.data()));
+                    if *sum != got {
+                        return Err(corrupt(format!("tensor '{name}' fails its checksum ({got}, expected {sum})")));
+                    }
                 }
+                None if !self.allow_unchecked => {
+                    let by =
+                        if sums.contains_key("format") { "its kiln header lost it" } else { "not written by kiln?" };
+                    return Err(corrupt(format!(
+                        "tensor '{name}' has no checksum ({by}); Saver::allow_missing_checksums(true) restores it unchecked"
+                    )));
+                }
+                None => {}
             }
         }
         let graph = sess.graph().clone();
@@ -219,6 +276,58 @@ pub fn latest_checkpoint(dir: impl AsRef<Path>) -> Option<PathBuf> {
     let line = text.lines().find_map(|l| l.strip_prefix("model_checkpoint_path: "))?;
     let name = line.trim().trim_matches('"');
     Some(dir.join(name))
+}
+
+/// The checkpoints the `checkpoint` index in `dir` lists, oldest first.
+fn listed_checkpoints(dir: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(dir.join("checkpoint")) else { return Vec::new() };
+    text.lines()
+        .filter_map(|l| l.strip_prefix("all_model_checkpoint_paths: "))
+        .map(|n| dir.join(n.trim().trim_matches('"')))
+        .collect()
+}
+
+/// Removes the temporary files (`.NAME.tmp-PID`) that processes no longer running left
+/// in `dir` when they died mid-write.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp-")).map(|(_, pid)| pid.to_string())
+        else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if pid != std::process::id() && !process_alive(pid) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Whether a process is running; where that cannot be told, assume it is (its
+/// temporary file stays).
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
+}
+
+/// Which tensor entry of a header does not fit its size or the `body` bytes of data
+/// after the header, if one does not.
+fn bad_tensor(meta: &safetensors::tensor::Metadata, body: usize) -> Option<String> {
+    let mut infos: Vec<(String, &safetensors::tensor::TensorInfo)> = meta.tensors().into_iter().collect();
+    infos.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, info) in infos {
+        let (start, end) = info.data_offsets;
+        let elems = info.shape.iter().try_fold(1usize, |p, &d| p.checked_mul(d));
+        let need = elems.and_then(|n| n.checked_mul(info.dtype.bitsize()).map(|b| b.div_ceil(8)));
+        if start > end || end > body || need != Some(end - start) {
+            return Some(format!(
+                "tensor '{name}' ({:?}{:?}) has data offsets {start}..{end}, which do not fit its size or the file",
+                info.dtype, info.shape
+            ));
+        }
+    }
+    None
 }
 
 /// Writes `bytes` to a temporary file beside `path`, fsyncs it and renames it over
