@@ -473,12 +473,15 @@ pub(crate) fn unary(b: &mut FunctionBuilder, ty: Type, u: UnaryOp, x: Value) -> 
         UnaryOp::Neg => b.ins().fneg(x),
         UnaryOp::Abs => b.ins().fabs(x),
         UnaryOp::Sign => {
+            // neither side of 0: x * 0 keeps ±0 and NaN, and gives ±0 for a denormal
+            // that flush-to-zero reads as 0 (never the denormal itself)
             let zero = math::splat_const(b, ty, 0.0);
             let one = math::splat_const(b, ty, 1.0);
             let mone = math::splat_const(b, ty, -1.0);
             let pos = b.ins().fcmp(FloatCC::GreaterThan, x, zero);
             let neg = b.ins().fcmp(FloatCC::LessThan, x, zero);
-            let t = math::select(b, ty, neg, mone, x);
+            let x0 = b.ins().fmul(x, zero);
+            let t = math::select(b, ty, neg, mone, x0);
             math::select(b, ty, pos, one, t)
         }
         UnaryOp::Exp => math::exp(b, ty, x),

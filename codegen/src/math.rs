@@ -1,11 +1,12 @@
 //! Inline polynomial math for F32 and F32X4, so exp/log/tanh/sigmoid vectorize.
 //!
 //! Max errors, measured against f64 over the tests' ranges (see `tests/jit.rs`):
-//! - `exp`: Cephes expf, ~1 ulp (relative 1.2e-7) on [-87, 88]; inputs are clamped
-//!   there, so exp(x) for x > 88.7 is 3.3e38 rather than inf and for x < -87.3 is ~1e-38
-//!   rather than a denormal or 0.
-//! - `log`: Cephes logf, ~1 ulp for normal positive inputs; log(0) = -inf, log(x<0) and
-//!   log(NaN) = NaN, log(inf) = inf; denormal inputs are treated as 0.
+//! - `exp`: Cephes expf, ~1 ulp (relative 1.2e-7) on [-87, 88]; 2^n is applied as two
+//!   halves, so results overflow to inf exactly where f32 does (x > 88.7228) and fall
+//!   through the denormals to 0 (x < -103.3) as the interpreter's do.
+//! - `log`: Cephes logf, ~1 ulp for normal positive inputs, and for denormal ones, which
+//!   are scaled by 2^23 first; log(0) = -inf, log(x<0) and log(NaN) = NaN,
+//!   log(inf) = inf.
 //! - `tanh`: Eigen's (and XLA's) rational approximation on [-7.9, 7.9]: absolute
 //!   3.5e-7 over [-10, 10], relative 4e-7 on [-0.5, 0.5]; odd, exact at 0.
 //! - `sigmoid`: `1/(1+exp(-x))`, absolute 1e-7.
@@ -86,9 +87,10 @@ fn poly(b: &mut FunctionBuilder, ty: Type, x: Value, coeffs: &[f32]) -> Value {
     acc
 }
 
-/// `e^x` (Cephes expf).
+/// `e^x` (Cephes expf). `x` is clamped to [-104, 89], beyond which f32's exp is 0 or
+/// inf anyway, so that `n = round(x log2 e)` stays within [-150, 129].
 pub fn exp(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
-    let x = clamp(b, ty, x, -87.336_55, 88.722_83);
+    let x = clamp(b, ty, x, -104.0, 89.0);
     let log2e = splat_const(b, ty, std::f32::consts::LOG2_E);
     let magic = splat_const(b, ty, 12_582_912.0); // 1.5 * 2^23: adding it rounds to an integer
     let t = b.ins().fma(x, log2e, magic);
@@ -103,25 +105,46 @@ pub fn exp(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
     let one = splat_const(b, ty, 1.0);
     let r1 = b.ins().fadd(r, one);
     let y = b.ins().fma(p, r2, r1);
-    // 2^n from the exponent bits
+    // 2^n = 2^(n/2) * 2^(n - n/2), each a normal float for n in [-150, 129]: the second
+    // multiply overflows or underflows exactly as e^x does in f32
     let it = int_ty(ty);
     let ni = b.ins().fcvt_to_sint_sat(it, n);
+    let n1 = b.ins().sshr_imm_s(ni, 1);
+    let n2 = b.ins().isub(ni, n1);
     let k127 = int_const(b, ty, 127);
-    let ni = b.ins().iadd(ni, k127);
-    let sh = b.ins().iconst(I32, 23);
-    let ni = b.ins().ishl(ni, sh);
-    let scale = bits(b, ty, ni);
-    b.ins().fmul(y, scale)
+    let pow2 = |b: &mut FunctionBuilder, k: Value| {
+        let e = b.ins().iadd(k, k127);
+        let sh = b.ins().iconst(I32, 23);
+        let e = b.ins().ishl(e, sh);
+        bits(b, ty, e)
+    };
+    let (s1, s2) = (pow2(b, n1), pow2(b, n2));
+    let y = b.ins().fmul(y, s1);
+    b.ins().fmul(y, s2)
 }
 
-/// Natural log (Cephes logf) with IEEE special cases.
-pub fn log(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
+/// Natural log (Cephes logf) with IEEE special cases. A denormal input is scaled by
+/// 2^23 (and its exponent lowered by 23) so it reads as a normal float.
+pub fn log(b: &mut FunctionBuilder, ty: Type, x0: Value) -> Value {
     let it = int_ty(ty);
+    let tiny = splat_const(b, ty, f32::MIN_POSITIVE);
+    let denormal = b.ins().fcmp(FloatCC::LessThan, x0, tiny);
+    let two23 = splat_const(b, ty, 8_388_608.0);
+    let scaled = b.ins().fmul(x0, two23);
+    let x = select(b, ty, denormal, scaled, x0);
     let xi = bits(b, it, x);
     let sh = b.ins().iconst(I32, 23);
     let e = b.ins().sshr(xi, sh);
     let k = int_const(b, ty, -126);
     let e = b.ins().iadd(e, k);
+    let (normal_bias, denormal_bias) = (int_const(b, ty, 0), int_const(b, ty, -23));
+    let dmask = if ty == F32 { denormal } else { bits(b, I32X4, denormal) };
+    let bias = if ty == F32 {
+        b.ins().select(dmask, denormal_bias, normal_bias)
+    } else {
+        b.ins().bitselect(dmask, denormal_bias, normal_bias)
+    };
+    let e = b.ins().iadd(e, bias);
     let mask = int_const(b, ty, 0x007f_ffff);
     let mant = b.ins().band(xi, mask);
     let half = int_const(b, ty, 0x3f00_0000); // exponent of 0.5
@@ -164,14 +187,14 @@ pub fn log(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
     let s = b.ins().fadd(m, y);
     let q2 = splat_const(b, ty, 0.693_359_4);
     let r = b.ins().fma(ef, q2, s);
-    // special cases: x <= tiny -> -inf (0 and denormals), x < 0 or NaN -> NaN, inf -> inf
+    // special cases: 0 -> -inf (a denormal scaled above is not 0), x < 0 or NaN -> NaN,
+    // inf -> inf
     let zero = splat_const(b, ty, 0.0);
-    let tiny = splat_const(b, ty, f32::MIN_POSITIVE);
     let ninf = splat_const(b, ty, f32::NEG_INFINITY);
     let inf = splat_const(b, ty, f32::INFINITY);
     let nan = splat_const(b, ty, f32::NAN);
-    let is_small = b.ins().fcmp(FloatCC::LessThan, x, tiny);
-    let r = select(b, ty, is_small, ninf, r);
+    let is_zero = b.ins().fcmp(FloatCC::Equal, x, zero);
+    let r = select(b, ty, is_zero, ninf, r);
     let neg = b.ins().fcmp(FloatCC::LessThan, x, zero);
     let unord = b.ins().fcmp(FloatCC::Unordered, x, x);
     let bad = or_mask(b, ty, neg, unord);
