@@ -45,8 +45,14 @@ pub(crate) fn gradients_at(
             inner.unique_name(&scoped)
         };
         let before = inner.module.ops.len();
-        let r =
-            kiln_passes::autodiff::gradients(&mut inner.module, &yv, gv.as_deref(), &xv, &prefix, Some(loc.clone()));
+        let r = kiln_passes::autodiff::gradients(
+            std::sync::Arc::make_mut(&mut inner.module),
+            &yv,
+            gv.as_deref(),
+            &xv,
+            &prefix,
+            Some(loc.clone()),
+        );
         // keep the frontend's name table in step with what the pass added
         let added: Vec<String> = inner.module.ops[before..].iter().map(|o| o.name.clone()).collect();
         for n in added {

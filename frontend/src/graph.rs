@@ -3,10 +3,11 @@
 use crate::constant::{cast_literal, IntoConstant};
 use crate::{Error, Result, Tensor};
 use kiln_ir::{infer_type, DType, Dim, DimClasses, Loc, Module, Op, OpKind, Shape, Type, ValueId, VarId};
-use std::cell::{Ref, RefCell};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// What to do with a broadcast that turns vectors into a matrix by expanding both
 /// operands (`[n,1]` with `[n]`, or `[n,1]` with `[1,n]`): the notebook's classic
@@ -82,7 +83,9 @@ pub(crate) struct VarInfo {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) id: u64,
-    pub(crate) module: Module,
+    /// Shared with snapshots `Graph::module` handed out; building copies it only while
+    /// one is alive.
+    pub(crate) module: Arc<Module>,
     pub(crate) classes: DimClasses,
     pub(crate) used_names: HashSet<String>,
     name_counters: HashMap<String, usize>,
@@ -139,7 +142,7 @@ impl Graph {
         Graph {
             inner: Rc::new(RefCell::new(Inner {
                 id: NEXT_GRAPH.fetch_add(1, Ordering::Relaxed),
-                module: Module::new(),
+                module: Arc::new(Module::new()),
                 classes: DimClasses::default(),
                 used_names: HashSet::new(),
                 name_counters: HashMap::new(),
@@ -160,9 +163,11 @@ impl Graph {
         self.inner.borrow().id
     }
 
-    /// The IR built so far.
-    pub fn module(&self) -> Ref<'_, Module> {
-        Ref::map(self.inner.borrow(), |g| &g.module)
+    /// A snapshot of the IR built so far. It holds no borrow of the graph: ops built
+    /// while it is alive go into the graph (which copies its module once for that),
+    /// not into the snapshot.
+    pub fn module(&self) -> Arc<Module> {
+        self.inner.borrow().module.clone()
     }
 
     /// The IR as text (see [`kiln_ir::print`]).
@@ -299,7 +304,13 @@ impl Graph {
         let ty = infer_type(&g.module, &g.classes, &kind, operands, declared.as_ref())
             .map_err(|message| Error::Invalid { op: g.peek_name(&scoped), message, loc: loc.clone() })?;
         let name = g.unique_name(&scoped);
-        Ok(g.module.push(Op { kind, operands: operands.to_vec(), ty, name, loc: Some(loc.clone()) }))
+        Ok(Arc::make_mut(&mut g.module).push(Op {
+            kind,
+            operands: operands.to_vec(),
+            ty,
+            name,
+            loc: Some(loc.clone()),
+        }))
     }
 
     /// Appends an op under an exact name the caller reserved (a name scope's own name).
@@ -310,7 +321,13 @@ impl Graph {
             message,
             loc: loc.clone(),
         })?;
-        Ok(g.module.push(Op { kind, operands: operands.to_vec(), ty, name: name.to_string(), loc: Some(loc.clone()) }))
+        Ok(Arc::make_mut(&mut g.module).push(Op {
+            kind,
+            operands: operands.to_vec(),
+            ty,
+            name: name.to_string(),
+            loc: Some(loc.clone()),
+        }))
     }
 
     /// Opens a name scope and returns its full name, which no op has taken.
@@ -347,7 +364,7 @@ impl Graph {
         if let Some(c) = g.classes.union(a, b) {
             return Err(c);
         }
-        g.module.constraints.push((a.clone(), b.clone()));
+        Arc::make_mut(&mut g.module).constraints.push((a.clone(), b.clone()));
         Ok(())
     }
 

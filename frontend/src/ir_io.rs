@@ -49,7 +49,7 @@ impl Graph {
                 inner.reserve_name(name);
             }
             inner.vars = vars;
-            inner.module = module;
+            inner.module = std::sync::Arc::new(module);
         }
         Ok(g)
     }

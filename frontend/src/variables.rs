@@ -5,6 +5,7 @@ use crate::graph::{check_name, VarInfo};
 use crate::ops::values;
 use crate::{Error, Graph, Result, Tensor};
 use kiln_ir::{DType, Literal, Loc, OpKind, RandomDist, Shape, Type, Var};
+use std::sync::Arc;
 
 /// How a variable gets its first value (TF initializers). Random ones draw from a seed
 /// derived from the graph seed, so a run is reproducible.
@@ -185,7 +186,12 @@ impl Graph {
         let var = {
             let mut g = self.inner.borrow_mut();
             g.reserve_name(&full);
-            g.module.add_var(Var { name: full.clone(), ty: ty.clone(), trainable, loc: Some(loc.clone()) })
+            Arc::make_mut(&mut g.module).add_var(Var {
+                name: full.clone(),
+                ty: ty.clone(),
+                trainable,
+                loc: Some(loc.clone()),
+            })
         };
         // variable ops live at the root of the name space, named after the variable
         let saved = std::mem::take(&mut self.inner.borrow_mut().name_scopes);
@@ -208,7 +214,7 @@ impl Graph {
             let mut g = self.inner.borrow_mut();
             let ok = g.module.value_by_name(full).is_none();
             let name = if ok { full.to_string() } else { g.unique_name(full) };
-            g.module.push(kiln_ir::Op {
+            Arc::make_mut(&mut g.module).push(kiln_ir::Op {
                 kind: OpKind::Read(var),
                 operands: vec![],
                 ty: Some(ty.clone()),

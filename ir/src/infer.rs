@@ -46,9 +46,9 @@ pub fn infer_type(
             if t.dtype != lit.dtype() {
                 return Err(format!("literal of {} declared as {}", lit.dtype(), t.dtype));
             }
-            let dims = t.shape.as_fixed().ok_or("a constant's shape must be fixed")?;
-            let n: usize = dims.iter().product();
-            if n != lit.len() {
+            let n =
+                t.shape.fixed_elements().filter(|_| !t.shape.has_sym()).ok_or("a constant's shape must be fixed")?;
+            if n != lit.len() as u64 {
                 return Err(format!("{} literal values for shape {} ({n} elements)", lit.len(), t.shape));
             }
             Some(t)
@@ -180,7 +180,7 @@ pub fn infer_type(
             }
             for (a, ((od, rd), &b)) in x.shape.0.iter().zip(&t.shape.0).zip(begin).enumerate() {
                 let ok = match (classes.canon(od), classes.canon(rd)) {
-                    (Dim::Fixed(n), Dim::Fixed(s)) => b + s <= n,
+                    (Dim::Fixed(n), Dim::Fixed(s)) => b.checked_add(s).is_some_and(|end| end <= n),
                     (o, r) => b == 0 && o == r,
                 };
                 if !ok {
@@ -207,7 +207,9 @@ pub fn infer_type(
                 for a in 0..rank {
                     if a == *axis {
                         match classes.canon(&t.shape.0[a]) {
-                            Dim::Fixed(n) => total += n,
+                            Dim::Fixed(n) => {
+                                total = total.checked_add(n).ok_or("the concat axis overflows")?;
+                            }
                             d => return Err(format!("operand {i} has symbolic dim {d} on the concat axis")),
                         }
                     } else if !classes.same(&t.shape.0[a], &first.shape.0[a]) {
@@ -351,6 +353,9 @@ pub fn infer_type(
             Some(t)
         }
     };
+    if let Some(t) = &ty {
+        t.shape.check_size()?;
+    }
     Ok(ty)
 }
 

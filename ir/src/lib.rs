@@ -25,5 +25,5 @@ pub use op::{
 };
 pub use parse::{parse, parse_unverified, IrTextError, ParseError};
 pub use print::{literal_text, op_text, print};
-pub use types::{DType, Dim, Shape, Type};
+pub use types::{DType, Dim, Shape, Type, MAX_ELEMENTS};
 pub use verify::{is_valid_name, verify, verify_from, VerifyError};

@@ -117,7 +117,24 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
                                 Some('"') => s.push('"'),
                                 Some('\\') => s.push('\\'),
                                 Some('n') => s.push('\n'),
+                                Some('r') => s.push('\r'),
                                 Some('t') => s.push('\t'),
+                                Some('0') => s.push('\0'),
+                                Some('u') if chars.get(i + 2) == Some(&'{') => {
+                                    // \u{hex}: any character, as the printer writes controls
+                                    let close = (i + 3..chars.len().min(i + 12)).find(|&k| chars[k] == '}');
+                                    let hex: Option<String> = close.map(|k| chars[i + 3..k].iter().collect());
+                                    let ch =
+                                        hex.and_then(|h| u32::from_str_radix(&h, 16).ok()).and_then(char::from_u32);
+                                    match (ch, close) {
+                                        (Some(ch), Some(k)) => {
+                                            s.push(ch);
+                                            i = k + 1;
+                                            continue;
+                                        }
+                                        _ => return Err(err("bad \\u{...} escape in string".into())),
+                                    }
+                                }
                                 _ => return Err(err("bad escape in string".into())),
                             }
                             i += 2;

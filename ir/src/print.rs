@@ -15,7 +15,7 @@ pub fn print(m: &Module) -> String {
             out.push_str(" trainable");
         }
         if let Some(l) = &v.loc {
-            let _ = write!(out, " loc({:?}:{}:{})", l.file, l.line, l.col);
+            let _ = write!(out, " loc({}:{}:{})", quote(&l.file), l.line, l.col);
         }
         out.push('\n');
     }
@@ -27,7 +27,7 @@ pub fn print(m: &Module) -> String {
         out.push_str(body);
         if let Some(l) = &op.loc {
             let pad = width.saturating_sub(body.len());
-            let _ = write!(out, "{:pad$}  loc({:?}:{}:{})", "", l.file, l.line, l.col);
+            let _ = write!(out, "{:pad$}  loc({}:{}:{})", "", quote(&l.file), l.line, l.col);
         }
         out.push('\n');
     }
@@ -104,4 +104,28 @@ fn attr_text(k: &OpKind) -> String {
         }
         _ => String::new(),
     }
+}
+
+/// A string in IR text: `"` and `\\` escaped, `\n`, `\r`, `\t`, `\0` for those
+/// characters and `\u{XX}` for other control characters, which the parser reads back
+/// to the same string.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -118,6 +118,11 @@ impl fmt::Display for Dim {
     }
 }
 
+/// The most elements one value may have: 2^31, 8 GiB of f32. Sizes, strides and offsets
+/// computed from shapes within it cannot overflow, and no op can ask for an allocation
+/// or a loop of more.
+pub const MAX_ELEMENTS: u64 = 1 << 31;
+
 /// A tensor shape: one [`Dim`] per axis. Rank 0 is a scalar.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct Shape(pub Vec<Dim>);
@@ -146,6 +151,24 @@ impl Shape {
     /// All dims as fixed sizes, if none is symbolic.
     pub fn as_fixed(&self) -> Option<Vec<usize>> {
         self.0.iter().map(|d| d.fixed().map(|n| n as usize)).collect()
+    }
+
+    /// The product of the fixed dims (all dims, for a fixed shape), or `None` if it
+    /// overflows 64 bits.
+    pub fn fixed_elements(&self) -> Option<u64> {
+        self.0.iter().filter_map(Dim::fixed).try_fold(1u64, u64::checked_mul)
+    }
+
+    /// Fails if the fixed dims alone make more than [`MAX_ELEMENTS`] elements (symbolic
+    /// dims are checked against the same limit when a run binds them).
+    pub fn check_size(&self) -> Result<(), String> {
+        match self.fixed_elements() {
+            None => Err(format!("shape {self} has more elements than 64 bits can count")),
+            Some(n) if n > MAX_ELEMENTS => {
+                Err(format!("shape {self} has {n} elements, more than the limit of {MAX_ELEMENTS} (2^31) per value"))
+            }
+            Some(_) => Ok(()),
+        }
     }
 
     /// True if some dim is a symbol.

@@ -66,6 +66,7 @@ pub fn verify_from(m: &Module, from: usize) -> Result<(), VerifyError> {
         if v.ty.shape.has_sym() {
             return Err(err(at, v.loc.as_ref(), format!("variable type {} must have fixed dims", v.ty)));
         }
+        v.ty.shape.check_size().map_err(|e| err(at.clone(), v.loc.as_ref(), e))?;
     }
     names.clear();
     for (i, op) in m.ops.iter().enumerate().skip(from) {

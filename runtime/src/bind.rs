@@ -132,6 +132,11 @@ fn fill_nest(
     for (d, dd) in n.space.iter().enumerate() {
         a[l.dims + d] = ev.dim(dd)? as i64;
     }
+    // an iteration space (a broadcast view's, too) stays within one value's limit
+    let points = ev.prod(&n.space)?;
+    if points as u64 > kiln_ir::MAX_ELEMENTS {
+        return Err(format!("a loop over {points} points exceeds the limit of {} elements", kiln_ir::MAX_ELEMENTS));
+    }
     for (acc, &at) in n.inputs.iter().zip(&l.inputs) {
         let i = e.buf(acc.buf)?;
         // offsets are in elements; bases are 32-bit words
@@ -216,6 +221,9 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
     let s = &e.schedule;
     let ev = Eval(b);
     let sizes: Vec<usize> = s.buffers.iter().map(|buf| ev.prod(&buf.shape.0)).collect::<Result<_, _>>()?;
+    if let Some(&n) = sizes.iter().find(|&&n| n as u64 > kiln_ir::MAX_ELEMENTS) {
+        return Err(format!("a buffer of {n} elements exceeds the limit of {} per value", kiln_ir::MAX_ELEMENTS));
+    }
     let words: Vec<usize> = sizes
         .iter()
         .zip(&s.buffers)

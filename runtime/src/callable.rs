@@ -117,6 +117,8 @@ impl AsFeed for ArrayViewD<'_, f32> {
 /// A compiled fetch set with a fixed feed list.
 pub struct Callable {
     exec: Executable,
+    /// The graph it was made from: a call with another graph's session is refused.
+    graph: kiln_frontend::Graph,
     feed_tensors: Vec<Tensor>,
     /// per feed: its placeholder's name and dtype
     feed_types: Vec<(String, DType)>,
@@ -192,6 +194,7 @@ impl Session {
             .collect();
         Ok(Callable {
             exec,
+            graph: self.graph().clone(),
             feed_tensors: feed_list.iter().map(|t| (*t).clone()).collect(),
             feed_types,
             param_pos,
@@ -212,6 +215,10 @@ impl Callable {
         // a `Loc` allocates its file name: build it only on the error paths
         let caller = std::panic::Location::caller();
         let loc = || Loc::from(caller);
+        if sess.graph() != &self.graph {
+            let tensor = self.fetches.first().map_or_else(|| "callable".to_string(), |f| f.1.clone());
+            return Err(Error::ForeignTensor { tensor, loc: loc() });
+        }
         if feeds.len() != self.feed_tensors.len() {
             let message = format!("{} feeds for a feed list of {}", feeds.len(), self.feed_tensors.len());
             return Err(Error::Jit { message, loc: loc() });
@@ -322,6 +329,10 @@ impl Callable {
     #[track_caller]
     pub fn bind(&mut self, sess: &mut Session, shapes: &[&[usize]]) -> Result<()> {
         let loc = Loc::caller();
+        if sess.graph() != &self.graph {
+            let tensor = self.fetches.first().map_or_else(|| "callable".to_string(), |f| f.1.clone());
+            return Err(Error::ForeignTensor { tensor, loc });
+        }
         let pos = &self.param_pos;
         if shapes.len() == self.feed_tensors.len()
             && self.exec.select(pos.iter().map(|p| p.map_or(&[][..], |i| shapes[i])))
@@ -337,8 +348,13 @@ impl Callable {
         &self,
         i: usize,
         want: Option<DType>,
+        sess: &Session,
         caller: &'static std::panic::Location<'static>,
     ) -> Result<ValueId> {
+        if sess.graph() != &self.graph {
+            let tensor = self.fetches.get(i).map_or_else(|| "callable".to_string(), |f| f.1.clone());
+            return Err(Error::ForeignTensor { tensor, loc: Loc::from(caller) });
+        }
         let Some((root, name, dtype)) = self.fetches.get(i) else {
             let loc = Loc::from(caller);
             return Err(Error::FetchIndex { index: i, count: self.fetches.len(), loc });
@@ -357,7 +373,7 @@ impl Callable {
     #[track_caller]
     pub fn fetch_value(&self, i: usize, sess: &Session) -> Result<TensorValue> {
         let caller = std::panic::Location::caller();
-        match self.check_fetch(i, None, caller) {
+        match self.check_fetch(i, None, sess, caller) {
             Err(Error::NoValue { .. }) => Ok(TensorValue::Unit),
             Err(e) => Err(e),
             Ok(root) => self.exec.value_of(root, &sess.vars).ok_or_else(|| Error::Jit {
@@ -388,7 +404,7 @@ impl Callable {
     #[track_caller]
     pub fn fetch<'a>(&'a self, i: usize, sess: &'a Session) -> Result<&'a [f32]> {
         let caller = std::panic::Location::caller();
-        let root = self.check_fetch(i, Some(DType::F32), caller)?;
+        let root = self.check_fetch(i, Some(DType::F32), sess, caller)?;
         let none = || Error::Jit { message: "fetch before any run".into(), loc: Loc::from(caller) };
         self.exec.value(root, &sess.vars).ok_or_else(none)
     }
@@ -398,7 +414,7 @@ impl Callable {
     #[track_caller]
     pub fn fetch_f32<'a>(&'a self, i: usize, sess: &'a Session) -> Result<ArrayViewD<'a, f32>> {
         let caller = std::panic::Location::caller();
-        let root = self.check_fetch(i, Some(DType::F32), caller)?;
+        let root = self.check_fetch(i, Some(DType::F32), sess, caller)?;
         self.f32_view(i, root, sess, caller)
     }
 
@@ -415,7 +431,7 @@ macro_rules! typed_fetch {
             #[track_caller]
             pub fn $name(&self, i: usize, sess: &Session) -> Result<ArrayD<$t>> {
                 let caller = std::panic::Location::caller();
-                let root = self.check_fetch(i, Some(DType::$d), caller)?;
+                let root = self.check_fetch(i, Some(DType::$d), sess, caller)?;
                 let none = || Error::Jit { message: "fetch before any run".into(), loc: Loc::from(caller) };
                 Ok(self.exec.value_of(root, &sess.vars).ok_or_else(none)?.$into()?)
             }

@@ -163,6 +163,11 @@ pub fn eval_op(
             let t = op.ty.as_ref().ok_or_else(|| err("op has no result type".into()))?;
             bindings.shape(&t.shape).ok_or_else(|| err(format!("unbound symbolic dim in {}", t.shape)))
         };
+        if let Some(t) = &op.ty {
+            if let Some(dims) = bindings.shape(&t.shape) {
+                check_alloc(&dims, t.dtype).map_err(err)?;
+            }
+        }
         let out = match &op.kind {
             OpKind::Parameter => return Err(err("a parameter has no value without its feed".into())),
             OpKind::Constant(lit) => constant(lit, &out_shape()?),
@@ -217,6 +222,24 @@ pub fn eval_op(
         // every value is kept in row-major layout, so callers can take slices
         Ok(map_array!(out, a => if a.is_standard_layout() { a } else { a.as_standard_layout().into_owned() }))
     }
+}
+
+/// Fails if a value of `dims` exceeds [`kiln_ir::MAX_ELEMENTS`], or is large and its
+/// memory cannot be had: a typed error rather than an abort.
+fn check_alloc(dims: &[usize], dtype: DType) -> Result<(), String> {
+    let n = dims.iter().try_fold(1u64, |p, &d| p.checked_mul(d as u64));
+    let n = match n {
+        Some(n) if n <= kiln_ir::MAX_ELEMENTS => n,
+        _ => return Err(format!("a value of shape {dims:?} exceeds the limit of {} elements", kiln_ir::MAX_ELEMENTS)),
+    };
+    let bytes = n as usize * if matches!(dtype, DType::F64 | DType::I64) { 8 } else { 4 };
+    if bytes > 256 << 20 {
+        // probe: the allocator says no instead of aborting the process later
+        Vec::<u8>::new()
+            .try_reserve_exact(bytes)
+            .map_err(|e| format!("{bytes} bytes for a value of shape {dims:?}: {e}"))?;
+    }
+    Ok(())
 }
 
 fn constant(lit: &kiln_ir::Literal, shape: &[usize]) -> TensorValue {
