@@ -227,6 +227,8 @@ fn matmul_callable(m: usize, k: usize, n: usize) -> (Session, kiln::Callable, Ar
 #[cfg(target_arch = "x86_64")]
 fn peak_fma(iters: usize) -> Option<f32> {
     use std::arch::x86_64::*;
+    /// # Safety
+    /// The CPU must support AVX-512F (the caller checks).
     #[target_feature(enable = "avx512f")]
     unsafe fn chains(iters: usize) -> f32 {
         let mut acc = [_mm512_set1_ps(0.0); 12];
@@ -289,9 +291,11 @@ fn gemm(c: &mut Criterion) {
         ];
         let f = kernels[0].func;
         group.bench_with_input(BenchmarkId::new("clif", s), &s, |bch, _| {
+            // SAFETY: the block holds pointers to a, b and out with their extents and strides.
             bch.iter(|| unsafe { f(black_box(args.as_ptr())) })
         });
         group.bench_with_input(BenchmarkId::new("matrixmultiply", s), &s, |bch, _| {
+            // SAFETY: the pointers address s x s matrices with the strides given.
             bch.iter(|| unsafe {
                 matrixmultiply::sgemm(
                     s,

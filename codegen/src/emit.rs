@@ -142,16 +142,23 @@ fn access(b: &mut FunctionBuilder, args: Value, at: usize, strides: &[Stride], s
     Acc { ptr, strides: vals, known, shift }
 }
 
-/// Emits one nest into the current block of `b`.
-pub fn emit_nest(b: &mut FunctionBuilder, args: Value, n: &LoopNest, l: &NestLayout, powf: FuncRef, broken: bool) {
+/// Emits one nest into the current block of `b`. `may_split`: the runtime may split
+/// the kernel's rows across threads ([`kiln_passes::schedule::may_split`]).
+pub fn emit_nest(
+    b: &mut FunctionBuilder,
+    args: Value,
+    n: &LoopNest,
+    l: &NestLayout,
+    powf: FuncRef,
+    broken: bool,
+    may_split: bool,
+) {
     // Fixed extents are constants, which prunes loops that cannot run. The outermost
-    // comes from the argument block, so the runtime can split a kernel's rows across
-    // threads, unless the nest is too small ever to be split.
+    // comes from the argument block when the runtime may shorten it to split the rows
+    // across threads: the same rule the runtime applies.
     let fixed: Vec<Option<i64>> = n.space.iter().map(|d| d.fixed().and_then(|k| i64::try_from(k).ok())).collect();
-    let never_split = fixed
-        .iter()
-        .try_fold(1usize, |p, k| Some(p.saturating_mul(usize::try_from((*k)?).ok()?)))
-        .is_some_and(|work| work < kiln_passes::schedule::PARALLEL_MIN_WORK);
+    let fixed_work = fixed.iter().try_fold(1usize, |p, k| p.checked_mul(usize::try_from((*k)?).ok()?));
+    let never_split = !may_split || fixed_work.is_some_and(|w| !kiln_passes::schedule::worth_splitting(w));
     let known: Vec<Option<i64>> =
         fixed.iter().enumerate().map(|(d, k)| if d > 0 || never_split { *k } else { None }).collect();
     let dims = known

@@ -220,8 +220,9 @@ fn compile_steps(steps: &[(&Step, bool)], opts: &CodegenOptions) -> Result<(Jit,
             let broken = opts.sabotage.as_deref() == Some(name.as_str());
             match kind {
                 KernelKind::Loop => {
+                    let splits = matches!(step, Step::Loop(k) if kiln_passes::schedule::may_split(k));
                     for (n, l) in nests.iter().zip(&layouts) {
-                        emit::emit_nest(&mut b, args, n, l, powf, broken);
+                        emit::emit_nest(&mut b, args, n, l, powf, broken, splits);
                     }
                 }
                 KernelKind::Host | KernelKind::Deferred => {}

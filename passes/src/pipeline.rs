@@ -27,10 +27,11 @@ pub struct PipelineOptions {
 }
 
 impl PipelineOptions {
-    /// Options from `KILN_DUMP` and `KILN_DUMP_PASS_RE`.
+    /// Options from `KILN_DUMP`, `KILN_DUMP_PASS_RE` and `KILN_VERIFY` (verify after
+    /// every pass in a release build too; CI's tests run with it).
     pub fn from_env() -> PipelineOptions {
         PipelineOptions {
-            verify: false,
+            verify: std::env::var("KILN_VERIFY").is_ok_and(|v| !v.is_empty() && v != "0"),
             dump_dir: std::env::var_os("KILN_DUMP").map(PathBuf::from),
             // an invalid regex matches as plain text rather than failing a run
             dump_filter: std::env::var("KILN_DUMP_PASS_RE").ok().map(|re| {

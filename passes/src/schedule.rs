@@ -346,6 +346,23 @@ pub const GEMM_LIBRARY_MIN_MACS: usize = 64 * 64 * 64;
 /// by a split, so that extent can be a compile-time constant.
 pub const PARALLEL_MIN_WORK: usize = 1 << 18;
 
+/// Whether a loop kernel may run split across threads along its outermost dim: one
+/// nest, storing only (no reductions across the split), that cannot fail (its error
+/// slots are per call) and has a dim to split. With [`worth_splitting`] this is the one
+/// rule codegen (which bakes the outermost extent into a kernel that never splits) and
+/// the runtime (which splits) both follow, so they cannot drift apart.
+pub fn may_split(k: &LoopKernel) -> bool {
+    match &k.nests[..] {
+        [n] => !n.space.is_empty() && !n.fallible() && n.outputs.iter().all(|o| o.mode == OutMode::Store),
+        _ => false,
+    }
+}
+
+/// Whether `points` of work pay for spawning threads ([`PARALLEL_MIN_WORK`]).
+pub fn worth_splitting(points: usize) -> bool {
+    points >= PARALLEL_MIN_WORK
+}
+
 /// The name of `step`, the `i`th of its schedule (codegen names kernels the same way).
 pub fn step_name(step: &Step, i: usize) -> String {
     match step {

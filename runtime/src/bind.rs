@@ -9,7 +9,7 @@ use crate::interp::Bindings;
 use crate::TensorValue;
 use kiln_ir::{DType, Dim};
 use kiln_passes::buffer_plan::Place;
-use kiln_passes::schedule::{Access, LoopNest, Node, OutMode, Step, Stride, GEMM_LIBRARY_MIN_MACS, PARALLEL_MIN_WORK};
+use kiln_passes::schedule::{Access, LoopNest, Node, Step, Stride, GEMM_LIBRARY_MIN_MACS};
 
 /// A GEMM's bound extents, strides and per-batch offsets.
 #[derive(Clone, Debug)]
@@ -254,20 +254,16 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
                 for (n, l) in k.nests.iter().zip(&ck.layouts) {
                     fill_nest(&ev, e, ki, &mut a, n, l, &mut patches)?;
                 }
-                // one store-only nest with enough work splits across threads (a
-                // deferred epilogue has no layout: it is skipped below)
+                // the rule codegen followed (a deferred epilogue has no layout: it is
+                // skipped below)
                 let splittable = e.threads > 1
-                    && match (&k.nests[..], ck.layouts.first()) {
-                        // a kernel that can fail reports it in its own block: one thread
-                        ([nest], Some(l)) if !nest.fallible() => {
-                            nest.outputs.iter().all(|o| o.mode == OutMode::Store)
-                                && !nest.space.is_empty()
-                                && l.len > 0
-                                && (0..nest.space.len()).map(|d| a[l.dims + d] as usize).product::<usize>()
-                                    >= PARALLEL_MIN_WORK
-                        }
-                        _ => false,
-                    };
+                    && kiln_passes::schedule::may_split(k)
+                    && ck.layouts.first().is_some_and(|l| {
+                        l.len > 0
+                            && kiln_passes::schedule::worth_splitting(
+                                (0..k.nests[0].space.len()).map(|d| a[l.dims + d] as usize).product(),
+                            )
+                    });
                 args.push(a);
                 plan.push(if splittable { RunOp::Split(ki) } else { RunOp::Call(ki) });
             }

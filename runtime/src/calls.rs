@@ -72,10 +72,9 @@ pub(crate) unsafe fn run_split(k: &CompiledKernel, args: &[i64], threads: usize,
                 a[at] += start as i64 * a[at + 1] * 4;
             }
             let run = move || {
-                // a new thread starts with the default floating-point mode
-                let _flush = crate::denormals::FlushDenormals::new(flush);
+                let mut a = a;
                 // SAFETY: the block is the bound one restricted to rows start..end.
-                unsafe { func(a.as_ptr()) }
+                unsafe { crate::denormals::call(func, a.as_mut_ptr(), flush) }
             };
             if c == 0 {
                 run();
@@ -87,18 +86,13 @@ pub(crate) unsafe fn run_split(k: &CompiledKernel, args: &[i64], threads: usize,
     true
 }
 
-/// Runs a GEMM on the library, splitting the rows of a large one across threads.
+/// Runs a GEMM on the library, splitting the rows of a large one across threads. The
+/// library is Rust code, so it runs in the default floating-point mode (IEEE
+/// denormals) whatever the session's setting.
 ///
 /// # Safety
 /// `a`, `b` and `c` must be the bases of the buffers `mm` was bound for.
-pub(crate) unsafe fn library_gemm(
-    mm: &MatMulArgs,
-    a: *const f32,
-    b: *const f32,
-    c: *mut f32,
-    threads: usize,
-    flush: bool,
-) {
+pub(crate) unsafe fn library_gemm(mm: &MatMulArgs, a: *const f32, b: *const f32, c: *mut f32, threads: usize) {
     if threads > 1 && mm.batches.len() == 1 && mm.m >= 256 {
         // rows of c split across threads: each row is computed as on one
         let (oa, ob, oc) = mm.batches[0];
@@ -116,7 +110,6 @@ pub(crate) unsafe fn library_gemm(
                 // SAFETY: rows r0..r1 of a and c lie inside their buffers; b is shared
                 // read-only; the threads write disjoint rows of c.
                 let run = move || unsafe {
-                    let _flush = crate::denormals::FlushDenormals::new(flush);
                     let a = (a as *const f32).add(mm.a.1 + oa).offset(r0 as isize * mm.rsa);
                     let b = (b as *const f32).add(mm.b.1 + ob);
                     let c = (c as *mut f32).add(oc + r0 * mm.n);

@@ -107,8 +107,9 @@ pub struct Executable {
 unsafe impl Send for Executable {}
 
 impl Executable {
-    /// Compiles a schedule.
-    pub fn new(schedule: Schedule, opts: &CodegenOptions) -> Result<Executable, kiln_codegen::CodegenError> {
+    /// Compiles a schedule. Private: an executable is built only from a schedule the
+    /// fusion pass made ([`Executable::build`]), whose argument blocks the bind fills.
+    pub(crate) fn new(schedule: Schedule, opts: &CodegenOptions) -> Result<Executable, kiln_codegen::CodegenError> {
         let (jit, kernels) = kiln_codegen::compile(&schedule, opts)?;
         let buf_index: HashMap<ValueId, usize> =
             schedule.buffers.iter().enumerate().map(|(i, b)| (b.value, i)).collect();
@@ -401,7 +402,7 @@ impl Executable {
         feeds: &[(*const u8, usize)],
         vars: &mut [Option<TensorValue>],
     ) -> Result<(), RunError> {
-        let _flush = crate::denormals::FlushDenormals::new(self.flush_denormals);
+        let flush = self.flush_denormals;
         let bound = self.bindings.get_mut(self.current).ok_or("run before any binding")?;
         let arena = self.arena.as_mut_ptr().cast::<f32>();
         if bound.arena_at != arena {
@@ -456,7 +457,7 @@ impl Executable {
                     // SAFETY: the argument block holds pointers and extents bound from
                     // verified shapes; every address the kernel forms lies in a buffer.
                     // The kernel writes only its error slots in the block.
-                    unsafe { (self.kernels[ki].func)(bound.args[ki].as_mut_ptr()) };
+                    unsafe { crate::denormals::call(self.kernels[ki].func, bound.args[ki].as_mut_ptr(), flush) };
                     for &at in &self.error_slots[ki] {
                         if bound.args[ki][at] != 0 {
                             let layouts = &self.kernels[ki].layouts;
@@ -471,11 +472,11 @@ impl Executable {
                     }
                 }
                 RunOp::Split(ki) => {
-                    let (k, args) = (&self.kernels[ki], &bound.args[ki]);
+                    let (k, args) = (&self.kernels[ki], &mut bound.args[ki]);
                     // SAFETY: as for `Call`; a split restricts the block to disjoint rows.
-                    if !unsafe { crate::calls::run_split(k, args, self.threads, self.flush_denormals) } {
+                    if !unsafe { crate::calls::run_split(k, args, self.threads, flush) } {
                         // SAFETY: as for `Call`
-                        unsafe { (k.func)(args.as_ptr()) };
+                        unsafe { crate::denormals::call(k.func, args.as_mut_ptr(), flush) };
                     }
                 }
                 RunOp::Batched(ki, mi) => {
@@ -489,7 +490,7 @@ impl Executable {
                             args[0] = a.add(mm.a.1 + oa) as i64;
                             args[1] = b.add(mm.b.1 + ob) as i64;
                             args[2] = c.add(oc) as i64;
-                            (self.kernels[ki].func)(args.as_ptr());
+                            crate::denormals::call(self.kernels[ki].func, args.as_mut_ptr(), flush);
                         }
                     }
                 }
@@ -497,7 +498,7 @@ impl Executable {
                     let mm = &bound.matmuls[mi];
                     let (a, b, c) = (bound.bases[mm.a.0], bound.bases[mm.b.0], bound.bases[mm.c]);
                     // SAFETY: the bases are the bound buffers of this GEMM.
-                    unsafe { crate::calls::library_gemm(mm, a, b, c, self.threads, self.flush_denormals) };
+                    unsafe { crate::calls::library_gemm(mm, a, b, c, self.threads) };
                 }
             }
         }

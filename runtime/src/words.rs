@@ -12,22 +12,22 @@ use ndarray::{ArrayD, IxDyn};
 /// `ptr` must address `n` initialized elements of `dtype` in the arena's layout,
 /// aligned for the element type (arena slots are 64-byte aligned).
 pub(crate) unsafe fn read(dtype: DType, ptr: *const f32, n: usize, shape: &[usize]) -> Result<TensorValue, String> {
-    // SAFETY (each arm): forwarded from the caller; the element types have the
-    // arena's layout and alignment.
-    let v = match dtype {
-        DType::F32 => TensorValue::F32(array(shape, unsafe { std::slice::from_raw_parts(ptr, n) }.to_vec())?),
-        DType::I32 => {
-            TensorValue::I32(array(shape, unsafe { std::slice::from_raw_parts(ptr.cast::<i32>(), n) }.to_vec())?)
-        }
-        DType::I64 => {
-            TensorValue::I64(array(shape, unsafe { std::slice::from_raw_parts(ptr.cast::<i64>(), n) }.to_vec())?)
-        }
-        DType::F64 => {
-            TensorValue::F64(array(shape, unsafe { std::slice::from_raw_parts(ptr.cast::<f64>(), n) }.to_vec())?)
-        }
-        DType::Bool => {
-            let w = unsafe { std::slice::from_raw_parts(ptr.cast::<u32>(), n) };
-            TensorValue::Bool(array(shape, w.iter().map(|&x| x != 0).collect())?)
+    /// `n` elements of `T` at `ptr`.
+    ///
+    /// # Safety
+    /// As for `read`: `n` initialized, aligned `T`s.
+    unsafe fn slice<'a, T>(ptr: *const f32, n: usize) -> &'a [T] {
+        // SAFETY: forwarded from the caller; every dtype here has the arena's layout.
+        unsafe { std::slice::from_raw_parts(ptr.cast::<T>(), n) }
+    }
+    // SAFETY (each arm): forwarded from the caller, the slice read as the dtype it holds.
+    let v = unsafe {
+        match dtype {
+            DType::F32 => TensorValue::F32(array(shape, slice::<f32>(ptr, n).to_vec())?),
+            DType::I32 => TensorValue::I32(array(shape, slice::<i32>(ptr, n).to_vec())?),
+            DType::I64 => TensorValue::I64(array(shape, slice::<i64>(ptr, n).to_vec())?),
+            DType::F64 => TensorValue::F64(array(shape, slice::<f64>(ptr, n).to_vec())?),
+            DType::Bool => TensorValue::Bool(array(shape, slice::<u32>(ptr, n).iter().map(|&x| x != 0).collect())?),
         }
     };
     Ok(v)
