@@ -266,6 +266,9 @@ fn level(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: Vec<Value>, offs_o
     inner(b, c, d, &offs_in, &offs_out, idx);
 }
 
+/// Bodies longer than this are not unrolled twice.
+const UNROLL_MAX_NODES: usize = 256;
+
 /// The innermost dim: F32X4 with a scalar tail where every access allows it.
 fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out: &[Value], idx: &mut Vec<Value>) {
     let unit_or_zero = |k: Option<u64>| matches!(k, Some(0) | Some(1));
@@ -318,8 +321,9 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
             .collect();
     let n4 = masked(b, n, !3);
     // two independent vectors per iteration hide the latency of long polynomial chains
-    // (exp, tanh); kernels with vector accumulators keep one chain
-    let start4 = if accs.iter().all(Option::is_none) {
+    // (exp, tanh); kernels with vector accumulators keep one chain, and so do very long
+    // bodies, which have parallelism enough and would only double the code to compile
+    let start4 = if accs.iter().all(Option::is_none) && c.n.nodes.len() <= UNROLL_MAX_NODES {
         let n8 = masked(b, n, !7);
         pruned_loop(b, z, n8, 8, &mut |b, i| {
             for half in 0..2 {

@@ -200,19 +200,38 @@ fn same_element(a: &Access, strides: &[Stride]) -> bool {
 ///   were.
 pub fn in_place(s: &Schedule, index: &HashMap<ValueId, usize>) -> Vec<(usize, VarId)> {
     let mut out = Vec::new();
+    // counts and maps built once, so a wide init op (thousands of assigns) stays linear
+    let mut uses: HashMap<VarId, usize> = HashMap::new();
+    let mut sources: HashMap<ValueId, usize> = HashMap::new();
     for &(var, value) in &s.assigns {
-        if s.assigns.iter().filter(|(v, x)| *v == var || *x == value).count() != 1 {
+        *uses.entry(var).or_default() += 1;
+        *sources.entry(value).or_default() += 1;
+    }
+    let mut var_reads: HashMap<VarId, Vec<ValueId>> = HashMap::new();
+    for b in &s.buffers {
+        if let BufKind::Var(v) = b.kind {
+            var_reads.entry(v).or_default().push(b.value);
+        }
+    }
+    let mut first_writer: HashMap<ValueId, usize> = HashMap::new();
+    for (t, st) in s.steps.iter().enumerate() {
+        for w in st.writes() {
+            first_writer.entry(w).or_insert(t);
+        }
+    }
+    for &(var, value) in &s.assigns {
+        if uses[&var] != 1 || sources[&value] != 1 {
             continue;
         }
         let Some(&i) = index.get(&value) else { continue };
         if !matches!(s.buffers[i].kind, BufKind::Temp) || s.buffers[i].dtype != DType::F32 {
             continue;
         }
-        let reads: Vec<ValueId> = s.buffers.iter().filter(|b| b.kind == BufKind::Var(var)).map(|b| b.value).collect();
-        if reads.is_empty() || reads.iter().any(|r| s.roots.contains(r)) {
+        let Some(reads) = var_reads.get(&var) else { continue };
+        if reads.iter().any(|r| s.roots.contains(r)) {
             continue;
         }
-        let Some(first) = s.steps.iter().position(|st| st.writes().any(|w| w == value)) else { continue };
+        let Some(&first) = first_writer.get(&value) else { continue };
         let ok = s.steps.iter().enumerate().skip(first).all(|(_, st)| {
             let (nests, other): (Vec<&LoopNest>, Vec<ValueId>) = match st {
                 // a step that can fail must not follow a write into a variable

@@ -16,7 +16,7 @@
 use crate::schedule::*;
 use crate::PassError;
 use kiln_ir::{DType, Dim, DimClasses, Literal, Module, OpKind, ReduceOp, Shape, ValueId};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 fn fail(op: &str, message: String) -> PassError {
     PassError { pass: "fusion", op: op.to_string(), message }
@@ -54,6 +54,8 @@ struct Fusion<'m> {
     consumers: Vec<Vec<ValueId>>,
     kernel_of: HashMap<ValueId, usize>,
     parent: Vec<usize>,
+    /// Ops per kernel (at its root): a kernel stops taking ops at [`MAX_KERNEL_OPS`].
+    sizes: Vec<usize>,
     spaces: Vec<Shape>,
     force: HashSet<ValueId>,
     copied: HashSet<ValueId>,
@@ -99,13 +101,14 @@ impl<'m> Fusion<'m> {
             roots: roots.to_vec(),
             live,
             consumers,
-            kernel_of: HashMap::new(),
+            kernel_of: HashMap::default(),
             parent: Vec::new(),
+            sizes: Vec::new(),
             spaces: Vec::new(),
-            force: HashSet::new(),
-            copied: HashSet::new(),
-            epilogues: HashMap::new(),
-            host: HashMap::new(),
+            force: HashSet::default(),
+            copied: HashSet::default(),
+            epilogues: HashMap::default(),
+            host: HashMap::default(),
             refusals: Vec::new(),
             fuse: true,
         };
@@ -238,9 +241,11 @@ impl<'m> Fusion<'m> {
         k
     }
 
+    /// A kernel for one op.
     fn new_kernel(&mut self, space: Shape) -> usize {
         self.parent.push(self.parent.len());
         self.spaces.push(space);
+        self.sizes.push(1);
         self.parent.len() - 1
     }
 
@@ -254,7 +259,7 @@ impl<'m> Fusion<'m> {
     /// Does anything kernel `k` computes depend on value `c`?
     fn kernel_depends_on(&mut self, k: usize, c: ValueId) -> bool {
         let members = self.members(k);
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut stack: Vec<ValueId> = members.iter().flat_map(|&v| self.m.op(v).operands.clone()).collect();
         while let Some(u) = stack.pop() {
             if u == c {
@@ -339,12 +344,27 @@ impl<'m> Fusion<'m> {
                 candidates.push(k);
             }
         }
+        // a full kernel takes no more ops: compile time grows faster than linearly in a
+        // function's size, and storing one value between two kernels costs a pass
+        let before = candidates.len();
+        candidates.retain(|&k| {
+            let r = self.find(k);
+            self.sizes[r] < MAX_KERNEL_OPS
+        });
+        if candidates.len() < before {
+            self.refusals.push(format!("%{}: stored, its consumer's kernel is full", self.m.op(v).name));
+        }
         if let Some(&t) = candidates.first() {
             for &k in &candidates[1..] {
                 let t_root = self.find(t);
                 let k_root = self.find(k);
-                self.parent[k_root] = t_root;
+                if t_root != k_root {
+                    self.parent[k_root] = t_root;
+                    self.sizes[t_root] += self.sizes[k_root];
+                }
             }
+            let t_root = self.find(t);
+            self.sizes[t_root] += 1;
             if candidates.len() < same_space.len() {
                 self.force.insert(v);
                 self.refusals
@@ -370,7 +390,7 @@ impl<'m> Fusion<'m> {
         }
         let bm: HashSet<ValueId> = self.members(b).into_iter().collect();
         let am = self.members(a);
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut stack: Vec<ValueId> = am.iter().flat_map(|&v| self.m.op(v).operands.clone()).collect();
         let amset: HashSet<ValueId> = am.into_iter().collect();
         while let Some(u) = stack.pop() {
@@ -387,24 +407,35 @@ impl<'m> Fusion<'m> {
 
     /// The scalar value of a one-element constant, seen through views.
     fn scalar_const(&self, v: ValueId) -> Option<f32> {
-        match &self.m.op(v).kind {
+        match &self.m.op(self.through_views(v)).kind {
             OpKind::Constant(Literal::F32(d)) if d.len() == 1 => Some(d[0]),
-            OpKind::Broadcast { .. } | OpKind::Reshape | OpKind::StopGradient | OpKind::Transpose { .. } => {
-                self.scalar_const(self.m.op(v).operands[0])
-            }
             _ => None,
         }
     }
 
+    /// The first value under `v` that is not a shape-only view (broadcast, reshape,
+    /// transpose, stop_gradient).
+    fn through_views(&self, v: ValueId) -> ValueId {
+        let mut u = v;
+        while let OpKind::Broadcast { .. } | OpKind::Reshape | OpKind::StopGradient | OpKind::Transpose { .. } =
+            self.m.op(u).kind
+        {
+            u = self.m.op(u).operands[0];
+        }
+        u
+    }
+
     /// The dims whose product a `dim_size` computes, seen through views.
     fn dim_size(&self, v: ValueId) -> Option<Vec<Dim>> {
-        let op = self.m.op(v);
+        let mut op = self.m.op(v);
+        while let OpKind::Broadcast { .. } | OpKind::Reshape | OpKind::StopGradient = op.kind {
+            op = self.m.op(op.operands[0]);
+        }
         match &op.kind {
             OpKind::DimSize { axes } => {
                 let xs = self.shape(op.operands[0]);
                 Some(axes.iter().map(|&a| xs.0[a].clone()).collect())
             }
-            OpKind::Broadcast { .. } | OpKind::Reshape | OpKind::StopGradient => self.dim_size(op.operands[0]),
             _ => None,
         }
     }
@@ -420,14 +451,26 @@ impl<'m> Fusion<'m> {
         }
     }
 
-    /// How to read `v` over its own shape: through views down to a materialized buffer.
+    /// How to read `v` over its own shape: through views down to a materialized buffer
+    /// (walked as a loop: a chain of views of any length needs no stack depth).
     fn access(&self, v: ValueId) -> Option<Access> {
-        if self.is_materialized(v) {
-            return Some(Access { buf: v, offset: vec![], strides: contiguous(&self.shape(v)) });
+        let mut chain = Vec::new();
+        let mut u = v;
+        while !self.is_materialized(u) {
+            chain.push(u);
+            u = *self.m.op(u).operands.first()?;
         }
+        let mut a = Access { buf: u, offset: vec![], strides: contiguous(&self.shape(u)) };
+        for &w in chain.iter().rev() {
+            a = self.view(w, a)?;
+        }
+        Some(a)
+    }
+
+    /// The access of view `v` given the access `a` of its operand.
+    fn view(&self, v: ValueId, a: Access) -> Option<Access> {
         let op = self.m.op(v);
         let x = *op.operands.first()?;
-        let a = self.access(x)?;
         let xs = self.shape(x);
         let out = self.shape(v);
         Some(match &op.kind {
@@ -526,12 +569,15 @@ impl<'m> Fusion<'m> {
             }
         }
         let mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)> = Vec::new(); // (order key, step, reads, writes)
-        let mut roots_k: Vec<usize> = self.kernel_of.values().copied().collect();
-        roots_k = roots_k.into_iter().map(|k| self.find(k)).collect();
-        roots_k.sort();
-        roots_k.dedup();
-        for k in roots_k {
-            let members = self.members(k);
+                                                                                    // every kernel's members at once: one pass over the placed values
+        let placed: Vec<(ValueId, usize)> = self.kernel_of.iter().map(|(v, k)| (*v, *k)).collect();
+        let mut by_kernel: std::collections::BTreeMap<usize, Vec<ValueId>> = std::collections::BTreeMap::new();
+        for (v, k) in placed {
+            let root = self.find(k);
+            by_kernel.entry(root).or_default().push(v);
+        }
+        for (k, mut members) in by_kernel {
+            members.sort();
             let nest = self.nest(k, &members)?;
             let reads: Vec<ValueId> = nest.inputs.iter().map(|a| a.buf).collect();
             let writes: Vec<ValueId> = nest.outputs.iter().map(|o| o.value).collect();
@@ -627,8 +673,9 @@ impl<'m> Fusion<'m> {
         let steps = order_and_merge(steps, self.fuse);
         // buffers: everything some step reads or writes, plus roots and assign sources
         let mut buffers: Vec<Buffer> = Vec::new();
-        let add = |f: &Self, v: ValueId, buffers: &mut Vec<Buffer>| {
-            if buffers.iter().any(|b| b.value == v) {
+        let mut has_buffer: HashSet<ValueId> = HashSet::default();
+        let mut add = |f: &Self, v: ValueId, buffers: &mut Vec<Buffer>| {
+            if !has_buffer.insert(v) {
                 return;
             }
             let kind = match &f.m.op(v).kind {
@@ -812,7 +859,7 @@ impl<'m> Fusion<'m> {
         // an input computed from the matmul's result would need it before it exists
         for a in nest.inputs.iter().filter(|a| a.buf != mm) {
             let mut stack = vec![a.buf];
-            let mut seen = HashSet::new();
+            let mut seen = HashSet::default();
             while let Some(u) = stack.pop() {
                 if u == mm {
                     return None;
@@ -831,7 +878,7 @@ impl<'m> Fusion<'m> {
         let mut b = NestBuilder::default();
         // read v through its views, even if v itself is a copied (materialized) value
         let was = self.copied.remove(&v);
-        let node = self.node(&mut b, v, &HashSet::new(), &space);
+        let node = self.node(&mut b, v, &HashSet::default(), &space);
         if was {
             self.copied.insert(v);
         }
@@ -841,7 +888,8 @@ impl<'m> Fusion<'m> {
         Ok(nest)
     }
 
-    /// The body node computing `v` at each point of `space`.
+    /// The body node computing `v` at each point of `space`: an explicit post-order
+    /// walk over the kernel's member ops (a chain of any length needs no stack depth).
     fn node(
         &self,
         b: &mut NestBuilder,
@@ -849,16 +897,49 @@ impl<'m> Fusion<'m> {
         members: &HashSet<ValueId>,
         space: &Shape,
     ) -> Result<usize, PassError> {
-        if let Some(&n) = b.memo.get(&v) {
-            return Ok(n);
+        let mut stack = vec![(v, false)];
+        while let Some((u, expanded)) = stack.pop() {
+            if b.memo.contains_key(&u) {
+                continue;
+            }
+            let op = self.m.op(u);
+            let computed = members.contains(&u) && !matches!(op.kind, OpKind::Reduce { .. } | OpKind::ScatterAdd);
+            if computed && !expanded {
+                // its operands' nodes first (a gather's params are read, not computed, and
+                // its indices computed here only when they iterate the whole space)
+                stack.push((u, true));
+                let deps: &[ValueId] = match op.kind {
+                    OpKind::Gather if self.shape(op.operands[1]).rank() == space.rank() => &op.operands[1..],
+                    OpKind::Gather => &[],
+                    _ => &op.operands,
+                };
+                stack.extend(deps.iter().rev().filter(|d| !b.memo.contains_key(d)).map(|&d| (d, false)));
+                continue;
+            }
+            let n = self.node_of(b, u, members, space)?;
+            b.memo.insert(u, n);
         }
+        b.memo.get(&v).copied().ok_or_else(|| fail(&self.m.op(v).name, "no node was built".into()))
+    }
+
+    /// The node of `v` once the nodes of the operands it computes from are built.
+    fn node_of(
+        &self,
+        b: &mut NestBuilder,
+        v: ValueId,
+        members: &HashSet<ValueId>,
+        space: &Shape,
+    ) -> Result<usize, PassError> {
         let op = self.m.op(v);
         let ty = self.m.ty(v).map_or(DType::F32, |t| t.dtype);
         let n = if members.contains(&v) && matches!(op.kind, OpKind::Gather) {
             self.gather_node(b, v, members, space)?
         } else if members.contains(&v) && !matches!(op.kind, OpKind::Reduce { .. } | OpKind::ScatterAdd) {
-            let args: Vec<usize> =
-                op.operands.iter().map(|&u| self.node(b, u, members, space)).collect::<Result<_, _>>()?;
+            let args: Vec<usize> = op
+                .operands
+                .iter()
+                .map(|u| b.memo.get(u).copied().ok_or_else(|| fail(&op.name, "an operand has no node".into())))
+                .collect::<Result<_, _>>()?;
             let node = match &op.kind {
                 OpKind::Unary(u) => Node::Unary(*u, args[0]),
                 OpKind::Binary(o) => Node::Binary(*o, args[0], args[1]),
@@ -889,7 +970,6 @@ impl<'m> Fusion<'m> {
             let idx = b.input(a);
             b.push(Node::Load(idx), ty)
         };
-        b.memo.insert(v, n);
         Ok(n)
     }
 }
@@ -953,13 +1033,10 @@ impl Fusion<'_> {
 
     /// The value of a one-element integer or bool constant, seen through views.
     fn int_const(&self, v: ValueId) -> Option<i64> {
-        match &self.m.op(v).kind {
+        match &self.m.op(self.through_views(v)).kind {
             OpKind::Constant(Literal::I32(d)) if d.len() == 1 => Some(d[0] as i64),
             OpKind::Constant(Literal::I64(d)) if d.len() == 1 => Some(d[0]),
             OpKind::Constant(Literal::Bool(d)) if d.len() == 1 => Some(d[0] as i64),
-            OpKind::Broadcast { .. } | OpKind::Reshape | OpKind::StopGradient | OpKind::Transpose { .. } => {
-                self.int_const(self.m.op(v).operands[0])
-            }
             _ => None,
         }
     }
@@ -982,29 +1059,70 @@ fn store(v: ValueId, node: usize, space: &Shape) -> KernelOutput {
 struct NestBuilder {
     nodes: Vec<Node>,
     types: Vec<DType>,
+    /// Each node's key, for common subexpressions in constant time.
+    keys: HashMap<(NodeKey, DType), usize>,
     memo: HashMap<ValueId, usize>,
     inputs: Vec<Access>,
+    input_index: HashMap<Access, usize>,
     scalars: Vec<Vec<Dim>>,
+}
+
+/// A node as a hash key (an f32 constant by its bits).
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum NodeKey {
+    Load(usize),
+    Const(u32),
+    Int(i64),
+    Iota(usize),
+    Convert(usize),
+    Scalar(usize),
+    Unary(kiln_ir::UnaryOp, usize),
+    Binary(kiln_ir::BinaryOp, usize, usize),
+    Cmp(kiln_ir::CmpOp, usize, usize),
+    Select(usize, usize, usize),
+    Gather(usize, usize),
+    CheckIndex(usize, u64),
+}
+
+impl NodeKey {
+    fn of(n: &Node) -> NodeKey {
+        match *n {
+            Node::Load(i) => NodeKey::Load(i),
+            Node::Const(c) => NodeKey::Const(c.to_bits()),
+            Node::Int(k) => NodeKey::Int(k),
+            Node::Iota(d) => NodeKey::Iota(d),
+            Node::Convert(x) => NodeKey::Convert(x),
+            Node::Scalar(i) => NodeKey::Scalar(i),
+            Node::Unary(u, x) => NodeKey::Unary(u, x),
+            Node::Binary(o, x, y) => NodeKey::Binary(o, x, y),
+            Node::Cmp(c, x, y) => NodeKey::Cmp(c, x, y),
+            Node::Select(m, x, y) => NodeKey::Select(m, x, y),
+            // the input fixes the params, so their row stride and count
+            Node::Gather { input, index, .. } => NodeKey::Gather(input, index),
+            Node::CheckIndex(x, bound) => NodeKey::CheckIndex(x, bound),
+        }
+    }
 }
 
 impl NestBuilder {
     fn push(&mut self, n: Node, t: DType) -> usize {
-        if let Some(i) = self.nodes.iter().zip(&self.types).position(|(x, u)| *x == n && *u == t) {
+        let key = (NodeKey::of(&n), t);
+        if let Some(&i) = self.keys.get(&key) {
             return i; // common subexpressions within a kernel
         }
         self.nodes.push(n);
         self.types.push(t);
+        self.keys.insert(key, self.nodes.len() - 1);
         self.nodes.len() - 1
     }
 
     fn input(&mut self, a: Access) -> usize {
-        match self.inputs.iter().position(|x| *x == a) {
-            Some(i) => i,
-            None => {
-                self.inputs.push(a);
-                self.inputs.len() - 1
-            }
+        if let Some(&i) = self.input_index.get(&a) {
+            return i;
         }
+        self.inputs.push(a.clone());
+        self.input_index.insert(a, self.inputs.len() - 1);
+        self.inputs.len() - 1
     }
 
     fn finish(self, space: Vec<Dim>, outputs: Vec<KernelOutput>) -> LoopNest {
@@ -1082,26 +1200,56 @@ fn product_dim(parts: &[Dim]) -> Dim {
     Dim::Sym(names.join("*"))
 }
 
+/// The most ops fused into one loop kernel.
+const MAX_KERNEL_OPS: usize = 4096;
+
+/// The most loop nests merged into one kernel.
+const MAX_MERGED_NESTS: usize = 64;
+
 /// Orders steps by their dependencies (stable in op order) and merges back-to-back
 /// independent loop kernels into one function.
 fn order_and_merge(mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)>, merge: bool) -> Vec<Step> {
     steps.sort_by_key(|s| s.0);
     let n = steps.len();
-    let producer =
-        |v: ValueId, steps: &[(usize, Step, Vec<ValueId>, Vec<ValueId>)]| steps.iter().position(|s| s.3.contains(&v));
-    let deps: Vec<Vec<usize>> =
-        (0..n).map(|i| steps[i].2.iter().filter_map(|&v| producer(v, &steps)).filter(|&p| p != i).collect()).collect();
-    let mut done = vec![false; n];
-    let mut order = Vec::new();
-    while order.len() < n {
-        let next = (0..n).find(|&i| !done[i] && deps[i].iter().all(|&d| done[d])).expect("steps form a DAG");
-        done[next] = true;
-        order.push(next);
+    let producer: HashMap<ValueId, usize> =
+        steps.iter().enumerate().flat_map(|(i, s)| s.3.iter().map(move |&v| (v, i))).collect();
+    let deps: Vec<Vec<usize>> = (0..n)
+        .map(|i| steps[i].2.iter().filter_map(|v| producer.get(v).copied()).filter(|&p| p != i).collect())
+        .collect();
+    // Kahn's algorithm, taking the earliest ready step first (op order where free)
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut waiting: Vec<usize> = vec![0; n];
+    for (i, ds) in deps.iter().enumerate() {
+        let mut ds = ds.clone();
+        ds.sort_unstable();
+        ds.dedup();
+        waiting[i] = ds.len();
+        for d in ds {
+            users[d].push(i);
+        }
     }
-    let mut out: Vec<(Step, Vec<ValueId>)> = Vec::new();
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> =
+        (0..n).filter(|&i| waiting[i] == 0).map(std::cmp::Reverse).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(std::cmp::Reverse(next)) = ready.pop() {
+        order.push(next);
+        for &u in &users[next] {
+            waiting[u] -= 1;
+            if waiting[u] == 0 {
+                ready.push(std::cmp::Reverse(u));
+            }
+        }
+    }
+    debug_assert_eq!(order.len(), n, "steps form a DAG");
+    let mut out: Vec<(Step, HashSet<ValueId>)> = Vec::new();
     let is_epilogue = |s: &Step| matches!(s, Step::Loop(k) if k.epilogue_of.is_some());
+    // a merged kernel stays one readable, quickly compiled function
+    let full = |s: &Step| matches!(s, Step::Loop(k) if k.nests.len() >= MAX_MERGED_NESTS);
     for i in order {
-        let (_, step, reads, writes) = steps[i].clone();
+        let (_, step, reads, writes) = std::mem::replace(
+            &mut steps[i],
+            (0, Step::Host(HostStep { value: ValueId(0), reason: String::new() }), Vec::new(), Vec::new()),
+        );
         if let (true, Step::Loop(k)) = (merge, &step) {
             // merge into the latest earlier loop kernel that writes nothing this one
             // reads, moving it back past steps that write nothing it reads either:
@@ -1116,7 +1264,7 @@ fn order_and_merge(mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)>, me
                     break None;
                 }
                 if matches!(&out[at].0, Step::Loop(_)) && !is_epilogue(&out[at].0) {
-                    break Some(at);
+                    break (!full(&out[at].0)).then_some(at);
                 }
             };
             if let Some(t) = target {
@@ -1128,7 +1276,7 @@ fn order_and_merge(mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)>, me
                 }
             }
         }
-        out.push((step, writes));
+        out.push((step, writes.into_iter().collect()));
     }
     out.into_iter()
         .enumerate()
