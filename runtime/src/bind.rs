@@ -120,6 +120,29 @@ impl Eval<'_> {
 }
 
 /// Fills one nest's dims, strides, lengths and scalars in `a`; queues its pointers.
+/// The last element an access touches over `extents`: `offset + Σ (extent - 1) ×
+/// stride`, plus `extra` (a gathered row), or `None` if it overflows.
+fn last_element(offset: usize, strides: &[i64], extents: &[usize], extra: usize) -> Option<usize> {
+    strides.iter().zip(extents).try_fold(offset.checked_add(extra)?, |acc, (&s, &e)| {
+        acc.checked_add(e.saturating_sub(1).checked_mul(usize::try_from(s).ok()?)?)
+    })
+}
+
+/// Fails unless every element in `0..=last` lies in buffer `i` (of `sizes[i]` elements):
+/// the check that keeps every address a kernel forms inside its buffer.
+fn in_bounds(e: &Executable, ki: usize, i: usize, last: Option<usize>, sizes: &[usize]) -> Result<(), String> {
+    match last {
+        Some(l) if l < sizes[i] => Ok(()),
+        _ => Err(format!(
+            "{} would reach element {last:?} of %{}, which has {} (a kiln bug: refusing to run it)",
+            e.schedule.step_name(ki),
+            e.schedule.module.op(e.schedule.buffers[i].value).name,
+            sizes[i]
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn fill_nest(
     ev: &Eval,
     e: &Executable,
@@ -128,28 +151,59 @@ fn fill_nest(
     n: &LoopNest,
     l: &kiln_codegen::NestLayout,
     patches: &mut Vec<(usize, usize, usize, usize)>,
+    sizes: &[usize],
 ) -> Result<(), String> {
+    let mut extents = Vec::with_capacity(n.space.len());
     for (d, dd) in n.space.iter().enumerate() {
-        a[l.dims + d] = ev.dim(dd)? as i64;
+        let x = ev.dim(dd)?;
+        extents.push(x);
+        a[l.dims + d] = x as i64;
     }
     // an iteration space (a broadcast view's, too) stays within one value's limit
     let points = ev.prod(&n.space)?;
     if points as u64 > kiln_ir::MAX_ELEMENTS {
         return Err(format!("a loop over {points} points exceeds the limit of {} elements", kiln_ir::MAX_ELEMENTS));
     }
-    for (acc, &at) in n.inputs.iter().zip(&l.inputs) {
+    // a gathered input also moves by whole rows: its last row, per input
+    let mut row_extra = vec![0usize; n.inputs.len()];
+    for node in &n.nodes {
+        if let Node::Gather { input, stride, rows, .. } = node {
+            let r = ev.dim(rows)?.saturating_sub(1).checked_mul(usize::try_from(ev.stride(stride)?).unwrap_or(0));
+            row_extra[*input] = row_extra[*input].max(r.ok_or("a gathered row overflows")?);
+        }
+    }
+    for (j, (acc, &at)) in n.inputs.iter().zip(&l.inputs).enumerate() {
         let i = e.buf(acc.buf)?;
+        let offset = ev.offset(&acc.offset)?;
         // offsets are in elements; bases are 32-bit words
         let wide = words_per(e.schedule.buffers[i].dtype);
-        patches.push((ki, at, i, ev.offset(&acc.offset)? * wide));
+        patches.push((ki, at, i, offset * wide));
         for (d, st) in acc.strides.iter().enumerate() {
             a[at + 1 + d] = ev.stride(st)?;
         }
+        if points > 0 {
+            let strides = &a[at + 1..at + 1 + acc.strides.len()];
+            in_bounds(e, ki, i, last_element(offset, strides, &extents, row_extra[j]), sizes)?;
+        }
     }
     for (o, &at) in n.outputs.iter().zip(&l.outputs) {
-        patches.push((ki, at, e.buf(o.value)?, 0));
+        let i = e.buf(o.value)?;
+        patches.push((ki, at, i, 0));
         for (d, st) in o.strides.iter().enumerate() {
             a[at + 1 + d] = ev.stride(st)?;
+        }
+        let scatter_extra = match &o.scatter {
+            Some(sc) => ev.dim(&sc.rows)?.saturating_sub(1).saturating_mul(ev.stride(&sc.stride)? as usize),
+            None => 0,
+        };
+        if points > 0 {
+            let strides = &a[at + 1..at + 1 + o.strides.len()];
+            in_bounds(e, ki, i, last_element(0, strides, &extents, scatter_extra), sizes)?;
+        }
+        // a reduction first initializes `len` elements
+        let len = ev.prod(&o.len)?;
+        if len > 0 {
+            in_bounds(e, ki, i, Some(len - 1), sizes)?;
         }
         a[at + 1 + n.space.len()] = ev.prod(&o.len)? as i64;
     }
@@ -252,7 +306,7 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
             Step::Loop(k) => {
                 let mut a = vec![0i64; ck.slots];
                 for (n, l) in k.nests.iter().zip(&ck.layouts) {
-                    fill_nest(&ev, e, ki, &mut a, n, l, &mut patches)?;
+                    fill_nest(&ev, e, ki, &mut a, n, l, &mut patches, &sizes)?;
                 }
                 // the rule codegen followed (a deferred epilogue has no layout: it is
                 // skipped below)
@@ -269,6 +323,17 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
             }
             Step::MatMul(mm) => {
                 let mma = matmul_args(&ev, e, mm)?;
+                if mma.m > 0 && mma.k > 0 && mma.n > 0 {
+                    for &(oa, ob, oc) in &mma.batches {
+                        let ea = [mma.m, mma.k];
+                        let last_a = last_element(mma.a.1 + oa, &[mma.rsa as i64, mma.csa as i64], &ea, 0);
+                        in_bounds(e, ki, mma.a.0, last_a, &sizes)?;
+                        let eb = [mma.k, mma.n];
+                        let last_b = last_element(mma.b.1 + ob, &[mma.rsb as i64, mma.csb as i64], &eb, 0);
+                        in_bounds(e, ki, mma.b.0, last_b, &sizes)?;
+                        in_bounds(e, ki, mma.c, oc.checked_add(mma.m * mma.n - 1), &sizes)?;
+                    }
+                }
                 let (m, k, n) = (mma.m, mma.k, mma.n);
                 let mut a = vec![0i64; ck.slots.max(10)];
                 a[3..10].copy_from_slice(&[
@@ -284,7 +349,7 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
                 // a small GEMM compiled with its epilogue runs it in registers and the
                 // epilogue's own kernel is skipped
                 if let (Some(l), Some(epi), true) = (ck.layouts.first(), &mm.epilogue, small) {
-                    fill_nest(&ev, e, ki, &mut a, &epi.nest, l, &mut patches)?;
+                    fill_nest(&ev, e, ki, &mut a, &epi.nest, l, &mut patches, &sizes)?;
                     if let Some(t) = e.epilogue_step[ki] {
                         skip[t] = true;
                     }
@@ -338,5 +403,29 @@ impl Bound {
             };
         }
         self.arena_at = arena;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::exec::Executable;
+    use crate::interp::Bindings;
+    use kiln_passes::schedule::{Step, Stride};
+
+    /// A schedule whose access would leave its buffer is refused at bind, before any
+    /// kernel runs (the schedule is built by fusion; this corrupts it on purpose).
+    #[test]
+    fn an_access_past_its_buffer_is_refused_at_bind() {
+        let m = kiln_ir::parse("module {\n  %x = parameter : f32[8]\n  %y = exp %x : f32[8]\n}\n").unwrap();
+        let roots = [m.value_by_name("y").unwrap()];
+        let mut e = Executable::build(&m, &roots, &Default::default()).unwrap();
+        let b = Bindings::new(e.module());
+        e.prepare(&b, vec![vec![8]]).expect("the schedule as fusion made it binds");
+        if let Some(Step::Loop(k)) = e.schedule.steps.iter_mut().find(|s| matches!(s, Step::Loop(_))) {
+            k.nests[0].inputs[0].strides = vec![Stride::Prod(vec![kiln_ir::Dim::Fixed(2)])];
+        }
+        e.set_no_reuse(false); // drops the bindings made so far
+        let err = e.prepare(&b, vec![vec![8]]).unwrap_err();
+        assert!(err.contains("would reach element Some(14) of %x, which has 8"), "{err}");
     }
 }

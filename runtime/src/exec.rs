@@ -64,8 +64,9 @@ pub struct Executable {
     late_jits: Vec<Jit>,
     /// How the kernels were compiled (for the late ones).
     codegen_opts: CodegenOptions,
-    /// The schedule it runs.
-    pub schedule: Schedule,
+    /// The schedule it runs (read-only from outside: the compiled kernels' argument
+    /// layouts follow it).
+    pub(crate) schedule: Schedule,
     buf_index: HashMap<ValueId, usize>,
     /// Where each buffer lives, for every binding.
     pub(crate) plan: BufferPlan,
@@ -193,6 +194,11 @@ impl Executable {
     pub fn set_no_reuse(&mut self, no_reuse: bool) {
         self.plan = kiln_passes::buffer_plan::run(&self.schedule, PlanOptions { no_reuse });
         self.bindings.clear();
+    }
+
+    /// The schedule it runs: kernels, GEMMs and interpreter steps over buffers.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
     }
 
     /// Where each buffer lives (slots of the arena, variables, feeds).

@@ -175,7 +175,7 @@ pub fn compile(a: &CompileArgs) -> Result<(), CliError> {
 }
 
 fn emit(b: &Built, e: Emit) -> String {
-    let s = &b.exec.schedule;
+    let s = b.exec.schedule();
     match e {
         Emit::Ir => kiln::ir::print(&s.module),
         Emit::Fused => s.describe(),
@@ -208,7 +208,7 @@ fn ms(d: std::time::Duration) -> String {
 /// time.
 fn summary(b: &Built, dump_dir: Option<&PathBuf>) -> String {
     let r = &b.exec.report;
-    let s = &b.exec.schedule;
+    let s = b.exec.schedule();
     let mut o = String::new();
     let _ = writeln!(o, "fetch: {}", b.fetch_names.join(", "));
     let _ = writeln!(o, "passes:");
@@ -270,7 +270,7 @@ fn summary(b: &Built, dump_dir: Option<&PathBuf>) -> String {
 /// `kiln explain`: every fusion decision with its reason.
 pub fn explain(t: &Target) -> Result<(), CliError> {
     let b = build(t, None, None, None)?;
-    let s = &b.exec.schedule;
+    let s = b.exec.schedule();
     let m = &s.module;
     let mut o = String::new();
     let _ = writeln!(o, "fetch: {}", b.fetch_names.join(", "));
