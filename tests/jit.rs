@@ -808,7 +808,8 @@ fn kernel_dumps_name_their_ir_ops() {
     assert!(asm.contains("; from: %layer_0/MatMul") && asm.contains("ret"), "{asm}");
     let schedule = std::fs::read_to_string(dir.join("schedule.txt")).unwrap();
     assert!(
-        schedule.contains("matmul %layer_0/MatMul = %input x %layer_0/W0 + epilogue -> %layer_0/Relu"),
+        schedule.contains("matmul.0: %layer_0/MatMul = %input[1,1] x %layer_0/W0[20,1]")
+            && schedule.contains("epilogue on in0 (product not stored)"),
         "{schedule}"
     );
 }

@@ -19,7 +19,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module};
-use kiln_passes::schedule::{step_name, LoopKernel, MatMulStep, Schedule, Step};
+use kiln_passes::schedule::{step_name, LoopKernel, MatMulStep, Origin, Schedule, Step};
 pub use layout::{kernel_layout, NestLayout};
 pub use matmul::MatMulKind;
 
@@ -79,8 +79,8 @@ pub struct CompiledKernel {
     pub layouts: Vec<NestLayout>,
     /// Total argument slots.
     pub slots: usize,
-    /// The IR ops it computes.
-    pub provenance: Vec<String>,
+    /// What it computes (print with [`Origin::print`]).
+    pub provenance: Vec<Origin>,
     /// CLIF text, if kept.
     pub clif: Option<String>,
     /// Disassembly, if kept.
@@ -132,8 +132,10 @@ pub fn matmul_kind(mm: &MatMulStep) -> MatMulKind {
 }
 
 /// Compiles every step of `s` (loop kernels and matmul micro-kernels), in step order,
-/// into one JIT module (one finalize: one set of pages).
+/// into one JIT module (one finalize: one set of pages). The schedule must pass
+/// [`kiln_passes::schedule::verify`]; one that does not is refused, not compiled.
 pub fn compile(s: &Schedule, opts: &CodegenOptions) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
+    kiln_passes::schedule::verify(s).map_err(|e| CodegenError { kernel: e.step.clone(), message: e.to_string() })?;
     let steps: Vec<(&Step, bool)> = s.steps.iter().map(|st| (st, deferred(s, st))).collect();
     compile_steps(&steps, opts)
 }
@@ -149,7 +151,8 @@ pub fn deferred(s: &Schedule, st: &Step) -> bool {
     })
 }
 
-/// Compiles the given loop kernels alone.
+/// Compiles the given loop kernels alone: kernels of a schedule [`compile`] accepted
+/// (the runtime compiles a deferred epilogue this way).
 pub fn compile_kernels(
     kernels: &[&LoopKernel],
     opts: &CodegenOptions,
@@ -180,14 +183,14 @@ fn compile_steps(steps: &[(&Step, bool)], opts: &CodegenOptions) -> Result<(Jit,
     let mut fctx = FunctionBuilderContext::new();
     let mut pending = Vec::new();
     for (i, &(step, defer)) in steps.iter().enumerate() {
-        let (name, kind, nests, provenance): (String, KernelKind, &[kiln_passes::schedule::LoopNest], Vec<String>) =
+        let (name, kind, nests, provenance): (String, KernelKind, &[kiln_passes::schedule::LoopNest], Vec<Origin>) =
             match step {
                 Step::Loop(k) if defer => (step_name(step, i), KernelKind::Deferred, &[], k.provenance.clone()),
                 Step::Loop(k) => (step_name(step, i), KernelKind::Loop, &k.nests, k.provenance.clone()),
                 Step::MatMul(mm) => {
-                    (step_name(step, i), KernelKind::MatMul(matmul_kind(mm)), &[], mm.provenance.clone())
+                    (step_name(step, i), KernelKind::MatMul(matmul_kind(mm)), &[], vec![Origin::Op(mm.out)])
                 }
-                Step::Host(h) => (step_name(step, i), KernelKind::Host, &[], vec![format!("{:?}", h.value)]),
+                Step::Host(h) => (step_name(step, i), KernelKind::Host, &[], vec![Origin::Op(h.value)]),
             };
         let err = |m: &dyn std::fmt::Display| cg_err(&name, m);
         let mut sig = module.make_signature();

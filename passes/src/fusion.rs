@@ -62,7 +62,7 @@ struct Fusion<'m> {
     epilogues: HashMap<ValueId, LoopNest>,
     /// ops run on the interpreter, with the reason
     host: HashMap<ValueId, String>,
-    refusals: Vec<String>,
+    refusals: Vec<Refusal>,
     /// `FusionOptions::fuse`
     fuse: bool,
 }
@@ -232,6 +232,10 @@ impl<'m> Fusion<'m> {
         self.m.ty(v).map(|t| self.classes.canon_shape(&t.shape)).unwrap_or_default()
     }
 
+    fn refuse(&mut self, value: ValueId, why: Why) {
+        self.refusals.push(Refusal { value, why });
+    }
+
     fn find(&mut self, k: usize) -> usize {
         let mut k = k;
         while self.parent[k] != k {
@@ -296,7 +300,7 @@ impl<'m> Fusion<'m> {
         let space = self.shape(v);
         // a comparison stays with its select even so: masks are never stored
         if !self.fuse && !matches!(self.m.op(v).kind, OpKind::Compare(_)) {
-            self.refusals.push(format!("%{}: stored, fusion is off", self.m.op(v).name));
+            self.refuse(v, Why::FusionOff);
             let k = self.new_kernel(space);
             self.kernel_of.insert(v, k);
             self.force.insert(v);
@@ -315,24 +319,20 @@ impl<'m> Fusion<'m> {
         }
         for &c in &outside {
             self.force.insert(v);
-            let why = match self.class(c) {
-                Class::MatMul => "a matmul operand",
-                Class::View => "read through a view",
-                Class::Sink => "assigned to a variable",
-                _ => "used outside loop kernels",
+            let by = match self.class(c) {
+                Class::MatMul => Outside::MatMul,
+                Class::View => Outside::View,
+                Class::Sink => Outside::Assign,
+                _ => Outside::Other,
             };
-            self.refusals.push(format!("%{}: stored, {why} (%{})", self.m.op(v).name, self.m.op(c).name));
+            self.refuse(v, Why::ReadOutside { consumer: c, by });
         }
         fused_consumers.sort();
         fused_consumers.dedup();
         let same_space: Vec<usize> = fused_consumers.iter().copied().filter(|&k| self.spaces[k] == space).collect();
         if same_space.len() < fused_consumers.len() {
             self.force.insert(v);
-            self.refusals.push(format!(
-                "%{}: stored, a consumer iterates another space than {}",
-                self.m.op(v).name,
-                space
-            ));
+            self.refuse(v, Why::OtherSpace);
         }
         // consumer kernels that depend on no other consumer of v (nor on anything outside
         // the kernels that reads v) can all take v; merging them cannot close a cycle
@@ -352,7 +352,7 @@ impl<'m> Fusion<'m> {
             self.sizes[r] < MAX_KERNEL_OPS
         });
         if candidates.len() < before {
-            self.refusals.push(format!("%{}: stored, its consumer's kernel is full", self.m.op(v).name));
+            self.refuse(v, Why::KernelFull);
         }
         if let Some(&t) = candidates.first() {
             for &k in &candidates[1..] {
@@ -367,14 +367,13 @@ impl<'m> Fusion<'m> {
             self.sizes[t_root] += 1;
             if candidates.len() < same_space.len() {
                 self.force.insert(v);
-                self.refusals
-                    .push(format!("%{}: stored, some consumers' kernels depend on each other", self.m.op(v).name));
+                self.refuse(v, Why::ConsumersDepend);
             }
             let t = self.find(t);
             self.kernel_of.insert(v, t);
         } else {
             if !same_space.is_empty() {
-                self.refusals.push(format!("%{}: stored, fusing it would make a cycle", self.m.op(v).name));
+                self.refuse(v, Why::Cycle);
             }
             let k = self.new_kernel(space);
             self.kernel_of.insert(v, k);
@@ -532,7 +531,7 @@ impl<'m> Fusion<'m> {
                 });
                 if !ok && self.class(x) == Class::View {
                     self.copied.insert(x);
-                    self.refusals.push(format!("%{}: copied, a reshape needs it row-major", self.m.op(x).name));
+                    self.refuse(x, Why::CopiedForReshape);
                 }
             }
         }
@@ -541,6 +540,7 @@ impl<'m> Fusion<'m> {
             for &u in &self.m.op(v).operands {
                 if self.class(u) == Class::View && !self.copied.contains(&u) {
                     self.copied.insert(u);
+                    self.refusals.push(Refusal { value: u, why: Why::CopiedForInterpreter });
                 }
             }
         }
@@ -557,7 +557,7 @@ impl<'m> Fusion<'m> {
             let swappable = s.0[r - 1] == Dim::Fixed(1) && r == 2 && unit(&aa, r - 2);
             if self.class(b) == Class::View && !unit(&ba, r - 1) && !swappable && s.0[r - 1] != Dim::Fixed(1) {
                 self.copied.insert(b);
-                self.refusals.push(format!("%{}: copied, a matmul wants its rows contiguous", self.m.op(b).name));
+                self.refuse(b, Why::CopiedForMatMul);
             }
         }
         // roots and assign sources that are views need a copy kernel
@@ -566,10 +566,11 @@ impl<'m> Fusion<'m> {
         for &v in self.roots.iter().chain(assigns.iter().map(|(_, s)| s)) {
             if self.class(v) == Class::View && !copies.contains(&v) {
                 copies.push(v);
+                self.refusals.push(Refusal { value: v, why: Why::CopiedToStore });
             }
         }
-        let mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)> = Vec::new(); // (order key, step, reads, writes)
-                                                                                    // every kernel's members at once: one pass over the placed values
+        let mut steps: Vec<(usize, Step)> = Vec::new(); // (order key, step)
+                                                        // every kernel's members at once: one pass over the placed values
         let placed: Vec<(ValueId, usize)> = self.kernel_of.iter().map(|(v, k)| (*v, *k)).collect();
         let mut by_kernel: std::collections::BTreeMap<usize, Vec<ValueId>> = std::collections::BTreeMap::new();
         for (v, k) in placed {
@@ -579,27 +580,22 @@ impl<'m> Fusion<'m> {
         for (k, mut members) in by_kernel {
             members.sort();
             let nest = self.nest(k, &members)?;
-            let reads: Vec<ValueId> = nest.inputs.iter().map(|a| a.buf).collect();
-            let writes: Vec<ValueId> = nest.outputs.iter().map(|o| o.value).collect();
             let key = members.iter().map(|v| v.index()).max().unwrap_or(0);
-            let provenance = members.iter().map(|&v| format!("%{}", self.m.op(v).name)).collect();
+            let provenance = members.iter().map(|&v| Origin::Op(v)).collect();
             let epilogue_of = self.epilogue_target(k, &members);
             let kernel = LoopKernel { name: String::new(), nests: vec![nest], provenance, epilogue_of };
-            steps.push((key, Step::Loop(kernel), reads, writes));
+            steps.push((key, Step::Loop(kernel)));
         }
         for &v in &copies {
             let nest = self.copy_nest(v)?;
-            let reads = nest.inputs.iter().map(|a| a.buf).collect();
-            let provenance = vec![format!("%{} (copy)", self.m.op(v).name)];
+            let provenance = vec![Origin::Copy(v)];
             let kernel = LoopKernel { name: String::new(), nests: vec![nest], provenance, epilogue_of: None };
-            steps.push((v.index(), Step::Loop(kernel), reads, vec![v]));
+            steps.push((v.index(), Step::Loop(kernel)));
         }
         for &v in &live {
             if let Some(reason) = self.host.get(&v) {
-                let reads: Vec<ValueId> = self.m.op(v).operands.clone();
-                let writes = if self.m.ty(v).is_some() { vec![v] } else { vec![] };
-                steps.push((v.index(), Step::Host(HostStep { value: v, reason: reason.clone() }), reads, writes));
-                self.refusals.push(format!("%{}: on the interpreter: {reason}", self.m.op(v).name));
+                steps.push((v.index(), Step::Host(HostStep { value: v, reason: reason.clone() })));
+                self.refusals.push(Refusal { value: v, why: Why::OnInterpreter(reason.clone()) });
             }
         }
         for &v in &live {
@@ -621,7 +617,6 @@ impl<'m> Fusion<'m> {
                 m: s.0[r - 2].clone(),
                 k,
                 n: s.0[r - 1].clone(),
-                provenance: vec![format!("%{}", op.name)],
                 epilogue: None,
             };
             // c = a x b with one column: compute c^T = b^T x a^T (the same memory), which
@@ -635,8 +630,7 @@ impl<'m> Fusion<'m> {
                 };
                 step = MatMulStep { a: t(&ba), b: t(&aa), m: Dim::Fixed(1), n: step.m.clone(), ..step };
             }
-            let reads = vec![step.a.buf, step.b.buf];
-            steps.push((v.index(), Step::MatMul(step), reads, vec![v]));
+            steps.push((v.index(), Step::MatMul(step)));
         }
         // attach each epilogue to its matmul (kept unswapped, so rows are rows)
         let targets: Vec<(usize, ValueId)> = steps
@@ -656,21 +650,23 @@ impl<'m> Fusion<'m> {
                     // epilogue reads it
                     let store_out = self.roots.contains(&v)
                         || assigns.iter().any(|&(_, src)| src == v)
-                        || steps.iter().enumerate().any(|(x, st)| x != ki && x != j && st.2.contains(&v));
-                    let extra: Vec<ValueId> = nest.inputs.iter().map(|a| a.buf).filter(|&b| b != v).collect();
-                    steps[j].2.extend(extra);
+                        || steps
+                            .iter()
+                            .enumerate()
+                            .any(|(x, st)| x != ki && x != j && st.1.reads(self.m).any(|r| r == v));
                     if let Step::MatMul(mm) = &mut steps[j].1 {
                         mm.epilogue = Some(Box::new(Epilogue { nest, acc_input, store_out }));
                     }
                 }
                 _ => {
+                    self.refuse(v, Why::NotEpilogue(NotEpilogue::Shape));
                     if let Step::Loop(k) = &mut steps[ki].1 {
                         k.epilogue_of = None;
                     }
                 }
             }
         }
-        let steps = order_and_merge(steps, self.fuse);
+        let steps = order_and_merge(self.m, steps, self.fuse, &mut self.refusals);
         // buffers: everything some step reads or writes, plus roots and assign sources
         let mut buffers: Vec<Buffer> = Vec::new();
         let mut has_buffer: HashSet<ValueId> = HashSet::default();
@@ -688,39 +684,10 @@ impl<'m> Fusion<'m> {
             buffers.push(Buffer { value: v, shape: f.shape(v), dtype, kind });
         };
         for s in &steps {
-            match s {
-                Step::Loop(k) => {
-                    for n in &k.nests {
-                        for a in &n.inputs {
-                            add(&self, a.buf, &mut buffers);
-                        }
-                        for o in &n.outputs {
-                            add(&self, o.value, &mut buffers);
-                        }
-                    }
-                }
-                Step::MatMul(mm) => {
-                    for v in [mm.a.buf, mm.b.buf, mm.out] {
-                        add(&self, v, &mut buffers);
-                    }
-                    if let Some(e) = &mm.epilogue {
-                        for a in &e.nest.inputs {
-                            add(&self, a.buf, &mut buffers);
-                        }
-                        for o in &e.nest.outputs {
-                            add(&self, o.value, &mut buffers);
-                        }
-                    }
-                }
-                Step::Host(h) => {
-                    for &u in &self.m.op(h.value).operands {
-                        if self.m.ty(u).is_some() {
-                            add(&self, u, &mut buffers);
-                        }
-                    }
-                    if self.m.ty(h.value).is_some() {
-                        add(&self, h.value, &mut buffers);
-                    }
+            // an interpreter op's operands may have no type (a group): no buffer
+            for v in s.reads(self.m).chain(s.writes()) {
+                if self.m.ty(v).is_some() {
+                    add(&self, v, &mut buffers);
                 }
             }
         }
@@ -832,17 +799,21 @@ impl<'m> Fusion<'m> {
         let mm = found?;
         let mset: HashSet<ValueId> = members.iter().copied().collect();
         let all_inside = self.consumers[mm.index()].iter().all(|c| mset.contains(c));
+        let no = |f: &mut Self, why: NotEpilogue| {
+            f.refuse(mm, Why::NotEpilogue(why));
+            None
+        };
         if !all_inside || self.roots.contains(&mm) {
-            return None;
+            return no(self, NotEpilogue::ReadElsewhere);
         }
         let nest = self.nest_raw(k, members).ok()?;
         // a GEMM applies f32 epilogues only
         if !nest.is_f32() {
-            return None;
+            return no(self, NotEpilogue::NotF32);
         }
         let ok_input = |a: &Access| a.buf == mm || matches!(a.strides[1].known(), Some(0) | Some(1));
-        if !nest.inputs.iter().all(ok_input) {
-            return None;
+        if let Some(a) = nest.inputs.iter().find(|a| !ok_input(a)) {
+            return no(self, NotEpilogue::StridedInput(a.buf));
         }
         // outputs: tiles of [m, n], or sums over the rows into [n] (a bias gradient
         // beside a ReLU mask), which the GEMM accumulates tile by tile
@@ -853,8 +824,8 @@ impl<'m> Fusion<'m> {
             }
             OutMode::Reduce(_) => false,
         };
-        if !nest.outputs.iter().all(ok_output) {
-            return None;
+        if let Some(o) = nest.outputs.iter().find(|o| !ok_output(o)) {
+            return no(self, NotEpilogue::Output(o.value));
         }
         // an input computed from the matmul's result would need it before it exists
         for a in nest.inputs.iter().filter(|a| a.buf != mm) {
@@ -862,7 +833,7 @@ impl<'m> Fusion<'m> {
             let mut seen = HashSet::default();
             while let Some(u) = stack.pop() {
                 if u == mm {
-                    return None;
+                    return no(self, NotEpilogue::DependsOnProduct(a.buf));
                 }
                 if u > mm && seen.insert(u) {
                     stack.extend(self.m.op(u).operands.iter().copied());
@@ -1208,13 +1179,22 @@ const MAX_MERGED_NESTS: usize = 64;
 
 /// Orders steps by their dependencies (stable in op order) and merges back-to-back
 /// independent loop kernels into one function.
-fn order_and_merge(mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)>, merge: bool) -> Vec<Step> {
-    steps.sort_by_key(|s| s.0);
+/// Each step's reads and writes come from [`Step::reads`] and [`Step::writes`], as
+/// everywhere else.
+fn order_and_merge(m: &Module, mut keyed: Vec<(usize, Step)>, merge: bool, refusals: &mut Vec<Refusal>) -> Vec<Step> {
+    keyed.sort_by_key(|s| s.0);
+    let mut steps: Vec<(Step, Vec<ValueId>, Vec<ValueId>)> = keyed
+        .into_iter()
+        .map(|(_, st)| {
+            let (r, w) = (st.reads(m).collect(), st.writes().collect());
+            (st, r, w)
+        })
+        .collect();
     let n = steps.len();
     let producer: HashMap<ValueId, usize> =
-        steps.iter().enumerate().flat_map(|(i, s)| s.3.iter().map(move |&v| (v, i))).collect();
+        steps.iter().enumerate().flat_map(|(i, s)| s.2.iter().map(move |&v| (v, i))).collect();
     let deps: Vec<Vec<usize>> = (0..n)
-        .map(|i| steps[i].2.iter().filter_map(|v| producer.get(v).copied()).filter(|&p| p != i).collect())
+        .map(|i| steps[i].1.iter().filter_map(|v| producer.get(v).copied()).filter(|&p| p != i).collect())
         .collect();
     // Kahn's algorithm, taking the earliest ready step first (op order where free)
     let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -1246,9 +1226,9 @@ fn order_and_merge(mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)>, me
     // a merged kernel stays one readable, quickly compiled function
     let full = |s: &Step| matches!(s, Step::Loop(k) if k.nests.len() >= MAX_MERGED_NESTS);
     for i in order {
-        let (_, step, reads, writes) = std::mem::replace(
+        let (step, reads, writes) = std::mem::replace(
             &mut steps[i],
-            (0, Step::Host(HostStep { value: ValueId(0), reason: String::new() }), Vec::new(), Vec::new()),
+            (Step::Host(HostStep { value: ValueId(0), reason: String::new() }), Vec::new(), Vec::new()),
         );
         if let (true, Step::Loop(k)) = (merge, &step) {
             // merge into the latest earlier loop kernel that writes nothing this one
@@ -1260,11 +1240,22 @@ fn order_and_merge(mut steps: Vec<(usize, Step, Vec<ValueId>, Vec<ValueId>)>, me
                     break None;
                 }
                 at -= 1;
-                if reads.iter().any(|r| out[at].1.contains(r)) {
+                let mergeable = matches!(&out[at].0, Step::Loop(_)) && !is_epilogue(&out[at].0);
+                let first = k.provenance.first().map(|o| o.value());
+                if let Some(&r) = reads.iter().find(|r| out[at].1.contains(r)) {
+                    if let (true, Some(value)) = (mergeable, first) {
+                        refusals.push(Refusal { value, why: Why::NotMerged { reads: r } });
+                    }
                     break None;
                 }
-                if matches!(&out[at].0, Step::Loop(_)) && !is_epilogue(&out[at].0) {
-                    break (!full(&out[at].0)).then_some(at);
+                if mergeable {
+                    if full(&out[at].0) {
+                        if let Some(value) = first {
+                            refusals.push(Refusal { value, why: Why::MergedKernelFull });
+                        }
+                        break None;
+                    }
+                    break Some(at);
                 }
             };
             if let Some(t) = target {

@@ -6,7 +6,7 @@
 //! - [`dce::run`]: dead-code elimination;
 //! - [`split_masks::run`]: a copy of each shared comparison per consumer;
 //! - [`fusion::run`]: fuses a module into a [`schedule::Schedule`] of loop kernels and
-//!   matmuls for codegen;
+//!   matmuls for codegen, which [`schedule::verify`] checks and [`schedule::Schedule::print`] prints;
 //! - [`buffer_plan::run`]: places a schedule's buffers (arena slots sized by the
 //!   symbolic dims, in-place updates, snapshots) once for every binding.
 //!

@@ -85,10 +85,11 @@ impl Executable {
     /// and assembly (if kept), headed by the IR ops it came from, into `dir`.
     pub fn dump(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("schedule.txt"), self.schedule.describe())?;
+        std::fs::write(dir.join("schedule.txt"), self.schedule.print())?;
         std::fs::write(dir.join("fused.dot"), self.schedule.to_dot())?;
         for (i, k) in self.kernels().iter().enumerate() {
-            let head = format!("; kernel {} ({:?})\n; from: {}\n", k.name, k.kind, k.provenance.join(", "));
+            let from: Vec<String> = k.provenance.iter().map(|o| o.print(&self.schedule.module)).collect();
+            let head = format!("; kernel {} ({:?})\n; from: {}\n", k.name, k.kind, from.join(", "));
             if let Some(c) = &k.clif {
                 std::fs::write(dir.join(format!("kernel.{i:02}.{}.clif", k.name)), format!("{head}{c}"))?;
             }

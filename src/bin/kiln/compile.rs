@@ -6,7 +6,7 @@ use kiln::codegen::{CodegenOptions, KernelKind};
 use kiln::ir::ValueId;
 use kiln::passes::fusion::FusionOptions;
 use kiln::passes::pipeline::{PipelineOptions, PASSES};
-use kiln::passes::schedule::{OutMode, Step};
+use kiln::passes::schedule::{Origin, OutMode, Step};
 use kiln::runtime::build::BuildOptions;
 use kiln::runtime::exec::Executable;
 use kiln::runtime::interp::Bindings;
@@ -38,8 +38,11 @@ pub struct Target {
 pub enum Emit {
     /// The IR after the passes.
     Ir,
-    /// The fused schedule: kernels, loop nests, refusals.
+    /// The fused schedule in brief: kernels, loop nests, refusals.
     Fused,
+    /// The whole schedule: buffers, steps down to each kernel's scalar body and access
+    /// strides, writes, fetches, refusals.
+    Schedule,
     /// Each kernel's Cranelift IR.
     Clif,
     /// Each kernel's machine code.
@@ -176,9 +179,11 @@ pub fn compile(a: &CompileArgs) -> Result<(), CliError> {
 
 fn emit(b: &Built, e: Emit) -> String {
     let s = b.exec.schedule();
+    let m = &s.module;
     match e {
         Emit::Ir => kiln::ir::print(&s.module),
         Emit::Fused => s.describe(),
+        Emit::Schedule => s.print(),
         Emit::Dot => s.to_dot(),
         Emit::DotIr => b.graph.to_dot(),
         Emit::Clif | Emit::Asm => {
@@ -191,7 +196,7 @@ fn emit(b: &Built, e: Emit) -> String {
                         "; kernel {} ({:?})\n; from: {}\n{text}",
                         k.name,
                         k.kind,
-                        k.provenance.join(", ")
+                        ops(m, &k.provenance).join(", ")
                     );
                 }
             }
@@ -209,6 +214,7 @@ fn ms(d: std::time::Duration) -> String {
 fn summary(b: &Built, dump_dir: Option<&PathBuf>) -> String {
     let r = &b.exec.report;
     let s = b.exec.schedule();
+    let m = &s.module;
     let mut o = String::new();
     let _ = writeln!(o, "fetch: {}", b.fetch_names.join(", "));
     let _ = writeln!(o, "passes:");
@@ -232,14 +238,14 @@ fn summary(b: &Built, dump_dir: Option<&PathBuf>) -> String {
                 } else {
                     "  [epilogue: skipped while its GEMM applies it in registers]"
                 };
-                (k.provenance.join(" "), note)
+                (ops(m, &k.provenance).join(" "), note)
             }
             Step::MatMul(mm) if mm.epilogue.is_some() => {
                 let epi: Vec<String> =
                     s.step_ops(i).iter().skip(1).map(|&v| format!("%{}", s.module.op(v).name)).collect();
-                (format!("{} + epilogue {}", k.provenance.join(" "), epi.join(" ")), "")
+                (format!("{} + epilogue {}", ops(m, &k.provenance).join(" "), epi.join(" ")), "")
             }
-            _ => (k.provenance.join(" "), ""),
+            _ => (ops(m, &k.provenance).join(" "), ""),
         };
         let _ = writeln!(o, "  {:<11} {:<16} {ops}{note}", k.name, kind);
     }
@@ -284,7 +290,7 @@ pub fn explain(t: &Target) -> Result<(), CliError> {
                     o,
                     "  {name}: {} -- the epilogue of %{target}: its GEMM applies it to each tile in registers, so \
                      this kernel runs only when the GEMM goes to the library",
-                    k.provenance.join(", ")
+                    ops(m, &k.provenance).join(", ")
                 );
             }
             Step::Loop(k) => {
@@ -300,7 +306,7 @@ pub fn explain(t: &Target) -> Result<(), CliError> {
                 } else {
                     nest_kind(&k.nests[0])
                 };
-                let _ = writeln!(o, "  {name}: {} -- {why}", k.provenance.join(", "));
+                let _ = writeln!(o, "  {name}: {} -- {why}", ops(m, &k.provenance).join(", "));
             }
             Step::MatMul(mm) => {
                 let epi = match &mm.epilogue {
@@ -322,7 +328,7 @@ pub fn explain(t: &Target) -> Result<(), CliError> {
                 } else {
                     ""
                 };
-                let _ = writeln!(o, "  {name}: {}{epi}{views}", mm.provenance.join(", "));
+                let _ = writeln!(o, "  {name}: %{}{epi}{views}", m.op(mm.out).name);
             }
             Step::Host(h) => {
                 let _ = writeln!(o, "  {name}: %{} -- on the interpreter: {}", m.op(h.value).name, h.reason);
@@ -331,7 +337,7 @@ pub fn explain(t: &Target) -> Result<(), CliError> {
     }
     let _ = writeln!(o, "refused ({}):", s.refusals.len());
     for r in &s.refusals {
-        let _ = writeln!(o, "  {r}");
+        let _ = writeln!(o, "  {}", r.print(m));
     }
     print!("{o}");
     Ok(())
@@ -348,4 +354,9 @@ fn nest_kind(n: &kiln::passes::schedule::LoopNest) -> String {
     } else {
         format!("a copy or single op over {space}")
     }
+}
+
+/// What a kernel came from, as `%name` strings.
+fn ops(m: &kiln::ir::Module, from: &[Origin]) -> Vec<String> {
+    from.iter().map(|o| o.print(m)).collect()
 }

@@ -1,8 +1,81 @@
 //! The compiled form of a graph: a list of steps (fused loop kernels and matmuls) over
 //! buffers, produced by [`crate::fusion::run`] and consumed by codegen and the runtime.
+//!
+//! Steps and buffers are named by typed ids ([`StepId`], [`BufId`]), what a kernel
+//! computes by the IR values it came from ([`Origin`]), and every decision against
+//! fusing by a [`Refusal`]. [`Schedule::print`] writes the whole schedule as text and
+//! [`verify()`] checks it; codegen compiles only a schedule that verifies.
 
 use kiln_ir::{BinaryOp, CmpOp, Dim, Module, ReduceOp, Shape, UnaryOp, ValueId, VarId};
 use std::fmt::Write;
+
+mod print;
+mod refusal;
+mod verify;
+
+pub use refusal::{NotEpilogue, Outside, Refusal, Why};
+pub use verify::{verify, ScheduleError};
+
+/// A step, by index into [`Schedule::steps`]; prints as `step3`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StepId(pub u32);
+
+/// A buffer, by index into [`Schedule::buffers`]; prints as `b3`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BufId(pub u32);
+
+impl StepId {
+    /// The index into [`Schedule::steps`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl BufId {
+    /// The index into [`Schedule::buffers`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl std::fmt::Display for StepId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "step{}", self.0)
+    }
+}
+
+impl std::fmt::Display for BufId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "b{}", self.0)
+    }
+}
+
+/// What part of a loop kernel came from: an IR op it computes, or a strided view it
+/// copies into a row-major buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// The kernel computes this op.
+    Op(ValueId),
+    /// The kernel copies this view out.
+    Copy(ValueId),
+}
+
+impl Origin {
+    /// The IR value.
+    pub fn value(self) -> ValueId {
+        match self {
+            Origin::Op(v) | Origin::Copy(v) => v,
+        }
+    }
+
+    /// `%name`, or `%name (copy)`.
+    pub fn print(self, m: &Module) -> String {
+        match self {
+            Origin::Op(v) => format!("%{}", m.op(v).name),
+            Origin::Copy(v) => format!("%{} (copy)", m.op(v).name),
+        }
+    }
+}
 
 /// A stride in elements: zero (broadcast) or the product of some dims (empty = 1).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -199,8 +272,8 @@ pub struct LoopKernel {
     pub name: String,
     /// The nests, run in order.
     pub nests: Vec<LoopNest>,
-    /// The IR ops it computes.
-    pub provenance: Vec<String>,
+    /// What it computes, in op order per nest.
+    pub provenance: Vec<Origin>,
     /// Set when this kernel is the epilogue of the matmul producing this value: the
     /// runtime skips it whenever that matmul runs its fused micro-kernel.
     pub epilogue_of: Option<ValueId>,
@@ -236,8 +309,6 @@ pub struct MatMulStep {
     pub k: Dim,
     /// Columns of the output.
     pub n: Dim,
-    /// The IR op.
-    pub provenance: Vec<String>,
     /// Fused elementwise consumer, if any (small GEMMs apply it in registers).
     pub epilogue: Option<Box<Epilogue>>,
 }
@@ -273,7 +344,10 @@ impl Step {
             Step::MatMul(mm) => Box::new(
                 [mm.a.buf, mm.b.buf]
                     .into_iter()
-                    .chain(mm.epilogue.iter().flat_map(|e| e.nest.inputs.iter().map(|a| a.buf))),
+                    // the epilogue's product input is the accumulator, not a read
+                    .chain(
+                        mm.epilogue.iter().flat_map(|e| e.nest.inputs.iter().map(|a| a.buf)).filter(|&v| v != mm.out),
+                    ),
             ),
             Step::Host(h) => Box::new(m.op(h.value).operands.iter().copied()),
         }
@@ -330,8 +404,8 @@ pub struct Schedule {
     pub assigns: Vec<(VarId, ValueId)>,
     /// Fetched values, in fetch order.
     pub roots: Vec<ValueId>,
-    /// Why values were not fused into their consumers.
-    pub refusals: Vec<String>,
+    /// Every decision against fusing, with its reason.
+    pub refusals: Vec<Refusal>,
 }
 
 /// GEMMs with at least this many multiply-adds (m·k·n) run on the `gemm` crate's AVX-512
@@ -375,7 +449,28 @@ pub fn step_name(step: &Step, i: usize) -> String {
 impl Schedule {
     /// The buffer of a value, if it is materialized.
     pub fn buffer(&self, v: ValueId) -> Option<&Buffer> {
-        self.buffers.iter().find(|b| b.value == v)
+        self.buffer_id(v).map(|b| &self.buffers[b.index()])
+    }
+
+    /// The id of a value's buffer, if it is materialized. Linear: callers that look up
+    /// many values build [`Schedule::buffer_index`] once.
+    pub fn buffer_id(&self, v: ValueId) -> Option<BufId> {
+        self.buffers.iter().position(|b| b.value == v).map(|i| BufId(i as u32))
+    }
+
+    /// Every materialized value's buffer id.
+    pub fn buffer_index(&self) -> std::collections::HashMap<ValueId, BufId> {
+        self.buffers.iter().enumerate().map(|(i, b)| (b.value, BufId(i as u32))).collect()
+    }
+
+    /// The ids of the steps, in order.
+    pub fn step_ids(&self) -> impl Iterator<Item = StepId> {
+        (0..self.steps.len() as u32).map(StepId)
+    }
+
+    /// A step by id.
+    pub fn step(&self, id: StepId) -> &Step {
+        &self.steps[id.index()]
     }
 
     /// The name step `i` goes by in dumps and reports: `fusion.N`, `matmul.N`, `host.N`.
@@ -383,12 +478,12 @@ impl Schedule {
         step_name(&self.steps[i], i)
     }
 
-    /// The IR ops step `i` computes (a fused GEMM includes its epilogue's ops).
-    pub fn step_ops(&self, i: usize) -> Vec<ValueId> {
-        let names: Vec<String> = match &self.steps[i] {
+    /// What step `i` came from (a fused GEMM includes its epilogue's ops).
+    pub fn step_origins(&self, i: usize) -> Vec<Origin> {
+        match &self.steps[i] {
             Step::Loop(k) => k.provenance.clone(),
             Step::MatMul(mm) => {
-                let mut p = mm.provenance.clone();
+                let mut p = vec![Origin::Op(mm.out)];
                 if mm.epilogue.is_some() {
                     let epi = self.steps.iter().find_map(|s| match s {
                         Step::Loop(k) if k.epilogue_of == Some(mm.out) => Some(k.provenance.clone()),
@@ -398,15 +493,18 @@ impl Schedule {
                 }
                 p
             }
-            Step::Host(h) => return vec![h.value],
-        };
-        names
-            .iter()
-            .filter_map(|n| {
-                let n = n.strip_prefix('%').unwrap_or(n);
-                self.module.value_by_name(n.strip_suffix(" (copy)").unwrap_or(n))
-            })
-            .collect()
+            Step::Host(h) => vec![Origin::Op(h.value)],
+        }
+    }
+
+    /// The IR values step `i` computes or copies (a fused GEMM includes its epilogue's).
+    pub fn step_ops(&self, i: usize) -> Vec<ValueId> {
+        self.step_origins(i).into_iter().map(Origin::value).collect()
+    }
+
+    /// What step `i` came from, as `%name` strings (kernel dumps).
+    pub fn step_provenance(&self, i: usize) -> Vec<String> {
+        self.step_origins(i).into_iter().map(|o| o.print(&self.module)).collect()
     }
 
     /// The optimized module in Graphviz DOT with each kernel drawn as a cluster around
@@ -433,7 +531,8 @@ impl Schedule {
         for step in &self.steps {
             match step {
                 Step::Loop(k) => {
-                    let _ = write!(s, "{} ({} nest(s)): {}", k.name, k.nests.len(), k.provenance.join(", "));
+                    let ops: Vec<String> = k.provenance.iter().map(|o| o.print(&self.module)).collect();
+                    let _ = write!(s, "{} ({} nest(s)): {}", k.name, k.nests.len(), ops.join(", "));
                     if let Some(v) = k.epilogue_of {
                         let _ = write!(s, " [epilogue of {}, skipped when fused]", name(v));
                     }
@@ -463,7 +562,7 @@ impl Schedule {
             }
         }
         for r in &self.refusals {
-            let _ = writeln!(s, "not fused: {r}");
+            let _ = writeln!(s, "not fused: {}", r.print(&self.module));
         }
         s
     }
