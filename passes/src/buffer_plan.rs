@@ -17,7 +17,7 @@
 //!
 //! [`BufferPlan::print`] is the plan as text, which the tests compare.
 
-use crate::schedule::{Access, BufKind, LoopNest, OutMode, Schedule, Step, Stride};
+use crate::schedule::{Access, BufId, BufKind, LoopNest, OutMode, Schedule, Step, Stride};
 use kiln_ir::{DType, Dim, ValueId, VarId};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -52,8 +52,8 @@ pub enum Place {
 /// A slot shared by buffers whose lifetimes do not overlap.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slot {
-    /// The buffers (indices into [`Schedule::buffers`]) placed here.
-    pub members: Vec<usize>,
+    /// The buffers placed here.
+    pub members: Vec<BufId>,
 }
 
 /// The plan for one schedule.
@@ -65,9 +65,9 @@ pub struct BufferPlan {
     pub slots: Vec<Slot>,
     /// Fetched variables the run assigns: (buffer, the slot its value from before the
     /// run is copied to, after the last step and before the writes).
-    pub snapshots: Vec<(usize, SlotId)>,
+    pub snapshots: Vec<(BufId, SlotId)>,
     /// Per variable any buffer lives in: (variable, those buffers).
-    pub var_bufs: Vec<(VarId, Vec<usize>)>,
+    pub var_bufs: Vec<(VarId, Vec<BufId>)>,
 }
 
 /// Planning knobs.
@@ -114,32 +114,32 @@ pub fn run(s: &Schedule, opts: PlanOptions) -> BufferPlan {
     let mut slot_end: Vec<usize> = Vec::new();
     for i in arena {
         let free = |k: &usize| !opts.no_reuse && slot_end[*k] < first[i];
-        let same_shape = |k: &usize| s.buffers[slots[*k].members[0]].shape == s.buffers[i].shape;
+        let same_shape = |k: &usize| s.buffers[slots[*k].members[0].index()].shape == s.buffers[i].shape;
         let pick = (0..slots.len()).find(|k| free(k) && same_shape(k)).or_else(|| (0..slots.len()).find(free));
         let k = pick.unwrap_or_else(|| {
             slots.push(Slot { members: Vec::new() });
             slot_end.push(0);
             slots.len() - 1
         });
-        slots[k].members.push(i);
+        slots[k].members.push(BufId(i as u32));
         slot_end[k] = last[i];
         places[i] = Place::Slot(SlotId(k as u32));
     }
     let assigned: Vec<VarId> = s.assigns.iter().map(|(v, _)| *v).collect();
-    let mut snapshots: Vec<(usize, SlotId)> = Vec::new();
+    let mut snapshots: Vec<(BufId, SlotId)> = Vec::new();
     for r in &s.roots {
         let Some(&i) = index.get(r) else { continue };
-        if matches!(places[i], Place::Var(v) if assigned.contains(&v)) && !snapshots.iter().any(|x| x.0 == i) {
-            snapshots.push((i, SlotId(slots.len() as u32)));
-            slots.push(Slot { members: vec![i] });
+        if matches!(places[i], Place::Var(v) if assigned.contains(&v)) && !snapshots.iter().any(|x| x.0.index() == i) {
+            snapshots.push((BufId(i as u32), SlotId(slots.len() as u32)));
+            slots.push(Slot { members: vec![BufId(i as u32)] });
         }
     }
-    let mut var_bufs: Vec<(VarId, Vec<usize>)> = Vec::new();
+    let mut var_bufs: Vec<(VarId, Vec<BufId>)> = Vec::new();
     for (i, p) in places.iter().enumerate() {
         if let Place::Var(v) = *p {
             match var_bufs.iter_mut().find(|x| x.0 == v) {
-                Some(x) => x.1.push(i),
-                None => var_bufs.push((v, vec![i])),
+                Some(x) => x.1.push(BufId(i as u32)),
+                None => var_bufs.push((v, vec![BufId(i as u32)])),
             }
         }
     }
@@ -270,7 +270,8 @@ impl BufferPlan {
         };
         let mut out = String::new();
         for (k, slot) in self.slots.iter().enumerate() {
-            let members: Vec<String> = slot.members.iter().map(|&i| format!("{} {}", name(i), shape(i))).collect();
+            let members: Vec<String> =
+                slot.members.iter().map(|&b| format!("{} {}", name(b.index()), shape(b.index()))).collect();
             let snap = if self.snapshots.iter().any(|x| x.1.index() == k) { " (snapshot)" } else { "" };
             let _ = writeln!(out, "slot{k}{snap}: {}", members.join(", "));
         }

@@ -287,7 +287,7 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
     let mut offsets = Vec::with_capacity(e.plan.slots.len());
     let mut arena_len = 0usize;
     for slot in &e.plan.slots {
-        let len = slot.members.iter().map(|&i| words[i]).max().unwrap_or(0).div_ceil(16) * 16;
+        let len = slot.members.iter().map(|&b| words[b.index()]).max().unwrap_or(0).div_ceil(16) * 16;
         offsets.push(arena_len);
         arena_len = arena_len.checked_add(len).ok_or("the arena's size overflows")?;
     }

@@ -416,14 +416,14 @@ impl Executable {
         }
         // variables may have moved since the last run
         for (v, bufs) in &self.plan.var_bufs {
-            let len = bound.sizes[bufs[0]];
+            let len = bound.sizes[bufs[0].index()];
             // kernels read (and in-place updates write) `len` elements here
             let Some(p) = vars.get_mut(v.index()).and_then(|x| x.as_mut()).and_then(|x| var_words(x, len)) else {
                 let ty = &self.schedule.module.var(*v).ty;
                 return Err(format!("variable {} is not an initialized {ty} value", v.index()).into());
             };
             for &i in bufs {
-                bound.bases[i] = p;
+                bound.bases[i.index()] = p;
             }
         }
         for &(i, p) in &self.feed_params {
@@ -508,7 +508,8 @@ impl Executable {
                 }
             }
         }
-        for &(i, slot) in &self.plan.snapshots {
+        for &(b, slot) in &self.plan.snapshots {
+            let i = b.index();
             // SAFETY: the snapshot slot was sized for this buffer at bind time.
             unsafe {
                 std::ptr::copy_nonoverlapping(bound.bases[i], arena.add(bound.offsets[slot.index()]), bound.words[i])
@@ -559,7 +560,7 @@ impl Executable {
         }
         let n = bound.sizes[i];
         let slot = |k: usize| self.words().get(bound.offsets[k]..bound.offsets[k] + n);
-        if let Some(&(_, k)) = self.plan.snapshots.iter().find(|x| x.0 == i) {
+        if let Some(&(_, k)) = self.plan.snapshots.iter().find(|x| x.0.index() == i) {
             return slot(k.index());
         }
         match self.plan.places[i] {
