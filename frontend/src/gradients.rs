@@ -39,7 +39,7 @@ pub(crate) fn gradients_at(
         None => None,
     };
     let grads = {
-        let mut inner = g.inner.borrow_mut();
+        let mut inner = g.lock();
         let prefix = {
             let scoped = inner.scoped("gradients");
             inner.unique_name(&scoped)

@@ -3,11 +3,9 @@
 use crate::constant::{cast_literal, IntoConstant};
 use crate::{Error, Result, Tensor};
 use kiln_ir::{infer_type, DType, Dim, DimClasses, Loc, Module, Op, OpKind, Shape, Type, ValueId, VarId};
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// What to do with a broadcast that turns vectors into a matrix by expanding both
 /// operands (`[n,1]` with `[n]`, or `[n,1]` with `[1,n]`): the notebook's classic
@@ -101,9 +99,12 @@ pub(crate) struct Inner {
 
 /// A TF1-style graph. Cloning gives another handle to the same graph; tensors keep
 /// their graph alive. Building never panics: invalid ops return [`Error`].
+///
+/// `Send` and `Sync`, as TF1's graphs are: threads (Python's, Ray's actors) may build
+/// into one graph, each op under the graph's lock.
 #[derive(Clone, Debug)]
 pub struct Graph {
-    pub(crate) inner: Rc<RefCell<Inner>>,
+    pub(crate) inner: Arc<Mutex<Inner>>,
 }
 
 static NEXT_GRAPH: AtomicU64 = AtomicU64::new(1);
@@ -116,7 +117,7 @@ impl Default for Graph {
 
 impl PartialEq for Graph {
     fn eq(&self, other: &Graph) -> bool {
-        Rc::ptr_eq(&self.inner, &other.inner)
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 }
 
@@ -130,7 +131,7 @@ pub struct ScopeGuard {
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
-        let mut g = self.graph.inner.borrow_mut();
+        let mut g = self.graph.lock();
         g.name_scopes.truncate(self.names);
         g.var_scopes.truncate(self.vars);
     }
@@ -140,7 +141,7 @@ impl Graph {
     /// An empty graph with seed 0 and the warn rank-promotion policy.
     pub fn new() -> Graph {
         Graph {
-            inner: Rc::new(RefCell::new(Inner {
+            inner: Arc::new(Mutex::new(Inner {
                 id: NEXT_GRAPH.fetch_add(1, Ordering::Relaxed),
                 module: Arc::new(Module::new()),
                 classes: DimClasses::default(),
@@ -158,16 +159,23 @@ impl Graph {
         }
     }
 
+    /// The graph's state, locked. Held for one step of building at a time, never
+    /// across a call that locks again. A panic while it was held (none is known)
+    /// leaves the state as it was; building goes on.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// A process-unique id for this graph.
     pub fn id(&self) -> u64 {
-        self.inner.borrow().id
+        self.lock().id
     }
 
     /// A snapshot of the IR built so far. It holds no borrow of the graph: ops built
     /// while it is alive go into the graph (which copies its module once for that),
     /// not into the snapshot.
     pub fn module(&self) -> Arc<Module> {
-        self.inner.borrow().module.clone()
+        self.lock().module.clone()
     }
 
     /// The IR as text (see [`kiln_ir::print`]).
@@ -178,30 +186,30 @@ impl Graph {
     /// Sets the graph-level seed (TF `set_random_seed`); every random initializer
     /// created afterwards derives its seed from it and its creation order.
     pub fn set_random_seed(&self, seed: u64) {
-        self.inner.borrow_mut().seed = seed;
+        self.lock().seed = seed;
     }
 
     /// Sets the policy for rank-promoting outer broadcasts.
     pub fn set_rank_promotion(&self, p: RankPromotion) {
-        self.inner.borrow_mut().policy = p;
+        self.lock().policy = p;
     }
 
     /// Warnings printed while building (rank promotion), in order.
     pub fn warnings(&self) -> Vec<String> {
-        self.inner.borrow().warnings.clone()
+        self.lock().warnings.clone()
     }
 
     /// Opens a variable scope: variables get the prefix `name/`, ops the name scope
     /// `name/`. Reuse is inherited from the enclosing scope.
     pub fn variable_scope(&self, name: &str) -> ScopeGuard {
-        let reuse = self.inner.borrow().var_scopes.last().is_some_and(|s| s.1);
+        let reuse = self.lock().var_scopes.last().is_some_and(|s| s.1);
         self.variable_scope_reuse(name, reuse)
     }
 
     /// Opens a variable scope with explicit `reuse` (TF `variable_scope(name, reuse=...)`).
     pub fn variable_scope_reuse(&self, name: &str, reuse: bool) -> ScopeGuard {
         let guard = self.scope_guard();
-        let mut g = self.inner.borrow_mut();
+        let mut g = self.lock();
         g.var_scopes.push((name.to_string(), reuse));
         g.push_name_scope(name);
         guard
@@ -210,12 +218,12 @@ impl Graph {
     /// Opens a name scope: ops get the prefix `name/`, variables do not.
     pub fn name_scope(&self, name: &str) -> ScopeGuard {
         let guard = self.scope_guard();
-        self.inner.borrow_mut().push_name_scope(name);
+        self.lock().push_name_scope(name);
         guard
     }
 
     fn scope_guard(&self) -> ScopeGuard {
-        let g = self.inner.borrow();
+        let g = self.lock();
         ScopeGuard { graph: self.clone(), names: g.name_scopes.len(), vars: g.var_scopes.len() }
     }
 
@@ -227,7 +235,7 @@ impl Graph {
         let base = if name.is_empty() { "Placeholder" } else { name };
         check_name(base, &loc)?;
         let dims = {
-            let mut g = self.inner.borrow_mut();
+            let mut g = self.lock();
             shape
                 .into_spec()
                 .into_iter()
@@ -270,6 +278,16 @@ impl Graph {
         self.constant_at(value, Some(dtype), "Const", &loc)
     }
 
+    /// A constant under a given name (TF `constant(value, dtype, name=...)`), of
+    /// `dtype` if given.
+    #[track_caller]
+    pub fn constant_named(&self, value: impl IntoConstant, dtype: Option<DType>, name: &str) -> Result<Tensor> {
+        let loc = Loc::caller();
+        let name = if name.is_empty() { "Const" } else { name };
+        check_name(name, &loc)?;
+        self.constant_at(value, dtype, name, &loc)
+    }
+
     pub(crate) fn constant_at(
         &self,
         value: impl IntoConstant,
@@ -299,7 +317,7 @@ impl Graph {
         base: &str,
         loc: &Loc,
     ) -> Result<ValueId> {
-        let mut g = self.inner.borrow_mut();
+        let mut g = self.lock();
         let scoped = g.scoped(base);
         let ty = infer_type(&g.module, &g.classes, &kind, operands, declared.as_ref())
             .map_err(|message| Error::Invalid { op: g.peek_name(&scoped), message, loc: loc.clone() })?;
@@ -315,7 +333,7 @@ impl Graph {
 
     /// Appends an op under an exact name the caller reserved (a name scope's own name).
     pub(crate) fn add_op_exact(&self, kind: OpKind, operands: &[ValueId], name: &str, loc: &Loc) -> Result<ValueId> {
-        let mut g = self.inner.borrow_mut();
+        let mut g = self.lock();
         let ty = infer_type(&g.module, &g.classes, &kind, operands, None).map_err(|message| Error::Invalid {
             op: name.to_string(),
             message,
@@ -333,13 +351,13 @@ impl Graph {
     /// Opens a name scope and returns its full name, which no op has taken.
     pub(crate) fn name_scope_named(&self, name: &str) -> (ScopeGuard, String) {
         let guard = self.scope_guard();
-        let unique = self.inner.borrow_mut().push_name_scope(name);
+        let unique = self.lock().push_name_scope(name);
         (guard, unique)
     }
 
     /// A variable name not yet declared: `base`, or `base_1`, `base_2`, ...
     pub(crate) fn free_var_name(&self, base: &str) -> String {
-        let g = self.inner.borrow();
+        let g = self.lock();
         let mut name = base.to_string();
         let mut i = 0;
         while g.module.var_by_name(&name).is_some() || g.module.value_by_name(&name).is_some() {
@@ -351,13 +369,13 @@ impl Graph {
 
     /// The name `base` would get now in the current scope (for error messages).
     pub(crate) fn prospective_name(&self, base: &str) -> String {
-        let g = self.inner.borrow();
+        let g = self.lock();
         g.peek_name(&g.scoped(base))
     }
 
     /// Records that two dims must be equal at run time.
     pub(crate) fn constrain(&self, a: &Dim, b: &Dim) -> std::result::Result<(), (u64, u64)> {
-        let mut g = self.inner.borrow_mut();
+        let mut g = self.lock();
         if g.classes.same(a, b) {
             return Ok(());
         }
@@ -369,15 +387,15 @@ impl Graph {
     }
 
     pub(crate) fn same_dim(&self, a: &Dim, b: &Dim) -> bool {
-        self.inner.borrow().classes.same(a, b)
+        self.lock().classes.same(a, b)
     }
 
     pub(crate) fn ty_of(&self, v: ValueId) -> Option<Type> {
-        self.inner.borrow().module.ty(v).cloned()
+        self.lock().module.ty(v).cloned()
     }
 
     pub(crate) fn op_name(&self, v: ValueId) -> String {
-        self.inner.borrow().module.op(v).name.clone()
+        self.lock().module.op(v).name.clone()
     }
 }
 

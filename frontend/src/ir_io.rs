@@ -30,7 +30,7 @@ impl Graph {
         }
         let g = Graph::new();
         {
-            let mut inner = g.inner.borrow_mut();
+            let mut inner = g.lock();
             let Inner { classes, next_sym, random_ops, .. } = &mut *inner;
             *classes = module.dim_classes();
             // fresh symbols must not collide with the module's `?N`

@@ -131,7 +131,7 @@ fn broadcast_pair(op: &str, a: &Tensor, b: &Tensor, loc: &Loc) -> Result<(Graph,
     }
     let shape = broadcast_shape(&g, op, &ta.shape, &tb.shape, loc)?;
     if is_outer_promotion(&g, &ta.shape, &tb.shape, &shape) {
-        let policy = g.inner.borrow().policy;
+        let policy = g.lock().policy;
         match policy {
             RankPromotion::Allow => {}
             RankPromotion::Warn => {
@@ -140,7 +140,7 @@ fn broadcast_pair(op: &str, a: &Tensor, b: &Tensor, loc: &Loc) -> Result<(Graph,
                     ta.shape, tb.shape, shape
                 );
                 eprintln!("{w}");
-                g.inner.borrow_mut().warnings.push(w);
+                g.lock().warnings.push(w);
             }
             RankPromotion::Error => {
                 return Err(Error::RankPromotion {
@@ -206,9 +206,9 @@ pub(crate) fn scalar_like(t: &Tensor, x: f64, b: BinaryOp, role: &str, loc: &Loc
     // TF names the scalar after the op that consumes it: `add_1/y`
     let name = format!("{}/{role}", t.graph.prospective_name(binary_tf_name(b)));
     let g = &t.graph;
-    let saved = std::mem::take(&mut g.inner.borrow_mut().name_scopes);
+    let saved = std::mem::take(&mut g.lock().name_scopes);
     let r = g.constant_at(x, Some(dtype), &name, loc);
-    g.inner.borrow_mut().name_scopes = saved;
+    g.lock().name_scopes = saved;
     r
 }
 
@@ -553,7 +553,7 @@ pub fn broadcast_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let t = data_ty(&op, x, &loc)?;
     let target = Shape::fixed(shape);
     let out = broadcast_shape(&g, &op, &t.shape, &target, &loc)?;
-    if !g.inner.borrow().classes.same_shape(&out, &target) {
+    if !g.lock().classes.same_shape(&out, &target) {
         return Err(Error::Broadcast { op, lhs: t.shape, rhs: target, loc });
     }
     let v = broadcast_to_shape(&g, vs[0], &t, &target, "BroadcastTo", &loc)?;

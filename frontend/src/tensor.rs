@@ -4,7 +4,6 @@ use crate::ops::{binary_at, binary_op, scalar_like};
 use crate::{Error, Graph, Result};
 use kiln_ir::{BinaryOp, DType, OpKind, Shape, Type, UnaryOp, ValueId};
 use std::fmt;
-use std::rc::Rc;
 
 /// A handle to a value in a [`Graph`] (TF `Tensor`; variables are tensors too).
 ///
@@ -15,7 +14,7 @@ use std::rc::Rc;
 pub struct Tensor {
     pub(crate) graph: Graph,
     pub(crate) id: ValueId,
-    pub(crate) poison: Option<Rc<Error>>,
+    pub(crate) poison: Option<std::sync::Arc<Error>>,
 }
 
 /// A static shape as TF shows it: `(?, 1)`. Compares equal to fixed sizes.
@@ -54,7 +53,7 @@ impl PartialEq<&[usize]> for TensorShape {
 
 impl Tensor {
     pub(crate) fn poisoned(graph: &Graph, e: Error) -> Tensor {
-        Tensor { graph: graph.clone(), id: ValueId(u32::MAX), poison: Some(Rc::new(e)) }
+        Tensor { graph: graph.clone(), id: ValueId(u32::MAX), poison: Some(std::sync::Arc::new(e)) }
     }
 
     /// The graph this tensor belongs to.

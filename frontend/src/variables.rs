@@ -122,12 +122,12 @@ impl Graph {
     ) -> Result<Tensor> {
         check_name(name, &loc)?;
         let (full, reuse) = {
-            let g = self.inner.borrow();
+            let g = self.lock();
             (format!("{}{name}", g.var_prefix()), g.reuse())
         };
         let ty = Type::new(dtype, Shape::fixed(shape));
         let existing = {
-            let g = self.inner.borrow();
+            let g = self.lock();
             g.module.var_by_name(&full).map(|v| (g.module.var(v).clone(), g.vars[v.index()].clone()))
         };
         match (existing, reuse) {
@@ -161,8 +161,8 @@ impl Graph {
     ) -> Result<Tensor> {
         let full = full.to_string();
         let ty = Type::new(dtype, Shape::fixed(shape));
-        if self.inner.borrow().module.var_by_name(&full).is_some() {
-            let first = self.inner.borrow().module.vars.iter().find(|v| v.name == full).and_then(|v| v.loc.clone());
+        if self.lock().module.var_by_name(&full).is_some() {
+            let first = self.lock().module.vars.iter().find(|v| v.name == full).and_then(|v| v.loc.clone());
             return Err(Error::DuplicateVariable { name: full, first, loc });
         }
         if let Initializer::Constant(lit, vshape) = &init {
@@ -184,7 +184,7 @@ impl Graph {
             return Err(Error::Constant { message, loc });
         }
         let var = {
-            let mut g = self.inner.borrow_mut();
+            let mut g = self.lock();
             g.reserve_name(&full);
             Arc::make_mut(&mut g.module).add_var(Var {
                 name: full.clone(),
@@ -194,11 +194,11 @@ impl Graph {
             })
         };
         // variable ops live at the root of the name space, named after the variable
-        let saved = std::mem::take(&mut self.inner.borrow_mut().name_scopes);
+        let saved = std::mem::take(&mut self.lock().name_scopes);
         let built = self.build_variable(var, &full, &ty, &init, &loc);
-        self.inner.borrow_mut().name_scopes = saved;
+        self.lock().name_scopes = saved;
         let (read, init_op) = built?;
-        self.inner.borrow_mut().vars.push(VarInfo { var, read, init: init_op });
+        self.lock().vars.push(VarInfo { var, read, init: init_op });
         Ok(self.tensor(read))
     }
 
@@ -211,7 +211,7 @@ impl Graph {
         loc: &Loc,
     ) -> Result<(kiln_ir::ValueId, kiln_ir::ValueId)> {
         let read = {
-            let mut g = self.inner.borrow_mut();
+            let mut g = self.lock();
             let ok = g.module.value_by_name(full).is_none();
             let name = if ok { full.to_string() } else { g.unique_name(full) };
             Arc::make_mut(&mut g.module).push(kiln_ir::Op {
@@ -274,7 +274,7 @@ impl Graph {
             return Err(cerr(format!("random initializer for '{full}' needs a float dtype, not {}", ty.dtype)));
         }
         let seed = {
-            let mut g = self.inner.borrow_mut();
+            let mut g = self.lock();
             g.random_ops += 1;
             splitmix(g.seed ^ splitmix(g.random_ops))
         };
@@ -285,14 +285,14 @@ impl Graph {
 
     /// Every variable, in creation order (TF `global_variables()`).
     pub fn global_variables(&self) -> Vec<Tensor> {
-        let reads: Vec<_> = self.inner.borrow().vars.iter().map(|v| v.read).collect();
+        let reads: Vec<_> = self.lock().vars.iter().map(|v| v.read).collect();
         reads.into_iter().map(|r| self.tensor(r)).collect()
     }
 
     /// The trainable variables, in creation order (TF `trainable_variables()`).
     pub fn trainable_variables(&self) -> Vec<Tensor> {
         let reads: Vec<_> = {
-            let g = self.inner.borrow();
+            let g = self.lock();
             g.vars.iter().filter(|v| g.module.var(v.var).trainable).map(|v| v.read).collect()
         };
         reads.into_iter().map(|r| self.tensor(r)).collect()
@@ -316,7 +316,7 @@ impl Graph {
     fn variables_initializer_at(&self, vars: &[&Tensor], loc: Loc) -> Result<Tensor> {
         let vs = values("init", self, vars, &loc)?;
         let inits = {
-            let g = self.inner.borrow();
+            let g = self.lock();
             vs.iter()
                 .map(|v| {
                     g.vars.iter().find(|i| i.read == *v).map(|i| i.init).ok_or_else(|| Error::Invalid {
@@ -334,7 +334,7 @@ impl Graph {
     /// The initializer (assign) op of a variable.
     pub fn initializer_of(&self, var: &Tensor) -> Option<Tensor> {
         let id = var.value().ok()?;
-        let init = self.inner.borrow().vars.iter().find(|i| i.read == id).map(|i| i.init)?;
+        let init = self.lock().vars.iter().find(|i| i.read == id).map(|i| i.init)?;
         Some(self.tensor(init))
     }
 }

@@ -16,11 +16,33 @@ pub struct Loc {
     pub col: u32,
 }
 
+thread_local! {
+    /// Where an embedding language's user is (see [`Loc::with_user`]).
+    static USER: std::cell::RefCell<Option<Loc>> = const { std::cell::RefCell::new(None) };
+}
+
 impl Loc {
-    /// The location of the caller, through `#[track_caller]` frames.
+    /// The location of the caller, through `#[track_caller]` frames; or, inside
+    /// [`Loc::with_user`], the location given there.
     #[track_caller]
     pub fn caller() -> Loc {
-        Loc::from(Location::caller())
+        let here = Location::caller();
+        USER.with(|u| u.borrow().clone()).unwrap_or_else(|| Loc::from(here))
+    }
+
+    /// Runs `f` with every op it builds and every error it reports placed at `loc`:
+    /// for a binding (Python) whose users' source Rust's `#[track_caller]` cannot see.
+    /// Nests; the previous location is restored afterwards, even on a panic.
+    pub fn with_user<R>(loc: Loc, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<Loc>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let prev = self.0.take();
+                USER.with(|u| *u.borrow_mut() = prev);
+            }
+        }
+        let _restore = Restore(USER.with(|u| u.borrow_mut().replace(loc)));
+        f()
     }
 }
 
