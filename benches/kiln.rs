@@ -274,8 +274,8 @@ fn gemm(c: &mut Criterion) {
         let pa = g.placeholder(DType::F32, [s, s], "a").unwrap();
         let pb = g.placeholder(DType::F32, [s, s], "b").unwrap();
         let pc = kiln::matmul(&pa, &pb).unwrap();
-        let sched = kiln_passes::fusion::run(&g.module(), &[pc.value().unwrap()], &Default::default()).unwrap();
-        let (_jit, kernels) = kiln_codegen::compile(&sched, &Default::default()).unwrap();
+        let sched = kiln::passes::fusion::run(&g.module(), &[pc.value().unwrap()], &Default::default()).unwrap();
+        let (_jit, kernels) = kiln::codegen::compile(&sched, &Default::default()).unwrap();
         let mut out = Array2::<f32>::zeros((s, s));
         let args: Vec<i64> = vec![
             a.as_ptr() as i64,

@@ -1,8 +1,9 @@
 //! Sections 2, 3, 4 and 6 of the CS294 TensorFlow notebook, cell by cell, in kiln.
 //! Each cell prints what the notebook printed (NumPy formatting included).
 //!
-//! Run with `cargo run --release --example notebook`. It saves the sections' graphs as
-//! `examples/models/notebook_*.kir`.
+//! Run with `cargo run --release --example notebook`; `-- --save-models DIR` also saves
+//! the sections' graphs as `DIR/notebook_*.kir` (the committed ones are in
+//! `examples/models/`).
 
 use kiln::{matmul, reduce_mean, Axes, DType, Graph, Initializer, Session, SessionOptions, Tensor};
 use ndarray::Array2;
@@ -206,7 +207,9 @@ pub fn run_saving(options: SessionOptions, models: Option<std::path::PathBuf>) -
 
 #[allow(dead_code)] // unused when the tests include this file as a module
 fn main() -> Result<()> {
-    // the graphs go to examples/models/ for the `kiln` CLI (tests check they are current)
-    print!("{}", run_saving(SessionOptions::default(), Some("examples/models".into()))?);
+    // `--save-models DIR`: the graphs as IR text for the `kiln` CLI
+    let args: Vec<String> = std::env::args().collect();
+    let models = args.iter().position(|a| a == "--save-models").and_then(|i| args.get(i + 1)).map(Into::into);
+    print!("{}", run_saving(SessionOptions::default(), models)?);
     Ok(())
 }

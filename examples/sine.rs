@@ -2,9 +2,11 @@
 //! sin(x) with Adam, checkpointed every 1000 steps, then restored into a fresh graph
 //! to predict on all 10,000 points and plot the fit.
 //!
-//! `cargo run --release --example sine -- --steps 10000 --batch-size 32 --out tmp`
+//! `cargo run --release --example sine -- --steps 10000 --batch-size 32 --out DIR`
 //!
-//! It also saves the training graph as `examples/models/sine_train.kir` (`--save-ir`).
+//! Checkpoints and the plot go to `--out` (default: `kiln-sine` in the system's
+//! temporary directory), nothing into the source tree; `--save-ir PATH` also saves
+//! the training graph as IR text for the `kiln` CLI.
 
 use clap::Parser;
 use kiln::train::{AdamOptimizer, Saver};
@@ -25,8 +27,9 @@ pub struct Args {
     /// examples per step
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
-    /// where `model/` checkpoints and `sine_fit.png` go
-    #[arg(long, default_value = "tmp")]
+    /// where `model/` checkpoints and `sine_fit.png` go (default: `kiln-sine` in the
+    /// system's temporary directory)
+    #[arg(long, default_value_os_t = std::env::temp_dir().join("kiln-sine"))]
     pub out: PathBuf,
     /// data and sampling seed
     #[arg(long, default_value_t = 0)]
@@ -34,9 +37,10 @@ pub struct Args {
     /// `jit` or `interp` (default: the session's default, `KILN_BACKEND` or the JIT)
     #[arg(long)]
     pub backend: Option<String>,
-    /// Save the training graph as IR text here, for the `kiln` CLI (`""`: don't)
-    #[arg(long, default_value = "examples/models/sine_train.kir")]
-    pub save_ir: PathBuf,
+    /// Save the training graph as IR text here, for the `kiln` CLI
+    /// (`examples/models/sine_train.kir` is the committed one)
+    #[arg(long)]
+    pub save_ir: Option<PathBuf>,
 }
 
 fn session(g: &Graph, args: &Args) -> Session {
@@ -100,10 +104,10 @@ pub fn run(args: &Args) -> kiln::Result<Report> {
     let opt = AdamOptimizer::default().minimize(&mse, None)?;
     let mut sess = session(&g, args);
     sess.run1(&g.global_variables_initializer()?, &[])?;
-    if !args.save_ir.as_os_str().is_empty() {
+    if let Some(path) = &args.save_ir {
         // the whole training graph (model, loss, gradients, Adam, `init`) as text:
         // `kiln compile examples/models/sine_train.kir` picks it up
-        g.save_ir(&args.save_ir)?;
+        g.save_ir(path)?;
     }
     let mut saver = Saver::new(&g);
     let prefix = args.out.join("model").join("ckpt");
@@ -146,7 +150,8 @@ pub fn run(args: &Args) -> kiln::Result<Report> {
     Ok(Report { log, final_mse, checkpoint })
 }
 
-/// Data in black, predictions in red, as in the notebook's figure.
+/// Data in black, predictions in red, on axes with ticks and a legend, as in the
+/// notebook's figure (the font is embedded: DejaVu Sans, from the `dejavu` crate).
 fn plot(path: &std::path::Path, x: &Array2<f32>, y: &Array2<f32>, pred: &ndarray::ArrayD<f32>) -> kiln::Result<()> {
     use plotters::prelude::*;
     let fail = |e: String| kiln::Error::CheckpointIo {
@@ -155,18 +160,46 @@ fn plot(path: &std::path::Path, x: &Array2<f32>, y: &Array2<f32>, pred: &ndarray
         message: e,
         loc: kiln::ir::Loc::caller(),
     };
+    // registering twice (a second run in one process) is harmless
+    let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
     let root = BitMapBackend::new(path, (800, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
     let two_pi = 2.0 * std::f32::consts::PI;
     let mut chart = ChartBuilder::on(&root)
         .margin(20)
+        .caption("sin(x) + noise, and the fitted network", ("sans-serif", 20))
+        .x_label_area_size(40)
+        .y_label_area_size(50)
         .build_cartesian_2d(-two_pi..two_pi, -1.5f32..1.5f32)
+        .map_err(|e| fail(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("input")
+        .y_desc("output")
+        .label_style(("sans-serif", 14))
+        .draw()
         .map_err(|e| fail(e.to_string()))?;
     let pts = |ys: Vec<f32>, color: RGBColor| {
         x.iter().copied().zip(ys).map(move |(a, b)| Circle::new((a, b), 1, color.filled())).collect::<Vec<_>>()
     };
-    chart.draw_series(pts(y.iter().copied().collect(), BLACK)).map_err(|e| fail(e.to_string()))?;
-    chart.draw_series(pts(pred.iter().copied().collect(), RED)).map_err(|e| fail(e.to_string()))?;
+    chart
+        .draw_series(pts(y.iter().copied().collect(), BLACK))
+        .map_err(|e| fail(e.to_string()))?
+        .label("data")
+        .legend(|(x, y)| Circle::new((x, y), 3, BLACK.filled()));
+    chart
+        .draw_series(pts(pred.iter().copied().collect(), RED))
+        .map_err(|e| fail(e.to_string()))?
+        .label("prediction")
+        .legend(|(x, y)| Circle::new((x, y), 3, RED.filled()));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| fail(e.to_string()))?;
     root.present().map_err(|e| fail(e.to_string()))?;
     println!("wrote {}", path.display());
     Ok(())

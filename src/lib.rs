@@ -45,6 +45,13 @@ pub use kiln_passes as passes;
 /// The IR: types, ops, verifier, printer and parser.
 pub use kiln_ir as ir;
 
+/// The graph builder (its error type, `frontend::Error`, is [`BuildError`]).
+pub use kiln_frontend as frontend;
+
+/// The `ndarray` kiln's values and feeds are made of, so a dependent crate uses the
+/// same version.
+pub use ndarray;
+
 /// A build-time error (shapes, dtypes, variables), with the user's source location.
 pub type BuildError = kiln_frontend::Error;
 

@@ -397,14 +397,8 @@ fn sine_example_same_log_on_both_backends() {
     let run = |backend: &str, dir: &str| {
         let out = std::path::PathBuf::from(dir);
         let _ = std::fs::remove_dir_all(&out);
-        let args = sine::Args {
-            steps: 10_000,
-            batch_size: 32,
-            out,
-            seed: 0,
-            backend: Some(backend.into()),
-            save_ir: Default::default(),
-        };
+        let args =
+            sine::Args { steps: 10_000, batch_size: 32, out, seed: 0, backend: Some(backend.into()), save_ir: None };
         sine::run(&args).unwrap()
     };
     let jit = run("jit", "target/kiln-test/sine-jit");

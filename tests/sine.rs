@@ -12,7 +12,8 @@ fn trains_to_the_notebooks_accuracy() {
     let out = std::path::PathBuf::from("target/kiln-test/sine");
     let _ = std::fs::remove_dir_all(&out);
     let save_ir = out.join("sine_train.kir");
-    let args = sine::Args { steps: 10_000, batch_size: 32, out: out.clone(), seed: 0, backend: None, save_ir };
+    let args =
+        sine::Args { steps: 10_000, batch_size: 32, out: out.clone(), seed: 0, backend: None, save_ir: Some(save_ir) };
     let report = sine::run(&args).unwrap();
     // the committed model file is what the example writes now (this test sees the
     // example's source as `tests/../examples/sine.rs`)

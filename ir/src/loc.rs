@@ -26,8 +26,13 @@ impl Loc {
     /// [`Loc::with_user`], the location given there.
     #[track_caller]
     pub fn caller() -> Loc {
-        let here = Location::caller();
-        USER.with(|u| u.borrow().clone()).unwrap_or_else(|| Loc::from(here))
+        Loc::at(Location::caller())
+    }
+
+    /// The location of a caller captured earlier (to make the `Loc` only when an
+    /// error needs it); or, inside [`Loc::with_user`], the location given there.
+    pub fn at(caller: &Location<'_>) -> Loc {
+        USER.with(|u| u.borrow().clone()).unwrap_or_else(|| Loc::from(caller))
     }
 
     /// Runs `f` with every op it builds and every error it reports placed at `loc`:
@@ -53,7 +58,11 @@ impl From<&Location<'_>> for Loc {
 }
 
 impl fmt::Display for Loc {
+    /// `file:line:col`, or `file:line` where the column is unknown (0).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+        match self.col {
+            0 => write!(f, "{}:{}", self.file, self.line),
+            c => write!(f, "{}:{}:{c}", self.file, self.line),
+        }
     }
 }

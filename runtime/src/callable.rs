@@ -214,7 +214,7 @@ impl Callable {
     pub fn run<F: AsFeed>(&mut self, sess: &mut Session, feeds: &[F]) -> Result<()> {
         // a `Loc` allocates its file name: build it only on the error paths
         let caller = std::panic::Location::caller();
-        let loc = || Loc::from(caller);
+        let loc = || Loc::at(caller);
         if sess.graph() != &self.graph {
             let tensor = self.fetches.first().map_or_else(|| "callable".to_string(), |f| f.1.clone());
             return Err(Error::ForeignTensor { tensor, loc: loc() });
@@ -235,7 +235,8 @@ impl Callable {
         for v in &self.vars_read {
             if sess.vars.get(v.index()).is_none_or(|x| x.is_none()) {
                 let var = sess.graph().module().var(*v).name.clone();
-                return Err(Error::Uninitialized { var, fetch: "callable".into(), loc: loc() });
+                let fetch = self.fetches.first().map_or_else(|| "callable".to_string(), |f| f.1.clone());
+                return Err(Error::Uninitialized { var, fetch, loc: loc() });
             }
         }
         self.owned.clear();
@@ -353,16 +354,16 @@ impl Callable {
     ) -> Result<ValueId> {
         if sess.graph() != &self.graph {
             let tensor = self.fetches.get(i).map_or_else(|| "callable".to_string(), |f| f.1.clone());
-            return Err(Error::ForeignTensor { tensor, loc: Loc::from(caller) });
+            return Err(Error::ForeignTensor { tensor, loc: Loc::at(caller) });
         }
         let Some((root, name, dtype)) = self.fetches.get(i) else {
-            let loc = Loc::from(caller);
+            let loc = Loc::at(caller);
             return Err(Error::FetchIndex { index: i, count: self.fetches.len(), loc });
         };
         match (dtype, want) {
-            (None, _) => Err(Error::NoValue { fetch: name.clone(), loc: Loc::from(caller) }),
+            (None, _) => Err(Error::NoValue { fetch: name.clone(), loc: Loc::at(caller) }),
             (Some(d), Some(w)) if *d != w => {
-                Err(Error::FetchDType { fetch: name.clone(), expected: w, got: *d, loc: Loc::from(caller) })
+                Err(Error::FetchDType { fetch: name.clone(), expected: w, got: *d, loc: Loc::at(caller) })
             }
             _ => Ok(*root),
         }
@@ -378,7 +379,7 @@ impl Callable {
             Err(e) => Err(e),
             Ok(root) => self.exec.value_of(root, &sess.vars).ok_or_else(|| Error::Jit {
                 message: format!("no value for fetch %{}", self.fetches[i].1),
-                loc: Loc::from(caller),
+                loc: Loc::at(caller),
             }),
         }
     }
@@ -390,7 +391,7 @@ impl Callable {
         sess: &'a Session,
         caller: &'static std::panic::Location<'static>,
     ) -> Result<ArrayViewD<'a, f32>> {
-        let err = |message: String| Error::Jit { message, loc: Loc::from(caller) };
+        let err = |message: String| Error::Jit { message, loc: Loc::at(caller) };
         let shape = self.exec.root_shape(i).ok_or_else(|| err("fetch before any run".into()))?;
         let data = self
             .exec
@@ -405,7 +406,7 @@ impl Callable {
     pub fn fetch<'a>(&'a self, i: usize, sess: &'a Session) -> Result<&'a [f32]> {
         let caller = std::panic::Location::caller();
         let root = self.check_fetch(i, Some(DType::F32), sess, caller)?;
-        let none = || Error::Jit { message: "fetch before any run".into(), loc: Loc::from(caller) };
+        let none = || Error::Jit { message: "fetch before any run".into(), loc: Loc::at(caller) };
         self.exec.value(root, &sess.vars).ok_or_else(none)
     }
 
@@ -432,7 +433,7 @@ macro_rules! typed_fetch {
             pub fn $name(&self, i: usize, sess: &Session) -> Result<ArrayD<$t>> {
                 let caller = std::panic::Location::caller();
                 let root = self.check_fetch(i, Some(DType::$d), sess, caller)?;
-                let none = || Error::Jit { message: "fetch before any run".into(), loc: Loc::from(caller) };
+                let none = || Error::Jit { message: "fetch before any run".into(), loc: Loc::at(caller) };
                 Ok(self.exec.value_of(root, &sess.vars).ok_or_else(none)?.$into()?)
             }
         }

@@ -1,0 +1,352 @@
+"""The ops under their TF names and keyword arguments."""
+import numpy as np
+
+from ... import _kiln
+from . import _dtypes
+from ._graph import Tensor, _binary, convert_to_tensor, get_default_graph
+
+
+def _t(x, dtype=None):
+    return convert_to_tensor(x, dtype=dtype)
+
+
+def _w(t):
+    return get_default_graph()._wrap(t) if not hasattr(t, "_wrap") else t
+
+
+def _wrap(like, t):
+    return like._graph._wrap(t)
+
+
+def _axes(axis):
+    if axis is None:
+        return None
+    if isinstance(axis, (list, tuple)):
+        return [int(a) for a in axis]
+    return [int(axis)]
+
+
+def placeholder(dtype, shape=None, name=None):
+    """``tf.placeholder``: fed at each run; ``None`` dims take any size."""
+    if shape is None:
+        raise ValueError("kiln's placeholders need a shape (its rank); use None for unknown dims")
+    g = get_default_graph()
+    dims = [None if d is None or d == -1 else int(d) for d in (shape.as_list() if hasattr(shape, "as_list") else shape)]
+    return g._wrap(g._g.placeholder(_dtypes.as_dtype(dtype).name, dims, name or ""))
+
+
+def constant(value, dtype=None, shape=None, name="Const", verify_shape=False):
+    """``tf.constant``: Python floats become float32 and ints int32, as in TF."""
+    g = get_default_graph()
+    if shape is not None:
+        value = np.broadcast_to(np.asarray(value), tuple(shape)).copy()
+    dt = None if dtype is None else _dtypes.as_dtype(dtype).name
+    return g._wrap(g._g.constant(value, dt, name or "Const"))
+
+
+def zeros(shape, dtype=_dtypes.float32, name=None):
+    return constant(np.zeros(shape, dtype=_dtypes.as_dtype(dtype).as_numpy_dtype), name=name or "zeros")
+
+
+def ones(shape, dtype=_dtypes.float32, name=None):
+    return constant(np.ones(shape, dtype=_dtypes.as_dtype(dtype).as_numpy_dtype), name=name or "ones")
+
+
+def _fill_like(x, v, dtype):
+    x = _t(x)
+    d = dtype or x.dtype
+    return fill_shape(x, v, d)
+
+
+def fill_shape(x, v, d):
+    shape = x.shape.as_list()
+    if None in shape:
+        return cast(x * 0 + v, d) if x.dtype != d else x * 0 + v
+    return constant(np.full(shape, v, dtype=_dtypes.as_dtype(d).as_numpy_dtype))
+
+
+def zeros_like(tensor, dtype=None, name=None):
+    return _fill_like(tensor, 0, dtype)
+
+
+def ones_like(tensor, dtype=None, name=None):
+    return _fill_like(tensor, 1, dtype)
+
+
+def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=None, trainable=True, **kwargs):
+    """``tf.get_variable``: created under the variable scope, or reused with ``reuse=True``."""
+    from . import initializers
+    from ._graph import AUTO_REUSE
+
+    g = get_default_graph()
+    if initializer is None:
+        init = ("default", [], None)
+    elif isinstance(initializer, initializers.Initializer):
+        init = initializer._spec()
+    elif isinstance(initializer, Tensor):
+        raise TypeError("kiln's get_variable takes an initializer or a NumPy value, not a Tensor")
+    else:
+        value = np.asarray(initializer)
+        init = initializers.constant_initializer(value)._spec()
+        if shape is None:
+            shape = value.shape
+    if shape is None:
+        raise ValueError("Shape of a new variable (%s) must be fully defined" % name)
+    if dtype is None:
+        dtype = _dtypes.float32
+    if g._var_scopes and g._var_scopes[-1][1] == AUTO_REUSE:
+        full = "".join(n + "/" for n, _ in g._var_scopes) + name
+        for v in g.get_collection("variables"):
+            if v.op.name == full:
+                return v
+    shape = [int(d) for d in (shape.as_list() if hasattr(shape, "as_list") else shape)]
+    t = g._g.get_variable(name, shape, _dtypes.as_dtype(dtype).name, init[0], init[1], init[2], trainable)
+    return g._wrap(t)
+
+
+def global_variables(scope=None):
+    return get_default_graph().get_collection("variables", scope)
+
+
+all_variables = global_variables
+
+
+def trainable_variables(scope=None):
+    return get_default_graph().get_collection("trainable_variables", scope)
+
+
+def get_collection(key, scope=None):
+    return get_default_graph().get_collection(key, scope)
+
+
+def global_variables_initializer():
+    g = get_default_graph()
+    return g._wrap(g._g.global_variables_initializer())
+
+
+initialize_all_variables = global_variables_initializer
+
+
+def variables_initializer(var_list, name="init"):
+    g = get_default_graph()
+    return g._wrap(g._g.variables_initializer([v._t for v in var_list]))
+
+
+def _unary(op):
+    def f(x, name=None):
+        x = _t(x)
+        return _wrap(x, _kiln.unary(op, x._t))
+
+    f.__name__ = op
+    f.__doc__ = "``tf.%s``, elementwise." % op
+    return f
+
+
+negative = neg = _unary("negative")
+abs = _unary("abs")  # noqa: A001
+sign = _unary("sign")
+exp = _unary("exp")
+log = _unary("log")
+sqrt = _unary("sqrt")
+rsqrt = _unary("rsqrt")
+square = _unary("square")
+tanh = _unary("tanh")
+sigmoid = _unary("sigmoid")
+stop_gradient = _unary("stop_gradient")
+
+
+def identity(x, name=None):
+    return _t(x)
+
+
+def _bin(op):
+    def f(x, y, name=None):
+        return _binary(op, x, y)
+
+    f.__name__ = op
+    f.__doc__ = "``tf.%s`` with NumPy broadcasting." % op
+    return f
+
+
+maximum = _bin("maximum")
+minimum = _bin("minimum")
+pow = _bin("pow")  # noqa: A001
+equal = _bin("equal")
+not_equal = _bin("not_equal")
+less = _bin("less")
+less_equal = _bin("less_equal")
+greater = _bin("greater")
+greater_equal = _bin("greater_equal")
+
+
+def add(x, y, name=None):
+    return _t(x) + y if isinstance(x, Tensor) else _t(y).__radd__(x)
+
+
+def subtract(x, y, name=None):
+    return _t(x) - y if isinstance(x, Tensor) else _t(y).__rsub__(x)
+
+
+def multiply(x, y, name=None):
+    return _t(x) * y if isinstance(x, Tensor) else _t(y).__rmul__(x)
+
+
+def divide(x, y, name=None):
+    return _t(x) / y if isinstance(x, Tensor) else _t(y).__rtruediv__(x)
+
+
+sub = subtract
+mul = multiply
+div = truediv = realdiv = divide
+
+
+def _reduce(op):
+    def f(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+        x = _t(input_tensor)
+        if axis is None:
+            axis = reduction_indices
+        kd = bool(keepdims if keepdims is not None else keep_dims)
+        return _wrap(x, _kiln.reduce(op, x._t, _axes(axis), kd))
+
+    f.__name__ = "reduce_" + op
+    f.__doc__ = "``tf.reduce_%s`` over ``axis`` (all when None)." % op
+    return f
+
+
+reduce_sum = _reduce("sum")
+reduce_mean = _reduce("mean")
+reduce_max = _reduce("max")
+reduce_min = _reduce("min")
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, name=None, **kwargs):
+    a, b = _t(a), _t(b)
+    if transpose_a:
+        a = transpose(a, _swap_last(a))
+    if transpose_b:
+        b = transpose(b, _swap_last(b))
+    return _wrap(a, _kiln.matmul(a._t, b._t))
+
+
+def _swap_last(x):
+    r = len(x.shape.as_list())
+    return list(range(r - 2)) + [r - 1, r - 2]
+
+
+def reshape(tensor, shape, name=None):
+    x = _t(tensor)
+    return _wrap(x, _kiln.reshape(x._t, [int(d) for d in shape]))
+
+
+def transpose(a, perm=None, name="transpose", conjugate=False):
+    x = _t(a)
+    return _wrap(x, _kiln.transpose(x._t, None if perm is None else [int(p) for p in perm]))
+
+
+def slice(input_, begin, size, name=None):  # noqa: A001
+    x = _t(input_)
+    return _wrap(x, _kiln.slice(x._t, [int(b) for b in begin], [int(s) for s in size]))
+
+
+def concat(values, axis, name="concat"):
+    ts = [_t(v) for v in values]
+    return _wrap(ts[0], _kiln.concat([t._t for t in ts], int(axis)))
+
+
+def cast(x, dtype, name=None):
+    x = _t(x)
+    return _wrap(x, _kiln.cast(x._t, _dtypes.as_dtype(dtype).name))
+
+
+def to_float(x, name="ToFloat"):
+    return cast(x, _dtypes.float32)
+
+
+def broadcast_to(input, shape, name=None):  # noqa: A002
+    x = _t(input)
+    return _wrap(x, _kiln.broadcast_to(x._t, [int(d) for d in shape]))
+
+
+def where(condition, x=None, y=None, name=None):
+    """kiln's select with NumPy broadcasting (``where_v2``)."""
+    if x is None or y is None:
+        raise NotImplementedError("kiln's where needs x and y")
+    c = _t(condition)
+    x = _t(x)
+    y = _t(y, dtype=x.dtype)
+    return _wrap(c, _kiln.where_(c._t, x._t, y._t))
+
+
+where_v2 = where
+
+
+def assign(ref, value, validate_shape=None, use_locking=None, name=None):
+    return ref.assign(value)
+
+
+def group(*inputs, **kwargs):
+    ops = [i for x in inputs for i in (x if isinstance(x, (list, tuple)) else [x])]
+    return _wrap(ops[0], _kiln.group([o._t for o in ops]))
+
+
+def no_op(name=None):
+    raise NotImplementedError("kiln has no no_op; group the ops you need")
+
+
+def gradients(ys, xs, grad_ys=None, name="gradients", **kwargs):
+    """``tf.gradients``: one gradient per x (``None`` where a y does not depend on it)."""
+    ys = list(ys) if isinstance(ys, (list, tuple)) else [ys]
+    single = not isinstance(xs, (list, tuple))
+    xs = [xs] if single else list(xs)
+    gy = None
+    if grad_ys is not None:
+        gy = list(grad_ys) if isinstance(grad_ys, (list, tuple)) else [grad_ys]
+        gy = [_t(g)._t for g in gy]
+    gs = _kiln.gradients([_t(y)._t for y in ys], [x._t for x in xs], gy)
+    return [None if g is None else xs[0]._graph._wrap(g) for g in gs]
+
+
+def gather(params, indices, validate_indices=None, name=None, axis=None, batch_dims=0):
+    if axis not in (None, 0) or batch_dims:
+        raise NotImplementedError("kiln's gather takes axis 0")
+    p = _t(params)
+    i = _t(indices)
+    return _wrap(p, _kiln.gather(p._t, i._t))
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    if on_value is not None or off_value is not None or axis not in (None, -1):
+        raise NotImplementedError("kiln's one_hot is float32 ones and zeros along the last axis")
+    i = _t(indices)
+    out = _wrap(i, _kiln.one_hot(i._t, int(depth)))
+    return out if dtype is None or _dtypes.as_dtype(dtype) == _dtypes.float32 else cast(out, dtype)
+
+
+def argmax(input, axis=None, name=None, dimension=None, output_type=_dtypes.int64):  # noqa: A002
+    x = _t(input)
+    a = axis if axis is not None else (dimension if dimension is not None else 0)
+    out = _wrap(x, _kiln.argmax(x._t, int(a)))
+    return out if _dtypes.as_dtype(output_type) == _dtypes.int64 else cast(out, output_type)
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    x = _t(t)
+    return _wrap(x, _kiln.clip_by_value(x._t, float(clip_value_min), float(clip_value_max)))
+
+
+def global_norm(t_list, name=None):
+    ts = [_t(t) for t in t_list]
+    return _wrap(ts[0], _kiln.global_norm([t._t for t in ts]))
+
+
+def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
+    ts = [_t(t) for t in t_list]
+    clipped, norm = _kiln.clip_by_global_norm([t._t for t in ts], float(clip_norm))
+    g = ts[0]._graph
+    return [g._wrap(c) for c in clipped], g._wrap(norm)
+
+
+def set_random_seed(seed):
+    g = get_default_graph()
+    g.seed = seed
+    g._g.set_random_seed(int(seed))

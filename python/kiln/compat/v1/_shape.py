@@ -1,0 +1,99 @@
+"""Static shapes as TF1 prints and compares them: ``(?, 1)``, ``shape[0].value``."""
+
+
+class Dimension:
+    """One dim of a static shape; ``value`` is ``None`` when unknown."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        other = other.value if isinstance(other, Dimension) else other
+        if self.value is None or other is None:
+            return None
+        return self.value == other
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return None if eq is None else not eq
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def __int__(self):
+        if self.value is None:
+            raise ValueError("unknown dimension")
+        return self.value
+
+    __index__ = __int__
+
+    def __repr__(self):
+        return "Dimension(%s)" % self.value
+
+    def __str__(self):
+        return "?" if self.value is None else str(self.value)
+
+
+class TensorShape:
+    """A static shape (TF ``TensorShape``); ``dims`` is ``None`` for an op without a value."""
+
+    __slots__ = ("_dims",)
+
+    def __init__(self, dims):
+        self._dims = None if dims is None else [d.value if isinstance(d, Dimension) else d for d in dims]
+
+    @property
+    def dims(self):
+        return None if self._dims is None else [Dimension(d) for d in self._dims]
+
+    @property
+    def ndims(self):
+        return None if self._dims is None else len(self._dims)
+
+    rank = ndims
+
+    def as_list(self):
+        if self._dims is None:
+            raise ValueError("as_list() is not defined on an unknown TensorShape.")
+        return list(self._dims)
+
+    def is_fully_defined(self):
+        return self._dims is not None and all(d is not None for d in self._dims)
+
+    def __len__(self):
+        return len(self._dims or ())
+
+    def __iter__(self):
+        return iter(self.dims or ())
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return TensorShape(self._dims[i])
+        return Dimension(self._dims[i])
+
+    def __eq__(self, other):
+        if isinstance(other, TensorShape):
+            return self._dims == other._dims
+        try:
+            return self._dims == list(other)
+        except TypeError:
+            return False
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash(tuple(self._dims or ()))
+
+    def __str__(self):
+        if self._dims is None:
+            return "<unknown>"
+        parts = ["?" if d is None else str(d) for d in self._dims]
+        if len(parts) == 1:
+            return "(%s,)" % parts[0]
+        return "(%s)" % ", ".join(parts)
+
+    def __repr__(self):
+        return "TensorShape(%s)" % (None if self._dims is None else self.dims)

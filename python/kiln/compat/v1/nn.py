@@ -1,0 +1,49 @@
+"""``tf.nn``: activations, softmax and the cross-entropy losses."""
+from ... import _kiln
+from ._ops import _t, _unary, reduce_sum, square
+
+relu = _unary("relu")
+sigmoid = _unary("sigmoid")
+tanh = _unary("tanh")
+
+
+def _last_axis(axis, dim):
+    if axis not in (None, -1):
+        raise NotImplementedError("kiln's %s is over the last axis" % dim)
+
+
+def softmax(logits, axis=None, name=None, dim=None):
+    _last_axis(axis if axis is not None else dim, "softmax")
+    x = _t(logits)
+    return x._graph._wrap(_kiln.unary("softmax", x._t))
+
+
+def log_softmax(logits, axis=None, name=None, dim=None):
+    _last_axis(axis if axis is not None else dim, "log_softmax")
+    x = _t(logits)
+    return x._graph._wrap(_kiln.unary("log_softmax", x._t))
+
+
+def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None):
+    """Per-row cross entropy of `labels` (distributions) and `logits`."""
+    if _sentinel is not None:
+        raise ValueError("Only call `softmax_cross_entropy_with_logits` with named arguments (labels=..., logits=...)")
+    _last_axis(axis if axis is not None else dim, "softmax_cross_entropy_with_logits")
+    lab, lo = _t(labels), _t(logits)
+    return lo._graph._wrap(_kiln.softmax_cross_entropy(lab._t, lo._t, False))
+
+
+softmax_cross_entropy_with_logits_v2 = softmax_cross_entropy_with_logits
+
+
+def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
+    """Per-row cross entropy of integer class `labels` and `logits`."""
+    if _sentinel is not None:
+        raise ValueError("Only call `sparse_softmax_cross_entropy_with_logits` with named arguments")
+    lab, lo = _t(labels), _t(logits)
+    return lo._graph._wrap(_kiln.softmax_cross_entropy(lab._t, lo._t, True))
+
+
+def l2_loss(t, name=None):
+    """``sum(t ** 2) / 2``."""
+    return reduce_sum(square(t)) * 0.5

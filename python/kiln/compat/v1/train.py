@@ -1,0 +1,105 @@
+"""``tf.train``: the optimizers, ``Saver`` and ``latest_checkpoint``."""
+from ... import _kiln
+from ._graph import Variable, get_default_graph
+
+
+class Optimizer:
+    """TF1's optimizer interface: ``minimize``, ``compute_gradients``, ``apply_gradients``."""
+
+    def __init__(self, kind, learning_rate, args, name):
+        if not isinstance(learning_rate, (int, float)):
+            raise NotImplementedError("kiln's learning rates are Python numbers")
+        self._o = _kiln.Optimizer(kind, float(learning_rate), [float(a) for a in args])
+        self._name = name
+
+    def _wrap(self, t):
+        return get_default_graph()._wrap(t)
+
+    def _step(self, train_op, global_step):
+        if global_step is None:
+            return train_op
+        from ._ops import group
+
+        return group(train_op, global_step.assign(global_step + 1))
+
+    def minimize(self, loss, global_step=None, var_list=None, **kwargs):
+        vl = None if var_list is None else [v._t for v in var_list]
+        return self._step(self._wrap(self._o.minimize(loss._t, vl)), global_step)
+
+    def compute_gradients(self, loss, var_list=None, **kwargs):
+        vl = None if var_list is None else [v._t for v in var_list]
+        g = get_default_graph()
+        return [(None if d is None else g._wrap(d), g._wrap(v)) for d, v in self._o.compute_gradients(loss._t, vl)]
+
+    def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+        pairs = [(None if d is None else d._t, v._t) for d, v in grads_and_vars]
+        return self._step(self._wrap(self._o.apply_gradients(pairs)), global_step)
+
+    def get_name(self):
+        return self._name
+
+
+class GradientDescentOptimizer(Optimizer):
+    def __init__(self, learning_rate, use_locking=False, name="GradientDescent"):
+        super().__init__("sgd", learning_rate, [], name)
+
+
+class MomentumOptimizer(Optimizer):
+    def __init__(self, learning_rate, momentum, use_locking=False, name="Momentum", use_nesterov=False):
+        super().__init__("momentum", learning_rate, [momentum, 1.0 if use_nesterov else 0.0], name)
+
+
+class AdamOptimizer(Optimizer):
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-08, use_locking=False, name="Adam"):
+        super().__init__("adam", learning_rate, [beta1, beta2, epsilon], name)
+
+
+class RMSPropOptimizer(Optimizer):
+    def __init__(
+        self, learning_rate, decay=0.9, momentum=0.0, epsilon=1e-10, use_locking=False, centered=False, name="RMSProp"
+    ):
+        if centered:
+            raise NotImplementedError("kiln's RMSProp is not centered")
+        super().__init__("rmsprop", learning_rate, [decay, momentum, epsilon], name)
+
+
+class Saver:
+    """Saves and restores variables as checkpoints (atomic writes, checksummed)."""
+
+    def __init__(self, var_list=None, max_to_keep=5, **kwargs):
+        g = get_default_graph()
+        if isinstance(var_list, dict):
+            var_list = list(var_list.values())
+        vl = None if var_list is None else [v._t for v in var_list]
+        self._s = _kiln.Saver(g._g, vl, 5 if max_to_keep is None else int(max_to_keep))
+
+    def save(self, sess, save_path, global_step=None, **kwargs):
+        step = None if global_step is None else int(sess.run(global_step) if isinstance(global_step, Variable) else global_step)
+        return self._s.save(sess._s, str(save_path), step)
+
+    def restore(self, sess, save_path):
+        if save_path is None:
+            raise ValueError("Can't load save_path when it is None.")
+        self._s.restore(sess._s, str(save_path))
+
+
+def latest_checkpoint(checkpoint_dir, latest_filename=None):
+    return _kiln.latest_checkpoint(str(checkpoint_dir))
+
+
+def get_global_step(graph=None):
+    g = graph or get_default_graph()
+    for v in g.get_collection("variables"):
+        if v.op.name == "global_step":
+            return v
+    return None
+
+
+def get_or_create_global_step(graph=None):
+    from ._dtypes import int64
+    from ._ops import get_variable
+    from .initializers import zeros_initializer
+
+    return get_global_step(graph) or get_variable(
+        "global_step", [], dtype=int64, initializer=zeros_initializer(), trainable=False
+    )

@@ -1,0 +1,96 @@
+//! kiln's errors as the Python exceptions TF raises for them, with the user's Python
+//! `file:line` in the message.
+//!
+//! Building an op runs under [`Loc::with_user`] at the caller's Python frame, so build
+//! errors carry it already. A run is placed at a marker location instead (finding the
+//! frame costs a microsecond, a run a few), which an error replaces with the frame.
+
+use kiln::ir::Loc;
+use pyo3::exceptions::{PyException, PyKeyError, PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use std::sync::{Arc, OnceLock};
+
+pyo3::create_exception!(_kiln, OpError, PyException, "TF's `errors.OpError`: a failed run.");
+pyo3::create_exception!(_kiln, InvalidArgumentError, OpError, "TF's `errors.InvalidArgumentError`.");
+pyo3::create_exception!(_kiln, FailedPreconditionError, OpError, "TF's `errors.FailedPreconditionError`.");
+pyo3::create_exception!(_kiln, NotFoundError, OpError, "TF's `errors.NotFoundError`.");
+pyo3::create_exception!(_kiln, DataLossError, OpError, "TF's `errors.DataLossError`.");
+pyo3::create_exception!(_kiln, InternalError, OpError, "TF's `errors.InternalError`.");
+
+/// The directory of the `kiln` Python package: frames under it are kiln's, not the user's.
+static PACKAGE_DIR: OnceLock<String> = OnceLock::new();
+
+/// Records the package directory (called once by `kiln/__init__.py`).
+#[pyfunction]
+pub fn _set_package_dir(dir: String) {
+    let _ = PACKAGE_DIR.set(dir);
+}
+
+/// The innermost Python frame outside the kiln package: the user's line.
+pub fn user_loc(py: Python<'_>) -> Loc {
+    let find = || -> PyResult<Option<Loc>> {
+        let pkg = PACKAGE_DIR.get().map(String::as_str).unwrap_or("\u{0}");
+        let mut frame = py.import("sys")?.call_method1("_getframe", (0,))?;
+        loop {
+            let file: String = frame.getattr("f_code")?.getattr("co_filename")?.extract()?;
+            if !file.starts_with(pkg) {
+                let line: u32 = frame.getattr("f_lineno")?.extract()?;
+                return Ok(Some(Loc { file: Arc::from(file), line, col: 0 }));
+            }
+            frame = frame.getattr("f_back")?;
+            if frame.is_none() {
+                return Ok(None);
+            }
+        }
+    };
+    find().ok().flatten().unwrap_or_else(|| Loc { file: Arc::from("<python>"), line: 0, col: 0 })
+}
+
+/// The location a run is placed at until an error needs the real one.
+pub fn run_marker() -> Loc {
+    static MARK: OnceLock<Arc<str>> = OnceLock::new();
+    Loc { file: MARK.get_or_init(|| Arc::from("\u{1}kiln-run")).clone(), line: 0, col: 0 }
+}
+
+/// A build error as TF's exception class.
+pub fn build_error(e: &kiln::BuildError) -> PyErr {
+    use kiln::frontend::Error::*;
+    let m = e.to_string();
+    match e {
+        DType { .. } | Constant { .. } => PyTypeError::new_err(m),
+        UnknownName { .. } => PyKeyError::new_err(m),
+        Io { .. } => PyOSError::new_err(m),
+        _ => PyValueError::new_err(m),
+    }
+}
+
+/// A run-time error as TF's exception class, placed at the user's line.
+pub fn run_error(py: Python<'_>, e: &kiln::Error) -> PyErr {
+    use kiln::runtime::Error::*;
+    let mark = run_marker().to_string();
+    let m = e.to_string().replace(&mark, &user_loc(py).to_string());
+    match e {
+        Build(b) => build_error(b),
+        MissingFeed { .. } | FeedConstraint { .. } | DimMismatch { .. } | Eval { .. } => {
+            InvalidArgumentError::new_err(m)
+        }
+        FeedShape { .. } | NotAPlaceholder { .. } | DuplicateFeed { .. } | ForeignTensor { .. } => {
+            PyValueError::new_err(m)
+        }
+        FeedDType { .. } | FetchDType { .. } => PyTypeError::new_err(m),
+        Uninitialized { .. } => FailedPreconditionError::new_err(m),
+        CheckpointMissing { .. } => NotFoundError::new_err(m),
+        CheckpointIo { message, .. } if message.contains("No such file") || message.contains("not found") => {
+            NotFoundError::new_err(m)
+        }
+        CheckpointCorrupt { .. } => DataLossError::new_err(m),
+        CheckpointMismatch { .. } => InvalidArgumentError::new_err(m),
+        Jit { .. } | CheckFailed { .. } | Verify(_) => InternalError::new_err(m),
+        _ => PyValueError::new_err(m),
+    }
+}
+
+/// Runs `f` building ops at the caller's Python line, mapping its error.
+pub fn build<T>(py: Python<'_>, f: impl FnOnce() -> Result<T, kiln::BuildError>) -> PyResult<T> {
+    Loc::with_user(user_loc(py), f).map_err(|e| build_error(&e))
+}

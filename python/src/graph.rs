@@ -1,0 +1,251 @@
+//! Graphs, tensors, scopes and variables. `kiln.compat.v1` builds TF's API on these.
+
+use crate::convert::{dtype, dtype_name, value};
+use crate::errors::{build, build_error};
+use kiln::{DimSpec, Graph, Initializer, ScopeGuard, Tensor, TensorValue};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use std::sync::Mutex;
+
+/// A graph (TF `Graph`).
+#[pyclass(name = "Graph", module = "kiln._kiln", frozen, from_py_object)]
+#[derive(Clone)]
+pub struct PyGraph {
+    pub g: Graph,
+}
+
+/// A tensor or op of a graph.
+#[pyclass(name = "Tensor", module = "kiln._kiln", frozen, from_py_object)]
+#[derive(Clone)]
+pub struct PyTensor {
+    pub t: Tensor,
+}
+
+/// An open variable or name scope; `close` ends it.
+#[pyclass(name = "Scope", module = "kiln._kiln", frozen)]
+pub struct PyScope {
+    guard: Mutex<Option<ScopeGuard>>,
+}
+
+#[pymethods]
+impl PyScope {
+    /// Ends the scope.
+    fn close(&self) {
+        self.guard.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+/// `t`, or the build error it carries.
+pub fn ok(t: Tensor) -> PyResult<PyTensor> {
+    match t.error() {
+        Some(e) => Err(build_error(e)),
+        None => Ok(PyTensor { t }),
+    }
+}
+
+fn initializer(kind: &str, args: &[f64], data: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Initializer>> {
+    let arg = |i: usize, d: f64| args.get(i).copied().unwrap_or(d);
+    Ok(Some(match kind {
+        "default" => return Ok(None),
+        "zeros" => Initializer::Zeros,
+        "ones" => Initializer::Ones,
+        "glorot_uniform" => Initializer::GlorotUniform,
+        "glorot_normal" => Initializer::GlorotNormal,
+        "random_normal" => Initializer::RandomNormal { mean: arg(0, 0.0), stddev: arg(1, 1.0) },
+        "truncated_normal" => Initializer::TruncatedNormal { mean: arg(0, 0.0), stddev: arg(1, 1.0) },
+        "random_uniform" => Initializer::RandomUniform { min: arg(0, 0.0), max: arg(1, 1.0) },
+        "constant" => {
+            let data = data.ok_or_else(|| PyValueError::new_err("constant_initializer needs a value"))?;
+            match value(data, None)? {
+                TensorValue::F32(a) => Initializer::constant(a),
+                TensorValue::F64(a) => Initializer::constant(a.mapv(|x| x as f32)),
+                TensorValue::I32(a) => Initializer::constant(a.mapv(|x| x as f32)),
+                TensorValue::I64(a) => Initializer::constant(a.mapv(|x| x as f32)),
+                TensorValue::Bool(a) => Initializer::constant(a),
+                TensorValue::Unit => return Err(PyValueError::new_err("constant_initializer needs a value")),
+            }
+        }
+        k => return Err(PyValueError::new_err(format!("kiln has no initializer {k}"))),
+    }))
+}
+
+#[pymethods]
+impl PyGraph {
+    #[new]
+    fn new() -> Self {
+        PyGraph { g: Graph::new() }
+    }
+
+    /// A process-unique id.
+    #[getter]
+    fn id(&self) -> u64 {
+        self.g.id()
+    }
+
+    fn __eq__(&self, other: &PyGraph) -> bool {
+        self.g == other.g
+    }
+
+    fn __hash__(&self) -> u64 {
+        self.g.id()
+    }
+
+    /// TF `placeholder`: `shape` of ints and `None`s, or `None` for unknown rank
+    /// (not supported: kiln's placeholders have a rank).
+    fn placeholder(&self, py: Python<'_>, dt: &str, shape: Vec<Option<usize>>, name: &str) -> PyResult<PyTensor> {
+        let d = dtype(dt)?;
+        let spec: Vec<DimSpec> = shape.into_iter().map(DimSpec::from).collect();
+        build(py, || self.g.placeholder(d, spec, name)).map(|t| PyTensor { t })
+    }
+
+    /// TF `constant(value, dtype, name)`.
+    #[pyo3(signature = (value, dt=None, name=""))]
+    fn constant(&self, py: Python<'_>, value: &Bound<'_, PyAny>, dt: Option<&str>, name: &str) -> PyResult<PyTensor> {
+        let d = dt.map(dtype).transpose()?;
+        let v = crate::convert::value(value, d)?;
+        macro_rules! c {
+            ($a:expr) => {
+                build(py, || self.g.constant_named($a, d, name))
+            };
+        }
+        let t = match v {
+            TensorValue::F32(a) => c!(a),
+            TensorValue::F64(a) => c!(a),
+            TensorValue::I32(a) => c!(a),
+            TensorValue::I64(a) => c!(a),
+            TensorValue::Bool(a) => c!(a),
+            TensorValue::Unit => return Err(PyValueError::new_err("a constant needs a value")),
+        }?;
+        Ok(PyTensor { t })
+    }
+
+    /// TF `get_variable`: the initializer is a kind (`zeros`, `glorot_uniform`,
+    /// `constant`, ...) with its numbers or data.
+    #[pyo3(signature = (name, shape, dt, init_kind, init_args, init_data=None, trainable=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn get_variable(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        shape: Vec<usize>,
+        dt: &str,
+        init_kind: &str,
+        init_args: Vec<f64>,
+        init_data: Option<&Bound<'_, PyAny>>,
+        trainable: bool,
+    ) -> PyResult<PyTensor> {
+        let d = dtype(dt)?;
+        let init = initializer(init_kind, &init_args, init_data)?;
+        build(py, || self.g.get_variable_trainable(name, &shape, d, init, trainable)).map(|t| PyTensor { t })
+    }
+
+    /// Opens a variable scope (`reuse`: TF's `reuse=True`).
+    fn variable_scope(&self, name: &str, reuse: bool) -> PyScope {
+        PyScope { guard: Mutex::new(Some(self.g.variable_scope_reuse(name, reuse))) }
+    }
+
+    /// Opens a name scope.
+    fn name_scope(&self, name: &str) -> PyScope {
+        PyScope { guard: Mutex::new(Some(self.g.name_scope(name))) }
+    }
+
+    fn set_random_seed(&self, seed: u64) {
+        self.g.set_random_seed(seed);
+    }
+
+    fn global_variables(&self) -> Vec<PyTensor> {
+        self.g.global_variables().into_iter().map(|t| PyTensor { t }).collect()
+    }
+
+    fn trainable_variables(&self) -> Vec<PyTensor> {
+        self.g.trainable_variables().into_iter().map(|t| PyTensor { t }).collect()
+    }
+
+    fn global_variables_initializer(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        build(py, || self.g.global_variables_initializer()).map(|t| PyTensor { t })
+    }
+
+    fn variables_initializer(&self, py: Python<'_>, vars: Vec<PyTensor>) -> PyResult<PyTensor> {
+        let refs: Vec<&Tensor> = vars.iter().map(|v| &v.t).collect();
+        build(py, || self.g.variables_initializer(&refs)).map(|t| PyTensor { t })
+    }
+
+    /// The tensor named `name` (`x:0`) or op (`x`).
+    fn get_tensor_by_name(&self, py: Python<'_>, name: &str) -> PyResult<PyTensor> {
+        build(py, || self.g.get_tensor_by_name(name)).map(|t| PyTensor { t })
+    }
+
+    /// The IR text.
+    fn to_ir_text(&self) -> String {
+        self.g.to_ir_text()
+    }
+
+    /// Rank-promotion warnings so far.
+    fn warnings(&self) -> Vec<String> {
+        self.g.warnings()
+    }
+
+    /// Sets the policy for outer broadcasts: `allow`, `warn` or `error`.
+    fn set_rank_promotion(&self, policy: &str) -> PyResult<()> {
+        let p = match policy {
+            "allow" => kiln::RankPromotion::Allow,
+            "warn" => kiln::RankPromotion::Warn,
+            "error" => kiln::RankPromotion::Error,
+            _ => return Err(PyValueError::new_err(format!("no rank-promotion policy {policy}"))),
+        };
+        self.g.set_rank_promotion(p);
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl PyTensor {
+    /// `name:0` for a value, the op's name for an op without one.
+    #[getter]
+    fn name(&self) -> String {
+        if self.t.ty().is_some() {
+            self.t.name()
+        } else {
+            self.t.op_name()
+        }
+    }
+
+    /// The op's name.
+    #[getter]
+    fn op_name(&self) -> String {
+        self.t.op_name()
+    }
+
+    /// TF's dtype name, or `None` for an op without a value.
+    #[getter]
+    fn dtype(&self) -> Option<&'static str> {
+        self.t.dtype().map(dtype_name)
+    }
+
+    /// Dims, `None` where unknown; `None` for an op without a value.
+    #[getter]
+    fn shape(&self) -> Option<Vec<Option<usize>>> {
+        self.t.ty().map(|_| self.t.get_shape().as_list())
+    }
+
+    /// The variable's name, if this is a variable.
+    #[getter]
+    fn var_name(&self) -> Option<String> {
+        self.t.var_name()
+    }
+
+    #[getter]
+    fn graph(&self) -> PyGraph {
+        PyGraph { g: self.t.graph().clone() }
+    }
+
+    /// The position of the op in its graph (stable; for hashing).
+    #[getter]
+    fn key(&self) -> (u64, u32) {
+        (self.t.graph().id(), self.t.value().map_or(u32::MAX, |v| v.0))
+    }
+
+    fn __repr__(&self) -> String {
+        self.t.to_string()
+    }
+}

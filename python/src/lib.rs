@@ -1,0 +1,63 @@
+//! `kiln._kiln`, the extension module under the Python package `kiln`: graphs,
+//! tensors, ops, sessions, savers and optimizers over kiln's Rust crates, NumPy in and
+//! out. `kiln.compat.v1` (Python) gives them TensorFlow 1's API.
+
+mod convert;
+mod errors;
+mod graph;
+mod ops;
+mod session;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<graph::PyGraph>()?;
+    m.add_class::<graph::PyTensor>()?;
+    m.add_class::<graph::PyScope>()?;
+    m.add_class::<session::PySession>()?;
+    m.add_class::<session::PyCallable>()?;
+    m.add_class::<session::PySaver>()?;
+    m.add_class::<session::PyOptimizer>()?;
+    for (name, e) in [
+        ("OpError", py.get_type::<errors::OpError>()),
+        ("InvalidArgumentError", py.get_type::<errors::InvalidArgumentError>()),
+        ("FailedPreconditionError", py.get_type::<errors::FailedPreconditionError>()),
+        ("NotFoundError", py.get_type::<errors::NotFoundError>()),
+        ("DataLossError", py.get_type::<errors::DataLossError>()),
+        ("InternalError", py.get_type::<errors::InternalError>()),
+    ] {
+        m.add(name, e)?;
+    }
+    m.add_function(wrap_pyfunction!(errors::_set_package_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(session::latest_checkpoint, m)?)?;
+    macro_rules! fns {
+        ($($f:ident),*) => {$( m.add_function(wrap_pyfunction!(ops::$f, m)?)?; )*};
+    }
+    fns!(
+        arith,
+        binary,
+        unary,
+        reduce,
+        matmul,
+        reshape,
+        transpose,
+        slice,
+        concat,
+        cast,
+        broadcast_to,
+        where_,
+        assign,
+        group,
+        gradients,
+        gather,
+        one_hot,
+        argmax,
+        clip_by_value,
+        global_norm,
+        clip_by_global_norm,
+        softmax_cross_entropy
+    );
+    Ok(())
+}

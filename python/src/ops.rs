@@ -1,0 +1,245 @@
+//! The ops, one function each (or one per family, by TF name); `kiln.compat.v1` gives
+//! them TF's signatures.
+
+use crate::errors::{build, user_loc};
+use crate::graph::{ok, PyTensor};
+use kiln::{nn, Axes, Tensor};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+fn refs(ts: &[PyTensor]) -> Vec<&Tensor> {
+    ts.iter().map(|t| &t.t).collect()
+}
+
+fn axes(a: Option<Vec<i64>>) -> Axes {
+    a.map_or(Axes::All, Axes::List)
+}
+
+/// `x op y` for `add`, `sub`, `mul`, `div` (NumPy broadcasting); `y` may be a Python
+/// number, taken in `x`'s dtype as TF does. `reverse` computes `y op x`.
+#[pyfunction]
+pub fn arith(py: Python<'_>, op: &str, x: &PyTensor, y: &Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTensor> {
+    let x = &x.t;
+    let other = match y.cast::<PyTensor>() {
+        Ok(t) => Ok(t.get().t.clone()),
+        Err(_) => Err(y.extract::<f64>()? as f32),
+    };
+    let t = kiln::ir::Loc::with_user(user_loc(py), || {
+        Some(match (&other, reverse) {
+            (Ok(y), false) => match op {
+                "add" => x + y,
+                "sub" => x - y,
+                "mul" => x * y,
+                "div" => x / y,
+                _ => return None,
+            },
+            (Ok(y), true) => match op {
+                "add" => y + x,
+                "sub" => y - x,
+                "mul" => y * x,
+                "div" => y / x,
+                _ => return None,
+            },
+            (Err(s), false) => match op {
+                "add" => x + *s,
+                "sub" => x - *s,
+                "mul" => x * *s,
+                "div" => x / *s,
+                _ => return None,
+            },
+            (Err(s), true) => match op {
+                "add" => *s + x,
+                "sub" => *s - x,
+                "mul" => *s * x,
+                "div" => *s / x,
+                _ => return None,
+            },
+        })
+    });
+    ok(t.ok_or_else(|| PyValueError::new_err(format!("no arithmetic op {op}")))?)
+}
+
+/// A binary op by TF name: `maximum`, `minimum`, `pow`, comparisons.
+#[pyfunction]
+pub fn binary(py: Python<'_>, op: &str, x: &PyTensor, y: &PyTensor) -> PyResult<PyTensor> {
+    let f = match op {
+        "add" => kiln::add,
+        "subtract" => kiln::subtract,
+        "multiply" => kiln::multiply,
+        "divide" => kiln::divide,
+        "maximum" => kiln::maximum,
+        "minimum" => kiln::minimum,
+        "pow" => kiln::pow,
+        "equal" => kiln::equal,
+        "not_equal" => kiln::not_equal,
+        "less" => kiln::less,
+        "less_equal" => kiln::less_equal,
+        "greater" => kiln::greater,
+        "greater_equal" => kiln::greater_equal,
+        _ => return Err(PyValueError::new_err(format!("no binary op {op}"))),
+    };
+    build(py, || f(&x.t, &y.t)).map(|t| PyTensor { t })
+}
+
+/// A unary op by TF name.
+#[pyfunction]
+pub fn unary(py: Python<'_>, op: &str, x: &PyTensor) -> PyResult<PyTensor> {
+    let f = match op {
+        "negative" => kiln::negative,
+        "abs" => kiln::abs,
+        "sign" => kiln::sign,
+        "exp" => kiln::exp,
+        "log" => kiln::log,
+        "sqrt" => kiln::sqrt,
+        "rsqrt" => kiln::rsqrt,
+        "square" => kiln::square,
+        "tanh" => kiln::tanh,
+        "sigmoid" => kiln::sigmoid,
+        "relu" => nn::relu,
+        "softmax" => nn::softmax,
+        "log_softmax" => nn::log_softmax,
+        "stop_gradient" => kiln::stop_gradient,
+        _ => return Err(PyValueError::new_err(format!("no unary op {op}"))),
+    };
+    build(py, || f(&x.t)).map(|t| PyTensor { t })
+}
+
+/// `reduce_sum`, `reduce_mean`, `reduce_max`, `reduce_min` over `axes` (`None`: all).
+#[pyfunction]
+pub fn reduce(py: Python<'_>, op: &str, x: &PyTensor, axes_: Option<Vec<i64>>, keepdims: bool) -> PyResult<PyTensor> {
+    let f = match op {
+        "sum" => kiln::reduce_sum,
+        "mean" => kiln::reduce_mean,
+        "max" => kiln::reduce_max,
+        "min" => kiln::reduce_min,
+        _ => return Err(PyValueError::new_err(format!("no reduction {op}"))),
+    };
+    build(py, || f(&x.t, axes(axes_), keepdims)).map(|t| PyTensor { t })
+}
+
+/// TF `matmul`.
+#[pyfunction]
+pub fn matmul(py: Python<'_>, a: &PyTensor, b: &PyTensor) -> PyResult<PyTensor> {
+    build(py, || kiln::matmul(&a.t, &b.t)).map(|t| PyTensor { t })
+}
+
+/// TF `reshape` (one `-1` allowed).
+#[pyfunction]
+pub fn reshape(py: Python<'_>, x: &PyTensor, shape: Vec<i64>) -> PyResult<PyTensor> {
+    build(py, || kiln::reshape(&x.t, &shape)).map(|t| PyTensor { t })
+}
+
+/// TF `transpose` (`perm=None` reverses the dims).
+#[pyfunction]
+pub fn transpose(py: Python<'_>, x: &PyTensor, perm: Option<Vec<usize>>) -> PyResult<PyTensor> {
+    build(py, || kiln::transpose(&x.t, perm.as_deref())).map(|t| PyTensor { t })
+}
+
+/// TF `slice` (`size` -1: to the end).
+#[pyfunction]
+pub fn slice(py: Python<'_>, x: &PyTensor, begin: Vec<usize>, size: Vec<i64>) -> PyResult<PyTensor> {
+    build(py, || kiln::slice(&x.t, &begin, &size)).map(|t| PyTensor { t })
+}
+
+/// TF `concat`.
+#[pyfunction]
+pub fn concat(py: Python<'_>, xs: Vec<PyTensor>, axis: i64) -> PyResult<PyTensor> {
+    build(py, || kiln::concat(&refs(&xs), axis)).map(|t| PyTensor { t })
+}
+
+/// TF `cast`.
+#[pyfunction]
+pub fn cast(py: Python<'_>, x: &PyTensor, dt: &str) -> PyResult<PyTensor> {
+    let d = crate::convert::dtype(dt)?;
+    build(py, || kiln::cast(&x.t, d)).map(|t| PyTensor { t })
+}
+
+/// TF `broadcast_to`.
+#[pyfunction]
+pub fn broadcast_to(py: Python<'_>, x: &PyTensor, shape: Vec<usize>) -> PyResult<PyTensor> {
+    build(py, || kiln::broadcast_to(&x.t, &shape)).map(|t| PyTensor { t })
+}
+
+/// kiln's `where_`: elementwise select with NumPy broadcasting.
+#[pyfunction]
+pub fn where_(py: Python<'_>, c: &PyTensor, x: &PyTensor, y: &PyTensor) -> PyResult<PyTensor> {
+    build(py, || kiln::where_(&c.t, &x.t, &y.t)).map(|t| PyTensor { t })
+}
+
+/// TF `assign`.
+#[pyfunction]
+pub fn assign(py: Python<'_>, var: &PyTensor, value: &PyTensor) -> PyResult<PyTensor> {
+    build(py, || kiln::assign(&var.t, &value.t)).map(|t| PyTensor { t })
+}
+
+/// TF `group`.
+#[pyfunction]
+pub fn group(py: Python<'_>, ops: Vec<PyTensor>) -> PyResult<PyTensor> {
+    build(py, || kiln::group(&refs(&ops))).map(|t| PyTensor { t })
+}
+
+/// TF `gradients(ys, xs, grad_ys)`: `None` where a y does not depend on an x.
+#[pyfunction]
+#[pyo3(signature = (ys, xs, grad_ys=None))]
+pub fn gradients(
+    py: Python<'_>,
+    ys: Vec<PyTensor>,
+    xs: Vec<PyTensor>,
+    grad_ys: Option<Vec<PyTensor>>,
+) -> PyResult<Vec<Option<PyTensor>>> {
+    let g = build(py, || match &grad_ys {
+        Some(gy) => kiln::gradients_with(&refs(&ys), &refs(&xs), &refs(gy)),
+        None => kiln::gradients(&refs(&ys), &refs(&xs)),
+    })?;
+    Ok(g.into_iter().map(|t| t.map(|t| PyTensor { t })).collect())
+}
+
+/// TF `gather` (axis 0).
+#[pyfunction]
+pub fn gather(py: Python<'_>, params: &PyTensor, indices: &PyTensor) -> PyResult<PyTensor> {
+    build(py, || kiln::gather(&params.t, &indices.t)).map(|t| PyTensor { t })
+}
+
+/// TF `one_hot` (float32, 1 and 0, last axis).
+#[pyfunction]
+pub fn one_hot(py: Python<'_>, indices: &PyTensor, depth: usize) -> PyResult<PyTensor> {
+    build(py, || kiln::one_hot(&indices.t, depth)).map(|t| PyTensor { t })
+}
+
+/// TF `argmax` (int64).
+#[pyfunction]
+pub fn argmax(py: Python<'_>, x: &PyTensor, axis: i64) -> PyResult<PyTensor> {
+    build(py, || kiln::argmax(&x.t, axis)).map(|t| PyTensor { t })
+}
+
+/// TF `clip_by_value` with scalar bounds.
+#[pyfunction]
+pub fn clip_by_value(py: Python<'_>, x: &PyTensor, lo: f32, hi: f32) -> PyResult<PyTensor> {
+    build(py, || kiln::clip_by_value(&x.t, lo, hi)).map(|t| PyTensor { t })
+}
+
+/// TF `global_norm`.
+#[pyfunction]
+pub fn global_norm(py: Python<'_>, ts: Vec<PyTensor>) -> PyResult<PyTensor> {
+    build(py, || kiln::global_norm(&refs(&ts))).map(|t| PyTensor { t })
+}
+
+/// TF `clip_by_global_norm`: (clipped, the norm).
+#[pyfunction]
+pub fn clip_by_global_norm(py: Python<'_>, ts: Vec<PyTensor>, clip_norm: f32) -> PyResult<(Vec<PyTensor>, PyTensor)> {
+    let (c, n) = build(py, || kiln::clip_by_global_norm(&refs(&ts), clip_norm))?;
+    Ok((c.into_iter().map(|t| PyTensor { t }).collect(), PyTensor { t: n }))
+}
+
+/// TF `nn.softmax_cross_entropy_with_logits(_v2)`, and the sparse form (`sparse`).
+#[pyfunction]
+pub fn softmax_cross_entropy(py: Python<'_>, labels: &PyTensor, logits: &PyTensor, sparse: bool) -> PyResult<PyTensor> {
+    build(py, || {
+        if sparse {
+            nn::sparse_softmax_cross_entropy_with_logits(&labels.t, &logits.t)
+        } else {
+            nn::softmax_cross_entropy_with_logits(&labels.t, &logits.t)
+        }
+    })
+    .map(|t| PyTensor { t })
+}
