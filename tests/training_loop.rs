@@ -241,3 +241,23 @@ fn strided_feeds_run_on_the_jit() {
     assert_eq!(out.as_f32().unwrap().iter().copied().collect::<Vec<_>>(), want);
     assert_eq!(sess.run_counts(), (1, 0), "ran on the JIT");
 }
+
+#[test]
+fn callables_fetch_int_variables_and_constants_alone() {
+    let g = Graph::new();
+    let step = g.get_variable("global_step", &[], DType::I64, kiln::Initializer::Zeros).unwrap();
+    let c = g.constant_with_dtype(ndarray::arr1(&[7i64, -3, 1 << 40]), DType::I64).unwrap();
+    let flags = g.constant(ndarray::arr1(&[true, false])).unwrap();
+    let bump = kiln::assign(&step, &(&step + 1.0)).unwrap();
+    let mut sess = jit(&g, |_| {});
+    sess.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
+    let mut inc = sess.make_callable(&[&bump], &[]).unwrap();
+    for _ in 0..3 {
+        inc.run::<Feed>(&mut sess, &[]).unwrap();
+    }
+    let mut read = sess.make_callable(&[&step, &c, &flags], &[]).unwrap();
+    read.run::<Feed>(&mut sess, &[]).unwrap();
+    assert_eq!(read.fetch_value(0, &sess).unwrap(), kiln::TensorValue::from(3i64));
+    assert_eq!(read.fetch_i64(1, &sess).unwrap().into_raw_vec_and_offset().0, vec![7, -3, 1 << 40]);
+    assert_eq!(read.fetch_bool(2, &sess).unwrap().into_raw_vec_and_offset().0, vec![true, false]);
+}

@@ -610,14 +610,17 @@ impl Executable {
             let data = self.value(v, vars)?;
             return Some(TensorValue::F32(ndarray::ArrayD::from_shape_vec(shape, data.to_vec()).ok()?));
         }
-        let k = match self.plan.places[i] {
-            Place::Slot(k) => k,
-            _ => return None,
+        let snapshot = self.plan.snapshots.iter().find(|x| x.0.index() == i).map(|x| x.1);
+        let words = match (snapshot, self.plan.places[i]) {
+            (Some(k), _) | (None, Place::Slot(k)) => {
+                self.words().get(bound.offsets[k.index()]..bound.offsets[k.index()] + bound.words[i])?
+            }
+            // an int or bool variable read in place: its value after the run's writes
+            (None, Place::Var(var)) => return vars.get(var.index())?.clone(),
+            (None, Place::Const(c)) => self.consts[c].get(..bound.words[i])?,
+            (None, Place::Feed | Place::Host) => return None,
         };
-        let words = self.words().get(bound.offsets[k.index()]..bound.offsets[k.index()] + bound.words[i])?;
-        // SAFETY: the slot holds `sizes[i]` elements of the value's dtype, written by the
-        // last run, 64-byte aligned.
-        unsafe { crate::words::read(ty.dtype, words.as_ptr(), bound.sizes[i], &shape) }.ok()
+        crate::words::decode(ty.dtype, words, bound.sizes[i], &shape).ok()
     }
 
     /// A non-f32 value computed on the interpreter during the last run.

@@ -33,6 +33,23 @@ pub(crate) unsafe fn read(dtype: DType, ptr: *const f32, n: usize, shape: &[usiz
     Ok(v)
 }
 
+/// The value of `n` elements of `dtype` held in arena words (a 64-bit element in two
+/// words, low word first, as x86 stores it and fusion lays out constants), shaped
+/// `shape`. Safe: it reads the words' bits, whatever their alignment.
+pub(crate) fn decode(dtype: DType, words: &[f32], n: usize, shape: &[usize]) -> Result<TensorValue, String> {
+    let per = if matches!(dtype, DType::I64 | DType::F64) { 2 } else { 1 };
+    let words = words.get(..n.checked_mul(per).ok_or("size overflows")?).ok_or("too few words")?;
+    let bits = |i: usize| words[i].to_bits();
+    let wide = |i: usize| u64::from(bits(2 * i)) | (u64::from(bits(2 * i + 1)) << 32);
+    Ok(match dtype {
+        DType::F32 => TensorValue::F32(array(shape, words.to_vec())?),
+        DType::I32 => TensorValue::I32(array(shape, (0..n).map(|i| bits(i) as i32).collect())?),
+        DType::Bool => TensorValue::Bool(array(shape, (0..n).map(|i| bits(i) != 0).collect())?),
+        DType::I64 => TensorValue::I64(array(shape, (0..n).map(|i| wide(i) as i64).collect())?),
+        DType::F64 => TensorValue::F64(array(shape, (0..n).map(|i| f64::from_bits(wide(i))).collect())?),
+    })
+}
+
 fn array<T>(shape: &[usize], data: Vec<T>) -> Result<ArrayD<T>, String> {
     ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|e| e.to_string())
 }

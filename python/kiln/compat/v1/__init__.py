@@ -104,3 +104,17 @@ from .initializers import (
 )
 
 newaxis = None
+
+
+class GPUOptions:
+    """Accepted and ignored: kiln compiles for the CPU."""
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+class ConfigProto:
+    """Accepted; kiln's session knobs are its environment variables (``KILN_THREADS``)."""
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
