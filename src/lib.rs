@@ -16,6 +16,20 @@
 //! assert_eq!(out.to_string(), "[2. 6.]");
 //! # Ok(()) }
 //! ```
+//!
+//! A dependent crate uses kiln's own `ndarray` (the README's example):
+//!
+//! ```
+//! use kiln::{ndarray, DType, Graph, Session};
+//! # fn main() -> Result<(), kiln::Error> {
+//! let g = Graph::new();
+//! let x = g.placeholder(DType::F32, [None], "x")?;
+//! let y = &x * 2.0;
+//! let mut sess = Session::new(&g);
+//! let out = sess.run1(&y, &[(&x, ndarray::arr1(&[1.0f32, 2.0]).into_dyn().into())])?;
+//! assert_eq!(out.to_string(), "[2. 4.]");
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 
 pub use kiln_frontend::{

@@ -10,12 +10,17 @@ use pyo3::exceptions::{PyException, PyKeyError, PyOSError, PyTypeError, PyValueE
 use pyo3::prelude::*;
 use std::sync::{Arc, OnceLock};
 
-pyo3::create_exception!(_kiln, OpError, PyException, "TF's `errors.OpError`: a failed run.");
-pyo3::create_exception!(_kiln, InvalidArgumentError, OpError, "TF's `errors.InvalidArgumentError`.");
-pyo3::create_exception!(_kiln, FailedPreconditionError, OpError, "TF's `errors.FailedPreconditionError`.");
-pyo3::create_exception!(_kiln, NotFoundError, OpError, "TF's `errors.NotFoundError`.");
-pyo3::create_exception!(_kiln, DataLossError, OpError, "TF's `errors.DataLossError`.");
-pyo3::create_exception!(_kiln, InternalError, OpError, "TF's `errors.InternalError`.");
+pyo3::create_exception!(kiln.compat.v1.errors, OpError, PyException, "TF's `errors.OpError`: a failed run.");
+pyo3::create_exception!(kiln.compat.v1.errors, InvalidArgumentError, OpError, "TF's `errors.InvalidArgumentError`.");
+pyo3::create_exception!(
+    kiln.compat.v1.errors,
+    FailedPreconditionError,
+    OpError,
+    "TF's `errors.FailedPreconditionError`."
+);
+pyo3::create_exception!(kiln.compat.v1.errors, NotFoundError, OpError, "TF's `errors.NotFoundError`.");
+pyo3::create_exception!(kiln.compat.v1.errors, DataLossError, OpError, "TF's `errors.DataLossError`.");
+pyo3::create_exception!(kiln.compat.v1.errors, InternalError, OpError, "TF's `errors.InternalError`.");
 
 /// The directory of the `kiln` Python package: frames under it are kiln's, not the user's.
 static PACKAGE_DIR: OnceLock<String> = OnceLock::new();
