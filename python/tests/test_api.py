@@ -262,3 +262,27 @@ def test_nn_ops():
     np.testing.assert_allclose(a, b, rtol=1e-6)
     np.testing.assert_allclose(a, -np.log(sm[[0, 1], [1, 2]]), rtol=1e-5)
     assert abs(sess.run(tf.nn.l2_loss(tf.constant([3.0, 4.0]))) - 12.5) < 1e-6
+
+
+def test_assign_gives_the_new_value_and_groups_run_it():
+    w = tf.get_variable("w", [2], initializer=tf.constant_initializer(1.0))
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    up = w.assign_add([1.0, 2.0])
+    assert sess.run(up).tolist() == [2.0, 3.0]
+    assert sess.run(w).tolist() == [2.0, 3.0]
+    sess.run(tf.group(w.assign([0.0, 0.0])))
+    assert sess.run(w).tolist() == [0.0, 0.0]
+    new, old = sess.run([tf.assign(w, [5.0, 5.0]), tf.reduce_sum(w)])
+    assert new.tolist() == [5.0, 5.0]
+
+
+def test_unused_feeds_and_strided_feeds():
+    x = tf.placeholder(tf.float32, [None])
+    z = tf.placeholder(tf.float32, [None])
+    y = x * 2.0
+    sess = tf.Session()
+    assert sess.run(y, {x: [1.0], z: [5.0]}).tolist() == [2.0]
+    assert sess.run(y, {x: np.arange(6, dtype=np.float32)[::2]}).tolist() == [0.0, 4.0, 8.0]
+    with pytest.raises(ValueError):
+        sess.run(y, {y: [1.0]})

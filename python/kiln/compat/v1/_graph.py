@@ -309,7 +309,12 @@ class Variable(Tensor):
         return self
 
     def assign(self, value, use_locking=None, name=None, read_value=True):
-        return self._graph._wrap(_kiln.assign(self._t, convert_to_tensor(value, dtype=self.dtype)._t))
+        """The assignment; fetched, it runs and gives the new value, as TF's does."""
+        value = convert_to_tensor(value, dtype=self.dtype)
+        op = self._graph._wrap(_kiln.assign(self._t, value._t))
+        a = object.__new__(Assign)
+        a._t, a._graph, a._op = value._t, self._graph, op
+        return a
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
         return self.assign(self + delta)
@@ -321,6 +326,17 @@ class Variable(Tensor):
         from ._session import _default_session
 
         (session or _default_session()).run(self.assign(value))
+
+
+class Assign(Tensor):
+    """The result of ``Variable.assign``: a tensor holding the new value whose op (run
+    when it is fetched or grouped) writes the variable."""
+
+    __slots__ = ("_op",)
+
+    @property
+    def op(self):
+        return self._op
 
 
 def _binary(op, x, y):

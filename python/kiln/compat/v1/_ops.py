@@ -285,7 +285,10 @@ def assign(ref, value, validate_shape=None, use_locking=None, name=None):
 
 
 def group(*inputs, **kwargs):
+    from ._graph import Assign
+
     ops = [i for x in inputs for i in (x if isinstance(x, (list, tuple)) else [x])]
+    ops = [o._op if isinstance(o, Assign) else o for o in ops]
     return _wrap(ops[0], _kiln.group([o._t for o in ops]))
 
 

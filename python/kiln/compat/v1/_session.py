@@ -8,7 +8,7 @@ placeholder's dtype are read in place) and releases the GIL while kernels run.
 import threading
 
 from ... import _kiln
-from ._graph import Operation, Tensor, get_default_graph
+from ._graph import Assign, Operation, Tensor, get_default_graph
 
 _local = threading.local()
 
@@ -46,6 +46,12 @@ class _DefaultSession:
 def _flatten(fetches, out):
     """Appends the tensors of `fetches` to `out`; returns a function rebuilding the
     structure from the flat results."""
+    if isinstance(fetches, Assign):
+        # the write and the value written
+        out.append(fetches._op)
+        i = len(out)
+        out.append(fetches)
+        return lambda r: r[i]
     if isinstance(fetches, (Tensor, Operation)):
         i = len(out)
         out.append(fetches)
