@@ -33,13 +33,21 @@
 #![warn(missing_docs)]
 
 pub use kiln_frontend::{
-    abs, add, argmax, assign, broadcast_to, cast, clip_by_global_norm, clip_by_value, concat, divide, equal, exp,
-    gather, global_norm, gradients, gradients_with, greater, greater_equal, group, less, less_equal, log, matmul,
-    maximum, minimum, multiply, negative, nn, not_equal, one_hot, pow, reduce_max, reduce_mean, reduce_min, reduce_sum,
-    reshape, rsqrt, select, sigmoid, sign, slice, sqrt, square, stop_gradient, subtract, tanh, transpose, where_, Axes,
-    DType, Dim, DimSpec, Graph, Initializer, IntoConstant, IntoShapeSpec, Optimizer, RankPromotion, ScopeGuard, Shape,
-    Tensor, TensorShape,
+    argmax, assign, binary_op, broadcast_to, cast, clip_by_global_norm, clip_by_value, compare_op, concat, gather,
+    global_norm, gradients, gradients_with, group, matmul, nn, one_hot, reduce_max, reduce_mean, reduce_min,
+    reduce_sum, reshape, select, slice, stop_gradient, transpose, unary_op, where_, Axes, DType, Dim, DimSpec, Graph,
+    Initializer, IntoConstant, IntoShapeSpec, Optimizer, RankPromotion, ScopeGuard, Shape, Tensor, TensorShape,
 };
+
+// every op of the elementwise tables under its TF function name (`tanh`, `add`, `less`)
+macro_rules! reexport {
+    ($($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {
+        pub use kiln_frontend::{$($f),*};
+    };
+}
+kiln_ir::for_each_unary_op!(reexport);
+kiln_ir::for_each_binary_op!(reexport);
+kiln_ir::for_each_cmp_op!(reexport);
 pub use kiln_runtime::{
     interp, latest_checkpoint, AsFeed, Backend, Callable, CompileReason, CompileStats, Feed, Saver, Session,
     SessionOptions, TensorValue, ValueTypeError,

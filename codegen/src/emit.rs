@@ -506,6 +506,9 @@ pub(crate) fn unary(b: &mut FunctionBuilder, ty: Type, u: UnaryOp, x: Value) -> 
         UnaryOp::Square => b.ins().fmul(x, x),
         UnaryOp::Tanh => math::tanh(b, ty, x),
         UnaryOp::Sigmoid => math::sigmoid(b, ty, x),
+        UnaryOp::Softplus => math::softplus(b, ty, x),
+        UnaryOp::Log1p => math::log1p(b, ty, x),
+        UnaryOp::Elu => math::elu(b, ty, x),
         UnaryOp::Relu if ty != F32 => {
             // fcmp + and-not, not fmax: `x <= 0` is false for NaN, which passes through
             // as in TF (two instructions: cmpleps, andnps)

@@ -203,6 +203,64 @@ pub fn log(b: &mut FunctionBuilder, ty: Type, x0: Value) -> Value {
     select(b, ty, is_inf, inf, r)
 }
 
+/// `log(1 + x)` by Kahan's trick: `log(u) * x / (u - 1)` for `u = 1 + x` cancels the
+/// rounding of `u`, so small x keep their digits (`x` itself where `u` rounds to 1).
+pub fn log1p(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
+    let one = splat_const(b, ty, 1.0);
+    let u = b.ins().fadd(one, x);
+    let d = b.ins().fsub(u, one);
+    let l = log(b, ty, u);
+    let r = b.ins().fdiv(x, d);
+    let r = b.ins().fmul(l, r);
+    let zero = splat_const(b, ty, 0.0);
+    let tiny = b.ins().fcmp(FloatCC::Equal, d, zero);
+    let r = select(b, ty, tiny, x, r);
+    // x = inf: inf/inf would be NaN
+    let inf = splat_const(b, ty, f32::INFINITY);
+    let is_inf = b.ins().fcmp(FloatCC::Equal, x, inf);
+    select(b, ty, is_inf, inf, r)
+}
+
+/// `e^x - 1` by Kahan's trick: `(u - 1) * x / log(u)` for `u = e^x` (`x` itself where
+/// `u` rounds to 1, -1 where it rounds to 0).
+pub fn expm1(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
+    let one = splat_const(b, ty, 1.0);
+    let u = exp(b, ty, x);
+    let d = b.ins().fsub(u, one);
+    let l = log(b, ty, u);
+    let r = b.ins().fdiv(x, l);
+    let r = b.ins().fmul(d, r);
+    let is_one = b.ins().fcmp(FloatCC::Equal, u, one);
+    let r = select(b, ty, is_one, x, r);
+    let mone = splat_const(b, ty, -1.0);
+    let is_m1 = b.ins().fcmp(FloatCC::Equal, d, mone);
+    let r = select(b, ty, is_m1, mone, r);
+    let inf = splat_const(b, ty, f32::INFINITY);
+    let is_inf = b.ins().fcmp(FloatCC::Equal, u, inf);
+    select(b, ty, is_inf, inf, r)
+}
+
+/// `log(1 + e^x)` as `max(x, 0) + log1p(e^-|x|)`: no overflow, exact at ±inf, NaN
+/// for NaN.
+pub fn softplus(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
+    let zero = splat_const(b, ty, 0.0);
+    let pos = b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+    let m = select(b, ty, pos, x, zero);
+    let a = b.ins().fabs(x);
+    let na = b.ins().fneg(a);
+    let e = exp(b, ty, na);
+    let l = log1p(b, ty, e);
+    b.ins().fadd(m, l)
+}
+
+/// `x` for `x > 0`, else `e^x - 1` (NaN for NaN).
+pub fn elu(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
+    let zero = splat_const(b, ty, 0.0);
+    let pos = b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+    let e = expm1(b, ty, x);
+    select(b, ty, pos, x, e)
+}
+
 /// `1/(1+e^-x)`.
 pub fn sigmoid(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
     let nx = b.ins().fneg(x);

@@ -160,51 +160,12 @@ fn broadcast_pair(op: &str, a: &Tensor, b: &Tensor, loc: &Loc) -> Result<(Graph,
     Ok((g, x, y, Type::new(ta.dtype, shape)))
 }
 
-fn binary_tf_name(b: BinaryOp) -> &'static str {
-    match b {
-        BinaryOp::Add => "add",
-        BinaryOp::Sub => "sub",
-        BinaryOp::Mul => "mul",
-        BinaryOp::Div => "truediv",
-        BinaryOp::Pow => "Pow",
-        BinaryOp::Maximum => "Maximum",
-        BinaryOp::Minimum => "Minimum",
-    }
-}
-
-fn unary_tf_name(u: UnaryOp) -> &'static str {
-    match u {
-        UnaryOp::Neg => "Neg",
-        UnaryOp::Abs => "Abs",
-        UnaryOp::Sign => "Sign",
-        UnaryOp::Exp => "Exp",
-        UnaryOp::Log => "Log",
-        UnaryOp::Sqrt => "Sqrt",
-        UnaryOp::Rsqrt => "Rsqrt",
-        UnaryOp::Square => "Square",
-        UnaryOp::Tanh => "Tanh",
-        UnaryOp::Sigmoid => "Sigmoid",
-        UnaryOp::Relu => "Relu",
-    }
-}
-
-fn cmp_tf_name(c: CmpOp) -> &'static str {
-    match c {
-        CmpOp::Eq => "Equal",
-        CmpOp::Ne => "NotEqual",
-        CmpOp::Lt => "Less",
-        CmpOp::Le => "LessEqual",
-        CmpOp::Gt => "Greater",
-        CmpOp::Ge => "GreaterEqual",
-    }
-}
-
 /// A scalar constant of `t`'s dtype, for `t + 1.0` (a weakly typed Python scalar in TF).
 pub(crate) fn scalar_like(t: &Tensor, x: f64, b: BinaryOp, role: &str, loc: &Loc) -> Result<Tensor> {
     t.value()?;
     let dtype = t.dtype().unwrap_or(DType::F32);
     // TF names the scalar after the op that consumes it: `add_1/y`
-    let name = format!("{}/{role}", t.graph.prospective_name(binary_tf_name(b)));
+    let name = format!("{}/{role}", t.graph.prospective_name(b.tf_name()));
     let g = &t.graph;
     let saved = std::mem::take(&mut g.lock().name_scopes);
     let r = g.constant_at(x, Some(dtype), &name, loc);
@@ -212,9 +173,10 @@ pub(crate) fn scalar_like(t: &Tensor, x: f64, b: BinaryOp, role: &str, loc: &Loc
     r
 }
 
-/// `a op b` with NumPy broadcasting (used by the operators).
+/// Any binary op of the table, by its enum, with NumPy broadcasting (the named
+/// functions and the operators are this).
 #[track_caller]
-pub(crate) fn binary_op(b: BinaryOp, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+pub fn binary_op(b: BinaryOp, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let loc = Loc::caller();
     binary_at(b, x, y, &loc)
 }
@@ -222,118 +184,74 @@ pub(crate) fn binary_op(b: BinaryOp, x: &Tensor, y: &Tensor) -> Result<Tensor> {
 pub(crate) fn binary_at(b: BinaryOp, x: &Tensor, y: &Tensor, loc: &Loc) -> Result<Tensor> {
     x.value()?;
     y.value()?;
-    let op = x.graph.prospective_name(binary_tf_name(b));
+    let op = x.graph.prospective_name(b.tf_name());
     let (g, xv, yv, _) = broadcast_pair(&op, x, y, loc)?;
-    let v = g.add_op(OpKind::Binary(b), &[xv, yv], None, binary_tf_name(b), loc)?;
+    let v = g.add_op(OpKind::Binary(b), &[xv, yv], None, b.tf_name(), loc)?;
     Ok(g.tensor(v))
 }
 
-/// An elementwise unary op.
+/// Any unary op of the table, by its enum (the named functions, `tanh` and the rest,
+/// are this).
 #[track_caller]
-pub(crate) fn unary_op(u: UnaryOp, x: &Tensor) -> Result<Tensor> {
+pub fn unary_op(u: UnaryOp, x: &Tensor) -> Result<Tensor> {
     let loc = Loc::caller();
     unary_at(u, x, &loc)
 }
 
 pub(crate) fn unary_at(u: UnaryOp, x: &Tensor, loc: &Loc) -> Result<Tensor> {
     let g = x.graph.clone();
-    let vs = values(unary_tf_name(u), &g, &[x], loc)?;
-    let v = g.add_op(OpKind::Unary(u), &vs, None, unary_tf_name(u), loc)?;
+    let vs = values(u.tf_name(), &g, &[x], loc)?;
+    let v = g.add_op(OpKind::Unary(u), &vs, None, u.tf_name(), loc)?;
     Ok(g.tensor(v))
 }
 
+// The functions, one per op of each family's table (`kiln_ir::for_each_*_op`).
 macro_rules! binary_fns {
-    ($($(#[$doc:meta])* $name:ident => $op:expr;)*) => {$(
-        $(#[$doc])*
+    ($($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {$(
+        #[doc = concat!($doc, " with NumPy broadcasting (TF `", stringify!($f), "`).")]
         #[track_caller]
-        pub fn $name(x: &Tensor, y: &Tensor) -> Result<Tensor> {
-            binary_at($op, x, y, &Loc::caller())
+        pub fn $f(x: &Tensor, y: &Tensor) -> Result<Tensor> {
+            binary_at(BinaryOp::$v, x, y, &Loc::caller())
         }
     )*};
 }
-
-binary_fns! {
-    /// `x + y` with broadcasting (TF `add`).
-    add => BinaryOp::Add;
-    /// `x - y` with broadcasting (TF `subtract`).
-    subtract => BinaryOp::Sub;
-    /// `x * y` with broadcasting (TF `multiply`).
-    multiply => BinaryOp::Mul;
-    /// `x / y` with broadcasting (TF `divide`/`truediv`).
-    divide => BinaryOp::Div;
-    /// `x ^ y` with broadcasting (TF `pow`).
-    pow => BinaryOp::Pow;
-    /// Elementwise maximum (TF `maximum`).
-    maximum => BinaryOp::Maximum;
-    /// Elementwise minimum (TF `minimum`).
-    minimum => BinaryOp::Minimum;
-}
+kiln_ir::for_each_binary_op!(binary_fns);
 
 macro_rules! unary_fns {
-    ($($(#[$doc:meta])* $name:ident => $op:expr;)*) => {$(
-        $(#[$doc])*
+    ($($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {$(
+        #[doc = concat!($doc, ", elementwise (TF `", stringify!($f), "`).")]
         #[track_caller]
-        pub fn $name(x: &Tensor) -> Result<Tensor> {
-            unary_at($op, x, &Loc::caller())
+        pub fn $f(x: &Tensor) -> Result<Tensor> {
+            unary_at(UnaryOp::$v, x, &Loc::caller())
         }
     )*};
 }
+kiln_ir::for_each_unary_op!(unary_fns);
 
-unary_fns! {
-    /// `-x` (TF `negative`).
-    negative => UnaryOp::Neg;
-    /// `|x|` (TF `abs`).
-    abs => UnaryOp::Abs;
-    /// -1, 0 or 1 (TF `sign`).
-    sign => UnaryOp::Sign;
-    /// `e^x` (TF `exp`).
-    exp => UnaryOp::Exp;
-    /// Natural log (TF `log`).
-    log => UnaryOp::Log;
-    /// Square root (TF `sqrt`).
-    sqrt => UnaryOp::Sqrt;
-    /// `1/sqrt(x)` (TF `rsqrt`).
-    rsqrt => UnaryOp::Rsqrt;
-    /// `x*x` (TF `square`).
-    square => UnaryOp::Square;
-    /// Hyperbolic tangent (TF `tanh`).
-    tanh => UnaryOp::Tanh;
-    /// Logistic sigmoid (TF `sigmoid`).
-    sigmoid => UnaryOp::Sigmoid;
+macro_rules! cmp_fns {
+    ($($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {$(
+        #[doc = concat!($doc, " elementwise with NumPy broadcasting, a bool result (TF `", stringify!($f), "`).")]
+        #[track_caller]
+        pub fn $f(x: &Tensor, y: &Tensor) -> Result<Tensor> {
+            compare_at(CmpOp::$v, x, y, &Loc::caller())
+        }
+    )*};
+}
+kiln_ir::for_each_cmp_op!(cmp_fns);
+
+/// Any comparison of the table, by its enum, with NumPy broadcasting.
+#[track_caller]
+pub fn compare_op(c: CmpOp, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+    compare_at(c, x, y, &Loc::caller())
 }
 
 fn compare_at(c: CmpOp, x: &Tensor, y: &Tensor, loc: &Loc) -> Result<Tensor> {
     x.value()?;
     y.value()?;
-    let op = x.graph.prospective_name(cmp_tf_name(c));
+    let op = x.graph.prospective_name(c.tf_name());
     let (g, xv, yv, _) = broadcast_pair(&op, x, y, loc)?;
-    let v = g.add_op(OpKind::Compare(c), &[xv, yv], None, cmp_tf_name(c), loc)?;
+    let v = g.add_op(OpKind::Compare(c), &[xv, yv], None, c.tf_name(), loc)?;
     Ok(g.tensor(v))
-}
-
-macro_rules! cmp_fns {
-    ($($(#[$doc:meta])* $name:ident => $op:expr;)*) => {$(
-        $(#[$doc])*
-        #[track_caller]
-        pub fn $name(x: &Tensor, y: &Tensor) -> Result<Tensor> {
-            compare_at($op, x, y, &Loc::caller())
-        }
-    )*};
-}
-
-cmp_fns! {
-    /// `x == y` elementwise, bool result (TF `equal`).
-    equal => CmpOp::Eq;
-    /// `x != y` (TF `not_equal`).
-    not_equal => CmpOp::Ne;
-    /// `x < y` (TF `less`).
-    less => CmpOp::Lt;
-    /// `x <= y` (TF `less_equal`).
-    less_equal => CmpOp::Le;
-    /// `x > y` (TF `greater`).
-    greater => CmpOp::Gt;
-    /// `x >= y` (TF `greater_equal`).
-    greater_equal => CmpOp::Ge;
 }
 
 /// `cond ? x : y` elementwise, all three broadcast together (TF `where`).

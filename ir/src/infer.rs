@@ -2,7 +2,7 @@
 //! computes its result type. The frontend builds with it and the verifier re-checks
 //! with it, so the two can never disagree.
 
-use crate::{BinaryOp, DType, Dim, DimClasses, Module, OpKind, RandomDist, ReduceOp, Shape, Type, UnaryOp, ValueId};
+use crate::{BinaryOp, DType, Dim, DimClasses, Module, OpKind, RandomDist, ReduceOp, Shape, Type, ValueId};
 
 /// Checks `kind` applied to `operands` and returns the result type (`None` for ops
 /// without a result). Ops whose result shape is an attribute (parameter, constant,
@@ -93,11 +93,7 @@ pub fn infer_type(
             if !t.dtype.is_numeric() {
                 return Err(format!("{} is not defined on {}", kind.mnemonic(), t.dtype));
             }
-            let float_only = matches!(
-                u,
-                UnaryOp::Exp | UnaryOp::Log | UnaryOp::Sqrt | UnaryOp::Rsqrt | UnaryOp::Tanh | UnaryOp::Sigmoid
-            );
-            if float_only && !t.dtype.is_float() {
+            if u.operands() == crate::Operands::Float && !t.dtype.is_float() {
                 return Err(format!("{} needs a float operand, got {}", kind.mnemonic(), t.dtype));
             }
             Some(t.clone())

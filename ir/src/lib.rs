@@ -7,6 +7,8 @@
 #![warn(missing_docs)]
 
 pub mod dot;
+#[macro_use]
+mod op_table;
 mod infer;
 mod loc;
 mod module;
@@ -20,8 +22,8 @@ pub use infer::infer_type;
 pub use loc::Loc;
 pub use module::{DimClasses, Module, Var};
 pub use op::{
-    binary_name, cmp_name, reduce_name, unary_name, BinaryOp, CmpOp, Literal, Op, OpKind, RandomDist, ReduceOp,
-    UnaryOp, ValueId, VarId, BINARY_OPS, CMP_OPS, REDUCE_OPS, UNARY_OPS,
+    BinaryOp, CmpOp, Literal, Op, OpKind, Operands, RandomDist, ReduceOp, UnaryOp, ValueId, VarId, BINARY_OPS, CMP_OPS,
+    REDUCE_OPS, UNARY_OPS,
 };
 pub use parse::{parse, parse_unverified, IrTextError, ParseError};
 pub use print::{literal_text, op_text, print};

@@ -31,81 +31,7 @@ impl VarId {
     }
 }
 
-/// Elementwise unary ops.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum UnaryOp {
-    /// `-x`
-    Neg,
-    /// `|x|`
-    Abs,
-    /// -1, 0 or 1
-    Sign,
-    /// `e^x`
-    Exp,
-    /// natural log
-    Log,
-    /// square root
-    Sqrt,
-    /// `1/sqrt(x)`
-    Rsqrt,
-    /// `x*x`
-    Square,
-    /// hyperbolic tangent
-    Tanh,
-    /// `1/(1+e^-x)`
-    Sigmoid,
-    /// `max(x, 0)`
-    Relu,
-}
-
-/// Elementwise binary ops on operands of one type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BinaryOp {
-    /// `a + b`
-    Add,
-    /// `a - b`
-    Sub,
-    /// `a * b`
-    Mul,
-    /// `a / b` (integer division truncates toward zero)
-    Div,
-    /// `a ^ b`
-    Pow,
-    /// larger of the two
-    Maximum,
-    /// smaller of the two
-    Minimum,
-}
-
-/// Elementwise comparisons; the result is `bool`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CmpOp {
-    /// `==`
-    Eq,
-    /// `!=`
-    Ne,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-}
-
-/// Reductions over a set of axes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ReduceOp {
-    /// sum
-    Sum,
-    /// arithmetic mean (divides by the bound size of the reduced axes)
-    Mean,
-    /// maximum
-    Max,
-    /// minimum
-    Min,
-}
+pub use crate::op_table::{BinaryOp, CmpOp, Operands, ReduceOp, UnaryOp, BINARY_OPS, CMP_OPS, REDUCE_OPS, UNARY_OPS};
 
 /// Distributions of the `random_*` ops used by variable initializers.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -288,16 +214,16 @@ impl OpKind {
                 RandomDist::Normal { .. } => "random_normal",
                 RandomDist::TruncatedNormal { .. } => "truncated_normal",
             },
-            Unary(u) => unary_name(*u),
-            Binary(b) => binary_name(*b),
-            Compare(c) => cmp_name(*c),
+            Unary(u) => u.mnemonic(),
+            Binary(b) => b.mnemonic(),
+            Compare(c) => c.mnemonic(),
             Select => "select",
             Broadcast { .. } => "broadcast",
             Reshape => "reshape",
             Transpose { .. } => "transpose",
             Slice { .. } => "slice",
             Concat { .. } => "concat",
-            Reduce { op, .. } => reduce_name(*op),
+            Reduce { op, .. } => op.mnemonic(),
             MatMul => "matmul",
             Convert => "convert",
             Group => "group",
@@ -314,83 +240,6 @@ impl OpKind {
     /// True for elementwise ops (unary, binary, compare, select, convert).
     pub fn is_elementwise(&self) -> bool {
         matches!(self, OpKind::Unary(_) | OpKind::Binary(_) | OpKind::Compare(_) | OpKind::Select | OpKind::Convert)
-    }
-}
-
-/// Every unary op.
-pub const UNARY_OPS: [UnaryOp; 11] = [
-    UnaryOp::Neg,
-    UnaryOp::Abs,
-    UnaryOp::Sign,
-    UnaryOp::Exp,
-    UnaryOp::Log,
-    UnaryOp::Sqrt,
-    UnaryOp::Rsqrt,
-    UnaryOp::Square,
-    UnaryOp::Tanh,
-    UnaryOp::Sigmoid,
-    UnaryOp::Relu,
-];
-/// Every binary op.
-pub const BINARY_OPS: [BinaryOp; 7] =
-    [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Pow, BinaryOp::Maximum, BinaryOp::Minimum];
-/// Every comparison.
-pub const CMP_OPS: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
-/// Every reduction.
-pub const REDUCE_OPS: [ReduceOp; 4] = [ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min];
-
-/// IR mnemonic of a unary op.
-pub fn unary_name(u: UnaryOp) -> &'static str {
-    use UnaryOp::*;
-    match u {
-        Neg => "neg",
-        Abs => "abs",
-        Sign => "sign",
-        Exp => "exp",
-        Log => "log",
-        Sqrt => "sqrt",
-        Rsqrt => "rsqrt",
-        Square => "square",
-        Tanh => "tanh",
-        Sigmoid => "sigmoid",
-        Relu => "relu",
-    }
-}
-
-/// IR mnemonic of a binary op.
-pub fn binary_name(b: BinaryOp) -> &'static str {
-    use BinaryOp::*;
-    match b {
-        Add => "add",
-        Sub => "sub",
-        Mul => "mul",
-        Div => "div",
-        Pow => "pow",
-        Maximum => "maximum",
-        Minimum => "minimum",
-    }
-}
-
-/// IR mnemonic of a comparison.
-pub fn cmp_name(c: CmpOp) -> &'static str {
-    use CmpOp::*;
-    match c {
-        Eq => "eq",
-        Ne => "ne",
-        Lt => "lt",
-        Le => "le",
-        Gt => "gt",
-        Ge => "ge",
-    }
-}
-
-/// IR mnemonic of a reduction.
-pub fn reduce_name(r: ReduceOp) -> &'static str {
-    match r {
-        ReduceOp::Sum => "reduce_sum",
-        ReduceOp::Mean => "reduce_mean",
-        ReduceOp::Max => "reduce_max",
-        ReduceOp::Min => "reduce_min",
     }
 }
 

@@ -1,10 +1,9 @@
 //! Parser for the IR text printed by [`crate::print`]. Errors carry line and column;
 //! a module that parses is then verified.
 
-use crate::op::{BINARY_OPS, CMP_OPS, REDUCE_OPS, UNARY_OPS};
 use crate::{
-    binary_name, cmp_name, reduce_name, unary_name, verify, DType, Dim, Literal, Loc, Module, Op, OpKind, RandomDist,
-    Shape, Type, ValueId, Var, VerifyError,
+    verify, BinaryOp, CmpOp, DType, Dim, Literal, Loc, Module, Op, OpKind, RandomDist, ReduceOp, Shape, Type, UnaryOp,
+    ValueId, Var, VerifyError,
 };
 use std::collections::HashMap;
 
@@ -478,13 +477,13 @@ fn kind_of(mn: &str) -> Option<OpKind> {
         "scatter_add" => OpKind::ScatterAdd,
         "check_index" => OpKind::CheckIndex { bound: 0 },
         _ => {
-            if let Some(u) = UNARY_OPS.into_iter().find(|&u| unary_name(u) == mn) {
+            if let Some(u) = UnaryOp::from_mnemonic(mn) {
                 OpKind::Unary(u)
-            } else if let Some(b) = BINARY_OPS.into_iter().find(|&b| binary_name(b) == mn) {
+            } else if let Some(b) = BinaryOp::from_mnemonic(mn) {
                 OpKind::Binary(b)
-            } else if let Some(c) = CMP_OPS.into_iter().find(|&c| cmp_name(c) == mn) {
+            } else if let Some(c) = CmpOp::from_mnemonic(mn) {
                 OpKind::Compare(c)
-            } else if let Some(r) = REDUCE_OPS.into_iter().find(|&r| reduce_name(r) == mn) {
+            } else if let Some(r) = ReduceOp::from_mnemonic(mn) {
                 OpKind::Reduce { op: r, axes: Vec::new(), keepdims: false }
             } else {
                 return None;

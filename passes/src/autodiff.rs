@@ -222,6 +222,25 @@ fn unary_vjp(b: &mut Builder, u: UnaryOp, x: ValueId, y: ValueId, g: ValueId) ->
             let zg = b.zeros_like(g)?;
             b.select(pos, g, zg)?
         }
+        // d/dx log(1 + e^x) = sigmoid(x)
+        UnaryOp::Softplus => {
+            let s = b.unary(UnaryOp::Sigmoid, x)?;
+            b.binary(Mul, g, s)?
+        }
+        UnaryOp::Log1p => {
+            let one = b.fill(&b.ty(x), 1.0)?;
+            let xp1 = b.binary(Add, x, one)?;
+            b.binary(Div, g, xp1)?
+        }
+        UnaryOp::Elu => {
+            // TF's EluGrad reads the output: g where y > 0, else g * (y + 1)
+            let z = b.zeros_like(y)?;
+            let pos = b.compare(CmpOp::Gt, y, z)?;
+            let one = b.fill(&b.ty(y), 1.0)?;
+            let yp1 = b.binary(Add, y, one)?;
+            let neg = b.binary(Mul, g, yp1)?;
+            b.select(pos, g, neg)?
+        }
     })
 }
 

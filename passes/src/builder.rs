@@ -99,12 +99,12 @@ impl<'m> Builder<'m> {
 
     /// `x` elementwise.
     pub fn unary(&mut self, u: UnaryOp, x: ValueId) -> Result<ValueId, PassError> {
-        self.op(OpKind::Unary(u), &[x], None, kiln_ir::unary_name(u))
+        self.op(OpKind::Unary(u), &[x], None, u.mnemonic())
     }
 
     /// `a op b` on equal types.
     pub fn binary(&mut self, b: BinaryOp, x: ValueId, y: ValueId) -> Result<ValueId, PassError> {
-        self.op(OpKind::Binary(b), &[x, y], None, kiln_ir::binary_name(b))
+        self.op(OpKind::Binary(b), &[x, y], None, b.mnemonic())
     }
 
     /// `x op c` for a scalar constant `c` broadcast to `x`'s type.
@@ -116,7 +116,7 @@ impl<'m> Builder<'m> {
 
     /// Elementwise comparison.
     pub fn compare(&mut self, c: CmpOp, x: ValueId, y: ValueId) -> Result<ValueId, PassError> {
-        self.op(OpKind::Compare(c), &[x, y], None, kiln_ir::cmp_name(c))
+        self.op(OpKind::Compare(c), &[x, y], None, c.mnemonic())
     }
 
     /// `c ? a : b`.
@@ -126,7 +126,7 @@ impl<'m> Builder<'m> {
 
     /// A reduction.
     pub fn reduce(&mut self, r: ReduceOp, x: ValueId, axes: Vec<usize>, keepdims: bool) -> Result<ValueId, PassError> {
-        self.op(OpKind::Reduce { op: r, axes, keepdims }, &[x], None, kiln_ir::reduce_name(r))
+        self.op(OpKind::Reduce { op: r, axes, keepdims }, &[x], None, r.mnemonic())
     }
 
     /// Reshape to `shape` (identity if already so).

@@ -170,7 +170,9 @@ impl<'m> Fusion<'m> {
             OpKind::Reduce { .. } | OpKind::ScatterAdd => Class::Reduce,
             OpKind::MatMul => Class::MatMul,
             OpKind::DimSize { .. } => Class::Scalar,
-            _ => Class::Sink,
+            OpKind::Assign(_) | OpKind::Group => Class::Sink,
+            // never compiled: check_supported sends them to the interpreter
+            OpKind::Random { .. } | OpKind::Concat { .. } | OpKind::ArgMax { .. } => Class::Host,
         }
     }
 
@@ -184,7 +186,27 @@ impl<'m> Fusion<'m> {
             OpKind::Random { .. } | OpKind::Concat { .. } | OpKind::ArgMax { .. } => {
                 return not_yet(op.kind.mnemonic().to_string());
             }
-            _ => {}
+            // every other op is compiled, subject to its dtypes (below)
+            OpKind::Parameter
+            | OpKind::Constant(_)
+            | OpKind::Read(_)
+            | OpKind::Unary(_)
+            | OpKind::Binary(_)
+            | OpKind::Compare(_)
+            | OpKind::Select
+            | OpKind::Broadcast { .. }
+            | OpKind::Reshape
+            | OpKind::Transpose { .. }
+            | OpKind::Slice { .. }
+            | OpKind::Reduce { .. }
+            | OpKind::MatMul
+            | OpKind::Convert
+            | OpKind::StopGradient
+            | OpKind::DimSize { .. }
+            | OpKind::Iota { .. }
+            | OpKind::Gather
+            | OpKind::ScatterAdd
+            | OpKind::CheckIndex { .. } => {}
         }
         let Some(t) = &op.ty else { return Ok(()) };
         let dt = |u: ValueId| self.m.ty(u).map_or(DType::F32, |t| t.dtype);

@@ -30,6 +30,19 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ] {
         m.add(name, e)?;
     }
+    // the op tables' TF function names: kiln.compat.v1 defines one function per entry
+    let names = |v: Vec<&'static str>| v;
+    m.add("UNARY_FUNCTIONS", names(kiln::ir::UNARY_OPS.iter().map(|u| u.tf_function()).collect()))?;
+    m.add(
+        "BINARY_FUNCTIONS",
+        names(
+            kiln::ir::BINARY_OPS
+                .iter()
+                .map(|b| b.tf_function())
+                .chain(kiln::ir::CMP_OPS.iter().map(|c| c.tf_function()))
+                .collect(),
+        ),
+    )?;
     m.add_function(wrap_pyfunction!(errors::_set_package_dir, m)?)?;
     m.add_function(wrap_pyfunction!(session::latest_checkpoint, m)?)?;
     macro_rules! fns {

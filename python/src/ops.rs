@@ -3,6 +3,7 @@
 
 use crate::errors::{build, user_loc};
 use crate::graph::{ok, PyTensor};
+use kiln::ir::{BINARY_OPS, CMP_OPS, UNARY_OPS};
 use kiln::{nn, Axes, Tensor};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -59,43 +60,27 @@ pub fn arith(py: Python<'_>, op: &str, x: &PyTensor, y: &Bound<'_, PyAny>, rever
     ok(t.ok_or_else(|| PyValueError::new_err(format!("no arithmetic op {op}")))?)
 }
 
-/// A binary op by TF name: `maximum`, `minimum`, `pow`, comparisons.
+/// A binary op or comparison of the op tables, by its TF function name (`maximum`,
+/// `less`, ...).
 #[pyfunction]
 pub fn binary(py: Python<'_>, op: &str, x: &PyTensor, y: &PyTensor) -> PyResult<PyTensor> {
-    let f = match op {
-        "add" => kiln::add,
-        "subtract" => kiln::subtract,
-        "multiply" => kiln::multiply,
-        "divide" => kiln::divide,
-        "maximum" => kiln::maximum,
-        "minimum" => kiln::minimum,
-        "pow" => kiln::pow,
-        "equal" => kiln::equal,
-        "not_equal" => kiln::not_equal,
-        "less" => kiln::less,
-        "less_equal" => kiln::less_equal,
-        "greater" => kiln::greater,
-        "greater_equal" => kiln::greater_equal,
-        _ => return Err(PyValueError::new_err(format!("no binary op {op}"))),
-    };
-    build(py, || f(&x.t, &y.t)).map(|t| PyTensor { t })
+    if let Some(&b) = BINARY_OPS.iter().find(|b| b.tf_function() == op) {
+        return build(py, || kiln::binary_op(b, &x.t, &y.t)).map(|t| PyTensor { t });
+    }
+    if let Some(&c) = CMP_OPS.iter().find(|c| c.tf_function() == op) {
+        return build(py, || kiln::compare_op(c, &x.t, &y.t)).map(|t| PyTensor { t });
+    }
+    Err(PyValueError::new_err(format!("no binary op {op}")))
 }
 
-/// A unary op by TF name.
+/// A unary op of the op table by its TF function name (`tanh`, `softplus`, ...), or
+/// one of `softmax`, `log_softmax`, `stop_gradient`.
 #[pyfunction]
 pub fn unary(py: Python<'_>, op: &str, x: &PyTensor) -> PyResult<PyTensor> {
+    if let Some(&u) = UNARY_OPS.iter().find(|u| u.tf_function() == op) {
+        return build(py, || kiln::unary_op(u, &x.t)).map(|t| PyTensor { t });
+    }
     let f = match op {
-        "negative" => kiln::negative,
-        "abs" => kiln::abs,
-        "sign" => kiln::sign,
-        "exp" => kiln::exp,
-        "log" => kiln::log,
-        "sqrt" => kiln::sqrt,
-        "rsqrt" => kiln::rsqrt,
-        "square" => kiln::square,
-        "tanh" => kiln::tanh,
-        "sigmoid" => kiln::sigmoid,
-        "relu" => nn::relu,
         "softmax" => nn::softmax,
         "log_softmax" => nn::log_softmax,
         "stop_gradient" => kiln::stop_gradient,

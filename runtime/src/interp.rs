@@ -307,6 +307,16 @@ fn unary_float<T: Float>(u: UnaryOp, x: T) -> T {
                 zero
             }
         }
+        // max(x, 0) + log1p(e^-|x|): no overflow for large x, exact for -inf and inf
+        UnaryOp::Softplus => x.max(zero) + (-x.abs()).exp().ln_1p(),
+        UnaryOp::Log1p => x.ln_1p(),
+        UnaryOp::Elu => {
+            if x > zero {
+                x
+            } else {
+                x.exp_m1() // keeps NaN
+            }
+        }
     }
 }
 
@@ -323,7 +333,16 @@ fn unary_int<T: PrimInt + Signed + WrappingNeg + WrappingMul>(u: UnaryOp, x: T) 
         UnaryOp::Sign => x.signum(),
         UnaryOp::Square => x.wrapping_mul(&x),
         UnaryOp::Relu => x.max(T::zero()),
-        _ => return Err(format!("{u:?} is not defined on integers")),
+        // float-only ops (the verifier refuses them on integers)
+        UnaryOp::Exp
+        | UnaryOp::Log
+        | UnaryOp::Sqrt
+        | UnaryOp::Rsqrt
+        | UnaryOp::Tanh
+        | UnaryOp::Sigmoid
+        | UnaryOp::Softplus
+        | UnaryOp::Log1p
+        | UnaryOp::Elu => return Err(format!("{} is not defined on integers", u.mnemonic())),
     })
 }
 

@@ -3,7 +3,6 @@
 //! refusal. Snapshot tests compare it, and `kiln compile --emit schedule` prints it.
 
 use super::*;
-use kiln_ir::{binary_name, cmp_name, reduce_name, unary_name};
 
 impl Schedule {
     /// The whole schedule as text (see the module docs).
@@ -119,9 +118,9 @@ fn print_nest(o: &mut String, m: &Module, n: &LoopNest, pad: &str) {
             }
             Node::CheckIndex(x, b) => format!("check_index n{x} < {b}"),
             Node::Scalar(x) => format!("scalar s{x}"),
-            Node::Unary(u, x) => format!("{} n{x}", unary_name(*u)),
-            Node::Binary(b, x, y) => format!("{} n{x}, n{y}", binary_name(*b)),
-            Node::Cmp(c, x, y) => format!("{} n{x}, n{y}", cmp_name(*c)),
+            Node::Unary(u, x) => format!("{} n{x}", u.mnemonic()),
+            Node::Binary(b, x, y) => format!("{} n{x}, n{y}", b.mnemonic()),
+            Node::Cmp(c, x, y) => format!("{} n{x}, n{y}", c.mnemonic()),
             Node::Select(c, x, y) => format!("select n{c}, n{x}, n{y}"),
         };
         let ty = n.types.get(i).map_or_else(|| "?".to_string(), |t| t.to_string());
@@ -130,7 +129,7 @@ fn print_nest(o: &mut String, m: &Module, n: &LoopNest, pad: &str) {
     for out in &n.outputs {
         let mode = match out.mode {
             OutMode::Store => "store".to_string(),
-            OutMode::Reduce(r) => reduce_name(r).to_string(),
+            OutMode::Reduce(r) => r.mnemonic().to_string(),
         };
         let len: Vec<String> = out.len.iter().map(|d| d.to_string()).collect();
         let _ = write!(

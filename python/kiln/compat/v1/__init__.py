@@ -4,6 +4,8 @@ Graphs, placeholders, variables under variable scopes, the ops under their TF na
 ``tf.nn``, ``tf.train`` (optimizers, ``Saver``), ``tf.errors`` and ``Session`` behave as
 in TF1; graphs are compiled into native kernels the first time a fetch set runs.
 """
+import types as _types
+
 from . import contrib, errors, initializers, nn, train
 from ._dtypes import DType, as_dtype, bool, double, float32, float64, int32, int64  # noqa: A004
 from ._graph import (
@@ -19,77 +21,8 @@ from ._graph import (
     reset_default_graph,
     variable_scope,
 )
-from ._ops import (
-    abs,
-    add,
-    all_variables,
-    argmax,
-    assign,
-    broadcast_to,
-    cast,
-    clip_by_global_norm,
-    clip_by_value,
-    concat,
-    constant,
-    div,
-    divide,
-    equal,
-    exp,
-    gather,
-    get_collection,
-    get_variable,
-    global_norm,
-    global_variables,
-    global_variables_initializer,
-    gradients,
-    greater,
-    greater_equal,
-    group,
-    identity,
-    initialize_all_variables,
-    less,
-    less_equal,
-    log,
-    matmul,
-    maximum,
-    minimum,
-    mul,
-    multiply,
-    neg,
-    negative,
-    not_equal,
-    one_hot,
-    ones,
-    ones_like,
-    placeholder,
-    pow,
-    realdiv,
-    reduce_max,
-    reduce_mean,
-    reduce_min,
-    reduce_sum,
-    reshape,
-    rsqrt,
-    set_random_seed,
-    sigmoid,
-    sign,
-    slice,
-    sqrt,
-    square,
-    stop_gradient,
-    sub,
-    subtract,
-    tanh,
-    to_float,
-    trainable_variables,
-    transpose,
-    truediv,
-    variables_initializer,
-    where,
-    where_v2,
-    zeros,
-    zeros_like,
-)
+from ._ops import *  # noqa: F401,F403 (every op, the tables' included: see _ops.__all__)
+from ._ops import __all__ as _ops_all
 from ._session import InteractiveSession, Session, get_default_session
 from ._shape import Dimension, TensorShape
 from .initializers import (
@@ -118,3 +51,7 @@ class ConfigProto:
 
     def __init__(self, **kwargs):
         self.__dict__.update(kwargs)
+
+
+# tf.math: the elementwise ops and reductions under their TF names
+math = _types.SimpleNamespace(**{n: globals()[n] for n in _ops_all if not n[0].isupper()})

@@ -142,16 +142,10 @@ def _unary(op):
     return f
 
 
-negative = neg = _unary("negative")
-abs = _unary("abs")  # noqa: A001
-sign = _unary("sign")
-exp = _unary("exp")
-log = _unary("log")
-sqrt = _unary("sqrt")
-rsqrt = _unary("rsqrt")
-square = _unary("square")
-tanh = _unary("tanh")
-sigmoid = _unary("sigmoid")
+# one function per entry of kiln's unary op table (ir/src/op_table.rs)
+for _name in _kiln.UNARY_FUNCTIONS:
+    globals()[_name] = _unary(_name)
+neg = negative  # noqa: F821 (defined by the table)
 stop_gradient = _unary("stop_gradient")
 
 
@@ -168,15 +162,11 @@ def _bin(op):
     return f
 
 
-maximum = _bin("maximum")
-minimum = _bin("minimum")
-pow = _bin("pow")  # noqa: A001
-equal = _bin("equal")
-not_equal = _bin("not_equal")
-less = _bin("less")
-less_equal = _bin("less_equal")
-greater = _bin("greater")
-greater_equal = _bin("greater_equal")
+# one function per binary op and comparison of the tables, but the four whose Python
+# scalars TF converts to the tensor's dtype (below)
+for _name in _kiln.BINARY_FUNCTIONS:
+    if _name not in ("add", "subtract", "multiply", "divide"):
+        globals()[_name] = _bin(_name)
 
 
 def add(x, y, name=None):
@@ -353,3 +343,10 @@ def set_random_seed(seed):
     g = get_default_graph()
     g.seed = seed
     g._g.set_random_seed(int(seed))
+
+
+__all__ = sorted(
+    n
+    for n, v in list(globals().items())
+    if callable(v) and not n.startswith("_") and getattr(v, "__module__", "") == __name__ and n != "fill_shape"
+)

@@ -5,6 +5,16 @@ from ._ops import _t, _unary, reduce_sum, square
 relu = _unary("relu")
 sigmoid = _unary("sigmoid")
 tanh = _unary("tanh")
+softplus = _unary("softplus")
+elu = _unary("elu")
+
+
+def leaky_relu(features, alpha=0.2, name=None):
+    """``max(x, alpha * x)`` (TF's formula for ``alpha <= 1``)."""
+    from ._ops import maximum
+
+    x = _t(features)
+    return maximum(x, x * float(alpha))
 
 
 def _last_axis(axis, dim):
