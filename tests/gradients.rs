@@ -156,6 +156,10 @@ fn select_and_clip() {
 fn shape_ops() {
     let x = signed(&[&[2, 3, 4]]);
     check("reshape", &x, |_, x| kiln::reshape(&x[0], &[6, 4]).unwrap());
+    check("expand_dims", &x, |_, x| kiln::expand_dims(&x[0], -2).unwrap());
+    check("squeeze", &x, |_, x| kiln::squeeze(&kiln::expand_dims(&x[0], 1).unwrap(), &[1]).unwrap());
+    let pair = signed(&[&[2, 3], &[2, 3]]);
+    check("stack", &pair, |_, x| kiln::stack(&[&x[0], &x[1]], 1).unwrap());
     check("transpose", &x, |_, x| kiln::transpose(&x[0], Some(&[2, 0, 1])).unwrap());
     check("slice", &x, |_, x| kiln::slice(&x[0], &[1, 1, 0], &[1, 2, -1]).unwrap());
     check("slice_inner", &x, |_, x| kiln::slice(&x[0], &[0, 1, 1], &[-1, 1, 2]).unwrap());

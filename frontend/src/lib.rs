@@ -19,6 +19,7 @@ mod graph;
 mod ir_io;
 mod nn_ops;
 mod ops;
+mod random;
 mod tensor;
 mod train;
 mod variables;
@@ -30,6 +31,7 @@ pub use graph::{DimSpec, Graph, IntoShapeSpec, RankPromotion, ScopeGuard};
 pub use kiln_ir::{DType, Dim, Shape};
 pub use nn_ops::{argmax, clip_by_global_norm, clip_by_value, gather, global_norm, nn, one_hot};
 pub use ops::*;
+pub use random::categorical;
 pub use tensor::{Tensor, TensorShape};
 pub use train::{
     AdamOptimizer, GradientDescentOptimizer, GradsAndVars, MomentumOptimizer, Optimizer, RMSPropOptimizer,

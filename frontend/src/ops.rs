@@ -436,7 +436,11 @@ pub fn slice(x: &Tensor, begin: &[usize], size: &[i64]) -> Result<Tensor> {
 /// Joins tensors along `axis` (TF `concat`).
 #[track_caller]
 pub fn concat(xs: &[&Tensor], axis: i64) -> Result<Tensor> {
-    let loc = Loc::caller();
+    concat_at(xs, axis, &Loc::caller())
+}
+
+pub(crate) fn concat_at(xs: &[&Tensor], axis: i64, loc: &Loc) -> Result<Tensor> {
+    let loc = loc.clone();
     let Some(first) = xs.first() else {
         return Err(Error::Invalid { op: "concat".into(), message: "needs at least one tensor".into(), loc });
     };
@@ -515,4 +519,73 @@ pub(crate) fn assign_at(var: &Tensor, value: &Tensor, loc: &Loc) -> Result<Tenso
     let base = format!("{}/Assign", var.op_name());
     let v = g.add_op(OpKind::Assign(vid), &vs[1..], None, &base, loc)?;
     Ok(g.tensor(v))
+}
+
+/// TF `expand_dims(x, axis)`: a size-1 dim inserted at `axis` (negative counts from
+/// the end: -1 appends). A view: nothing is copied.
+#[track_caller]
+pub fn expand_dims(x: &Tensor, axis: i64) -> Result<Tensor> {
+    expand_dims_at(x, axis, &Loc::caller())
+}
+
+pub(crate) fn expand_dims_at(x: &Tensor, axis: i64, loc: &Loc) -> Result<Tensor> {
+    let g = x.graph.clone();
+    let vs = values("ExpandDims", &g, &[x], loc)?;
+    let t = data_ty("ExpandDims", x, loc)?;
+    // one more position than dims: -1 appends
+    let a = norm_axis("ExpandDims", x, t.shape.rank() + 1, axis, loc)?;
+    let mut out = t.shape.0.clone();
+    out.insert(a, Dim::Fixed(1));
+    let dims: Vec<usize> = (0..t.shape.rank()).map(|i| if i < a { i } else { i + 1 }).collect();
+    let ty = Type::new(t.dtype, Shape(out));
+    let v = g.add_op(OpKind::Broadcast { dims }, &vs, Some(ty), "ExpandDims", loc)?;
+    Ok(g.tensor(v))
+}
+
+/// TF `squeeze(x, axis)`: the size-1 dims at `axes` removed (every size-1 dim when
+/// `axes` is empty). Removing a dim that is not 1 is an error naming it.
+#[track_caller]
+pub fn squeeze(x: &Tensor, axes: &[i64]) -> Result<Tensor> {
+    let loc = Loc::caller();
+    let g = x.graph.clone();
+    let vs = values("Squeeze", &g, &[x], &loc)?;
+    let t = data_ty("Squeeze", x, &loc)?;
+    let r = t.shape.rank();
+    let mut drop = vec![false; r];
+    if axes.is_empty() {
+        for (i, d) in t.shape.0.iter().enumerate() {
+            drop[i] = *d == Dim::Fixed(1);
+        }
+    }
+    for &axis in axes {
+        let a = norm_axis("Squeeze", x, r, axis, &loc)?;
+        if t.shape.0[a] != Dim::Fixed(1) {
+            let message = format!(
+                "can not squeeze dim[{a}], expected a dimension of 1, got {} (shape {})",
+                t.shape.0[a],
+                t.shape.tf_string()
+            );
+            return Err(Error::Invalid { op: "Squeeze".into(), message, loc });
+        }
+        drop[a] = true;
+    }
+    let out: Vec<Dim> = t.shape.0.iter().zip(&drop).filter(|(_, &d)| !d).map(|(d, _)| d.clone()).collect();
+    let v = g.add_op(OpKind::Reshape, &vs, Some(Type::new(t.dtype, Shape(out))), "Squeeze", &loc)?;
+    Ok(g.tensor(v))
+}
+
+/// TF `stack(values, axis)`: tensors of one shape joined along a new dim at `axis`.
+#[track_caller]
+pub fn stack(xs: &[&Tensor], axis: i64) -> Result<Tensor> {
+    let loc = Loc::caller();
+    let first = xs.first().ok_or_else(|| Error::Invalid {
+        op: "stack".into(),
+        message: "needs at least one tensor".into(),
+        loc: loc.clone(),
+    })?;
+    let r = data_ty("stack", first, &loc)?.shape.rank() as i64;
+    let a = if axis < 0 { axis + r + 1 } else { axis };
+    let parts = xs.iter().map(|x| expand_dims_at(x, a, &loc)).collect::<Result<Vec<_>>>()?;
+    let refs: Vec<&Tensor> = parts.iter().collect();
+    concat_at(&refs, a, &loc)
 }

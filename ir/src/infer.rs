@@ -73,9 +73,7 @@ pub fn infer_type(
             if !t.dtype.is_float() {
                 return Err(format!("random values must be float, not {}", t.dtype));
             }
-            if t.shape.has_sym() {
-                return Err("a random op's shape must be fixed".into());
-            }
+            // a symbolic dim (a batch) is bound by the feeds of the run that draws
             let bad = match *dist {
                 RandomDist::Uniform { min, max } => !min.is_finite() || !max.is_finite() || min > max,
                 RandomDist::Normal { stddev, .. } | RandomDist::TruncatedNormal { stddev, .. } => {

@@ -149,6 +149,30 @@ impl PyGraph {
         PyScope { guard: Mutex::new(Some(self.g.name_scope(name))) }
     }
 
+    /// A random op drawing at every run: `dist` is `uniform` (a, b = min, max),
+    /// `normal` or `truncated_normal` (a, b = mean, stddev).
+    #[pyo3(signature = (dist, shape, a, b, dt, seed=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn random(
+        &self,
+        py: Python<'_>,
+        dist: &str,
+        shape: Vec<usize>,
+        a: f64,
+        b: f64,
+        dt: &str,
+        seed: Option<u64>,
+    ) -> PyResult<PyTensor> {
+        let d = dtype(dt)?;
+        let t = match dist {
+            "uniform" => build(py, || self.g.random_uniform(&shape, a, b, d, seed)),
+            "normal" => build(py, || self.g.random_normal(&shape, a, b, d, seed)),
+            "truncated_normal" => build(py, || self.g.truncated_normal(&shape, a, b, d, seed)),
+            _ => return Err(PyValueError::new_err(format!("no distribution {dist}"))),
+        }?;
+        Ok(PyTensor { t })
+    }
+
     fn set_random_seed(&self, seed: u64) {
         self.g.set_random_seed(seed);
     }

@@ -70,7 +70,11 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
         clip_by_value,
         global_norm,
         clip_by_global_norm,
-        softmax_cross_entropy
+        softmax_cross_entropy,
+        expand_dims,
+        squeeze,
+        stack,
+        categorical
     );
     Ok(())
 }

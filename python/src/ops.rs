@@ -228,3 +228,28 @@ pub fn softmax_cross_entropy(py: Python<'_>, labels: &PyTensor, logits: &PyTenso
     })
     .map(|t| PyTensor { t })
 }
+
+/// TF `expand_dims`.
+#[pyfunction]
+pub fn expand_dims(py: Python<'_>, x: &PyTensor, axis: i64) -> PyResult<PyTensor> {
+    build(py, || kiln::expand_dims(&x.t, axis)).map(|t| PyTensor { t })
+}
+
+/// TF `squeeze` (`axes` empty: every size-1 dim).
+#[pyfunction]
+pub fn squeeze(py: Python<'_>, x: &PyTensor, axes: Vec<i64>) -> PyResult<PyTensor> {
+    build(py, || kiln::squeeze(&x.t, &axes)).map(|t| PyTensor { t })
+}
+
+/// TF `stack`.
+#[pyfunction]
+pub fn stack(py: Python<'_>, xs: Vec<PyTensor>, axis: i64) -> PyResult<PyTensor> {
+    build(py, || kiln::stack(&refs(&xs), axis)).map(|t| PyTensor { t })
+}
+
+/// TF `random.categorical(logits, num_samples, seed)`.
+#[pyfunction]
+#[pyo3(signature = (logits, num_samples, seed=None))]
+pub fn categorical(py: Python<'_>, logits: &PyTensor, num_samples: usize, seed: Option<u64>) -> PyResult<PyTensor> {
+    build(py, || kiln::categorical(&logits.t, num_samples, seed)).map(|t| PyTensor { t })
+}

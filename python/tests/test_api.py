@@ -286,3 +286,28 @@ def test_unused_feeds_and_strided_feeds():
     assert sess.run(y, {x: np.arange(6, dtype=np.float32)[::2]}).tolist() == [0.0, 4.0, 8.0]
     with pytest.raises(ValueError):
         sess.run(y, {y: [1.0]})
+
+
+def test_homework_ops_sampling_and_shapes():
+    logits = tf.placeholder(tf.float32, [None, 3])
+    action = tf.squeeze(tf.multinomial(logits, 1), axis=[1])
+    assert action.get_shape().as_list() == [None]
+    sess = tf.Session()
+    probs = np.array([0.2, 0.3, 0.5])
+    draws = sess.run(action, {logits: np.tile(np.log(probs), (5000, 1))})
+    assert draws.dtype == np.int64 and draws.shape == (5000,)
+    freq = np.bincount(draws, minlength=3) / 5000.0
+    np.testing.assert_allclose(freq, probs, atol=0.03)
+    again = sess.run(action, {logits: np.tile(np.log(probs), (5000, 1))})
+    assert (draws != again).any(), "a second run drew the same samples"
+    u = tf.random_uniform([1000], minval=2.0, maxval=3.0, seed=1)
+    a, b = sess.run(u), sess.run(u)
+    assert a.min() >= 2.0 and a.max() < 3.0 and (a != b).any()
+    x = tf.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert sess.run(tf.expand_dims(x, 0)).shape == (1, 2, 3)
+    assert sess.run(tf.stack([x, x], axis=2)).shape == (2, 3, 2)
+    assert sess.run(tf.squeeze(tf.expand_dims(x, -1))).shape == (2, 3)
+    np.testing.assert_allclose(sess.run(tf.nn.softplus(x)), np.log1p(np.exp(np.arange(6).reshape(2, 3))), rtol=1e-6)
+    np.testing.assert_allclose(sess.run(tf.nn.elu(x - 3.0)), np.where(np.arange(6) - 3.0 > 0, np.arange(6) - 3.0, np.expm1(np.arange(6) - 3.0)).reshape(2, 3), rtol=1e-6)
+    np.testing.assert_allclose(sess.run(tf.log1p(x)), np.log1p(np.arange(6).reshape(2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(sess.run(tf.nn.leaky_relu(x - 3.0, 0.1)), np.maximum(np.arange(6) - 3.0, 0.1 * (np.arange(6) - 3.0)).reshape(2, 3), rtol=1e-6)

@@ -287,10 +287,15 @@ impl Callable {
         // dtype (checked against the placeholders above), borrowed from `feeds` or
         // `self.owned` (row-major copies: `to_value` makes standard layouts), both alive
         // and unwritten until this call returns.
+        if !self.exec.random_seeds.is_empty() {
+            self.exec.draws = sess.draws.clone();
+        }
         unsafe { self.exec.run_raw(&self.raw, &mut sess.vars) }.map_err(|e| match e {
             crate::exec::RunError::Eval(source) => Error::Eval { source, loc: loc() },
             crate::exec::RunError::Internal(message) => Error::Jit { message, loc: loc() },
-        })
+        })?;
+        sess.count_draws(&self.exec.random_seeds);
+        Ok(())
     }
 
     /// Makes the executable's binding for these feeds' shapes current, if it has one.

@@ -100,6 +100,11 @@ pub struct Executable {
     pub flush_denormals: bool,
     /// What building it took (passes and their times, compile time).
     pub report: crate::build::BuildReport,
+    /// The seeds of the random ops it runs (on the interpreter), whose draws the
+    /// session counts.
+    pub(crate) random_seeds: Vec<u64>,
+    /// The session's draw counts, set before a run that has random ops.
+    pub(crate) draws: std::sync::Arc<HashMap<u64, u64>>,
 }
 
 // SAFETY: the raw pointers in bindings are scratch addresses into the executable's own
@@ -160,6 +165,17 @@ impl Executable {
             .filter(|&(k, _)| kernels[k].kind == KernelKind::Deferred)
             .collect();
         let plan = kiln_passes::buffer_plan::run(&schedule, PlanOptions::default());
+        let random_seeds = schedule
+            .steps
+            .iter()
+            .filter_map(|st| match st {
+                Step::Host(h) => match schedule.module.op(h.value).kind {
+                    kiln_ir::OpKind::Random { seed, .. } => Some(seed),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
         let error_slots = kernels.iter().map(|k| k.layouts.iter().filter_map(|l| l.error).collect()).collect();
         Ok(Executable {
             error_slots,
@@ -186,6 +202,8 @@ impl Executable {
             threads: 1,
             flush_denormals: true,
             report: Default::default(),
+            random_seeds,
+            draws: Default::default(),
         })
     }
 
@@ -457,6 +475,9 @@ impl Executable {
             match bound.plan[pi] {
                 RunOp::Host(ki) => {
                     let Step::Host(h) = &self.schedule.steps[ki] else { continue };
+                    if matches!(self.schedule.module.op(h.value).kind, kiln_ir::OpKind::Random { .. }) {
+                        bound.bindings.draws = self.draws.clone();
+                    }
                     run_host_step(&self.schedule.module, h.value, &self.buf_index, &self.plan.places, bound, vars)?;
                 }
                 RunOp::Call(ki) => {

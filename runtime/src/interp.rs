@@ -39,12 +39,23 @@ macro_rules! map_array {
 pub struct Bindings {
     classes: DimClasses,
     sizes: HashMap<String, usize>,
+    /// How many times each random op (by seed) has run in this session: a random op
+    /// draws fresh numbers at every run, the n-th run's from `(seed, n)`.
+    pub draws: std::sync::Arc<HashMap<u64, u64>>,
 }
 
 impl Bindings {
     /// Empty bindings under the module's dim constraints.
     pub fn new(m: &Module) -> Bindings {
-        Bindings { classes: m.dim_classes(), sizes: HashMap::new() }
+        Bindings { classes: m.dim_classes(), sizes: HashMap::new(), draws: Default::default() }
+    }
+
+    /// The stream a random op of `seed` draws from in this run.
+    pub fn draw_seed(&self, seed: u64) -> u64 {
+        match self.draws.get(&seed) {
+            None | Some(0) => seed, // the first run draws what the seed alone gives
+            Some(&n) => seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17),
+        }
     }
 
     /// The concrete size of `d`, if known.
@@ -114,6 +125,18 @@ pub fn run(
 /// Every value of a run, indexed by op, and the variable writes.
 pub type AllValues = (Vec<Option<TensorValue>>, Vec<(VarId, TensorValue)>);
 
+/// The seeds of the random ops a run of `fetches` executes (the session counts their
+/// draws).
+pub fn random_seeds(m: &Module, need: &[bool]) -> Vec<u64> {
+    m.values()
+        .filter(|v| need.get(v.index()).copied().unwrap_or(false))
+        .filter_map(|v| match m.op(v).kind {
+            OpKind::Random { seed, .. } => Some(seed),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Like [`run`], but returns every value computed (indexed by op) and the assigns.
 pub fn run_all(
     m: &Module,
@@ -177,7 +200,7 @@ pub fn eval_op(
                 .ok_or_else(|| err(format!("variable @{} is not initialized", m.var(*var).name)))?,
             OpKind::Assign(_) => TensorValue::Unit,
             OpKind::Random { dist, seed } => {
-                random(*dist, *seed, op.ty.as_ref().map_or(DType::F32, |t| t.dtype), &out_shape()?)
+                random(*dist, bindings.draw_seed(*seed), op.ty.as_ref().map_or(DType::F32, |t| t.dtype), &out_shape()?)
             }
             OpKind::Unary(u) => unary(*u, arg(0)).map_err(err)?,
             OpKind::Binary(b) => binary(*b, arg(0), arg(1)).map_err(err)?,

@@ -84,6 +84,8 @@ pub struct Session {
     cache: Cache,
     runs: (usize, usize),
     last_compile: Option<CompileReason>,
+    /// How many runs each random op (by seed) has made: its next run draws fresh numbers.
+    pub(crate) draws: std::sync::Arc<HashMap<u64, u64>>,
 }
 
 impl Session {
@@ -102,6 +104,18 @@ impl Session {
             options,
             runs: (0, 0),
             last_compile: None,
+            draws: Default::default(),
+        }
+    }
+
+    /// Counts one more run of each random op in `seeds` (after a successful run).
+    pub(crate) fn count_draws(&mut self, seeds: &[u64]) {
+        if seeds.is_empty() {
+            return;
+        }
+        let d = std::sync::Arc::make_mut(&mut self.draws);
+        for &s in seeds {
+            *d.entry(s).or_insert(0) += 1;
         }
     }
 
@@ -194,10 +208,16 @@ impl Session {
             check_inputs(&m, &fetch_ids, entry.needs.inputs.iter().copied(), &feed_map, &self.vars, &loc)?;
             if let Compiled::Jit(exec) = &mut entry.compiled {
                 let before = exec.bind_count();
+                if !exec.random_seeds.is_empty() {
+                    exec.draws = self.draws.clone();
+                }
                 let out = run_jit(exec, &self.options, &m, &fetch_ids, &feed_map, &bindings, &mut self.vars, &loc);
-                self.cache.stats.binds += exec.bind_count() - before;
+                let binds = exec.bind_count() - before;
+                let seeds = exec.random_seeds.clone();
+                self.cache.stats.binds += binds;
                 if let Some(out) = out? {
                     self.runs.0 += 1;
+                    self.count_draws(&seeds);
                     return Ok(out);
                 }
             }
@@ -212,6 +232,8 @@ impl Session {
         for (var, value) in out.assigns {
             self.vars[var.index()] = Some(value);
         }
+        let seeds = interp::random_seeds(&m, &reachable(&m, &fetch_ids));
+        self.count_draws(&seeds);
         Ok(out.fetches)
     }
 
@@ -272,6 +294,7 @@ impl Session {
     /// dtypes were checked by the caller).
     pub(crate) fn bind_shapes(&self, m: &Module, feeds: &[(&Tensor, DType, &[usize])], loc: &Loc) -> Result<Bindings> {
         let mut bindings = Bindings::new(m);
+        bindings.draws = self.draws.clone();
         let mut bound_by: HashMap<Dim, String> = HashMap::new();
         let classes = m.dim_classes();
         for &(t, _, got) in feeds {

@@ -53,5 +53,14 @@ class ConfigProto:
         self.__dict__.update(kwargs)
 
 
+# tf.random: sampling ops
+random = _types.SimpleNamespace(
+    categorical=multinomial,  # noqa: F405
+    uniform=random_uniform,  # noqa: F405
+    normal=random_normal,  # noqa: F405
+    truncated_normal=truncated_normal,  # noqa: F405
+    set_random_seed=set_random_seed,  # noqa: F405
+)
+
 # tf.math: the elementwise ops and reductions under their TF names
 math = _types.SimpleNamespace(**{n: globals()[n] for n in _ops_all if not n[0].isupper()})

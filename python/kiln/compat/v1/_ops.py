@@ -339,6 +339,51 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     return [g._wrap(c) for c in clipped], g._wrap(norm)
 
 
+def expand_dims(input, axis=None, name=None, dim=None):  # noqa: A002
+    x = _t(input)
+    return _wrap(x, _kiln.expand_dims(x._t, int(axis if axis is not None else dim)))
+
+
+def squeeze(input, axis=None, name=None, squeeze_dims=None):  # noqa: A002
+    x = _t(input)
+    axis = axis if axis is not None else squeeze_dims
+    return _wrap(x, _kiln.squeeze(x._t, _axes(axis) or []))
+
+
+def stack(values, axis=0, name="stack"):
+    ts = [_t(v) for v in values]
+    return _wrap(ts[0], _kiln.stack([t._t for t in ts], int(axis)))
+
+
+def _random(dist, shape, a, b, dtype, seed):
+    g = get_default_graph()
+    dims = [int(d) for d in (shape.as_list() if hasattr(shape, "as_list") else shape)]
+    return g._wrap(g._g.random(dist, dims, float(a), float(b), _dtypes.as_dtype(dtype).name, seed))
+
+
+def random_uniform(shape, minval=0, maxval=None, dtype=_dtypes.float32, seed=None, name=None):
+    """Uniform on ``[minval, maxval)``, drawn afresh at every run."""
+    return _random("uniform", shape, minval, 1.0 if maxval is None else maxval, dtype, seed)
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=_dtypes.float32, seed=None, name=None):
+    """Normal(mean, stddev), drawn afresh at every run."""
+    return _random("normal", shape, mean, stddev, dtype, seed)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=_dtypes.float32, seed=None, name=None):
+    """Normal(mean, stddev) redrawn beyond two standard deviations, afresh at every run."""
+    return _random("truncated_normal", shape, mean, stddev, dtype, seed)
+
+
+def multinomial(logits, num_samples, seed=None, name=None, output_dtype=_dtypes.int64):
+    """Class indices drawn per row with probabilities ``softmax(logits)``: int64
+    ``[batch, num_samples]``."""
+    x = _t(logits)
+    out = _wrap(x, _kiln.categorical(x._t, int(num_samples), seed))
+    return out if _dtypes.as_dtype(output_dtype) == _dtypes.int64 else cast(out, output_dtype)
+
+
 def set_random_seed(seed):
     g = get_default_graph()
     g.seed = seed
