@@ -154,3 +154,21 @@ fn corrupted_schedules_are_refused() {
         s.roots.push(ir::ValueId(1_000_000));
     });
 }
+
+#[test]
+fn f64_graphs_schedule_their_interpreter_steps() {
+    // f64 constants and variables are computed by interpreter steps into their own buffers
+    let g = kiln::Graph::new();
+    let x = g.constant(ndarray::arr2(&[[1.0f64], [2.0]])).unwrap();
+    let y = g.constant(ndarray::arr2(&[[3.0f64, 4.0]])).unwrap();
+    let w = g.get_variable("w", &[2, 2], kiln::DType::F64, kiln::Initializer::Ones).unwrap();
+    let z = &(&x + &y) * &w;
+    let gr = kiln::gradients(&[&z], &[&w]).unwrap();
+    let mut sess = kiln::Session::new(&g);
+    sess.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
+    let r = sess.run(&[&z, gr[0].as_ref().unwrap()], &[]).unwrap();
+    assert_eq!(r[0].as_f64().unwrap().iter().copied().collect::<Vec<_>>(), vec![4.0, 5.0, 5.0, 6.0]);
+    assert_eq!(sess.run_counts().1, 0, "the runs went through compiled executables");
+    let s = sess.schedule_of(&[&z, gr[0].as_ref().unwrap()]).unwrap();
+    schedule::verify(s).unwrap();
+}

@@ -1,22 +1,22 @@
 //! Expands `argmax` into reductions and elementwise ops the kernels compile:
 //!
 //! ```text
-//! m     = reduce_max x  over the axis          (NaN propagates)
+//! y     = select x != x, -inf, x                  (float x only: NaNs skipped)
+//! m     = reduce_max y  over the axis
 //! first = reduce_min (select x == m, iota, MAX)  over the axis
-//! nan   = reduce_min (select x != x, iota, MAX)  over the axis   (float x only)
-//! index = convert (select nan < MAX, nan, first)
+//! index = convert (select first < MAX, first, 0)   (float x only: a lane of NaNs)
 //! ```
 //!
-//! which is the interpreter's rule exactly: the first index of the largest element,
-//! and NaN counts as largest (the first NaN wins). The comparisons each feed one
-//! select, so fusion keeps them in registers. The result keeps the op's name.
+//! which is TF1's rule and the interpreter's exactly: the first index of the largest
+//! element, NaNs skipped (Eigen's `>` scan never picks one), 0 for a lane of NaNs. The
+//! comparisons each feed one select, so fusion keeps them in registers. The result
+//! keeps the op's name.
 
 use crate::PassError;
 use kiln_ir::{infer_type, CmpOp, DType, Literal, Module, Op, OpKind, ReduceOp, Shape, Type, ValueId};
 use std::collections::HashSet;
 
 /// Appends one checked op: kind, operands, declared type, name under the argmax's.
-type Push<'a> = dyn FnMut(OpKind, &[ValueId], Option<Type>, &str) -> Result<ValueId, PassError> + 'a;
 
 /// Expands every argmax. Returns the old-to-new value map, or `None` if there was none.
 pub fn run(m: &mut Module, roots: &mut [ValueId]) -> Result<Option<Vec<Option<ValueId>>>, PassError> {
@@ -57,23 +57,37 @@ pub fn run(m: &mut Module, roots: &mut [ValueId]) -> Result<Option<Vec<Option<Va
         let keep: Vec<usize> = (0..r).filter(|&d| d != axis).collect();
         let reduce = |op: ReduceOp| OpKind::Reduce { op, axes: vec![axis], keepdims: false };
         let int_shape = |s: &Shape| Some(Type::new(DType::I32, s.clone()));
-        let m_ = push(reduce(ReduceOp::Max), &[x], None, "max")?;
+        // TF1's rule (Eigen's `>` scan): NaNs are skipped, a lane of NaNs gives 0. So
+        // the max is over the non-NaN values, and the index is the first equal to it.
+        let scan = if xt.dtype.is_float() {
+            let isnan = push(OpKind::Compare(CmpOp::Ne), &[x, x], None, "is_nan")?;
+            let lowest = match xt.dtype {
+                DType::F64 => Literal::F64(vec![f64::NEG_INFINITY]),
+                _ => Literal::F32(vec![f32::NEG_INFINITY]),
+            };
+            let scalar = Some(Type::new(xt.dtype, Shape::scalar()));
+            let lo = push(OpKind::Constant(lowest), &[], scalar, "lowest")?;
+            let lob = push(OpKind::Broadcast { dims: vec![] }, &[lo], Some(xt.clone()), "lowest_b")?;
+            push(OpKind::Select, &[isnan, lob, x], None, "no_nan")?
+        } else {
+            x
+        };
+        let m_ = push(reduce(ReduceOp::Max), &[scan], None, "max")?;
         let mb = push(OpKind::Broadcast { dims: keep.clone() }, &[m_], Some(xt.clone()), "max_b")?;
         let iota = push(OpKind::Iota { axis }, &[], int_shape(&xt.shape), "iota")?;
         let big = push(OpKind::Constant(Literal::I32(vec![i32::MAX])), &[], int_shape(&Shape::scalar()), "none")?;
         let bigb = push(OpKind::Broadcast { dims: vec![] }, &[big], int_shape(&xt.shape), "none_b")?;
-        let first_of = |push: &mut Push, cmp: CmpOp, y: ValueId, base: &str| {
-            let c = push(OpKind::Compare(cmp), &[x, y], None, base)?;
-            let s = push(OpKind::Select, &[c, iota, bigb], None, &format!("{base}_at"))?;
-            push(reduce(ReduceOp::Min), &[s], None, &format!("{base}_first"))
-        };
-        let mut first = first_of(&mut push, CmpOp::Eq, mb, "is_max")?;
+        let c = push(OpKind::Compare(CmpOp::Eq), &[x, mb], None, "is_max")?;
+        let s = push(OpKind::Select, &[c, iota, bigb], None, "is_max_at")?;
+        let mut first = push(reduce(ReduceOp::Min), &[s], None, "is_max_first")?;
         if xt.dtype.is_float() {
-            let nan = first_of(&mut push, CmpOp::Ne, x, "is_nan")?;
+            // all NaN: nothing equals the max
             let reduced = Shape(keep.iter().map(|&d| xt.shape.0[d].clone()).collect());
             let bign = push(OpKind::Broadcast { dims: vec![] }, &[big], int_shape(&reduced), "none_r")?;
-            let has = push(OpKind::Compare(CmpOp::Lt), &[nan, bign], None, "has_nan")?;
-            first = push(OpKind::Select, &[has, nan, first], None, "index")?;
+            let found = push(OpKind::Compare(CmpOp::Lt), &[first, bign], None, "found")?;
+            let zero = push(OpKind::Constant(Literal::I32(vec![0])), &[], int_shape(&Shape::scalar()), "zero")?;
+            let zerob = push(OpKind::Broadcast { dims: vec![] }, &[zero], int_shape(&reduced), "zero_r")?;
+            first = push(OpKind::Select, &[found, first, zerob], None, "index")?;
         }
         // the result keeps the argmax's name, so fetches by name still find it
         let ty = infer_type(&out, &classes, &OpKind::Convert, &[first], Some(&result)).map_err(fail)?;

@@ -58,9 +58,10 @@ fn initializer(kind: &str, args: &[f64], data: Option<&Bound<'_, PyAny>>) -> PyR
             let data = data.ok_or_else(|| PyValueError::new_err("constant_initializer needs a value"))?;
             match value(data, None)? {
                 TensorValue::F32(a) => Initializer::constant(a),
-                TensorValue::F64(a) => Initializer::constant(a.mapv(|x| x as f32)),
-                TensorValue::I32(a) => Initializer::constant(a.mapv(|x| x as f32)),
-                TensorValue::I64(a) => Initializer::constant(a.mapv(|x| x as f32)),
+                // kept in their precision: get_variable converts to the variable's dtype
+                TensorValue::F64(a) => Initializer::constant(a),
+                TensorValue::I32(a) => Initializer::constant(a),
+                TensorValue::I64(a) => Initializer::constant(a),
                 TensorValue::Bool(a) => Initializer::constant(a),
                 TensorValue::Unit => return Err(PyValueError::new_err("constant_initializer needs a value")),
             }

@@ -283,13 +283,13 @@ impl Callable {
                 }
             };
         }
+        if !self.exec.random_seeds.is_empty() {
+            self.exec.draws = sess.draws.clone();
+        }
         // SAFETY: every pointer in `raw` addresses its count of elements of its feed's
         // dtype (checked against the placeholders above), borrowed from `feeds` or
         // `self.owned` (row-major copies: `to_value` makes standard layouts), both alive
         // and unwritten until this call returns.
-        if !self.exec.random_seeds.is_empty() {
-            self.exec.draws = sess.draws.clone();
-        }
         unsafe { self.exec.run_raw(&self.raw, &mut sess.vars) }.map_err(|e| match e {
             crate::exec::RunError::Eval(source) => Error::Eval { source, loc: loc() },
             crate::exec::RunError::Internal(message) => Error::Jit { message, loc: loc() },

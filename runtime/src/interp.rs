@@ -699,19 +699,20 @@ fn iota(dtype: DType, shape: &[usize], axis: usize) -> TensorValue {
     convert(&TensorValue::F64(idx), dtype)
 }
 
+/// TF1's argmax: the first index of the largest value, NaNs skipped (a lane of NaNs
+/// only gives 0), as Eigen's `>` scan does.
 fn argmax_arr<T: Copy + PartialOrd>(a: &ArrayD<T>, axis: usize, is_nan: impl Fn(T) -> bool) -> ArrayD<i64> {
     a.map_axis(Axis(axis), |lane| {
-        let mut best = 0usize;
+        let mut best: Option<usize> = None;
         for (i, &v) in lane.iter().enumerate() {
-            let b = lane[best];
-            if is_nan(b) {
-                break;
+            if is_nan(v) {
+                continue;
             }
-            if is_nan(v) || v > b {
-                best = i;
+            if best.is_none_or(|b| v > lane[b]) {
+                best = Some(i);
             }
         }
-        best as i64
+        best.unwrap_or(0) as i64
     })
 }
 

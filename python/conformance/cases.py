@@ -1,0 +1,301 @@
+"""Conformance cases, written once against the ``tf.compat.v1`` API: ``generate.py``
+runs them on TF1 and writes goldens; ``python/tests/test_conformance.py`` runs them on
+kiln and compares. A case is ``build(tf, dtype) -> {name: tensor}`` (or, for an
+optimizer, ``{"train": op, "vars": [...]}``), and may raise: the error's class is the
+golden then.
+
+Inputs are constants made here from fixed NumPy seeds, edge values included (zeros,
+ties, kinks, +-inf, NaN, saturation and overflow thresholds, subnormals, long sums).
+"""
+import numpy as np
+
+INF = np.inf
+NAN = np.nan
+EDGE = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e-3, -1e-7, 20.0, -20.0, 88.5, 89.0, -87.0, -104.0, INF, -INF, NAN]
+SUBNORMAL = [1e-40, -1e-40, 1e-45, 1.2e-38]
+
+
+def rng(i):
+    return np.random.RandomState(1000 + i)
+
+
+def const(tf, x, dt):
+    return tf.constant(np.asarray(x, dtype=np.dtype(dt.name if hasattr(dt, "name") else dt)))
+
+
+def grads(tf, y, xs):
+    """d(sum(y * w))/dx for a fixed random weighting w (so every output matters)."""
+    w = rng(99).uniform(0.5, 1.5, size=y.get_shape().as_list()).astype(y.dtype.as_numpy_dtype)
+    gs = tf.gradients(tf.reduce_sum(y * tf.constant(w)), xs)
+    return {"grad%d" % i: g for i, g in enumerate(gs) if g is not None}
+
+
+CASES = {}
+
+
+def case(name):
+    def reg(f):
+        CASES[name] = f
+        return f
+
+    return reg
+
+
+UNARY = ["negative", "abs", "sign", "exp", "log", "sqrt", "rsqrt", "square", "tanh", "sigmoid", "log1p"]
+for _op in UNARY:
+
+    def _make(op):
+        def build(tf, dt):
+            x = const(tf, EDGE, dt)
+            return {"y": getattr(tf, op)(x)}
+
+        return build
+
+    case("edge/" + _op)(_make(_op))
+
+    def _grad(op):
+        def build(tf, dt):
+            lo, hi = {"log": (0.1, 3), "sqrt": (0.1, 3), "rsqrt": (0.1, 3), "log1p": (-0.5, 3)}.get(op, (-3, 3))
+            v = rng(1).uniform(lo, hi, size=[3, 4])
+            x = const(tf, v, dt)
+            return grads(tf, getattr(tf, op)(x), [x])
+
+        return build
+
+    case("grad/" + _op)(_grad(_op))
+
+for _op in ["relu", "softplus", "elu", "sigmoid", "tanh"]:
+
+    def _nn(op):
+        def build(tf, dt):
+            x = const(tf, EDGE, dt)
+            return {"y": getattr(tf.nn, op)(x)}
+
+        return build
+
+    case("edge/nn." + _op)(_nn(_op))
+
+    def _nn_grad(op):
+        def build(tf, dt):
+            x = const(tf, rng(2).uniform(-3, 3, size=[5]), dt)
+            return grads(tf, getattr(tf.nn, op)(x), [x])
+
+        return build
+
+    case("grad/nn." + _op)(_nn_grad(_op))
+
+
+@case("kink/relu_abs_at_zero")
+def _(tf, dt):
+    x = const(tf, [0.0, -0.0, 1.0, -1.0], dt)
+    g = tf.gradients(tf.reduce_sum(tf.nn.relu(x) + tf.abs(x)), [x])[0]
+    return {"grad": g}
+
+
+@case("tie/maximum_minimum")
+def _(tf, dt):
+    x = const(tf, [1.0, 2.0, 3.0], dt)
+    y = const(tf, [1.0, 1.0, 4.0], dt)
+    gx, gy = tf.gradients(tf.reduce_sum(tf.maximum(x, y) + 2.0 * tf.minimum(x, y)), [x, y])
+    return {"max": tf.maximum(x, y), "gx": gx, "gy": gy}
+
+
+@case("tie/reduce_max")
+def _(tf, dt):
+    x = const(tf, [[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], dt)
+    m = tf.reduce_max(x, axis=1)
+    return {"m": m, "grad": tf.gradients(tf.reduce_sum(m), [x])[0]}
+
+
+@case("tie/argmax")
+def _(tf, dt):
+    x = const(tf, [[1.0, 3.0, 3.0], [2.0, 2.0, 2.0], [NAN, 1.0, 0.0]], dt)
+    return {"a": tf.argmax(x, axis=1)}
+
+
+BROADCASTS = [([3, 1], [1, 4]), ([2, 3], [3]), ([2, 3], []), ([], [4]), ([2, 1, 3], [4, 1]), ([1], [5]), ([0, 3], [3])]
+for _i, (_a, _b) in enumerate(BROADCASTS):
+    for _op in ["add", "subtract", "multiply", "divide", "maximum", "minimum", "pow"]:
+
+        def _bin(op, a, b, i):
+            def build(tf, dt):
+                lo = 0.5 if op in ("pow", "divide") else -2.0
+                x = const(tf, rng(10 + i).uniform(lo, 2.0, size=a), dt)
+                y = const(tf, rng(20 + i).uniform(0.5, 2.0, size=b), dt)
+                z = getattr(tf, op)(x, y)
+                out = {"z": z}
+                out.update(grads(tf, z, [x, y]))
+                return out
+
+            return build
+
+        case("bcast%d/%s" % (_i, _op))(_bin(_op, _a, _b, _i))
+
+
+@case("error/broadcast_mismatch")
+def _(tf, dt):
+    return {"z": const(tf, np.ones([2, 3]), dt) + const(tf, np.ones([4]), dt)}
+
+
+@case("error/matmul_inner")
+def _(tf, dt):
+    return {"z": tf.matmul(const(tf, np.ones([2, 3]), dt), const(tf, np.ones([4, 2]), dt))}
+
+
+@case("error/dtype_mix")
+def _(tf, dt):
+    return {"z": tf.add(const(tf, [1.0], dt), tf.constant([1], dtype=tf.int32))}
+
+
+for _op in ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min"]:
+    for _axis, _kd in [(None, False), (0, False), (1, True), (-1, False), ([0, 2], True), (-2, True)]:
+
+        def _red(op, axis, kd):
+            def build(tf, dt):
+                x = const(tf, rng(3).uniform(-2, 2, size=[2, 3, 4]), dt)
+                y = getattr(tf, op)(x, axis=axis, keepdims=kd)
+                out = {"y": y}
+                out.update(grads(tf, y, [x]))
+                return out
+
+            return build
+
+        case("reduce/%s/%s/%s" % (_op, _axis, _kd))(_red(_op, _axis, _kd))
+
+
+@case("long/reduce_sum_f32")
+def _(tf, dt):
+    # 2^20 elements of 0.1: a naive f32 running sum drifts by 1e-3 relative
+    return {"s": tf.reduce_sum(const(tf, np.full([1 << 20], 0.1), dt))}
+
+
+@case("long/reduce_mean_rows")
+def _(tf, dt):
+    return {"m": tf.reduce_mean(const(tf, rng(4).uniform(0, 1, size=[4, 100000]), dt), axis=1)}
+
+
+for _ta in (False, True):
+    for _tb in (False, True):
+
+        def _mm(ta, tb):
+            def build(tf, dt):
+                a = rng(5).uniform(-1, 1, size=[4, 3] if ta else [3, 4])
+                b = rng(6).uniform(-1, 1, size=[5, 4] if tb else [4, 5])
+                x, y = const(tf, a, dt), const(tf, b, dt)
+                z = tf.matmul(x, y, transpose_a=ta, transpose_b=tb)
+                out = {"z": z}
+                out.update(grads(tf, z, [x, y]))
+                return out
+
+            return build
+
+        case("matmul/ta%d_tb%d" % (_ta, _tb))(_mm(_ta, _tb))
+
+
+@case("nn/softmax_family")
+def _(tf, dt):
+    lo = const(tf, [[1.0, 2.0, 3.0], [1000.0, 1000.0, -1000.0], [-50.0, 0.0, 50.0]], dt)
+    lab = const(tf, [[0.0, 0.0, 1.0], [0.5, 0.5, 0.0], [0.2, 0.3, 0.5]], dt)
+    xe = tf.nn.softmax_cross_entropy_with_logits_v2(labels=lab, logits=lo)
+    sxe = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant([2, 0, 1]), logits=lo)
+    out = {"softmax": tf.nn.softmax(lo), "log_softmax": tf.nn.log_softmax(lo), "xe": xe, "sxe": sxe}
+    out["grad_xe"] = tf.gradients(tf.reduce_sum(xe), [lo])[0]
+    out["grad_sxe"] = tf.gradients(tf.reduce_sum(sxe), [lo])[0]
+    return out
+
+
+@case("shape/ops")
+def _(tf, dt):
+    x = const(tf, rng(7).uniform(-1, 1, size=[2, 3, 4]), dt)
+    out = {
+        "reshape": tf.reshape(x, [6, -1]),
+        "transpose": tf.transpose(x, [2, 0, 1]),
+        "slice": tf.slice(x, [1, 0, 1], [1, -1, 2]),
+        "concat": tf.concat([x, x * 2.0], axis=-1),
+        "expand": tf.expand_dims(x, 1),
+        "squeeze": tf.squeeze(tf.expand_dims(x, -1), axis=[3]),
+        "stack": tf.stack([x, x], axis=1),
+        "getitem": x[1, :, 2:],
+    }
+    y = tf.reduce_sum(tf.concat([tf.reshape(tf.transpose(x, [2, 0, 1]), [-1]), tf.reshape(x[1, :, 2:], [-1])], 0))
+    out["grad"] = tf.gradients(y, [x])[0]
+    return out
+
+
+@case("index/gather_one_hot")
+def _(tf, dt):
+    p = const(tf, rng(8).uniform(-1, 1, size=[5, 3]), dt)
+    i = tf.constant([4, 0, 0, 2])
+    g = tf.gather(p, i)
+    # TF's gradient of a gather is sparse (IndexedSlices): made dense to compare
+    grad = tf.convert_to_tensor(tf.gradients(tf.reduce_sum(g * g), [p])[0])
+    return {"gather": g, "one_hot": tf.one_hot(i, 5), "grad": grad}
+
+
+@case("select/where")
+def _(tf, dt):
+    x = const(tf, [1.0, -2.0, 3.0, 0.0], dt)
+    y = const(tf, [0.0, 5.0, -1.0, 1.0], dt)
+    z = tf.where(x > y, x, y)
+    gx, gy = tf.gradients(tf.reduce_sum(z * z), [x, y])
+    return {"z": z, "gx": gx, "gy": gy, "clip": tf.clip_by_value(x, -1.0, 1.5)}
+
+
+@case("edge/subnormals")
+def _(tf, dt):
+    x = const(tf, SUBNORMAL, dt)
+    return {"sign": tf.sign(x), "abs": tf.abs(x), "mul": x * 2.0, "log": tf.log(tf.abs(x))}
+
+
+OPTIMIZERS = {
+    "sgd": lambda tf: tf.train.GradientDescentOptimizer(0.1),
+    "momentum": lambda tf: tf.train.MomentumOptimizer(0.1, 0.9),
+    "nesterov": lambda tf: tf.train.MomentumOptimizer(0.1, 0.9, use_nesterov=True),
+    "adam": lambda tf: tf.train.AdamOptimizer(0.05),
+    "rmsprop": lambda tf: tf.train.RMSPropOptimizer(0.05),
+    "rmsprop_momentum": lambda tf: tf.train.RMSPropOptimizer(0.05, momentum=0.5),
+}
+for _name, _make_opt in OPTIMIZERS.items():
+
+    def _opt(make):
+        def build(tf, dt):
+            w = tf.get_variable("w", [3, 2], dtype=dt, initializer=tf.constant_initializer(rng(9).uniform(-1, 1, [3, 2])))
+            b = tf.get_variable("b", [2], dtype=dt, initializer=tf.constant_initializer([0.5, -0.5]))
+            x = const(tf, rng(10).uniform(-1, 1, size=[8, 3]), dt)
+            y = const(tf, rng(11).uniform(-1, 1, size=[8, 2]), dt)
+            loss = tf.reduce_mean(tf.square(tf.matmul(x, w) + b - y))
+            return {"train": make(tf).minimize(loss), "vars": [w, b], "loss": loss}
+
+        return build
+
+    case("optimizer/" + _name)(_opt(_make_opt))
+
+STEPS = 4
+
+
+def run(tf, name, dt):
+    """Runs case `name` in dtype `dt` on module `tf`: {key: array}, or {"error": class}."""
+    tf.reset_default_graph()
+    g = tf.get_default_graph()
+    if hasattr(g, "_g"):
+        g._g.set_rank_promotion("allow")  # kiln's warning for outer broadcasts: the cases mean them
+    dtype = getattr(tf, dt)
+    try:
+        out = CASES[name](tf, dtype)
+    except Exception as e:  # noqa: BLE001 (the class is the result)
+        return {"error": np.array(type(e).__name__)}
+    sess = tf.Session()
+    if "train" in out:
+        sess.run(tf.global_variables_initializer())
+        res = {}
+        for step in range(STEPS):
+            l, _ = sess.run([out["loss"], out["train"]])
+            res["loss%d" % step] = np.asarray(l)
+            for i, v in enumerate(sess.run(out["vars"])):
+                res["step%d/var%d" % (step, i)] = np.asarray(v)
+        return res
+    try:
+        vals = sess.run(out)
+    except Exception as e:  # noqa: BLE001
+        return {"error": np.array(type(e).__name__)}
+    return {k: np.asarray(v) for k, v in vals.items()}
