@@ -16,7 +16,6 @@ use crate::PassError;
 use kiln_ir::{infer_type, CmpOp, DType, Literal, Module, Op, OpKind, ReduceOp, Shape, Type, ValueId};
 use std::collections::HashSet;
 
-
 /// Expands every argmax. Returns the old-to-new value map, or `None` if there was none.
 pub fn run(m: &mut Module, roots: &mut [ValueId]) -> Result<Option<Vec<Option<ValueId>>>, PassError> {
     if !m.ops.iter().any(|o| matches!(o.kind, OpKind::ArgMax { .. })) {
