@@ -299,3 +299,60 @@ def run(tf, name, dt):
     except Exception as e:  # noqa: BLE001
         return {"error": np.array(type(e).__name__)}
     return {k: np.asarray(v) for k, v in vals.items()}
+
+
+@case("homework/losses")
+def _(tf, dt):
+    lab = const(tf, [0.0, 1.0, -2.0, 3.0, 0.5], dt)
+    pred = const(tf, [0.1, 3.0, -2.5, -1.0, 0.5], dt)
+    h = tf.losses.huber_loss(lab, pred, delta=1.0)
+    m = tf.losses.mean_squared_error(lab, pred)
+    return {"huber": h, "mse": m, "grad": tf.gradients(h + m, [pred])[0]}
+
+
+@case("homework/logsumexp_any_all")
+def _(tf, dt):
+    x = const(tf, [[1.0, 2.0, 3.0], [1000.0, 1000.0, -1000.0], [-INF, 0.0, 1.0]], dt)
+    b = tf.constant([[True, False], [False, False]])
+    lse = tf.reduce_logsumexp(x, axis=1)
+    return {
+        "lse": lse,
+        "lse_all": tf.reduce_logsumexp(x[:2]),
+        "grad": tf.gradients(tf.reduce_sum(tf.reduce_logsumexp(x[:2], axis=1)), [x])[0],
+        "any": tf.reduce_any(b, axis=1),
+        "all": tf.reduce_all(b, axis=0),
+    }
+
+
+@case("homework/gathers")
+def _(tf, dt):
+    q = const(tf, rng(12).uniform(-1, 1, size=[4, 3]), dt)
+    a = tf.constant([2, 0, 1, 1])
+    nd = tf.gather_nd(q, tf.stack([tf.range(4), a], axis=1))
+    bd = tf.gather(q, a, axis=1, batch_dims=1)
+    cols = tf.gather(q, tf.constant([2, 0]), axis=1)
+    return {"nd": nd, "bd": bd, "cols": cols, "grad": tf.gradients(tf.reduce_sum(nd * bd), [q])[0]}
+
+
+@case("homework/one_hot_options")
+def _(tf, dt):
+    i = tf.constant([0, 2, 1])
+    return {
+        "plain": tf.one_hot(i, 3),
+        "on_off": tf.one_hot(i, 3, on_value=5.0, off_value=-1.0),
+        "int": tf.one_hot(i, 3, dtype=tf.int32),
+        "axis0": tf.one_hot(i, 4, axis=0),
+    }
+
+
+@case("homework/where_v1_rows")
+def _(tf, dt):
+    c = tf.constant([True, False, True])
+    x = const(tf, np.ones([3, 2]), dt)
+    y = const(tf, np.zeros([3, 2]), dt)
+    return {"rows": tf.where(c, x, y), "v2": tf.where_v2(tf.constant([True, False]), const(tf, [1.0, 2.0], dt), const(tf, 0.0, dt))}
+
+
+@case("homework/range_stack_squeeze")
+def _(tf, dt):
+    return {"r": tf.range(5), "rf": tf.range(0.0, 1.0, 0.25), "r2": tf.range(2, 9, 3)}

@@ -6,7 +6,7 @@ in TF1; graphs are compiled into native kernels the first time a fetch set runs.
 """
 import types as _types
 
-from . import contrib, errors, initializers, nn, train
+from . import contrib, errors, initializers, losses, nn, train
 from ._dtypes import DType, as_dtype, bool, double, float32, float64, int32, int64  # noqa: A004
 from ._graph import (
     AUTO_REUSE,
@@ -23,6 +23,7 @@ from ._graph import (
 )
 from ._ops import *  # noqa: F401,F403 (every op, the tables' included: see _ops.__all__)
 from ._ops import __all__ as _ops_all
+from ._ops import tf_range as range  # noqa: A004 (TF's name)
 from ._session import InteractiveSession, Session, get_default_session
 from ._shape import Dimension, TensorShape
 from .initializers import (

@@ -257,8 +257,8 @@ def broadcast_to(input, shape, name=None):  # noqa: A002
     return _wrap(x, _kiln.broadcast_to(x._t, [int(d) for d in shape]))
 
 
-def where(condition, x=None, y=None, name=None):
-    """kiln's select with NumPy broadcasting (``where_v2``)."""
+def where_v2(condition, x=None, y=None, name=None):
+    """``tf.where_v2``: elementwise select, all three broadcast NumPy-style."""
     if x is None or y is None:
         raise NotImplementedError("kiln's where needs x and y")
     c = _t(condition)
@@ -267,7 +267,54 @@ def where(condition, x=None, y=None, name=None):
     return _wrap(c, _kiln.where_(c._t, x._t, y._t))
 
 
-where_v2 = where
+def where(condition, x=None, y=None, name=None):
+    """``tf.compat.v1.where``: x and y of one shape; a rank-1 condition picks whole
+    rows (its length is x's first dim), else the condition has x's shape. No other
+    broadcasting, as in TF1 (``where_v2`` broadcasts)."""
+    if x is None or y is None:
+        raise NotImplementedError("kiln's where needs x and y")
+    c, x = _t(condition), _t(x)
+    y = _t(y, dtype=x.dtype)
+    cs, xs, ys = c.shape.as_list(), x.shape.as_list(), y.shape.as_list()
+    if xs != ys:
+        raise ValueError("Shapes must be equal rank, but are %d and %d" % (len(xs), len(ys)) if len(xs) != len(ys) else "Dimensions of x and y must be equal: %s vs %s" % (x.shape, y.shape))
+    if len(cs) == 1 and len(xs) > 1:
+        c = reshape(c, [-1] + [1] * (len(xs) - 1)) if cs[0] is None else reshape(c, [cs[0]] + [1] * (len(xs) - 1))
+    elif cs != xs and not (None in cs or None in xs):
+        raise ValueError("Shapes %s and %s are incompatible" % (c.shape, x.shape))
+    return _wrap(c, _kiln.where_(c._t, x._t, y._t))
+
+
+def tf_range(start, limit=None, delta=1, dtype=None, name="range"):
+    """``tf.range`` of Python numbers: int32 for ints, float32 for floats."""
+    if limit is None:
+        start, limit = 0, start
+    vals = np.arange(start, limit, delta)
+    if dtype is None:
+        dtype = _dtypes.int32 if vals.dtype.kind in "iu" else _dtypes.float32
+    return constant(vals, dtype=dtype)
+
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
+    """``log(sum(exp(x)))`` over `axis`, shifted by the max as TF does (finite for large x)."""
+    x = _t(input_tensor)
+    if axis is None:
+        axis = reduction_indices
+    kd = bool(keepdims or keep_dims)
+    raw_max = reduce_max(x, axis=axis, keepdims=True)
+    my_max = stop_gradient(where_v2(_binary("less", abs(raw_max), constant(np.inf, dtype=x.dtype)), raw_max, zeros_like(raw_max)))
+    out = log(reduce_sum(exp(x - my_max), axis=axis, keepdims=True)) + my_max
+    return out if kd else reduce_sum(out, axis=axis, keepdims=False)
+
+
+def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
+    x = cast(_t(input_tensor), _dtypes.float32)
+    return cast(reduce_max(x, axis=axis, keepdims=keepdims), _dtypes.bool)
+
+
+def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
+    x = cast(_t(input_tensor), _dtypes.float32)
+    return cast(reduce_min(x, axis=axis, keepdims=keepdims), _dtypes.bool)
 
 
 def assign(ref, value, validate_shape=None, use_locking=None, name=None):
@@ -300,19 +347,65 @@ def gradients(ys, xs, grad_ys=None, name="gradients", **kwargs):
 
 
 def gather(params, indices, validate_indices=None, name=None, axis=None, batch_dims=0):
-    if axis not in (None, 0) or batch_dims:
-        raise NotImplementedError("kiln's gather takes axis 0")
+    """``tf.gather``: rows of `params` along `axis`; with ``batch_dims=1``, one element
+    per batch row (``params[b, indices[b]]``, the DQN pattern)."""
     p = _t(params)
     i = _t(indices)
-    return _wrap(p, _kiln.gather(p._t, i._t))
+    r = len(p.shape.as_list())
+    axis = 0 if axis is None else int(axis) % r
+    if batch_dims:
+        n = p.shape.as_list()[-1]
+        if batch_dims != 1 or axis != 1 or r != 2 or len(i.shape.as_list()) != 1 or n is None:
+            raise NotImplementedError("kiln's batched gather is params [b, n], indices [b], axis=1")
+        # params[b, i[b]]: a select of one element per row, summed (exact: the other
+        # elements are dropped, not multiplied by zero)
+        pick = cast(one_hot(i, n), _dtypes.bool)
+        return reduce_sum(where_v2(pick, p, zeros_like(p)), axis=1)
+    if axis == 0:
+        return _wrap(p, _kiln.gather(p._t, i._t))
+    perm = [axis] + [d for d in range(r) if d != axis]
+    g = gather(transpose(p, perm), i)
+    ri = len(i.shape.as_list())
+    back = list(range(ri, ri + axis)) + list(range(ri)) + list(range(ri + axis, ri + r - 1))
+    return transpose(g, back)
+
+
+def gather_nd(params, indices, name=None, batch_dims=0):
+    """``tf.gather_nd``: ``params[indices[..., 0], indices[..., 1], ...]`` for index
+    vectors as long as params' rank (a flat gather of the row-major offsets)."""
+    p = _t(params)
+    i = _t(indices)
+    dims = p.shape.as_list()
+    depth = i.shape.as_list()[-1]
+    if batch_dims or depth is None or depth != len(dims) or any(d is None for d in dims[1:]):
+        raise NotImplementedError("kiln's gather_nd takes full index vectors into params of known trailing dims")
+    offset = None
+    for k in range(depth):
+        stride = int(np.prod(dims[k + 1 :], dtype=np.int64))
+        part = i[..., k] * stride if stride != 1 else i[..., k]
+        offset = part if offset is None else offset + part
+    return gather(reshape(p, [-1]), offset)
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
-    if on_value is not None or off_value is not None or axis not in (None, -1):
-        raise NotImplementedError("kiln's one_hot is float32 ones and zeros along the last axis")
+    """``tf.one_hot`` with ``on_value``/``off_value`` (default 1 and 0), ``dtype``
+    (default float32, or on_value's) and ``axis`` (default last)."""
     i = _t(indices)
-    out = _wrap(i, _kiln.one_hot(i._t, int(depth)))
-    return out if dtype is None or _dtypes.as_dtype(dtype) == _dtypes.float32 else cast(out, dtype)
+    hot = _wrap(i, _kiln.one_hot(i._t, int(depth)))  # float32 ones and zeros
+    if dtype is None:
+        dtype = on_value.dtype if isinstance(on_value, Tensor) else _dtypes.float32
+    dt = _dtypes.as_dtype(dtype)
+    if on_value is not None or off_value is not None:
+        on = cast(_t(1 if on_value is None else on_value, dtype=dt), _dtypes.float32)
+        off = cast(_t(0 if off_value is None else off_value, dtype=dt), _dtypes.float32)
+        hot = hot * (on - off) + off
+    if dt != _dtypes.float32:
+        hot = cast(hot, dt)
+    r = len(hot.shape.as_list())
+    if axis not in (None, -1, r - 1):
+        a = int(axis) % r
+        hot = transpose(hot, list(range(a)) + [r - 1] + list(range(a, r - 1)))
+    return hot
 
 
 def argmax(input, axis=None, name=None, dimension=None, output_type=_dtypes.int64):  # noqa: A002
