@@ -57,7 +57,8 @@ pub use kiln_runtime::{
 /// TF1's optimizers (`tf.train`).
 pub mod train {
     pub use kiln_frontend::{
-        AdamOptimizer, GradientDescentOptimizer, GradsAndVars, MomentumOptimizer, Optimizer, RMSPropOptimizer,
+        AdamOptimizer, GradientDescentOptimizer, GradsAndVars, LearningRate, MomentumOptimizer, Optimizer,
+        RMSPropOptimizer,
     };
     pub use kiln_runtime::{latest_checkpoint, Saver};
 }

@@ -143,3 +143,24 @@ fn no_gradient_for_any_variable_is_an_error() {
     let e = GradientDescentOptimizer::new(0.1).minimize(&loss, None).unwrap_err();
     insta::assert_snapshot!("no_gradients", e.to_string());
 }
+
+#[test]
+fn a_learning_rate_may_be_a_tensor_fed_each_step() {
+    use kiln::train::{GradientDescentOptimizer, Optimizer};
+    let g = kiln::Graph::new();
+    let w = g.get_variable("w", &[2], kiln::DType::F32, kiln::Initializer::constant([1.0f32, -2.0])).unwrap();
+    let lr = g.placeholder(kiln::DType::F32, Vec::<usize>::new(), "lr").unwrap();
+    let loss = kiln::reduce_sum(&kiln::square(&w).unwrap(), kiln::Axes::All, false).unwrap();
+    let train = GradientDescentOptimizer::new(&lr).minimize(&loss, None).unwrap();
+    let mut sess = kiln::Session::new(&g);
+    sess.run1(&g.global_variables_initializer().unwrap(), &[]).unwrap();
+    sess.run(&[&train], &[(&lr, kiln::TensorValue::from(0.0f32))]).unwrap();
+    assert_eq!(sess.variable(&w).unwrap().as_f32().unwrap().iter().copied().collect::<Vec<_>>(), vec![1.0, -2.0]);
+    // w -= 0.25 * 2w
+    sess.run(&[&train], &[(&lr, kiln::TensorValue::from(0.25f32))]).unwrap();
+    assert_eq!(sess.variable(&w).unwrap().as_f32().unwrap().iter().copied().collect::<Vec<_>>(), vec![0.5, -1.0]);
+    // a rate that is not a scalar is refused, naming it
+    let bad = g.placeholder(kiln::DType::F32, [2], "bad_lr").unwrap();
+    let e = GradientDescentOptimizer::new(&bad).minimize(&loss, None).unwrap_err();
+    assert!(e.to_string().contains("bad_lr") && e.to_string().contains("scalar"), "{e}");
+}

@@ -34,6 +34,6 @@ pub use ops::*;
 pub use random::categorical;
 pub use tensor::{Tensor, TensorShape};
 pub use train::{
-    AdamOptimizer, GradientDescentOptimizer, GradsAndVars, MomentumOptimizer, Optimizer, RMSPropOptimizer,
+    AdamOptimizer, GradientDescentOptimizer, GradsAndVars, LearningRate, MomentumOptimizer, Optimizer, RMSPropOptimizer,
 };
 pub use variables::Initializer;

@@ -11,6 +11,34 @@ use kiln_ir::{BinaryOp, DType, Loc, OpKind, UnaryOp};
 /// on the variable.
 pub type GradsAndVars = Vec<(Option<Tensor>, Tensor)>;
 
+/// A learning rate: a number, or a scalar tensor (a placeholder fed each step, a
+/// variable, a decay schedule over a global step), as TF1 takes either.
+#[derive(Clone, Debug)]
+pub enum LearningRate {
+    /// A constant.
+    Const(f32),
+    /// A scalar tensor, converted to each variable's dtype.
+    Tensor(Tensor),
+}
+
+impl From<f32> for LearningRate {
+    fn from(x: f32) -> Self {
+        LearningRate::Const(x)
+    }
+}
+
+impl From<Tensor> for LearningRate {
+    fn from(t: Tensor) -> Self {
+        LearningRate::Tensor(t)
+    }
+}
+
+impl From<&Tensor> for LearningRate {
+    fn from(t: &Tensor) -> Self {
+        LearningRate::Tensor(t.clone())
+    }
+}
+
 /// Arithmetic helpers that stamp every op with the user's location.
 pub(crate) struct At<'a>(pub &'a Loc);
 
@@ -22,6 +50,26 @@ impl At<'_> {
     fn sc(&self, b: BinaryOp, x: &Tensor, c: f32) -> Result<Tensor> {
         let k = x.graph.constant_at(c, x.dtype(), "Const", self.0)?;
         binary_at(b, x, &k, self.0)
+    }
+    /// `x * lr * c`: a constant rate folds into one scalar; a tensor rate (a scalar)
+    /// is converted to `x`'s dtype and broadcast.
+    fn lr(&self, x: &Tensor, lr: &LearningRate, c: f32) -> Result<Tensor> {
+        match lr {
+            LearningRate::Const(r) => self.sc(BinaryOp::Mul, x, c * r),
+            LearningRate::Tensor(t) => {
+                let rank = t.ty().map_or(0, |ty| ty.shape.rank());
+                if rank != 0 {
+                    let message = format!("the learning rate must be a scalar, not {}", t.get_shape());
+                    return Err(Error::Invalid { op: t.op_name(), message, loc: self.0.clone() });
+                }
+                let t = match (t.dtype(), x.dtype()) {
+                    (Some(a), Some(b)) if a != b => crate::ops::cast(t, b)?,
+                    _ => t.clone(),
+                };
+                let scaled = if c == 1.0 { t } else { self.sc(BinaryOp::Mul, &t, c)? };
+                self.mul(x, &scaled)
+            }
+        }
     }
     fn add(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         self.bin(BinaryOp::Add, x, y)
@@ -147,13 +195,13 @@ fn apply_with_loc<O: Optimizer + ?Sized>(opt: &mut O, gv: &[(Option<Tensor>, Ten
 #[derive(Clone, Debug)]
 pub struct GradientDescentOptimizer {
     /// learning rate
-    pub learning_rate: f32,
+    pub learning_rate: LearningRate,
 }
 
 impl GradientDescentOptimizer {
     /// With the given learning rate.
-    pub fn new(learning_rate: f32) -> Self {
-        GradientDescentOptimizer { learning_rate }
+    pub fn new(learning_rate: impl Into<LearningRate>) -> Self {
+        GradientDescentOptimizer { learning_rate: learning_rate.into() }
     }
 }
 
@@ -163,7 +211,7 @@ impl Optimizer for GradientDescentOptimizer {
     }
     fn apply_one(&mut self, grad: &Tensor, var: &Tensor, loc: &Loc) -> Result<Vec<Tensor>> {
         let a = At(loc);
-        let step = a.sc(BinaryOp::Mul, grad, self.learning_rate)?;
+        let step = a.lr(grad, &self.learning_rate, 1.0)?;
         Ok(vec![a.assign(var, &a.sub(var, &step)?)?])
     }
 }
@@ -173,7 +221,7 @@ impl Optimizer for GradientDescentOptimizer {
 #[derive(Clone, Debug)]
 pub struct MomentumOptimizer {
     /// learning rate
-    pub learning_rate: f32,
+    pub learning_rate: LearningRate,
     /// momentum
     pub momentum: f32,
     /// Nesterov's variant
@@ -182,8 +230,8 @@ pub struct MomentumOptimizer {
 
 impl MomentumOptimizer {
     /// With the given learning rate and momentum (TF has no defaults for either).
-    pub fn new(learning_rate: f32, momentum: f32) -> Self {
-        MomentumOptimizer { learning_rate, momentum, use_nesterov: false }
+    pub fn new(learning_rate: impl Into<LearningRate>, momentum: f32) -> Self {
+        MomentumOptimizer { learning_rate: learning_rate.into(), momentum, use_nesterov: false }
     }
     /// Switches Nesterov momentum on or off.
     pub fn nesterov(mut self, on: bool) -> Self {
@@ -201,11 +249,11 @@ impl Optimizer for MomentumOptimizer {
         let accum = slot(var, "Momentum", Initializer::Zeros, loc)?;
         let accum_t = a.add(&a.sc(BinaryOp::Mul, &accum, self.momentum)?, grad)?;
         let step = if self.use_nesterov {
-            let g = a.sc(BinaryOp::Mul, grad, self.learning_rate)?;
-            let m = a.sc(BinaryOp::Mul, &accum_t, self.momentum * self.learning_rate)?;
+            let g = a.lr(grad, &self.learning_rate, 1.0)?;
+            let m = a.lr(&accum_t, &self.learning_rate, self.momentum)?;
             a.add(&g, &m)?
         } else {
-            a.sc(BinaryOp::Mul, &accum_t, self.learning_rate)?
+            a.lr(&accum_t, &self.learning_rate, 1.0)?
         };
         Ok(vec![a.assign(&accum, &accum_t)?, a.assign(var, &a.sub(var, &step)?)?])
     }
@@ -218,7 +266,7 @@ impl Optimizer for MomentumOptimizer {
 #[derive(Clone, Debug)]
 pub struct AdamOptimizer {
     /// learning rate (TF default 0.001)
-    pub learning_rate: f32,
+    pub learning_rate: LearningRate,
     /// first-moment decay (0.9)
     pub beta1: f32,
     /// second-moment decay (0.999)
@@ -237,8 +285,15 @@ impl Default for AdamOptimizer {
 
 impl AdamOptimizer {
     /// With TF's defaults and the given learning rate.
-    pub fn new(learning_rate: f32) -> Self {
-        AdamOptimizer { learning_rate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, powers: None, lr_t: None }
+    pub fn new(learning_rate: impl Into<LearningRate>) -> Self {
+        AdamOptimizer {
+            learning_rate: learning_rate.into(),
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+            powers: None,
+            lr_t: None,
+        }
     }
     /// Sets beta1 and beta2.
     pub fn betas(mut self, beta1: f32, beta2: f32) -> Self {
@@ -270,7 +325,7 @@ impl Optimizer for AdamOptimizer {
         let a = At(loc);
         let one = graph.constant_at(1.0f32, Some(dtype), "Const", loc)?;
         let num = unary_at(UnaryOp::Sqrt, &a.sub(&one, &b2p)?, loc)?;
-        let lr = a.sc(BinaryOp::Mul, &num, self.learning_rate)?;
+        let lr = a.lr(&num, &self.learning_rate, 1.0)?;
         self.lr_t = Some(a.div(&lr, &a.sub(&one, &b1p)?)?);
         Ok(())
     }
@@ -303,7 +358,7 @@ impl Optimizer for AdamOptimizer {
 #[derive(Clone, Debug)]
 pub struct RMSPropOptimizer {
     /// learning rate
-    pub learning_rate: f32,
+    pub learning_rate: LearningRate,
     /// decay of the mean square (0.9)
     pub decay: f32,
     /// momentum (0.0)
@@ -314,8 +369,8 @@ pub struct RMSPropOptimizer {
 
 impl RMSPropOptimizer {
     /// With TF1's defaults and the given learning rate.
-    pub fn new(learning_rate: f32) -> Self {
-        RMSPropOptimizer { learning_rate, decay: 0.9, momentum: 0.0, epsilon: 1e-10 }
+    pub fn new(learning_rate: impl Into<LearningRate>) -> Self {
+        RMSPropOptimizer { learning_rate: learning_rate.into(), decay: 0.9, momentum: 0.0, epsilon: 1e-10 }
     }
     /// Sets the decay.
     pub fn decay(mut self, decay: f32) -> Self {
@@ -345,7 +400,7 @@ impl Optimizer for RMSPropOptimizer {
         let g2 = a.mul(grad, grad)?;
         let ms_t = a.add(&a.sc(BinaryOp::Mul, &ms, self.decay)?, &a.sc(BinaryOp::Mul, &g2, 1.0 - self.decay)?)?;
         let root = unary_at(UnaryOp::Sqrt, &a.sc(BinaryOp::Add, &ms_t, self.epsilon)?, loc)?;
-        let step = a.div(&a.sc(BinaryOp::Mul, grad, self.learning_rate)?, &root)?;
+        let step = a.div(&a.lr(grad, &self.learning_rate, 1.0)?, &root)?;
         let mom_t = a.add(&a.sc(BinaryOp::Mul, &mom, self.momentum)?, &step)?;
         Ok(vec![a.assign(&ms, &ms_t)?, a.assign(&mom, &mom_t)?, a.assign(var, &a.sub(var, &mom_t)?)?])
     }

@@ -289,7 +289,10 @@ def run(tf, name, dt):
         sess.run(tf.global_variables_initializer())
         res = {}
         for step in range(STEPS):
-            l, _ = sess.run([out["loss"], out["train"]])
+            # the loss in its own run: within one run TF1 does not order a read
+            # before the update that writes what it reads
+            l = sess.run(out["loss"])
+            sess.run(out["train"])
             res["loss%d" % step] = np.asarray(l)
             for i, v in enumerate(sess.run(out["vars"])):
                 res["step%d/var%d" % (step, i)] = np.asarray(v)
@@ -356,3 +359,24 @@ def _(tf, dt):
 @case("homework/range_stack_squeeze")
 def _(tf, dt):
     return {"r": tf.range(5), "rf": tf.range(0.0, 1.0, 0.25), "r2": tf.range(2, 9, 3)}
+
+
+@case("optimizer/sgd_tensor_lr")
+def _(tf, dt):
+    w = tf.get_variable("w", [3], dtype=dt, initializer=tf.constant_initializer([1.0, -2.0, 0.5]))
+    lr = tf.get_variable("lr", [], dtype=tf.float32, initializer=tf.constant_initializer(0.2))
+    loss = tf.reduce_sum(tf.square(w))
+    step = tf.train.GradientDescentOptimizer(tf.cast(lr, dt) if dt != tf.float32 else lr).minimize(loss)
+    return {"train": step, "vars": [w], "loss": loss}
+
+
+@case("schedule/decays")
+def _(tf, dt):
+    gs = tf.train.get_or_create_global_step()
+    lrs = [
+        tf.train.exponential_decay(0.1, gs, 2, 0.5),
+        tf.train.exponential_decay(0.1, gs, 2, 0.5, staircase=True),
+        tf.train.polynomial_decay(0.1, gs, 3, end_learning_rate=0.01, power=2.0),
+        tf.train.piecewise_constant(gs, [1, 2], [1.0, 0.5, 0.1]),
+    ]
+    return {"train": tf.assign_add(gs, 1) if hasattr(tf, "assign_add") else gs.assign_add(1), "vars": lrs, "loss": lrs[0]}

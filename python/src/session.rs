@@ -5,7 +5,9 @@ use crate::convert::{to_py, Borrowed};
 use crate::errors::{build, run_error, run_marker};
 use crate::graph::{PyGraph, PyTensor};
 use kiln::ir::Loc;
-use kiln::train::{AdamOptimizer, GradientDescentOptimizer, MomentumOptimizer, Optimizer, RMSPropOptimizer};
+use kiln::train::{
+    AdamOptimizer, GradientDescentOptimizer, LearningRate, MomentumOptimizer, Optimizer, RMSPropOptimizer,
+};
 use kiln::{Callable, DType, Feed, Saver, Session, Tensor, TensorValue};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -157,8 +159,13 @@ impl PyOptimizer {
     /// `kind`: `sgd`, `momentum` (momentum, nesterov), `adam` (beta1, beta2, epsilon),
     /// `rmsprop` (decay, momentum, epsilon).
     #[new]
-    fn new(kind: &str, lr: f32, args: Vec<f64>) -> PyResult<Self> {
+    fn new(kind: &str, lr: &Bound<'_, PyAny>, args: Vec<f64>) -> PyResult<Self> {
         let a = |i: usize| args.get(i).map(|&x| x as f32);
+        // a number, or a scalar tensor (a placeholder, a variable, a schedule)
+        let lr: LearningRate = match lr.cast::<PyTensor>() {
+            Ok(t) => t.get().t.clone().into(),
+            Err(_) => lr.extract::<f32>()?.into(),
+        };
         let o: Box<dyn Optimizer + Send> = match kind {
             "sgd" => Box::new(GradientDescentOptimizer::new(lr)),
             "momentum" => {

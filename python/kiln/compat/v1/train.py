@@ -7,9 +7,10 @@ class Optimizer:
     """TF1's optimizer interface: ``minimize``, ``compute_gradients``, ``apply_gradients``."""
 
     def __init__(self, kind, learning_rate, args, name):
-        if not isinstance(learning_rate, (int, float)):
-            raise NotImplementedError("kiln's learning rates are Python numbers")
-        self._o = _kiln.Optimizer(kind, float(learning_rate), [float(a) for a in args])
+        from ._graph import Tensor
+
+        lr = learning_rate._t if isinstance(learning_rate, Tensor) else float(learning_rate)
+        self._o = _kiln.Optimizer(kind, lr, [float(a) for a in args])
         self._name = name
 
     def _wrap(self, t):
@@ -103,3 +104,50 @@ def get_or_create_global_step(graph=None):
     return get_global_step(graph) or get_variable(
         "global_step", [], dtype=int64, initializer=zeros_initializer(), trainable=False
     )
+
+
+def _step_f32(global_step):
+    from . import _ops
+    from ._dtypes import float32
+
+    return _ops.cast(global_step, float32)
+
+
+def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False, name=None):
+    """``learning_rate * decay_rate ^ (global_step / decay_steps)`` (the exponent
+    floored with ``staircase``)."""
+    from . import _ops
+    from ._dtypes import float32, int64
+
+    p = _step_f32(global_step) / float(decay_steps)
+    if staircase:
+        p = _ops.cast(_ops.cast(p, int64), float32)  # floor: the step is never negative
+    return _ops.pow(_ops.constant(float(decay_rate)), p) * float(learning_rate)
+
+
+def polynomial_decay(
+    learning_rate, global_step, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False, name=None
+):
+    """``(lr - end) * (1 - min(step, decay_steps) / decay_steps) ^ power + end``."""
+    from . import _ops
+
+    if cycle:
+        raise NotImplementedError("kiln's polynomial_decay does not cycle")
+    step = _ops.minimum(_step_f32(global_step), _ops.constant(float(decay_steps)))
+    frac = 1.0 - step / float(decay_steps)
+    lr, end = float(learning_rate), float(end_learning_rate)
+    return _ops.pow(frac, _ops.constant(float(power))) * (lr - end) + end
+
+
+def piecewise_constant(x, boundaries, values, name=None):
+    """``values[0]`` while ``x <= boundaries[0]``, ``values[1]`` while
+    ``x <= boundaries[1]``, ..., ``values[-1]`` after."""
+    from . import _ops
+
+    if len(values) != len(boundaries) + 1:
+        raise ValueError("The length of boundaries should be 1 less than the length of values")
+    xf = _step_f32(x)
+    out = _ops.constant(float(values[-1]))
+    for b, v in reversed(list(zip(boundaries, values[:-1]))):
+        out = _ops.where_v2(xf <= float(b), _ops.constant(float(v)), out)
+    return out
