@@ -322,3 +322,11 @@ fn feed_against_a_broadcast_constraint() {
     assert!(matches!(e, kiln::Error::FeedConstraint { must_be: 3, got: 2, .. }));
     snap("feed_against_constraint", e.to_string());
 }
+
+#[test]
+fn reshape_to_another_element_count() {
+    let g = Graph::new();
+    let x = g.constant([[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]]).unwrap();
+    let e = kiln::reshape(&x, &[4, 2]).unwrap_err();
+    snap("reshape_element_count", e.to_string());
+}

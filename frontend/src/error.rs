@@ -14,7 +14,7 @@ fn at(l: &Option<Loc>) -> String {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum Error {
     /// NumPy broadcasting cannot reconcile two shapes.
-    #[error("{loc}: {op}: incompatible shapes for broadcasting: {lhs} and {rhs}")]
+    #[error("{loc}: {op}: shapes {} and {} do not broadcast (each dim must be equal, or 1 in one of them)", lhs.tf_string(), rhs.tf_string())]
     Broadcast {
         /// the op being built
         op: String,
@@ -26,7 +26,7 @@ pub enum Error {
         loc: Loc,
     },
     /// An outer (vectors-to-matrix) broadcast under [`crate::RankPromotion::Error`].
-    #[error("{loc}: {op}: outer broadcast of {lhs} and {rhs} to {result} expands both operands (rank-promotion policy: error)")]
+    #[error("{loc}: {op}: outer broadcast of {} and {} to {} expands both operands (rank-promotion policy: error)", lhs.tf_string(), rhs.tf_string(), result.tf_string())]
     RankPromotion {
         /// the op being built
         op: String,
@@ -40,7 +40,7 @@ pub enum Error {
         loc: Loc,
     },
     /// Operands of different dtypes.
-    #[error("{loc}: {op}: dtype mismatch: {lhs} and {rhs}")]
+    #[error("{loc}: {op}: operands of type {} and {} (one op takes one dtype; convert one with tf.cast)", lhs.tf_name(), rhs.tf_name())]
     DType {
         /// the op being built
         op: String,
@@ -52,7 +52,7 @@ pub enum Error {
         loc: Loc,
     },
     /// Matmul operands whose inner (or batch) dims differ.
-    #[error("{loc}: {op}: matmul shapes do not match: {lhs} x {rhs}")]
+    #[error("{loc}: {op}: shapes {} and {} do not multiply (the last dim of a must equal the second-to-last of b, batch dims alike; both of rank 2 or more)", lhs.tf_string(), rhs.tf_string())]
     MatMul {
         /// the op being built
         op: String,
@@ -64,7 +64,7 @@ pub enum Error {
         loc: Loc,
     },
     /// An axis outside `-rank..rank`.
-    #[error("{loc}: {op}: axis {axis} is out of range for {tensor} of shape {shape} (rank {})", shape.rank())]
+    #[error("{loc}: {op}: axis {axis} is out of range for {tensor} of shape {} (rank {})", shape.tf_string(), shape.rank())]
     Axis {
         /// the op being built
         op: String,

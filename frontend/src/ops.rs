@@ -385,10 +385,20 @@ pub fn reshape(x: &Tensor, shape: &[i64]) -> Result<Tensor> {
         dims[pos] = match syms.as_slice() {
             [] if known != 0 && fixed.is_multiple_of(known) => Dim::Fixed(fixed / known),
             [s] if known != 0 && fixed == known => (*s).clone(),
-            _ => return Err(invalid(format!("cannot infer -1 in {shape:?} from {}", t.shape))),
+            _ => return Err(invalid(format!("cannot infer the -1 in {shape:?} from shape {}", t.shape.tf_string()))),
         };
     }
-    let v = g.add_op(OpKind::Reshape, &vs, Some(Type::new(t.dtype, Shape(dims))), "Reshape", &loc)?;
+    let target = Shape(dims);
+    if let (Some(have), Some(want)) = (t.shape.fixed_elements(), target.fixed_elements()) {
+        if have != want {
+            return Err(invalid(format!(
+                "cannot reshape a tensor of {have} elements (shape {}) to shape {} ({want} elements)",
+                t.shape.tf_string(),
+                target.tf_string()
+            )));
+        }
+    }
+    let v = g.add_op(OpKind::Reshape, &vs, Some(Type::new(t.dtype, target)), "Reshape", &loc)?;
     Ok(g.tensor(v))
 }
 
