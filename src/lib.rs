@@ -42,7 +42,7 @@ pub use kiln_frontend::{
 
 // every op of the elementwise tables under its TF function name (`tanh`, `add`, `less`)
 macro_rules! reexport {
-    ($($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {
+    ([] $($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {
         pub use kiln_frontend::{$($f),*};
     };
 }

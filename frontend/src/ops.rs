@@ -207,7 +207,7 @@ pub(crate) fn unary_at(u: UnaryOp, x: &Tensor, loc: &Loc) -> Result<Tensor> {
 
 // The functions, one per op of each family's table (`kiln_ir::for_each_*_op`).
 macro_rules! binary_fns {
-    ($($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {$(
+    ([] $($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {$(
         #[doc = concat!($doc, " with NumPy broadcasting (TF `", stringify!($f), "`).")]
         #[track_caller]
         pub fn $f(x: &Tensor, y: &Tensor) -> Result<Tensor> {
@@ -218,7 +218,7 @@ macro_rules! binary_fns {
 kiln_ir::for_each_binary_op!(binary_fns);
 
 macro_rules! unary_fns {
-    ($($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {$(
+    ([] $($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {$(
         #[doc = concat!($doc, ", elementwise (TF `", stringify!($f), "`).")]
         #[track_caller]
         pub fn $f(x: &Tensor) -> Result<Tensor> {
@@ -229,7 +229,7 @@ macro_rules! unary_fns {
 kiln_ir::for_each_unary_op!(unary_fns);
 
 macro_rules! cmp_fns {
-    ($($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {$(
+    ([] $($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {$(
         #[doc = concat!($doc, " elementwise with NumPy broadcasting, a bool result (TF `", stringify!($f), "`).")]
         #[track_caller]
         pub fn $f(x: &Tensor, y: &Tensor) -> Result<Tensor> {

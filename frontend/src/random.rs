@@ -11,12 +11,7 @@ use crate::ops::values;
 use crate::{DType, Graph, Result, Tensor};
 use kiln_ir::{Dim, Loc, OpKind, RandomDist, Shape, Type};
 
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use crate::variables::splitmix;
 
 impl Graph {
     /// A random op of `shape` (symbolic dims allowed) drawing from `dist`.

@@ -5,35 +5,17 @@
 //! everywhere, so a new line here makes the compiler list what it still needs: the
 //! interpreter, the kernel lowering and the gradient (see `docs/adding-an-op.md`).
 //!
-//! Each `for_each_*!(callback)` calls `callback!` with the table, one entry per op
-//! (`for_each_*!(callback, args..)` puts `args.. ;` before it):
+//! Each `for_each_*!(callback, args..)` calls `callback!` with `[args..]` and then the
+//! table, one entry per op:
 //! `Variant "mnemonic" "TfOpName" tf_function operand_kind "doc";`, where the operand
 //! kind is `numeric` (ints and floats), `float` (floats only) or `any`.
 
 /// The unary elementwise ops.
 #[macro_export]
 macro_rules! for_each_unary_op {
-    ($m:ident) => {
+    ($m:ident $(, $extra:tt)*) => {
         $m! {
-            Neg "neg" "Neg" negative numeric "`-x`";
-            Abs "abs" "Abs" abs numeric "`|x|`";
-            Sign "sign" "Sign" sign numeric "-1, 0 or 1 (0 for -0 and +0, NaN for NaN)";
-            Exp "exp" "Exp" exp float "`e^x`";
-            Log "log" "Log" log float "natural log";
-            Sqrt "sqrt" "Sqrt" sqrt float "square root";
-            Rsqrt "rsqrt" "Rsqrt" rsqrt float "`1/sqrt(x)`";
-            Square "square" "Square" square numeric "`x*x`";
-            Tanh "tanh" "Tanh" tanh float "hyperbolic tangent";
-            Sigmoid "sigmoid" "Sigmoid" sigmoid float "`1/(1+e^-x)`";
-            Relu "relu" "Relu" relu numeric "`max(x, 0)`";
-            Softplus "softplus" "Softplus" softplus float "`log(1 + e^x)`, computed without overflow";
-            Log1p "log1p" "Log1p" log1p float "`log(1 + x)`, accurate for small x";
-            Elu "elu" "Elu" elu float "`x` for `x > 0`, else `e^x - 1`";
-        }
-    };
-    ($m:ident, $($extra:tt)*) => {
-        $m! {
-            $($extra)* ;
+            [$($extra),*]
             Neg "neg" "Neg" negative numeric "`-x`";
             Abs "abs" "Abs" abs numeric "`|x|`";
             Sign "sign" "Sign" sign numeric "-1, 0 or 1 (0 for -0 and +0, NaN for NaN)";
@@ -55,20 +37,9 @@ macro_rules! for_each_unary_op {
 /// The binary elementwise ops (operands of one type, result of that type).
 #[macro_export]
 macro_rules! for_each_binary_op {
-    ($m:ident) => {
+    ($m:ident $(, $extra:tt)*) => {
         $m! {
-            Add "add" "add" add numeric "`a + b`";
-            Sub "sub" "sub" subtract numeric "`a - b`";
-            Mul "mul" "mul" multiply numeric "`a * b`";
-            Div "div" "truediv" divide numeric "`a / b` (integer division truncates toward zero)";
-            Pow "pow" "Pow" pow numeric "`a ^ b`";
-            Maximum "maximum" "Maximum" maximum numeric "larger of the two";
-            Minimum "minimum" "Minimum" minimum numeric "smaller of the two";
-        }
-    };
-    ($m:ident, $($extra:tt)*) => {
-        $m! {
-            $($extra)* ;
+            [$($extra),*]
             Add "add" "add" add numeric "`a + b`";
             Sub "sub" "sub" subtract numeric "`a - b`";
             Mul "mul" "mul" multiply numeric "`a * b`";
@@ -83,19 +54,9 @@ macro_rules! for_each_binary_op {
 /// The comparisons (operands of one type, a `bool` result).
 #[macro_export]
 macro_rules! for_each_cmp_op {
-    ($m:ident) => {
+    ($m:ident $(, $extra:tt)*) => {
         $m! {
-            Eq "eq" "Equal" equal any "`==`";
-            Ne "ne" "NotEqual" not_equal any "`!=`";
-            Lt "lt" "Less" less numeric "`<`";
-            Le "le" "LessEqual" less_equal numeric "`<=`";
-            Gt "gt" "Greater" greater numeric "`>`";
-            Ge "ge" "GreaterEqual" greater_equal numeric "`>=`";
-        }
-    };
-    ($m:ident, $($extra:tt)*) => {
-        $m! {
-            $($extra)* ;
+            [$($extra),*]
             Eq "eq" "Equal" equal any "`==`";
             Ne "ne" "NotEqual" not_equal any "`!=`";
             Lt "lt" "Less" less numeric "`<`";
@@ -109,17 +70,9 @@ macro_rules! for_each_cmp_op {
 /// The reductions over a set of axes.
 #[macro_export]
 macro_rules! for_each_reduce_op {
-    ($m:ident) => {
+    ($m:ident $(, $extra:tt)*) => {
         $m! {
-            Sum "reduce_sum" "Sum" reduce_sum numeric "sum";
-            Mean "reduce_mean" "Mean" reduce_mean numeric "arithmetic mean (divides by the bound size of the reduced axes)";
-            Max "reduce_max" "Max" reduce_max numeric "maximum";
-            Min "reduce_min" "Min" reduce_min numeric "minimum";
-        }
-    };
-    ($m:ident, $($extra:tt)*) => {
-        $m! {
-            $($extra)* ;
+            [$($extra),*]
             Sum "reduce_sum" "Sum" reduce_sum numeric "sum";
             Mean "reduce_mean" "Mean" reduce_mean numeric "arithmetic mean (divides by the bound size of the reduced axes)";
             Max "reduce_max" "Max" reduce_max numeric "maximum";
@@ -142,7 +95,7 @@ pub enum Operands {
 /// Defines one family's enum and its tables from a `for_each_*` table (called as
 /// `for_each_unary_op!(define_family, UnaryOp, UNARY_OPS, "for_each_unary_op")`).
 macro_rules! define_family {
-    ($name:ident, $all:ident, $table:literal ; $($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {
+    ([$name:ident, $all:ident, $table:literal] $($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[doc = concat!("One family of ops, defined by [`", $table, "`](crate::", $table, ").")]
         pub enum $name {
