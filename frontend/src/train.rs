@@ -46,16 +46,17 @@ impl At<'_> {
     fn bin(&self, b: BinaryOp, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         binary_at(b, x, y, self.0)
     }
-    /// `x op c` with `c` a scalar of `x`'s dtype.
-    fn sc(&self, b: BinaryOp, x: &Tensor, c: f32) -> Result<Tensor> {
-        let k = x.graph.constant_at(c, x.dtype(), "Const", self.0)?;
+    /// `x op c` with `c` a scalar of `x`'s dtype (rounded once, from f64).
+    fn sc(&self, b: BinaryOp, x: &Tensor, c: impl Into<f64>) -> Result<Tensor> {
+        let k = x.graph.constant_at(c.into(), x.dtype(), "Const", self.0)?;
         binary_at(b, x, &k, self.0)
     }
     /// `x * lr * c`: a constant rate folds into one scalar; a tensor rate (a scalar)
     /// is converted to `x`'s dtype and broadcast.
     fn lr(&self, x: &Tensor, lr: &LearningRate, c: f32) -> Result<Tensor> {
         match lr {
-            LearningRate::Const(r) => self.sc(BinaryOp::Mul, x, c * r),
+            // the product of two f32 is exact in f64: one rounding, to x's dtype
+            LearningRate::Const(r) => self.sc(BinaryOp::Mul, x, f64::from(c) * f64::from(*r)),
             LearningRate::Tensor(t) => {
                 let rank = t.ty().map_or(0, |ty| ty.shape.rank());
                 if rank != 0 {
@@ -315,13 +316,20 @@ impl Optimizer for AdamOptimizer {
     fn prepare(&mut self, graph: &Graph, dtype: DType, loc: &Loc) -> Result<()> {
         if self.powers.is_none() {
             // beta powers live outside any scope, named as TF names them
+            // float32 whatever the variables' dtype, as TF1 makes them (from Python
+            // floats) and multiplies them at every step
             let mk = |base: &str, v: f32| {
                 let name = graph.free_var_name(base);
-                graph.create_variable(&name, &[], dtype, Initializer::constant(v), false, loc.clone())
+                graph.create_variable(&name, &[], DType::F32, Initializer::constant(v), false, loc.clone())
             };
             self.powers = Some((mk("beta1_power", self.beta1)?, mk("beta2_power", self.beta2)?));
         }
         let (b1p, b2p) = self.powers.clone().expect("created above");
+        let (b1p, b2p) = if dtype == DType::F32 {
+            (b1p, b2p)
+        } else {
+            (crate::ops::cast(&b1p, dtype)?, crate::ops::cast(&b2p, dtype)?)
+        };
         let a = At(loc);
         let one = graph.constant_at(1.0f32, Some(dtype), "Const", loc)?;
         let num = unary_at(UnaryOp::Sqrt, &a.sub(&one, &b2p)?, loc)?;
