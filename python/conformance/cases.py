@@ -380,3 +380,15 @@ def _(tf, dt):
         tf.train.piecewise_constant(gs, [1, 2], [1.0, 0.5, 0.1]),
     ]
     return {"train": tf.assign_add(gs, 1) if hasattr(tf, "assign_add") else gs.assign_add(1), "vars": lrs, "loss": lrs[0]}
+
+
+@case("homework/tile_unstack")
+def _(tf, dt):
+    x = const(tf, rng(13).uniform(-1, 1, size=[2, 3]), dt)
+    parts = tf.unstack(x, axis=1)
+    t = tf.tile(x, [2, 3])
+    out = {"tile": t, "tile_rows": tf.tile(x, [3, 1])}
+    for i, p in enumerate(parts):
+        out["unstack%d" % i] = p
+    out["grad"] = tf.gradients(tf.reduce_sum(t * t) + tf.reduce_sum(parts[1]), [x])[0]
+    return out

@@ -1,4 +1,6 @@
 """The ops under their TF names and keyword arguments."""
+import builtins
+
 import numpy as np
 
 from ... import _kiln
@@ -446,6 +448,40 @@ def squeeze(input, axis=None, name=None, squeeze_dims=None):  # noqa: A002
 def stack(values, axis=0, name="stack"):
     ts = [_t(v) for v in values]
     return _wrap(ts[0], _kiln.stack([t._t for t in ts], int(axis)))
+
+
+def unstack(value, num=None, axis=0, name="unstack"):
+    """``tf.unstack``: the slices along `axis` (its size must be known), each without
+    that dim."""
+    x = _t(value)
+    dims = x.shape.as_list()
+    a = int(axis) % len(dims)
+    n = dims[a] if num is None else int(num)
+    if n is None:
+        raise ValueError("Cannot infer num from shape %s" % x.shape)
+    out = []
+    for k in builtins.range(n):
+        begin = [0] * len(dims)
+        begin[a] = k
+        size = [-1] * len(dims)
+        size[a] = 1
+        out.append(squeeze(slice(x, begin, size), axis=[a]))
+    return out
+
+
+def tile(input, multiples, name=None):  # noqa: A002
+    """``tf.tile`` with Python-number multiples: copies joined along each dim."""
+    x = _t(input)
+    r = len(multiples)
+    for a, m in enumerate(multiples):
+        m = int(m)
+        if m < 0:
+            raise ValueError("multiples must be non-negative, got %d" % m)
+        if m == 0:
+            x = slice(x, [0] * r, [0 if d == a else -1 for d in builtins.range(r)])
+        elif m > 1:
+            x = concat([x] * m, axis=a)
+    return x
 
 
 def _random(dist, shape, a, b, dtype, seed):
