@@ -34,10 +34,9 @@
 
 pub use kiln_frontend::{
     argmax, assign, binary_op, broadcast_to, cast, categorical, clip_by_global_norm, clip_by_value, compare_op, concat,
-    expand_dims, gather, global_norm, gradients, gradients_with, group, matmul, nn, one_hot, reduce_max, reduce_mean,
-    reduce_min, reduce_sum, reshape, select, slice, squeeze, stack, stop_gradient, transpose, unary_op, where_, Axes,
-    DType, Dim, DimSpec, Graph, Initializer, IntoConstant, IntoShapeSpec, Optimizer, RankPromotion, ScopeGuard, Shape,
-    Tensor, TensorShape,
+    cumsum, expand_dims, gather, global_norm, gradients, gradients_with, group, matmul, nn, one_hot, reduce_op,
+    reshape, select, slice, squeeze, stack, stop_gradient, transpose, unary_op, where_, Axes, DType, Dim, DimSpec,
+    Graph, Initializer, IntoConstant, IntoShapeSpec, Optimizer, RankPromotion, ScopeGuard, Shape, Tensor, TensorShape,
 };
 
 // every op of the elementwise tables under its TF function name (`tanh`, `add`, `less`)
@@ -49,6 +48,7 @@ macro_rules! reexport {
 kiln_ir::for_each_unary_op!(reexport);
 kiln_ir::for_each_binary_op!(reexport);
 kiln_ir::for_each_cmp_op!(reexport);
+kiln_ir::for_each_reduce_op!(reexport);
 pub use kiln_runtime::{
     interp, latest_checkpoint, AsFeed, Backend, Callable, CompileReason, CompileStats, Feed, Saver, Session,
     SessionOptions, TensorValue, ValueTypeError,

@@ -184,6 +184,37 @@ fn reductions() {
         check("mean1", &x, |_, x| kiln::reduce_mean(&x[0], 1, keep).unwrap());
         check("max1", &x, |_, x| kiln::reduce_max(&x[0], 1, keep).unwrap());
         check("min0", &x, |_, x| kiln::reduce_min(&x[0], 0, keep).unwrap());
+        check("prod1", &x, |_, x| kiln::reduce_prod(&x[0], 1, keep).unwrap());
+        check("prod_all", &x, |_, x| kiln::reduce_prod(&x[0], kiln::Axes::All, keep).unwrap());
+    }
+}
+
+#[test]
+fn cumsum_gradients() {
+    let x = signed(&[&[3, 4]]);
+    for (ex, rev) in [(false, false), (true, false), (false, true), (true, true)] {
+        for axis in [0, 1] {
+            let name = format!("cumsum{axis}{ex}{rev}");
+            check(&name, &x, |_, x| kiln::cumsum(&kiln::square(&x[0]).unwrap(), axis, ex, rev).unwrap());
+        }
+    }
+}
+
+#[test]
+fn prod_gradient_with_zeros_is_the_product_of_the_others() {
+    // rows with no zero, one zero and two zeros: the gradient is the product of the
+    // other entries, which dividing the product by the entry would turn into NaN
+    let g = Graph::new();
+    let x = g.placeholder(DType::F32, [3, 3], "x").unwrap();
+    let p = kiln::reduce_prod(&x, 1, false).unwrap();
+    let dx = kiln::gradients(&[&p], &[&x]).unwrap().remove(0).unwrap();
+    let feed = TensorValue::from(ndarray::arr2(&[[2.0f32, 3.0, 4.0], [2.0, 0.0, 5.0], [0.0, 3.0, 0.0]]).into_dyn());
+    for backend in [kiln::Backend::Jit, kiln::Backend::Interpreter] {
+        let mut s = Session::with_options(&g, kiln::SessionOptions { backend, ..Default::default() });
+        let out = s.run(&[&p, &dx], &[(&x, feed.clone())]).unwrap();
+        assert_eq!(out[0], TensorValue::from(vec![24.0f32, 0.0, 0.0]), "{backend:?}");
+        let want = ndarray::arr2(&[[12.0f32, 8.0, 6.0], [0.0, 10.0, 0.0], [0.0, 0.0, 0.0]]).into_dyn();
+        assert_eq!(out[1], TensorValue::from(want), "{backend:?}");
     }
 }
 

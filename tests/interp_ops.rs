@@ -129,6 +129,32 @@ fn shape_ops() {
 }
 
 #[test]
+fn cumsum_every_direction() {
+    let g = Graph::new();
+    let x = g.constant([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).unwrap();
+    let c = |axis, ex, rev| f32v(&g, &kiln::cumsum(&x, axis, ex, rev).unwrap());
+    assert_eq!(c(1, false, false), vec![1.0, 3.0, 6.0, 4.0, 9.0, 15.0]);
+    assert_eq!(c(1, true, false), vec![0.0, 1.0, 3.0, 0.0, 4.0, 9.0]);
+    assert_eq!(c(-1, false, true), vec![6.0, 5.0, 3.0, 15.0, 11.0, 6.0]);
+    assert_eq!(c(1, true, true), vec![5.0, 3.0, 0.0, 11.0, 6.0, 0.0]);
+    assert_eq!(c(0, false, false), vec![1.0, 2.0, 3.0, 5.0, 7.0, 9.0]);
+    let i = g.constant(arr1(&[1i32, 2, 3])).unwrap();
+    assert_eq!(eval(&g, &kiln::cumsum(&i, 0, false, true).unwrap()), TensorValue::from(vec![6i32, 5, 3]));
+    let e = kiln::cumsum(&x, 2, false, false).unwrap_err().to_string();
+    assert!(e.contains("Cumsum") && e.contains("axis 2"), "{e}");
+}
+
+#[test]
+fn reduce_prod_values() {
+    let g = Graph::new();
+    let x = g.constant([[1.0, 5.0, 3.0], [4.0, 0.0, 6.0]]).unwrap();
+    assert_eq!(f32v(&g, &kiln::reduce_prod(&x, 1, false).unwrap()), vec![15.0, 0.0]);
+    assert_eq!(f32v(&g, &kiln::reduce_prod(&x, 0, false).unwrap()), vec![4.0, 0.0, 18.0]);
+    let e = g.constant(ArrayD::<f32>::zeros(IxDyn(&[0, 2]))).unwrap();
+    assert_eq!(f32v(&g, &kiln::reduce_prod(&e, 0, false).unwrap()), vec![1.0, 1.0]);
+}
+
+#[test]
 fn reductions() {
     let g = Graph::new();
     let x = g.constant([[1.0, 5.0, 3.0], [4.0, 2.0, 6.0]]).unwrap();

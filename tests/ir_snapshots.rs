@@ -78,6 +78,8 @@ fn round_trip_of_every_op_kind() {
   %ci = check_index %am {bound=3} : i64[?0]
   %ga = gather %w, %ci : f32[?0,3]
   %sa = scatter_add %ci, %ga : f32[2,3]
+  %cs = cumsum %sel {axis=0, exclusive=false, reverse=true} : f32[?0,3]
+  %pr = reduce_prod %cs {axes=[1], keepdims=false} : f32[?0]
   %asg = assign @w, %r1 : ()
   %grp = group %asg, %mean : ()
 }

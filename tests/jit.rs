@@ -124,28 +124,77 @@ fn binary_ops_with_broadcasts() {
     }
 }
 
+/// The range each reduction is run on: an exhaustive match, so an op added to the
+/// table does not compile until it is tested here.
+fn reduce_range(r: kiln::ir::ReduceOp) -> (f32, f32) {
+    use kiln::ir::ReduceOp::*;
+    match r {
+        Sum | Mean | Max | Min => (-3.0, 3.0),
+        // a product of 1030 such terms stays well inside f32
+        Prod => (0.6, 1.5),
+    }
+}
+
 #[test]
 fn reductions_every_axis() {
-    let shapes: &[&[usize]] = &[&[0, 4], &[1, 1], &[6, 5], &[3, 4, 5], &[33, 2, 7], &[2, 1030]];
+    let shapes: &[&[usize]] = &[&[0, 4], &[1, 1], &[6, 5], &[3, 4, 5], &[33, 2, 7], &[2, 1030], &[3, 5000]];
     for (si, &shape) in shapes.iter().enumerate() {
         let r = shape.len();
         let mut axes_sets: Vec<Vec<i64>> = (0..r as i64).map(|a| vec![a]).collect();
         axes_sets.push((0..r as i64).collect());
         for axes in axes_sets {
             for keep in [false, true] {
-                let g = Graph::new();
-                let x = g.placeholder(DType::F32, shape.to_vec(), "x").unwrap();
-                let ys = [
-                    kiln::reduce_sum(&x, axes.clone(), keep).unwrap(),
-                    kiln::reduce_mean(&x, axes.clone(), keep).unwrap(),
-                    kiln::reduce_max(&x, axes.clone(), keep).unwrap(),
-                    kiln::reduce_min(&x, axes.clone(), keep).unwrap(),
-                ];
-                let refs: Vec<&Tensor> = ys.iter().collect();
-                let feed = rand_array(si as u64, shape, -3.0, 3.0);
-                diff(&format!("reduce{shape:?}{axes:?}{keep}"), &g, &refs, &[(&x, feed.into())], 1e-5, 1e-5);
+                for &op in kiln::ir::REDUCE_OPS {
+                    let g = Graph::new();
+                    let x = g.placeholder(DType::F32, shape.to_vec(), "x").unwrap();
+                    let y = kiln::reduce_op(op, &x, axes.clone(), keep).unwrap();
+                    let (lo, hi) = reduce_range(op);
+                    let feed = rand_array(si as u64, shape, lo, hi);
+                    let name = format!("{}{shape:?}{axes:?}{keep}", op.mnemonic());
+                    diff(&name, &g, &[&y], &[(&x, feed.into())], 1e-5, 1e-5);
+                }
             }
         }
+    }
+}
+
+#[test]
+fn cumsum_between_kernels() {
+    // a host step between two fused kernels, on a batch of unknown length
+    let g = Graph::new();
+    let r = g.placeholder(DType::F32, [None::<usize>], "r").unwrap();
+    let togo = kiln::cumsum(&(&r * 0.5), 0, false, true).unwrap();
+    let y = kiln::tanh(&togo).unwrap();
+    for n in [1usize, 7, 200] {
+        diff(
+            &format!("cumsum{n}"),
+            &g,
+            &[&y, &togo],
+            &[(&r, rand_array(n as u64, &[n], -1.0, 1.0).into())],
+            1e-6,
+            1e-6,
+        );
+    }
+}
+
+#[test]
+fn long_sums_of_any_length_stay_accurate() {
+    // a batch of unknown length takes the cascaded loop at every level (leaves of 1024,
+    // blocks of 256 leaves, then the rest): lengths around each boundary, against the
+    // float64 sum, which a running float32 sum would miss by ~n/4 ulp
+    let g = Graph::new();
+    let x = g.placeholder(DType::F32, [None::<usize>], "x").unwrap();
+    let s = kiln::reduce_sum(&x, Axes::All, false).unwrap();
+    let m = kiln::reduce_mean(&x, Axes::All, false).unwrap();
+    let mut sess = Session::new(&g);
+    for n in [3usize, 1023, 1024, 1028, 262_143, 262_144, 262_148, 600_001] {
+        let v: Vec<f32> = (0..n).map(|i| 0.1 + (i % 7) as f32 * 0.01).collect();
+        let exact: f64 = v.iter().map(|&t| f64::from(t)).sum();
+        let out = sess.run(&[&s, &m], &[(&x, v.into())]).unwrap();
+        let (got, mean) = (f64::from(out[0].as_f32().unwrap()[[]]), f64::from(out[1].as_f32().unwrap()[[]]));
+        let rel = ((got - exact) / exact).abs();
+        assert!(rel < 3e-6, "sum of {n}: {got} vs {exact} ({rel:e} relative)");
+        assert!(((mean - exact / n as f64) / (exact / n as f64)).abs() < 3e-6, "mean of {n}: {mean}");
     }
 }
 

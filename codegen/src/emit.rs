@@ -223,11 +223,12 @@ pub fn emit_nest(
     let _ = c.l;
 }
 
-fn identity(r: ReduceOp) -> f32 {
+pub(crate) fn identity(r: ReduceOp) -> f32 {
     match r {
         ReduceOp::Sum | ReduceOp::Mean => 0.0,
         ReduceOp::Max => f32::NEG_INFINITY,
         ReduceOp::Min => f32::INFINITY,
+        ReduceOp::Prod => 1.0,
     }
 }
 
@@ -337,11 +338,25 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
     } else {
         z
     };
-    pruned_loop(b, start4, n4, 4, &mut |b, i| {
+    let mut step4 = |b: &mut FunctionBuilder, i: Value| {
         let oi: Vec<Value> = c.inputs.iter().zip(offs_in).map(|(a, &o)| advance(b, a, d, o, i)).collect();
         let oo: Vec<Value> = c.outputs.iter().zip(offs_out).map(|(a, &o)| advance(b, a, d, o, i)).collect();
         point(b, c, F32X4, Some((&splats, &accs)), &oi, &oo, idx);
-    });
+    };
+    // a reduction that may be longer than a leaf accumulates in a cascade
+    let cascaded: Vec<(cranelift_frontend::Variable, ReduceOp)> = accs
+        .iter()
+        .zip(&c.n.outputs)
+        .filter_map(|(a, o)| match (a, o.mode) {
+            (Some(v), OutMode::Reduce(r)) => Some((*v, r)),
+            _ => None,
+        })
+        .collect();
+    if !cascaded.is_empty() && n.k.is_none_or(|k| k > crate::cascade::LEAF) {
+        crate::cascade::emit(b, &cascaded, start4.v, n4.v, &mut step4);
+    } else {
+        pruned_loop(b, start4, n4, 4, &mut step4);
+    }
     // fold the vector accumulators into memory before the tail
     for (j, acc) in accs.iter().enumerate() {
         if let (Some(v), OutMode::Reduce(r)) = (acc, c.n.outputs[j].mode) {
@@ -467,6 +482,7 @@ pub(crate) fn float_cc(c: CmpOp) -> FloatCC {
 pub(crate) fn combine(b: &mut FunctionBuilder, ty: Type, r: ReduceOp, acc: Value, x: Value) -> Value {
     match r {
         ReduceOp::Sum | ReduceOp::Mean => b.ins().fadd(acc, x),
+        ReduceOp::Prod => b.ins().fmul(acc, x),
         ReduceOp::Max | ReduceOp::Min => {
             let cc = if r == ReduceOp::Max { FloatCC::GreaterThan } else { FloatCC::LessThan };
             let better = b.ins().fcmp(cc, x, acc);

@@ -6,6 +6,7 @@
 //! runtime fills it from verified shapes, so every address a kernel forms is in bounds.
 #![warn(missing_docs)]
 
+mod cascade;
 mod emit;
 pub mod layout;
 mod math;

@@ -271,10 +271,12 @@ pub fn sigmoid(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
 }
 
 /// Hyperbolic tangent: the rational approximation Eigen and XLA use, an odd degree-13
-/// polynomial over an even degree-6 one on x clamped to [-7.9, 7.9] (where tanh is 1
-/// in f32). One division and no exp: about half the work of `1 - 2/(e^2x + 1)`.
-pub fn tanh(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
-    let x = clamp(b, ty, x, -7.905_311, 7.905_311);
+/// polynomial over an even degree-6 one on x clamped to [-7.9, 7.9], and exactly ±1
+/// from |x| = 9.0115 on, where tanh rounds to 1 in f32 (the clamped approximation stops 3
+/// ulp short, which TF1's newer Eigen does not). One division and no exp: about half
+/// the work of `1 - 2/(e^2x + 1)`.
+pub fn tanh(b: &mut FunctionBuilder, ty: Type, x0: Value) -> Value {
+    let x = clamp(b, ty, x0, -7.905_311, 7.905_311);
     let z = b.ins().fmul(x, x);
     let p = poly(
         b,
@@ -292,5 +294,17 @@ pub fn tanh(b: &mut FunctionBuilder, ty: Type, x: Value) -> Value {
     );
     let p = b.ins().fmul(p, x);
     let q = poly(b, ty, z, &[1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_6e-3, 4.893_525_2e-3]);
-    b.ins().fdiv(p, q)
+    let r = b.ins().fdiv(p, q);
+    let ax = b.ins().fabs(x0);
+    let nine = splat_const(b, ty, 9.011_5);
+    let saturated = b.ins().fcmp(FloatCC::GreaterThanOrEqual, ax, nine);
+    // copysign(1, x) in the integer lanes (x64 has no vector fcopysign)
+    let it = int_ty(ty);
+    let xb = bits(b, it, x0);
+    let sign_mask = int_const(b, ty, 0x8000_0000);
+    let sign = b.ins().band(xb, sign_mask);
+    let one_bits = int_const(b, ty, 0x3f80_0000);
+    let unit_bits = b.ins().bor(sign, one_bits);
+    let unit = bits(b, ty, unit_bits);
+    select(b, ty, saturated, unit, r)
 }

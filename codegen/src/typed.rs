@@ -38,6 +38,7 @@ pub(crate) fn int_identity(b: &mut FunctionBuilder, t: DType, r: ReduceOp) -> Va
         ReduceOp::Sum | ReduceOp::Mean => 0,
         ReduceOp::Max => lo,
         ReduceOp::Min => hi,
+        ReduceOp::Prod => 1,
     };
     b.ins().iconst(reg(t), k)
 }
@@ -126,6 +127,7 @@ fn int_combine(b: &mut FunctionBuilder, r: ReduceOp, acc: Value, x: Value) -> Va
         ReduceOp::Sum | ReduceOp::Mean => b.ins().iadd(acc, x),
         ReduceOp::Max => b.ins().smax(acc, x),
         ReduceOp::Min => b.ins().smin(acc, x),
+        ReduceOp::Prod => b.ins().imul(acc, x),
     }
 }
 

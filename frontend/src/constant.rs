@@ -10,6 +10,23 @@ use ndarray::{ArrayBase, Data, Dimension};
 pub trait IntoConstant {
     /// The literal and its shape, or why the data is unusable (ragged nesting).
     fn into_literal(self) -> Result<(Literal, Vec<usize>), String>;
+
+    /// The literal in `dtype` when given, converted from the data's own precision (an
+    /// `f64` becomes a float64 constant without passing through f32), else as
+    /// [`IntoConstant::into_literal`] gives it.
+    fn into_literal_in(self, dtype: Option<DType>) -> Result<(Literal, Vec<usize>), String>
+    where
+        Self: Sized,
+    {
+        let (lit, shape) = self.into_literal()?;
+        Ok((
+            match dtype {
+                Some(d) => cast_literal(&lit, d)?,
+                None => lit,
+            },
+            shape,
+        ))
+    }
 }
 
 macro_rules! scalar {
@@ -23,10 +40,22 @@ macro_rules! scalar {
     };
 }
 scalar!(f32, x, Literal::F32(vec![x]));
-scalar!(f64, x, Literal::F32(vec![x as f32]));
 scalar!(i32, x, Literal::I32(vec![x]));
 scalar!(i64, x, Literal::I64(vec![x]));
 scalar!(bool, x, Literal::Bool(vec![x]));
+
+// a Rust float is float32 unless a dtype is asked for, as a Python float is in TF
+impl IntoConstant for f64 {
+    fn into_literal(self) -> Result<(Literal, Vec<usize>), String> {
+        Ok((Literal::F32(vec![self as f32]), Vec::new()))
+    }
+    fn into_literal_in(self, dtype: Option<DType>) -> Result<(Literal, Vec<usize>), String> {
+        match dtype {
+            Some(d) => Ok((cast_literal(&Literal::F64(vec![self]), d)?, Vec::new())),
+            None => self.into_literal(),
+        }
+    }
+}
 
 fn append(acc: &mut Option<Literal>, lit: Literal) -> Result<(), String> {
     let Some(a) = acc else {
@@ -44,12 +73,15 @@ fn append(acc: &mut Option<Literal>, lit: Literal) -> Result<(), String> {
     Ok(())
 }
 
-fn stack<T: IntoConstant>(items: impl IntoIterator<Item = T>) -> Result<(Literal, Vec<usize>), String> {
+fn stack<T: IntoConstant>(
+    items: impl IntoIterator<Item = T>,
+    dtype: Option<DType>,
+) -> Result<(Literal, Vec<usize>), String> {
     let mut acc = None;
     let mut inner: Option<Vec<usize>> = None;
     let mut n = 0;
     for (i, it) in items.into_iter().enumerate() {
-        let (lit, shape) = it.into_literal()?;
+        let (lit, shape) = it.into_literal_in(dtype)?;
         match &inner {
             None => inner = Some(shape),
             Some(s) if *s != shape => {
@@ -63,18 +95,31 @@ fn stack<T: IntoConstant>(items: impl IntoIterator<Item = T>) -> Result<(Literal
     let mut shape = vec![n];
     shape.extend(inner.unwrap_or_default());
     // an empty list has no elements to tell its dtype: f32, as in TF
-    Ok((acc.unwrap_or(Literal::F32(Vec::new())), shape))
+    let lit = acc.unwrap_or(Literal::F32(Vec::new()));
+    Ok((
+        match dtype {
+            Some(d) => cast_literal(&lit, d)?,
+            None => lit,
+        },
+        shape,
+    ))
 }
 
 impl<T: IntoConstant, const N: usize> IntoConstant for [T; N] {
     fn into_literal(self) -> Result<(Literal, Vec<usize>), String> {
-        stack(self)
+        stack(self, None)
+    }
+    fn into_literal_in(self, dtype: Option<DType>) -> Result<(Literal, Vec<usize>), String> {
+        stack(self, dtype)
     }
 }
 
 impl<T: IntoConstant> IntoConstant for Vec<T> {
     fn into_literal(self) -> Result<(Literal, Vec<usize>), String> {
-        stack(self)
+        stack(self, None)
+    }
+    fn into_literal_in(self, dtype: Option<DType>) -> Result<(Literal, Vec<usize>), String> {
+        stack(self, dtype)
     }
 }
 

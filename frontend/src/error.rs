@@ -51,6 +51,21 @@ pub enum Error {
         /// the user's call
         loc: Loc,
     },
+    /// An operand of a dtype the op does not take (TF's wording, so a port's error
+    /// reads as it did under TF1).
+    #[error("{loc}: {op}: Value passed to parameter '{param}' has DataType {} not in list of allowed values: {allowed}", dtype.tf_name())]
+    DTypeNotAllowed {
+        /// the op being built (TF's op type)
+        op: String,
+        /// the parameter, by TF's name (`logits`, `labels`)
+        param: &'static str,
+        /// the dtype given
+        dtype: DType,
+        /// the dtypes the op takes
+        allowed: &'static str,
+        /// the user's call
+        loc: Loc,
+    },
     /// Matmul operands whose inner (or batch) dims differ.
     #[error("{loc}: {op}: shapes {} and {} do not multiply (the last dim of a must equal the second-to-last of b, batch dims alike; both of rank 2 or more)", lhs.tf_string(), rhs.tf_string())]
     MatMul {
@@ -193,6 +208,7 @@ impl Error {
             Broadcast { loc, .. }
             | RankPromotion { loc, .. }
             | DType { loc, .. }
+            | DTypeNotAllowed { loc, .. }
             | MatMul { loc, .. }
             | Axis { loc, .. }
             | Invalid { loc, .. }

@@ -1,6 +1,6 @@
 //! The graph: an IR module under construction plus TF's naming, scopes and collections.
 
-use crate::constant::{cast_literal, IntoConstant};
+use crate::constant::IntoConstant;
 use crate::{Error, Result, Tensor};
 use kiln_ir::{infer_type, DType, Dim, DimClasses, Loc, Module, Op, OpKind, Shape, Type, ValueId, VarId};
 use std::collections::{HashMap, HashSet};
@@ -296,10 +296,7 @@ impl Graph {
         loc: &Loc,
     ) -> Result<Tensor> {
         let cerr = |message: String| Error::Constant { message, loc: loc.clone() };
-        let (mut lit, shape) = value.into_literal().map_err(cerr)?;
-        if let Some(d) = dtype {
-            lit = cast_literal(&lit, d).map_err(cerr)?;
-        }
+        let (lit, shape) = value.into_literal_in(dtype).map_err(cerr)?;
         let ty = Type::new(lit.dtype(), Shape::fixed(&shape));
         self.add_op(OpKind::Constant(lit), &[], Some(ty), name, loc).map(|v| self.tensor(v))
     }

@@ -12,6 +12,35 @@ fn scalar(t: &Tensor, x: f64, loc: &Loc) -> Result<Tensor> {
     t.graph.constant_at(x, Some(dtype), "Const", loc)
 }
 
+const FLOATS: &str = "float32, float64";
+
+/// `t`'s type, which must be a float (parameter `param` of TF op `op`).
+fn float_ty(op: &str, param: &'static str, t: &Tensor, loc: &Loc) -> Result<Type> {
+    let ty = data_ty(op, t, loc)?;
+    if !ty.dtype.is_float() {
+        return Err(Error::DTypeNotAllowed {
+            op: op.into(),
+            param,
+            dtype: ty.dtype,
+            allowed: FLOATS,
+            loc: loc.clone(),
+        });
+    }
+    Ok(ty)
+}
+
+/// Fails unless the shapes can be equal: same rank, and dims equal where both are known.
+fn same_shape(op: &str, what: [&str; 2], a: &Shape, b: &Shape, loc: &Loc) -> Result<()> {
+    let clash = a.rank() != b.rank()
+        || a.0.iter().zip(&b.0).any(|(x, y)| matches!((x.fixed(), y.fixed()), (Some(m), Some(n)) if m != n));
+    if clash {
+        let message =
+            format!("{} {} and {} {} must have the same shape", what[0], a.tf_string(), what[1], b.tf_string());
+        return Err(Error::Invalid { op: op.into(), message, loc: loc.clone() });
+    }
+    Ok(())
+}
+
 /// `x - max(x)` along `axis` (the max held constant for the gradient) and its `exp`:
 /// the stable core of softmax and log-softmax.
 fn shifted_exp(x: &Tensor, axis: i64, loc: &Loc) -> Result<(Tensor, Tensor)> {
@@ -23,6 +52,7 @@ fn shifted_exp(x: &Tensor, axis: i64, loc: &Loc) -> Result<(Tensor, Tensor)> {
 }
 
 pub(crate) fn log_softmax_at(x: &Tensor, axis: i64, loc: &Loc) -> Result<Tensor> {
+    float_ty("LogSoftmax", "logits", x, loc)?;
     let (z, e) = shifted_exp(x, axis, loc)?;
     let s = reduce_at(ReduceOp::Sum, &e, Axes::List(vec![axis]), true, loc)?;
     let ls = unary_at(UnaryOp::Log, &s, loc)?;
@@ -30,19 +60,22 @@ pub(crate) fn log_softmax_at(x: &Tensor, axis: i64, loc: &Loc) -> Result<Tensor>
 }
 
 pub(crate) fn softmax_at(x: &Tensor, axis: i64, loc: &Loc) -> Result<Tensor> {
+    float_ty("Softmax", "logits", x, loc)?;
     let (_, e) = shifted_exp(x, axis, loc)?;
     let s = reduce_at(ReduceOp::Sum, &e, Axes::List(vec![axis]), true, loc)?;
     binary_at(BinaryOp::Div, &e, &s, loc)
 }
 
 fn xent_at(labels: &Tensor, logits: &Tensor, loc: &Loc) -> Result<Tensor> {
-    let (tl, tz) = (data_ty("xent", labels, loc)?, data_ty("xent", logits, loc)?);
-    if tl.shape.rank() != tz.shape.rank() || tz.shape.rank() == 0 {
-        return Err(Error::Invalid {
-            op: "softmax_cross_entropy_with_logits".into(),
-            message: format!("labels {} and logits {} must have the same rank >= 1", tl.shape, tz.shape),
-            loc: loc.clone(),
-        });
+    const OP: &str = "SoftmaxCrossEntropyWithLogits";
+    let (tl, tz) = (float_ty(OP, "labels", labels, loc)?, float_ty(OP, "logits", logits, loc)?);
+    if tz.shape.rank() == 0 {
+        let message = "logits must have rank >= 1, got a scalar".to_string();
+        return Err(Error::Invalid { op: OP.into(), message, loc: loc.clone() });
+    }
+    same_shape(OP, ["labels", "logits"], &tl.shape, &tz.shape, loc)?;
+    if tl.dtype != tz.dtype {
+        return Err(Error::DType { op: OP.into(), lhs: tl.dtype, rhs: tz.dtype, loc: loc.clone() });
     }
     // TF1's op backpropagates into the logits only
     let labels = stop_gradient_at(labels, loc)?;
@@ -103,6 +136,19 @@ pub fn argmax(x: &Tensor, axis: i64) -> Result<Tensor> {
     let t = data_ty("ArgMax", x, &loc)?;
     let axis = norm_axis("ArgMax", x, t.shape.rank(), axis, &loc)?;
     let v = g.add_op(OpKind::ArgMax { axis }, &vs, Some(Type::scalar(DType::I64)), "ArgMax", &loc)?;
+    Ok(g.tensor(v))
+}
+
+/// Running sums along `axis` (TF `cumsum`): with `exclusive` each sum leaves out its
+/// own element, with `reverse` it runs from the end (`reverse` gives reward-to-go).
+#[track_caller]
+pub fn cumsum(x: &Tensor, axis: i64, exclusive: bool, reverse: bool) -> Result<Tensor> {
+    let loc = Loc::caller();
+    let g = x.graph.clone();
+    let vs = values("Cumsum", &g, &[x], &loc)?;
+    let t = data_ty("Cumsum", x, &loc)?;
+    let axis = norm_axis("Cumsum", x, t.shape.rank(), axis, &loc)?;
+    let v = g.add_op(OpKind::Cumsum { axis, exclusive, reverse }, &vs, None, "Cumsum", &loc)?;
     Ok(g.tensor(v))
 }
 
@@ -206,11 +252,28 @@ pub mod nn {
     /// `0..classes` fails the run, as in TF.
     #[track_caller]
     pub fn sparse_softmax_cross_entropy_with_logits(labels: &Tensor, logits: &Tensor) -> Result<Tensor> {
+        const OP: &str = "SparseSoftmaxCrossEntropyWithLogits";
         let loc = Loc::caller();
-        let tz = data_ty("SparseSoftmaxCrossEntropyWithLogits", logits, &loc)?;
+        let tz = float_ty(OP, "logits", logits, &loc)?;
+        let tl = data_ty(OP, labels, &loc)?;
+        if tz.shape.rank() == 0 || tl.shape.rank() + 1 != tz.shape.rank() {
+            let message = format!(
+                "Rank mismatch: Rank of labels (received {}) should equal rank of logits minus 1 (received {})",
+                tl.shape.rank(),
+                tz.shape.rank()
+            );
+            return Err(Error::Invalid { op: OP.into(), message, loc });
+        }
+        let rows = Shape(tz.shape.0[..tl.shape.rank()].to_vec());
+        same_shape(OP, ["labels", "logits without their last dim"], &tl.shape, &rows, &loc)?;
+        // TF1 checks the shapes (in Python) before the op checks its dtypes
+        if !tl.dtype.is_int() {
+            let (dtype, allowed) = (tl.dtype, "int32, int64");
+            return Err(Error::DTypeNotAllowed { op: OP.into(), param: "labels", dtype, allowed, loc });
+        }
         let classes = tz.shape.0.last().and_then(Dim::fixed).ok_or_else(|| Error::Invalid {
-            op: "SparseSoftmaxCrossEntropyWithLogits".into(),
-            message: format!("logits {} need a fixed class dim", tz.shape),
+            op: OP.into(),
+            message: format!("logits {} need a known number of classes (the last dim)", tz.shape.tf_string()),
             loc: loc.clone(),
         })?;
         let g = labels.graph.clone();

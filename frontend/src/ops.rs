@@ -293,12 +293,7 @@ pub(crate) fn norm_axis(op: &str, t: &Tensor, rank: usize, a: i64, loc: &Loc) ->
 }
 
 pub(crate) fn reduce_at(r: ReduceOp, x: &Tensor, axis: Axes, keepdims: bool, loc: &Loc) -> Result<Tensor> {
-    let name = match r {
-        ReduceOp::Sum => "Sum",
-        ReduceOp::Mean => "Mean",
-        ReduceOp::Max => "Max",
-        ReduceOp::Min => "Min",
-    };
+    let name = r.tf_name();
     let g = x.graph.clone();
     let op = g.prospective_name(name);
     let vs = values(&op, &g, &[x], loc)?;
@@ -314,29 +309,22 @@ pub(crate) fn reduce_at(r: ReduceOp, x: &Tensor, axis: Axes, keepdims: bool, loc
     Ok(g.tensor(v))
 }
 
-/// Sum over `axis` (TF `reduce_sum`).
+/// The reduction `r` over `axis` (the functions below, chosen at run time).
 #[track_caller]
-pub fn reduce_sum(x: &Tensor, axis: impl Into<Axes>, keepdims: bool) -> Result<Tensor> {
-    reduce_at(ReduceOp::Sum, x, axis.into(), keepdims, &Loc::caller())
+pub fn reduce_op(r: ReduceOp, x: &Tensor, axis: impl Into<Axes>, keepdims: bool) -> Result<Tensor> {
+    reduce_at(r, x, axis.into(), keepdims, &Loc::caller())
 }
 
-/// Mean over `axis` (TF `reduce_mean`); `Axes::All` gives a scalar.
-#[track_caller]
-pub fn reduce_mean(x: &Tensor, axis: impl Into<Axes>, keepdims: bool) -> Result<Tensor> {
-    reduce_at(ReduceOp::Mean, x, axis.into(), keepdims, &Loc::caller())
+macro_rules! reduce_fns {
+    ([] $($v:ident $mn:literal $tf:literal $f:ident $kind:ident $doc:literal;)*) => {$(
+        #[doc = concat!("The ", $doc, " over `axis` (TF `", stringify!($f), "`); `Axes::All` gives a scalar.")]
+        #[track_caller]
+        pub fn $f(x: &Tensor, axis: impl Into<Axes>, keepdims: bool) -> Result<Tensor> {
+            reduce_at(ReduceOp::$v, x, axis.into(), keepdims, &Loc::caller())
+        }
+    )*};
 }
-
-/// Maximum over `axis` (TF `reduce_max`).
-#[track_caller]
-pub fn reduce_max(x: &Tensor, axis: impl Into<Axes>, keepdims: bool) -> Result<Tensor> {
-    reduce_at(ReduceOp::Max, x, axis.into(), keepdims, &Loc::caller())
-}
-
-/// Minimum over `axis` (TF `reduce_min`).
-#[track_caller]
-pub fn reduce_min(x: &Tensor, axis: impl Into<Axes>, keepdims: bool) -> Result<Tensor> {
-    reduce_at(ReduceOp::Min, x, axis.into(), keepdims, &Loc::caller())
-}
+kiln_ir::for_each_reduce_op!(reduce_fns);
 
 /// Matrix product (TF `matmul`): rank 2, or batched with equal leading dims.
 #[track_caller]

@@ -250,8 +250,9 @@ impl Optimizer for MomentumOptimizer {
         let accum = slot(var, "Momentum", Initializer::Zeros, loc)?;
         let accum_t = a.add(&a.sc(BinaryOp::Mul, &accum, self.momentum)?, grad)?;
         let step = if self.use_nesterov {
+            // TF1's ApplyMomentum: `grad * lr + accum * momentum * lr`, in that order
             let g = a.lr(grad, &self.learning_rate, 1.0)?;
-            let m = a.lr(&accum_t, &self.learning_rate, self.momentum)?;
+            let m = a.lr(&a.sc(BinaryOp::Mul, &accum_t, f64::from(self.momentum))?, &self.learning_rate, 1.0)?;
             a.add(&g, &m)?
         } else {
             a.lr(&accum_t, &self.learning_rate, 1.0)?

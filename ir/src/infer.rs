@@ -294,6 +294,17 @@ pub fn infer_type(
             }
             Some(t)
         }
+        OpKind::Cumsum { axis, .. } => {
+            arity(1)?;
+            let x = tys[0];
+            if !x.dtype.is_numeric() {
+                return Err(format!("cumsum needs a numeric operand, got {}", x.dtype));
+            }
+            if *axis >= x.shape.rank() {
+                return Err(format!("axis {axis} out of range for rank {}", x.shape.rank()));
+            }
+            Some(x.clone())
+        }
         OpKind::ArgMax { axis } => {
             arity(1)?;
             let t = need_decl()?;

@@ -195,6 +195,16 @@ pub enum OpKind {
         /// exclusive upper bound
         bound: u64,
     },
+    /// Running sums along `axis` (TF `cumsum`): element `i` is the sum of elements
+    /// `0..=i` (`0..i` when `exclusive`), counted from the end when `reverse`.
+    Cumsum {
+        /// the summed axis
+        axis: usize,
+        /// leave out the element itself
+        exclusive: bool,
+        /// sum from the last element backwards (reward-to-go)
+        reverse: bool,
+    },
     /// The adjoint of gather: a zero tensor of the declared type with `updates`
     /// (operand 1) added at rows `indices` (operand 0); repeated rows accumulate.
     ScatterAdd,
@@ -234,6 +244,7 @@ impl OpKind {
             Gather => "gather",
             ScatterAdd => "scatter_add",
             CheckIndex { .. } => "check_index",
+            Cumsum { .. } => "cumsum",
         }
     }
 

@@ -77,6 +77,7 @@ macro_rules! for_each_reduce_op {
             Mean "reduce_mean" "Mean" reduce_mean numeric "arithmetic mean (divides by the bound size of the reduced axes)";
             Max "reduce_max" "Max" reduce_max numeric "maximum";
             Min "reduce_min" "Min" reduce_min numeric "minimum";
+            Prod "reduce_prod" "Prod" reduce_prod numeric "product";
         }
     };
 }

@@ -476,6 +476,7 @@ fn kind_of(mn: &str) -> Option<OpKind> {
         "gather" => OpKind::Gather,
         "scatter_add" => OpKind::ScatterAdd,
         "check_index" => OpKind::CheckIndex { bound: 0 },
+        "cumsum" => OpKind::Cumsum { axis: 0, exclusive: false, reverse: false },
         _ => {
             if let Some(u) = UnaryOp::from_mnemonic(mn) {
                 OpKind::Unary(u)
@@ -613,6 +614,14 @@ impl Parser {
             OpKind::Concat { axis } | OpKind::Iota { axis } | OpKind::ArgMax { axis } => {
                 let (s, i) = scalar(self, take("axis")?)?;
                 *axis = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not an axis")))?;
+            }
+            OpKind::Cumsum { axis, exclusive, reverse } => {
+                let (s, i) = scalar(self, take("axis")?)?;
+                *axis = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not an axis")))?;
+                for (flag, key) in [(exclusive, "exclusive"), (reverse, "reverse")] {
+                    let (s, i) = scalar(self, take(key)?)?;
+                    *flag = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not true or false")))?;
+                }
             }
             OpKind::Reduce { axes, keepdims, .. } => {
                 *axes = usizes(self, take("axes")?)?;

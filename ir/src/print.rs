@@ -98,6 +98,7 @@ fn attr_text(k: &OpKind) -> String {
         OpKind::Concat { axis } => format!("axis={axis}"),
         OpKind::DimSize { axes } => format!("axes={}", ints(axes)),
         OpKind::CheckIndex { bound } => format!("bound={bound}"),
+        OpKind::Cumsum { axis, exclusive, reverse } => format!("axis={axis}, exclusive={exclusive}, reverse={reverse}"),
         OpKind::Iota { axis } | OpKind::ArgMax { axis } => format!("axis={axis}"),
         OpKind::Reduce { axes, keepdims, .. } => {
             format!("axes={}, keepdims={keepdims}", ints(axes))

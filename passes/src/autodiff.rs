@@ -169,6 +169,11 @@ pub fn vjp(b: &mut Builder, v: ValueId, g: ValueId, need: &[bool]) -> Result<Vec
             vec![Some(b.op(K::ScatterAdd, &[x(1), g], Some(tp), "ScatterAdd")?), None]
         }
         K::Gather => vec![None, None],
+        // each input feeds every later (or earlier) sum: the adjoint runs the other way
+        K::Cumsum { axis, exclusive, reverse } => {
+            let back = K::Cumsum { axis: *axis, exclusive: *exclusive, reverse: !*reverse };
+            vec![Some(b.op(back, &[g], None, "Cumsum")?)]
+        }
         K::ScatterAdd => vec![None, Some(b.op(K::Gather, &[g, x(0)], None, "Gather")?)],
     };
     Ok(grads)
@@ -383,6 +388,26 @@ fn reduce_vjp(
             let cnt = b.reduce(ReduceOp::Sum, mask, axes.to_vec(), keepdims)?;
             let cb = spread(b, cnt)?;
             let share = b.binary(BinaryOp::Div, mask, cb)?;
+            b.binary(BinaryOp::Mul, gb, share)?
+        }
+        ReduceOp::Prod => {
+            // the product of the others, without dividing by zero (TF1's cumprod trick
+            // gives the same): over the nonzeros `p`, with `k` zeros in the group, it is
+            // p / x where k = 0, p at the zero where k = 1, and 0 elsewhere
+            let zero = b.fill(&tx, 0.0)?;
+            let one = b.fill(&tx, 1.0)?;
+            let z = b.compare(CmpOp::Eq, x, zero)?;
+            let safe = b.select(z, one, x)?;
+            let p = b.reduce(ReduceOp::Prod, safe, axes.to_vec(), keepdims)?;
+            let zf = b.convert(z, tx.dtype)?;
+            let k = b.reduce(ReduceOp::Sum, zf, axes.to_vec(), keepdims)?;
+            let (pb, kb) = (spread(b, p)?, spread(b, k)?);
+            let others = b.binary(BinaryOp::Div, pb, safe)?;
+            let none = b.compare(CmpOp::Eq, kb, zero)?;
+            let single = b.compare(CmpOp::Eq, kb, one)?;
+            let at_zero = b.select(single, pb, zero)?;
+            let at_nonzero = b.select(none, others, zero)?;
+            let share = b.select(z, at_zero, at_nonzero)?;
             b.binary(BinaryOp::Mul, gb, share)?
         }
     })

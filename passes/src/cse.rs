@@ -68,6 +68,7 @@ fn key_hash(op: &kiln_ir::Op) -> u64 {
         OpKind::DimSize { axes } => axes.hash(&mut h),
         OpKind::Concat { axis } | OpKind::Iota { axis } | OpKind::ArgMax { axis } => axis.hash(&mut h),
         OpKind::CheckIndex { bound } => bound.hash(&mut h),
+        OpKind::Cumsum { axis, exclusive, reverse } => (axis, exclusive, reverse).hash(&mut h),
         // the rest are told apart by the mnemonic (unary, binary, compare, ...)
         _ => {}
     }

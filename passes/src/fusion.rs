@@ -172,7 +172,9 @@ impl<'m> Fusion<'m> {
             OpKind::DimSize { .. } => Class::Scalar,
             OpKind::Assign(_) | OpKind::Group => Class::Sink,
             // never compiled: check_supported sends them to the interpreter
-            OpKind::Random { .. } | OpKind::Concat { .. } | OpKind::ArgMax { .. } => Class::Host,
+            OpKind::Random { .. } | OpKind::Concat { .. } | OpKind::ArgMax { .. } | OpKind::Cumsum { .. } => {
+                Class::Host
+            }
         }
     }
 
@@ -183,7 +185,7 @@ impl<'m> Fusion<'m> {
         let not_yet = |what: String| Err(fail(name, format!("{what} is not compiled yet")));
         match op.kind {
             OpKind::Assign(_) | OpKind::Group => return Ok(()),
-            OpKind::Random { .. } | OpKind::Concat { .. } | OpKind::ArgMax { .. } => {
+            OpKind::Random { .. } | OpKind::Concat { .. } | OpKind::ArgMax { .. } | OpKind::Cumsum { .. } => {
                 return not_yet(op.kind.mnemonic().to_string());
             }
             // every other op is compiled, subject to its dtypes (below)
@@ -282,21 +284,49 @@ impl<'m> Fusion<'m> {
         out
     }
 
-    /// Does anything kernel `k` computes depend on value `c`?
-    fn kernel_depends_on(&mut self, k: usize, c: ValueId) -> bool {
-        let members = self.members(k);
-        let mut seen = HashSet::default();
-        let mut stack: Vec<ValueId> = members.iter().flat_map(|&v| self.m.op(v).operands.clone()).collect();
+    /// Does kernel `k` depend on a value `hit` accepts? A kernel runs as a unit, so
+    /// reaching any member of another kernel makes `k` depend on everything that
+    /// kernel reads: merged siblings included, which a walk over values alone misses.
+    fn kernel_reaches(&mut self, k: usize, hit: &dyn Fn(ValueId) -> bool) -> bool {
+        let own = self.find(k);
+        let keys: Vec<(ValueId, usize)> = self.kernel_of.iter().map(|(v, k)| (*v, *k)).collect();
+        let mut members: HashMap<usize, Vec<ValueId>> = HashMap::default();
+        let mut root_of: HashMap<ValueId, usize> = HashMap::default();
+        for (v, kk) in keys {
+            let r = self.find(kk);
+            members.entry(r).or_default().push(v);
+            root_of.insert(v, r);
+        }
+        let mut expanded: HashSet<usize> = HashSet::default();
+        expanded.insert(own);
+        let mut seen: HashSet<ValueId> = HashSet::default();
+        let mut stack: Vec<ValueId> =
+            members.get(&own).into_iter().flatten().flat_map(|&v| self.m.op(v).operands.clone()).collect();
         while let Some(u) = stack.pop() {
-            if u == c {
+            if hit(u) {
                 return true;
             }
-            if u < c || !seen.insert(u) {
-                continue; // values before c cannot depend on it
+            if !seen.insert(u) {
+                continue;
+            }
+            if let Some(&r) = root_of.get(&u) {
+                if expanded.insert(r) {
+                    for &w in members.get(&r).into_iter().flatten() {
+                        if hit(w) {
+                            return true;
+                        }
+                        stack.extend(self.m.op(w).operands.iter().copied());
+                    }
+                }
             }
             stack.extend(self.m.op(u).operands.iter().copied());
         }
         false
+    }
+
+    /// Does anything kernel `k` computes depend on value `c`?
+    fn kernel_depends_on(&mut self, k: usize, c: ValueId) -> bool {
+        self.kernel_reaches(k, &|u| u == c)
     }
 
     /// Assigns every elementwise and reduce op to a kernel, consumers first.
@@ -404,26 +434,12 @@ impl<'m> Fusion<'m> {
     }
 
     fn kernel_depends_on_kernel(&mut self, a: usize, b: usize) -> bool {
-        let a = self.find(a);
         let b = self.find(b);
-        if a == b {
+        if self.find(a) == b {
             return false;
         }
         let bm: HashSet<ValueId> = self.members(b).into_iter().collect();
-        let am = self.members(a);
-        let mut seen = HashSet::default();
-        let mut stack: Vec<ValueId> = am.iter().flat_map(|&v| self.m.op(v).operands.clone()).collect();
-        let amset: HashSet<ValueId> = am.into_iter().collect();
-        while let Some(u) = stack.pop() {
-            if bm.contains(&u) {
-                return true;
-            }
-            if !seen.insert(u) || amset.contains(&u) {
-                continue;
-            }
-            stack.extend(self.m.op(u).operands.iter().copied());
-        }
-        false
+        self.kernel_reaches(a, &|u| bm.contains(&u))
     }
 
     /// The scalar value of a one-element constant, seen through views.

@@ -1,7 +1,8 @@
 """Conformance cases, written once against the ``tf.compat.v1`` API: ``generate.py``
 runs them on TF1 and writes goldens; ``python/tests/test_conformance.py`` runs them on
 kiln and compares. A case is ``build(tf, dtype) -> {name: tensor}`` (or, for an
-optimizer, ``{"train": op, "vars": [...]}``), and may raise: the error's class is the
+optimizer, ``{"train": op, "vars": [...]}``; a ``"feed"`` entry is the run's feed_dict),
+and may raise: the error's class is the
 golden then.
 
 Inputs are constants made here from fixed NumPy seeds, edge values included (zeros,
@@ -147,7 +148,43 @@ def _(tf, dt):
     return {"z": tf.add(const(tf, [1.0], dt), tf.constant([1], dtype=tf.int32))}
 
 
-for _op in ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min"]:
+@case("error/softmax_int")
+def _(tf, dt):
+    return {"z": tf.nn.softmax(tf.constant([[1, 2]]))}
+
+
+@case("error/xent_shapes")
+def _(tf, dt):
+    lab, lo = const(tf, np.ones([2, 4]), dt), const(tf, np.ones([2, 3]), dt)
+    return {"z": tf.nn.softmax_cross_entropy_with_logits_v2(labels=lab, logits=lo)}
+
+
+@case("error/sparse_xent_float_labels")
+def _(tf, dt):
+    return {"z": tf.nn.sparse_softmax_cross_entropy_with_logits(labels=const(tf, [0.0, 1.0], dt), logits=const(tf, np.ones([2, 3]), dt))}
+
+
+@case("error/sparse_xent_rank")
+def _(tf, dt):
+    return {"z": tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant([[0], [1]]), logits=const(tf, np.ones([2, 3]), dt))}
+
+
+@case("error/huber_shapes")
+def _(tf, dt):
+    return {"z": tf.losses.huber_loss(const(tf, np.ones([2, 4]), dt), const(tf, np.ones([2, 3]), dt))}
+
+
+@case("error/sigmoid_xent_shapes")
+def _(tf, dt):
+    return {"z": tf.nn.sigmoid_cross_entropy_with_logits(labels=const(tf, np.ones([4]), dt), logits=const(tf, np.ones([3]), dt))}
+
+
+@case("error/logsumexp_int")
+def _(tf, dt):
+    return {"z": tf.reduce_logsumexp(tf.constant([1, 2, 3]))}
+
+
+for _op in ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod"]:
     for _axis, _kd in [(None, False), (0, False), (1, True), (-1, False), ([0, 2], True), (-2, True)]:
 
         def _red(op, axis, kd):
@@ -172,6 +209,25 @@ def _(tf, dt):
 @case("long/reduce_mean_rows")
 def _(tf, dt):
     return {"m": tf.reduce_mean(const(tf, rng(4).uniform(0, 1, size=[4, 100000]), dt), axis=1)}
+
+
+@case("long/reduce_sum_columns")
+def _(tf, dt):
+    # down the columns: the reduced axis is not the innermost
+    return {"s": tf.reduce_sum(const(tf, rng(41).uniform(0, 1, size=[200000, 3]), dt), axis=0)}
+
+
+@case("long/reduce_sum_all_2d")
+def _(tf, dt):
+    return {"s": tf.reduce_sum(const(tf, rng(42).uniform(0, 1, size=[1000, 1000]), dt))}
+
+
+@case("long/reduce_sum_fed")
+def _(tf, dt):
+    # a fed batch of unknown length, reduced in a kernel compiled for any length
+    x = tf.placeholder(dt, [None])
+    v = rng(43).uniform(0, 1, size=[300001])
+    return {"s": tf.reduce_sum(x), "feed": {x: v.astype(dt.as_numpy_dtype)}}
 
 
 for _ta in (False, True):
@@ -297,11 +353,49 @@ def run(tf, name, dt):
             for i, v in enumerate(sess.run(out["vars"])):
                 res["step%d/var%d" % (step, i)] = np.asarray(v)
         return res
+    feed = out.pop("feed", None)
     try:
-        vals = sess.run(out)
+        vals = sess.run(out, feed_dict=feed)
     except Exception as e:  # noqa: BLE001
         return {"error": np.array(type(e).__name__)}
     return {k: np.asarray(v) for k, v in vals.items()}
+
+
+@case("homework/cumsum")
+def _(tf, dt):
+    v = rng(50).uniform(-2, 2, size=[3, 5])
+    x = const(tf, v, dt)
+    out = {}
+    for ex in (False, True):
+        for rev in (False, True):
+            for ax in (0, 1, -1):
+                out["c%d%d%d" % (ax, ex, rev)] = tf.cumsum(x, axis=ax, exclusive=ex, reverse=rev)
+    y = tf.cumsum(tf.square(x), axis=1, reverse=True) + tf.cumsum(x, axis=0, exclusive=True)
+    out.update(grads(tf, y, [x]))
+    return out
+
+
+@case("homework/reward_to_go")
+def _(tf, dt):
+    # the course's discounted reward-to-go, as a reverse cumsum over a fed episode
+    r = tf.placeholder(dt, [None])
+    v = np.array([1.0, 0.0, 1.0, 1.0, -1.0, 2.0, 0.5])
+    return {"togo": tf.cumsum(r, reverse=True), "feed": {r: v.astype(dt.as_numpy_dtype)}}
+
+
+@case("homework/reduce_prod")
+def _(tf, dt):
+    v = [[1.5, -2.0, 3.0, 0.5], [2.0, 0.0, 5.0, 1.0], [0.0, 3.0, 0.0, 2.0], [INF, 2.0, -1.0, 1.0], [NAN, 1.0, 2.0, 3.0]]
+    x = const(tf, v, dt)
+    g = const(tf, rng(51).uniform(0.5, 1.5, size=[3, 4]), dt)
+    return {
+        "rows": tf.reduce_prod(x, axis=1),
+        "cols": tf.reduce_prod(x, axis=0, keepdims=True),
+        "all": tf.reduce_prod(x[:3]),
+        "neg_axis": tf.reduce_prod(g, axis=-1),
+        "grad_zeros": tf.gradients(tf.reduce_sum(tf.reduce_prod(x[:3], axis=1) * const(tf, [1.0, 2.0, 3.0], dt)), x)[0],
+        **grads(tf, tf.reduce_prod(g, axis=0), [g]),
+    }
 
 
 @case("homework/losses")
@@ -335,6 +429,25 @@ def _(tf, dt):
     bd = tf.gather(q, a, axis=1, batch_dims=1)
     cols = tf.gather(q, tf.constant([2, 0]), axis=1)
     return {"nd": nd, "bd": bd, "cols": cols, "grad": tf.gradients(tf.reduce_sum(nd * bd), [q])[0]}
+
+
+@case("homework/gather_nd_depths")
+def _(tf, dt):
+    q = const(tf, rng(13).uniform(-1, 1, size=[3, 4, 2]), dt)
+    rows = tf.gather_nd(q, tf.constant([[2], [0]]))  # depth 1: whole [4, 2] slices
+    pairs = tf.gather_nd(q, tf.constant([[[1, 3], [0, 0]], [[2, 1], [2, 2]]]))  # depth 2 of 3
+    batch = tf.gather_nd(q, tf.constant([[1], [3], [0]]), batch_dims=1)  # per-row slices
+    batch2 = tf.gather_nd(q, tf.constant([[[1, 0], [3, 1]], [[0, 1], [0, 0]], [[2, 0], [2, 1]]]), batch_dims=1)
+    y = tf.reduce_sum(rows) + tf.reduce_sum(pairs * 2.0) + tf.reduce_sum(batch * 3.0) + tf.reduce_sum(batch2 * 5.0)
+    return {"rows": rows, "pairs": pairs, "batch": batch, "batch2": batch2, "grad": tf.gradients(y, [q])[0]}
+
+
+@case("homework/sigmoid_xent")
+def _(tf, dt):
+    x = const(tf, [[0.0, 1.5, -2.0], [30.0, -30.0, 0.25], [100.0, -100.0, -0.0]], dt)
+    z = const(tf, [[0.0, 1.0, 0.5], [1.0, 0.0, 0.25], [0.0, 1.0, 1.0]], dt)
+    y = tf.nn.sigmoid_cross_entropy_with_logits(labels=z, logits=x)
+    return {"y": y, **grads(tf, y, [x, z])}
 
 
 @case("homework/one_hot_options")
@@ -392,3 +505,70 @@ def _(tf, dt):
         out["unstack%d" % i] = p
     out["grad"] = tf.gradients(tf.reduce_sum(t * t) + tf.reduce_sum(parts[1]), [x])[0]
     return out
+
+
+# Random compositions: small graphs drawn from a seeded generator (the same draw on
+# TF1 and kiln), of the elementwise ops with broadcasting, keepdims reductions,
+# matmuls and softmaxes, fetched with their gradients. Each op keeps values bounded
+# so no case leaves the ops' ordinary domains.
+_R_UNARY = {
+    "tanh": lambda tf, x: tf.tanh(x),
+    "sigmoid": lambda tf, x: tf.sigmoid(x),
+    "softplus": lambda tf, x: tf.nn.softplus(x),
+    "square": lambda tf, x: tf.square(x),
+    "abs": lambda tf, x: tf.abs(x),
+    "negative": lambda tf, x: tf.negative(x),
+    "exp_tanh": lambda tf, x: tf.exp(tf.tanh(x)),
+    "log1p_abs": lambda tf, x: tf.log1p(tf.abs(x)),
+    "sqrt_1p": lambda tf, x: tf.sqrt(tf.abs(x) + 1.0),
+    "relu": lambda tf, x: tf.nn.relu(x),
+    "elu": lambda tf, x: tf.nn.elu(x),
+}
+_R_BINARY = {
+    "add": lambda tf, a, b: a + b,
+    "subtract": lambda tf, a, b: a - b,
+    "multiply": lambda tf, a, b: a * b,
+    "maximum": lambda tf, a, b: tf.maximum(a, b),
+    "minimum": lambda tf, a, b: tf.minimum(a, b),
+    "div_1p": lambda tf, a, b: a / (tf.abs(b) + 1.0),
+}
+_R_SHAPES = [(3, 4), (4,), (3, 1), (1, 4), ()]
+
+
+def _random_graph(seed):
+    def build(tf, dt):
+        r = np.random.RandomState(7000 + seed)
+        inputs = [const(tf, rng(200 + seed * 10 + i).uniform(-2, 2, size=s), dt) for i, s in enumerate(_R_SHAPES[:3])]
+        nodes = [(x, s) for x, s in zip(inputs, _R_SHAPES[:3])]
+        for _ in range(r.randint(6, 12)):
+            kind = r.choice(["unary", "binary", "binary", "reduce", "matmul", "softmax"])
+            x, s = nodes[r.randint(len(nodes))]
+            if kind == "unary":
+                nodes.append((_R_UNARY[r.choice(sorted(_R_UNARY))](tf, x), s))
+            elif kind == "binary":
+                y, t = nodes[r.randint(len(nodes))]
+                shape = np.broadcast_shapes(s, t)
+                nodes.append((_R_BINARY[r.choice(sorted(_R_BINARY))](tf, x, y), shape))
+            elif kind == "reduce" and len(s) > 0:
+                axis = int(r.randint(len(s)))
+                op = ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min"][r.randint(4)]
+                shape = tuple(1 if i == axis else d for i, d in enumerate(s))
+                nodes.append((getattr(tf, op)(x, axis=axis, keepdims=True), shape))
+            elif kind == "matmul" and s == (3, 4):
+                w = const(tf, rng(300 + seed).uniform(-1, 1, size=[4, 4]), dt)
+                nodes.append((tf.matmul(x, w), (3, 4)))
+            elif kind == "softmax" and len(s) == 2 and s[1] == 4:
+                nodes.append((tf.nn.softmax(x), s))
+        # every node past the inputs feeds the output, so every op's gradient is used
+        out = nodes[-1][0]
+        for x, _ in nodes[3:-1]:
+            out = out + tf.reduce_sum(x) * 0.1
+        res = {"y": out}
+        res.update(grads(tf, out, inputs))
+        return res
+
+    return build
+
+
+for _seed in range(16):
+    case("random/%02d" % _seed)(_random_graph(_seed))

@@ -43,6 +43,7 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
                 .collect(),
         ),
     )?;
+    m.add("REDUCE_FUNCTIONS", names(kiln::ir::REDUCE_OPS.iter().map(|r| r.tf_function()).collect()))?;
     m.add_function(wrap_pyfunction!(errors::_set_package_dir, m)?)?;
     m.add_function(wrap_pyfunction!(session::latest_checkpoint, m)?)?;
     macro_rules! fns {
@@ -67,6 +68,7 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
         gather,
         one_hot,
         argmax,
+        cumsum,
         clip_by_value,
         global_norm,
         clip_by_global_norm,

@@ -21,43 +21,26 @@ fn axes(a: Option<Vec<i64>>) -> Axes {
 #[pyfunction]
 pub fn arith(py: Python<'_>, op: &str, x: &PyTensor, y: &Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTensor> {
     let x = &x.t;
-    let other = match y.cast::<PyTensor>() {
-        Ok(t) => Ok(t.get().t.clone()),
-        Err(_) => Err(y.extract::<f64>()? as f32),
-    };
-    let t = kiln::ir::Loc::with_user(user_loc(py), || {
-        Some(match (&other, reverse) {
-            (Ok(y), false) => match op {
-                "add" => x + y,
-                "sub" => x - y,
-                "mul" => x * y,
-                "div" => x / y,
-                _ => return None,
-            },
-            (Ok(y), true) => match op {
-                "add" => y + x,
-                "sub" => y - x,
-                "mul" => y * x,
-                "div" => y / x,
-                _ => return None,
-            },
-            (Err(s), false) => match op {
-                "add" => x + *s,
-                "sub" => x - *s,
-                "mul" => x * *s,
-                "div" => x / *s,
-                _ => return None,
-            },
-            (Err(s), true) => match op {
-                "add" => *s + x,
-                "sub" => *s - x,
-                "mul" => *s * x,
-                "div" => *s / x,
-                _ => return None,
-            },
+    let t = kiln::ir::Loc::with_user(user_loc(py), || -> PyResult<_> {
+        // a Python number becomes a constant of x's dtype straight from its f64 (a
+        // float64 graph keeps 0.1 exact, as TF does)
+        let y = match y.cast::<PyTensor>() {
+            Ok(t) => t.get().t.clone(),
+            Err(_) => x
+                .graph()
+                .constant_named(y.extract::<f64>()?, x.dtype(), "y")
+                .map_err(|e| crate::errors::build_error(&e))?,
+        };
+        let (a, b) = if reverse { (&y, x) } else { (x, &y) };
+        Ok(match op {
+            "add" => a + b,
+            "sub" => a - b,
+            "mul" => a * b,
+            "div" => a / b,
+            _ => return Err(PyValueError::new_err(format!("no arithmetic op {op}"))),
         })
-    });
-    ok(t.ok_or_else(|| PyValueError::new_err(format!("no arithmetic op {op}")))?)
+    })?;
+    ok(t)
 }
 
 /// A binary op or comparison of the op tables, by its TF function name (`maximum`,
@@ -89,17 +72,13 @@ pub fn unary(py: Python<'_>, op: &str, x: &PyTensor) -> PyResult<PyTensor> {
     build(py, || f(&x.t)).map(|t| PyTensor { t })
 }
 
-/// `reduce_sum`, `reduce_mean`, `reduce_max`, `reduce_min` over `axes` (`None`: all).
+/// A reduction of the op table (`op` is `sum` for `reduce_sum`) over `axes` (`None`: all).
 #[pyfunction]
 pub fn reduce(py: Python<'_>, op: &str, x: &PyTensor, axes_: Option<Vec<i64>>, keepdims: bool) -> PyResult<PyTensor> {
-    let f = match op {
-        "sum" => kiln::reduce_sum,
-        "mean" => kiln::reduce_mean,
-        "max" => kiln::reduce_max,
-        "min" => kiln::reduce_min,
-        _ => return Err(PyValueError::new_err(format!("no reduction {op}"))),
+    let Some(&r) = kiln::ir::REDUCE_OPS.iter().find(|r| r.tf_function().strip_prefix("reduce_") == Some(op)) else {
+        return Err(PyValueError::new_err(format!("no reduction {op}")));
     };
-    build(py, || f(&x.t, axes(axes_), keepdims)).map(|t| PyTensor { t })
+    build(py, || kiln::reduce_op(r, &x.t, axes(axes_), keepdims)).map(|t| PyTensor { t })
 }
 
 /// TF `matmul`.
@@ -195,6 +174,12 @@ pub fn one_hot(py: Python<'_>, indices: &PyTensor, depth: usize) -> PyResult<PyT
 #[pyfunction]
 pub fn argmax(py: Python<'_>, x: &PyTensor, axis: i64) -> PyResult<PyTensor> {
     build(py, || kiln::argmax(&x.t, axis)).map(|t| PyTensor { t })
+}
+
+/// TF `cumsum`.
+#[pyfunction]
+pub fn cumsum(py: Python<'_>, x: &PyTensor, axis: i64, exclusive: bool, reverse: bool) -> PyResult<PyTensor> {
+    build(py, || kiln::cumsum(&x.t, axis, exclusive, reverse)).map(|t| PyTensor { t })
 }
 
 /// TF `clip_by_value` with scalar bounds.

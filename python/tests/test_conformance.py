@@ -32,13 +32,6 @@ KNOWN = {
     ("edge/subnormals", "float32"): "log of a subnormal: TF1 (Eigen's plog) gives -103.97 for any "
     "subnormal; kiln's kernels read subnormals as 0 (DAZ, so -inf) and its interpreter computes "
     "the true logarithm (-92.1 for 1e-40)",
-    ("long/reduce_sum_f32", "float32"): "a float32 sum of 2^20 terms: TF1 sums in a tree (Eigen), "
-    "kiln in f32 lanes in order, off by 0.25 %: not yet fixed",
-    ("long/reduce_mean_rows", "float32"): "a float32 mean of 100,000 terms per row, as above: "
-    "off by 4e-7 relative, beyond TF1's own float32 spread",
-    ("optimizer/nesterov", "float64"): "float64 Nesterov momentum: 1e-8 relative after one step, "
-    "2.6e-7 after four, where plain momentum, SGD and Adam match to 1e-9: TF1's fused "
-    "ApplyMomentum evaluates the Nesterov step in an order kiln does not reproduce yet",
 }
 
 

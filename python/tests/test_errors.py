@@ -119,3 +119,35 @@ def test_value_error_for_a_tensor_of_another_graph():
         with pytest.raises(ValueError) as e:
             sess.run(a)
     assert "not an element of this graph" in str(e.value)
+
+
+def test_loss_and_softmax_errors_name_the_op_called_in_tf_terms():
+    # each names the TF op the user called, dtypes and shapes as TF spells them, and
+    # the user's line; none names an op kiln built inside it
+    x = tf.placeholder(tf.float32, [None, 3])
+    lab4 = tf.placeholder(tf.float32, [None, 4])
+    e1 = lambda: tf.nn.softmax(tf.placeholder(tf.int32, [None, 3]))  # noqa: E731 # <- e1
+    e2 = lambda: tf.nn.softmax_cross_entropy_with_logits_v2(labels=lab4, logits=x)  # noqa: E731 # <- e2
+    e3 = lambda: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=lab4[:, 0], logits=x)  # noqa: E731 # <- e3
+    e4 = lambda: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=lab4, logits=x)  # noqa: E731 # <- e4
+    e5 = lambda: tf.losses.huber_loss(lab4, x)  # noqa: E731 # <- e5
+    e6 = lambda: tf.nn.sigmoid_cross_entropy_with_logits(labels=lab4, logits=x)  # noqa: E731 # <- e6
+    e7 = lambda: tf.reduce_logsumexp(tf.constant([1, 2]))  # noqa: E731 # <- e7
+    cases = [
+        (TypeError, e1, "# <- e1", "Softmax", "int32"),
+        (ValueError, e2, "# <- e2", "SoftmaxCrossEntropyWithLogits", "(?, 4)"),
+        (TypeError, e3, "# <- e3", "SparseSoftmaxCrossEntropyWithLogits", "float32"),
+        (ValueError, e4, "# <- e4", "Rank mismatch", "received 2"),
+        (ValueError, e5, "# <- e5", "Shapes (?, 3) and (?, 4)", "incompatible"),
+        (ValueError, e6, "# <- e6", "sigmoid_cross_entropy_with_logits", "(?, 3) vs (?, 4)"),
+        (TypeError, e7, "# <- e7", "reduce_logsumexp", "int32"),
+    ]
+    for cls, build, marker, *words in cases:
+        with pytest.raises(cls) as e:
+            build()
+        assert_at(e, marker)
+        msg = str(e.value)
+        for w in words:
+            assert w in msg, msg
+        for internal in ("truediv", "mul:", "Exp:", "[?0", "f32", "i32", "labels/check"):
+            assert internal not in msg, msg

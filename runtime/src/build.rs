@@ -71,6 +71,12 @@ impl Executable {
             codegen.keep_clif = true;
             codegen.keep_asm = true;
         }
+        if let Some(dir) = &opts.dump_dir {
+            // before codegen, so a schedule the verifier refuses can still be read
+            std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(dir.join("schedule.txt"), schedule.print()))
+                .map_err(|e| format!("dump to {}: {e}", dir.display()))?;
+        }
         let mut exec = Executable::new(schedule, &codegen).map_err(|e| e.to_string())?;
         let t3 = Instant::now();
         exec.set_remap(&opt.remap);

@@ -5,7 +5,7 @@ use crate::TensorValue;
 use kiln_ir::{
     BinaryOp, CmpOp, DType, Dim, DimClasses, Module, OpKind, RandomDist, ReduceOp, Shape, UnaryOp, ValueId, VarId,
 };
-use ndarray::{ArrayD, Axis, IxDyn, Slice, Zip};
+use ndarray::{ArrayD, ArrayView1, Axis, IxDyn, Slice, Zip};
 use num_traits::{Float, PrimInt, Signed, WrappingAdd, WrappingMul, WrappingNeg, WrappingSub};
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -240,6 +240,7 @@ pub fn eval_op(
                 arg(0).clone()
             }
             OpKind::Gather => gather(arg(0), &indices(arg(1))).map_err(err)?,
+            OpKind::Cumsum { axis, exclusive, reverse } => cumsum(arg(0), *axis, *exclusive, *reverse),
             OpKind::ScatterAdd => scatter_add(&indices(arg(0)), arg(1), &out_shape()?).map_err(err)?,
         };
         // every value is kept in row-major layout, so callers can take slices
@@ -523,8 +524,9 @@ fn concat(xs: &[&TensorValue], axis: usize) -> Result<TensorValue, String> {
 }
 
 /// Element types reductions run on.
-trait Reducible: Copy + std::ops::Add<Output = Self> + PartialOrd {
+trait Reducible: Copy + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self> + PartialOrd {
     const ZERO: Self;
+    const ONE: Self;
     const LOWEST: Self;
     const HIGHEST: Self;
     fn mean(sum: Self, n: usize) -> Self;
@@ -535,6 +537,7 @@ macro_rules! reducible {
     ($t:ty, $lo:expr, $hi:expr, $nan:expr, $mean:expr) => {
         impl Reducible for $t {
             const ZERO: Self = 0 as $t;
+            const ONE: Self = 1 as $t;
             const LOWEST: Self = $lo;
             const HIGHEST: Self = $hi;
             fn mean(sum: Self, n: usize) -> Self {
@@ -552,13 +555,24 @@ reducible!(f64, f64::NEG_INFINITY, f64::INFINITY, |x: f64| x.is_nan(), |s: f64, 
 reducible!(i32, i32::MIN, i32::MAX, |_| false, |s: i32, n: usize| if n == 0 { 0 } else { s / n as i32 });
 reducible!(i64, i64::MIN, i64::MAX, |_| false, |s: i64, n: usize| if n == 0 { 0 } else { s / n as i64 });
 
+/// `op` over `v` in a balanced tree: a long float32 sum then errs by O(log n) roundings,
+/// as TF1's tree reductions do, not O(n) as a running sum would.
+fn pairwise<T: Copy>(v: ArrayView1<T>, id: T, op: impl Fn(T, T) -> T + Copy) -> T {
+    if v.len() <= 8 {
+        return v.iter().fold(id, |acc, &x| op(acc, x));
+    }
+    let (l, r) = v.split_at(Axis(0), v.len() / 2);
+    op(pairwise(l, id, op), pairwise(r, id, op))
+}
+
 fn reduce_arr<T: Reducible>(r: ReduceOp, x: &ArrayD<T>, axes: &[usize], keepdims: bool) -> ArrayD<T> {
     let mut a = x.clone();
     let mut count = 1usize;
     for &ax in axes.iter().rev() {
         count *= a.shape()[ax];
         a = match r {
-            ReduceOp::Sum | ReduceOp::Mean => a.fold_axis(Axis(ax), T::ZERO, |&acc, &v| acc + v),
+            ReduceOp::Sum | ReduceOp::Mean => a.map_axis(Axis(ax), |v| pairwise(v, T::ZERO, |x, y| x + y)),
+            ReduceOp::Prod => a.map_axis(Axis(ax), |v| pairwise(v, T::ONE, |x, y| x * y)),
             // NaN wins, as in TF
             ReduceOp::Max => {
                 a.fold_axis(
@@ -714,6 +728,31 @@ fn argmax_arr<T: Copy + PartialOrd>(a: &ArrayD<T>, axis: usize, is_nan: impl Fn(
         }
         best.unwrap_or(0) as i64
     })
+}
+
+fn cumsum_arr<T: Reducible>(a: &ArrayD<T>, axis: usize, exclusive: bool, reverse: bool) -> ArrayD<T> {
+    let mut out = a.clone();
+    for mut lane in out.lanes_mut(Axis(axis)) {
+        let n = lane.len();
+        let mut acc = T::ZERO;
+        for k in 0..n {
+            let i = if reverse { n - 1 - k } else { k };
+            let x = lane[i];
+            lane[i] = if exclusive { acc } else { acc + x };
+            acc = acc + x;
+        }
+    }
+    out
+}
+
+fn cumsum(x: &TensorValue, axis: usize, exclusive: bool, reverse: bool) -> TensorValue {
+    match x {
+        TensorValue::F32(a) => TensorValue::F32(cumsum_arr(a, axis, exclusive, reverse)),
+        TensorValue::F64(a) => TensorValue::F64(cumsum_arr(a, axis, exclusive, reverse)),
+        TensorValue::I32(a) => TensorValue::I32(cumsum_arr(a, axis, exclusive, reverse)),
+        TensorValue::I64(a) => TensorValue::I64(cumsum_arr(a, axis, exclusive, reverse)),
+        _ => TensorValue::Unit,
+    }
 }
 
 fn argmax(x: &TensorValue, axis: usize, to: DType) -> TensorValue {

@@ -5,6 +5,7 @@ import numpy as np
 
 from ... import _kiln
 from . import _dtypes
+from . import errors as _errors
 from ._graph import Tensor, _binary, convert_to_tensor, get_default_graph
 
 
@@ -205,10 +206,8 @@ def _reduce(op):
     return f
 
 
-reduce_sum = _reduce("sum")
-reduce_mean = _reduce("mean")
-reduce_max = _reduce("max")
-reduce_min = _reduce("min")
+for _name in _kiln.REDUCE_FUNCTIONS:
+    globals()[_name] = _reduce(_name[len("reduce_") :])
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None, **kwargs):
@@ -300,6 +299,13 @@ def tf_range(start, limit=None, delta=1, dtype=None, name="range"):
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
     """``log(sum(exp(x)))`` over `axis`, shifted by the max as TF does (finite for large x)."""
     x = _t(input_tensor)
+    if not x.dtype.is_floating:
+        raise _errors._at_user(
+            TypeError,
+            "reduce_logsumexp",
+            "Value passed to parameter 'x' has DataType %s not in list of allowed values: float32, float64"
+            % x.dtype.name,
+        )
     if axis is None:
         axis = reduction_indices
     kd = bool(keepdims or keep_dims)
@@ -373,20 +379,32 @@ def gather(params, indices, validate_indices=None, name=None, axis=None, batch_d
 
 
 def gather_nd(params, indices, name=None, batch_dims=0):
-    """``tf.gather_nd``: ``params[indices[..., 0], indices[..., 1], ...]`` for index
-    vectors as long as params' rank (a flat gather of the row-major offsets)."""
+    """``tf.gather_nd``: slices ``params[b.., indices[b.., ..., 0], indices[b.., ..., 1], ...]``
+    for index vectors of any depth, after ``batch_dims`` leading batch axes shared by
+    params and indices. A flat gather of the row-major offsets into params' leading
+    axes (its dims past the first must be known)."""
     p = _t(params)
     i = _t(indices)
     dims = p.shape.as_list()
     depth = i.shape.as_list()[-1]
-    if batch_dims or depth is None or depth != len(dims) or any(d is None for d in dims[1:]):
-        raise NotImplementedError("kiln's gather_nd takes full index vectors into params of known trailing dims")
+    b = int(batch_dims)
+    if depth is None or b < 0 or b + depth > len(dims) or any(d is None for d in dims[1:]):
+        raise _errors._at_user(
+            ValueError,
+            "GatherNd",
+            "index vectors of depth %s after %d batch dims do not fit params of shape %s "
+            "(kiln needs the depth and params' dims past the first known)" % (depth, b, p.shape),
+        )
+    # each batch axis contributes its own position: a running count along it
+    coords = [cast(cumsum(ones_like(i[..., 0]), axis=j, exclusive=True), i.dtype) for j in range(b)]
+    coords += [i[..., k] for k in range(depth)]
+    lead = dims[: b + depth]
     offset = None
-    for k in range(depth):
-        stride = int(np.prod(dims[k + 1 :], dtype=np.int64))
-        part = i[..., k] * stride if stride != 1 else i[..., k]
+    for k, c in enumerate(coords):
+        stride = int(np.prod(lead[k + 1 :], dtype=np.int64))
+        part = c * stride if stride != 1 else c
         offset = part if offset is None else offset + part
-    return gather(reshape(p, [-1]), offset)
+    return gather(reshape(p, [-1] + dims[b + depth :]), offset)
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
@@ -415,6 +433,12 @@ def argmax(input, axis=None, name=None, dimension=None, output_type=_dtypes.int6
     a = axis if axis is not None else (dimension if dimension is not None else 0)
     out = _wrap(x, _kiln.argmax(x._t, int(a)))
     return out if _dtypes.as_dtype(output_type) == _dtypes.int64 else cast(out, output_type)
+
+
+def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
+    """``tf.cumsum``: running sums along ``axis``; ``reverse=True`` gives reward-to-go."""
+    x = _t(x)
+    return _wrap(x, _kiln.cumsum(x._t, int(axis), bool(exclusive), bool(reverse)))
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):

@@ -62,6 +62,30 @@ class TensorShape:
     def is_fully_defined(self):
         return self._dims is not None and all(d is not None for d in self._dims)
 
+    def is_compatible_with(self, other):
+        """Same rank (or either unknown) and equal dims where both are known."""
+        other = other if isinstance(other, TensorShape) else TensorShape(other)
+        if self._dims is None or other._dims is None:
+            return True
+        return len(self._dims) == len(other._dims) and all(
+            a is None or b is None or a == b for a, b in zip(self._dims, other._dims)
+        )
+
+    def assert_is_compatible_with(self, other):
+        """Raises TF's ValueError unless the shapes are compatible."""
+        if not self.is_compatible_with(other):
+            raise ValueError("Shapes %s and %s are incompatible" % (self, other))
+
+    def merge_with(self, other):
+        """The shape both describe (TF ``merge_with``); ValueError if incompatible."""
+        other = other if isinstance(other, TensorShape) else TensorShape(other)
+        self.assert_is_compatible_with(other)
+        if self._dims is None:
+            return other
+        if other._dims is None:
+            return self
+        return TensorShape([a if a is not None else b for a, b in zip(self._dims, other._dims)])
+
     def __len__(self):
         return len(self._dims or ())
 

@@ -2,10 +2,17 @@
 default weights and reduction, as TF1's ``SUM_BY_NONZERO_WEIGHTS`` gives. As in TF1,
 labels and predictions are cast to float32 first (``to_float``), whatever their dtype."""
 from . import _dtypes, _ops
+from .errors import _at_user
 
 
 def _f32(labels, predictions):
-    return _ops.cast(_ops._t(labels), _dtypes.float32), _ops.cast(_ops._t(predictions), _dtypes.float32)
+    labels, predictions = _ops._t(labels), _ops._t(predictions)
+    # TF1 checks this before building anything, so the error names no internal op
+    if not predictions.get_shape().is_compatible_with(labels.get_shape()):
+        raise _at_user(
+            ValueError, "losses", "Shapes %s and %s are incompatible" % (predictions.get_shape(), labels.get_shape())
+        )
+    return _ops.cast(labels, _dtypes.float32), _ops.cast(predictions, _dtypes.float32)
 
 
 def _reduce(losses, weights):

@@ -1,6 +1,7 @@
 """``tf.nn``: activations, softmax and the cross-entropy losses."""
 from ... import _kiln
 from ._ops import _t, _unary, reduce_sum, square
+from .errors import _at_user
 
 relu = _unary("relu")
 sigmoid = _unary("sigmoid")
@@ -52,6 +53,27 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
         raise ValueError("Only call `sparse_softmax_cross_entropy_with_logits` with named arguments")
     lab, lo = _t(labels), _t(logits)
     return lo._graph._wrap(_kiln.softmax_cross_entropy(lab._t, lo._t, True))
+
+
+def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
+    """Elementwise ``-z log(sigmoid(x)) - (1 - z) log(1 - sigmoid(x))``, in TF's stable
+    form ``max(x, 0) - x z + log(1 + exp(-|x|))``."""
+    from ._ops import exp, greater_equal, log1p, where_v2, zeros_like
+
+    if _sentinel is not None:
+        raise ValueError("Only call `sigmoid_cross_entropy_with_logits` with named arguments (labels=..., logits=...)")
+    x = _t(logits)
+    z = _t(labels, dtype=x.dtype)
+    if not x.get_shape().is_compatible_with(z.get_shape()):
+        raise _at_user(
+            ValueError,
+            "sigmoid_cross_entropy_with_logits",
+            "logits and labels must have the same shape (%s vs %s)" % (x.get_shape(), z.get_shape()),
+        )
+    # TF's selects, so the gradient at 0 is TF's too
+    zeros = zeros_like(x)
+    pos = greater_equal(x, zeros)
+    return where_v2(pos, x, zeros) - x * z + log1p(exp(where_v2(pos, -x, x)))
 
 
 def l2_loss(t, name=None):
