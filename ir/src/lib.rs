@@ -6,6 +6,7 @@
 //! take operands of one type. See `docs/ir.md` for the grammar and op semantics.
 #![warn(missing_docs)]
 
+mod attrs;
 pub mod dot;
 #[macro_use]
 mod op_table;
@@ -18,6 +19,7 @@ mod print;
 mod types;
 mod verify;
 
+pub use attrs::AttrRef;
 pub use infer::infer_type;
 pub use loc::Loc;
 pub use module::{DimClasses, Module, Var};

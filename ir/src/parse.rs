@@ -1,6 +1,7 @@
 //! Parser for the IR text printed by [`crate::print`]. Errors carry line and column;
 //! a module that parses is then verified.
 
+use crate::AttrRef;
 use crate::{
     verify, BinaryOp, CmpOp, DType, Dim, Literal, Loc, Module, Op, OpKind, RandomDist, ReduceOp, Shape, Type, UnaryOp,
     ValueId, Var, VerifyError,
@@ -570,65 +571,38 @@ impl Parser {
                 Attr::List(_) => Err(p.err_at(at, "expected a scalar attribute, found a list".into())),
             }
         };
-        let num = |p: &Parser, a: Attr| -> PResult<f64> {
-            let (s, i) = scalar(p, a)?;
-            s.parse::<f64>().map_err(|_| p.err_at(i, format!("'{s}' is not a number")))
-        };
-        let uints = |p: &Parser, a: Attr| -> PResult<Vec<u64>> {
+        let uints = |p: &Parser, a: Attr, what: &str| -> PResult<Vec<u64>> {
             let items = match a {
                 Attr::List(v) => v,
                 Attr::Scalar(_, i) => return Err(p.err_at(i, "expected a list like [0, 1]".into())),
             };
             items
                 .into_iter()
-                .map(|(s, i)| s.parse::<u64>().map_err(|_| p.err_at(i, format!("'{s}' is not an index"))))
+                .map(|(s, i)| s.parse::<u64>().map_err(|_| p.err_at(i, format!("'{s}' is not {what}"))))
                 .collect()
         };
-        let usizes =
-            |p: &Parser, a: Attr| -> PResult<Vec<usize>> { Ok(uints(p, a)?.into_iter().map(|x| x as usize).collect()) };
-        match kind {
-            OpKind::Random { dist, seed } => {
-                let (s, i) = scalar(self, take("seed")?)?;
-                *seed = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not a seed")))?;
-                *dist = match *dist {
-                    RandomDist::Uniform { .. } => {
-                        RandomDist::Uniform { min: num(self, take("min")?)?, max: num(self, take("max")?)? }
-                    }
-                    RandomDist::Normal { .. } => {
-                        RandomDist::Normal { mean: num(self, take("mean")?)?, stddev: num(self, take("stddev")?)? }
-                    }
-                    RandomDist::TruncatedNormal { .. } => RandomDist::TruncatedNormal {
-                        mean: num(self, take("mean")?)?,
-                        stddev: num(self, take("stddev")?)?,
-                    },
-                };
-            }
-            OpKind::Broadcast { dims } => *dims = usizes(self, take("dims")?)?,
-            OpKind::Transpose { perm } => *perm = usizes(self, take("perm")?)?,
-            OpKind::Slice { begin } => *begin = uints(self, take("begin")?)?,
-            OpKind::DimSize { axes } => *axes = usizes(self, take("axes")?)?,
-            OpKind::CheckIndex { bound } => {
-                let (s, i) = scalar(self, take("bound")?)?;
-                *bound = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not a bound")))?;
-            }
-            OpKind::Concat { axis } | OpKind::Iota { axis } | OpKind::ArgMax { axis } => {
-                let (s, i) = scalar(self, take("axis")?)?;
-                *axis = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not an axis")))?;
-            }
-            OpKind::Cumsum { axis, exclusive, reverse } => {
-                let (s, i) = scalar(self, take("axis")?)?;
-                *axis = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not an axis")))?;
-                for (flag, key) in [(exclusive, "exclusive"), (reverse, "reverse")] {
-                    let (s, i) = scalar(self, take(key)?)?;
-                    *flag = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not true or false")))?;
+        for (key, attr) in kind.attrs() {
+            let a = take(key)?;
+            match attr {
+                AttrRef::Index(x) => {
+                    let (s, i) = scalar(self, a)?;
+                    *x = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not an axis")))?;
                 }
+                AttrRef::Count(x) => {
+                    let (s, i) = scalar(self, a)?;
+                    *x = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not a {key}")))?;
+                }
+                AttrRef::Flag(x) => {
+                    let (s, i) = scalar(self, a)?;
+                    *x = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not true or false")))?;
+                }
+                AttrRef::Number(x) => {
+                    let (s, i) = scalar(self, a)?;
+                    *x = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not a number")))?;
+                }
+                AttrRef::Counts(v) => *v = uints(self, a, "an index")?,
+                AttrRef::Indices(v) => *v = uints(self, a, "an index")?.into_iter().map(|x| x as usize).collect(),
             }
-            OpKind::Reduce { axes, keepdims, .. } => {
-                *axes = usizes(self, take("axes")?)?;
-                let (s, i) = scalar(self, take("keepdims")?)?;
-                *keepdims = s.parse().map_err(|_| self.err_at(i, format!("'{s}' is not true or false")))?;
-            }
-            _ => {}
         }
         if let Some((k, (_, kat))) = map.into_iter().min_by_key(|(_, (_, i))| *i) {
             return Err(self.err_at(kat, format!("{mn} has no attribute '{k}'")));

@@ -1,6 +1,6 @@
 //! The text form of a module. [`crate::parse`] reads it back: `print(parse(t)) == t`.
 
-use crate::{Literal, Module, Op, OpKind, RandomDist, ValueId};
+use crate::{Literal, Module, Op, OpKind, ValueId};
 use std::fmt::Write;
 
 /// Prints a module in kiln's IR text syntax (see `docs/ir.md`).
@@ -52,7 +52,7 @@ pub fn op_text(m: &Module, op: &Op) -> String {
         s.push(' ');
         s.push_str(&args.join(", "));
     }
-    let attrs = attr_text(&op.kind);
+    let attrs = op.kind.attr_text();
     if !attrs.is_empty() {
         let _ = write!(s, " {{{attrs}}}");
     }
@@ -77,33 +77,6 @@ pub fn literal_text(lit: &Literal) -> String {
         Literal::I32(v) => list(v.iter().map(|x| x.to_string())),
         Literal::I64(v) => list(v.iter().map(|x| x.to_string())),
         Literal::Bool(v) => list(v.iter().map(|x| x.to_string())),
-    }
-}
-
-fn ints(xs: &[usize]) -> String {
-    list(xs.iter().map(|x| x.to_string()))
-}
-
-fn attr_text(k: &OpKind) -> String {
-    match k {
-        OpKind::Random { dist, seed } => match dist {
-            RandomDist::Uniform { min, max } => format!("seed={seed}, min={min:?}, max={max:?}"),
-            RandomDist::Normal { mean, stddev } | RandomDist::TruncatedNormal { mean, stddev } => {
-                format!("seed={seed}, mean={mean:?}, stddev={stddev:?}")
-            }
-        },
-        OpKind::Broadcast { dims } => format!("dims={}", ints(dims)),
-        OpKind::Transpose { perm } => format!("perm={}", ints(perm)),
-        OpKind::Slice { begin } => format!("begin={}", list(begin.iter().map(|x| x.to_string()))),
-        OpKind::Concat { axis } => format!("axis={axis}"),
-        OpKind::DimSize { axes } => format!("axes={}", ints(axes)),
-        OpKind::CheckIndex { bound } => format!("bound={bound}"),
-        OpKind::Cumsum { axis, exclusive, reverse } => format!("axis={axis}, exclusive={exclusive}, reverse={reverse}"),
-        OpKind::Iota { axis } | OpKind::ArgMax { axis } => format!("axis={axis}"),
-        OpKind::Reduce { axes, keepdims, .. } => {
-            format!("axes={}, keepdims={keepdims}", ints(axes))
-        }
-        _ => String::new(),
     }
 }
 

@@ -61,16 +61,8 @@ fn key_hash(op: &kiln_ir::Op) -> u64 {
             Literal::Bool(d) => d.hash(&mut h),
         },
         OpKind::Read(v) | OpKind::Assign(v) => v.hash(&mut h),
-        OpKind::Broadcast { dims } => dims.hash(&mut h),
-        OpKind::Transpose { perm } => perm.hash(&mut h),
-        OpKind::Slice { begin } => begin.hash(&mut h),
-        OpKind::Reduce { axes, keepdims, .. } => (axes, keepdims).hash(&mut h),
-        OpKind::DimSize { axes } => axes.hash(&mut h),
-        OpKind::Concat { axis } | OpKind::Iota { axis } | OpKind::ArgMax { axis } => axis.hash(&mut h),
-        OpKind::CheckIndex { bound } => bound.hash(&mut h),
-        OpKind::Cumsum { axis, exclusive, reverse } => (axis, exclusive, reverse).hash(&mut h),
-        // the rest are told apart by the mnemonic (unary, binary, compare, ...)
-        _ => {}
+        // every other attribute, through the one list the printer and parser use
+        k => k.attr_text().hash(&mut h),
     }
     h.finish()
 }
