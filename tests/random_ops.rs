@@ -94,3 +94,29 @@ fn a_policy_samples_actions_in_the_graph() {
         assert!(a.iter().all(|&x| x == 0 || x == 1));
     }
 }
+
+#[test]
+fn gaussian_noise_takes_the_shape_of_a_batch_of_any_size() {
+    // a Gaussian policy's `mean + std * random_normal(tf.shape(mean))`, and `tf.shape`
+    // itself, for batches the graph does not know the size of
+    let g = Graph::new();
+    let x = g.placeholder(DType::F32, [None, Some(3)], "x").unwrap();
+    let dist = kiln::ir::RandomDist::Normal { mean: 0.0, stddev: 1.0 };
+    let noise = g.random_shaped_like(dist, &x, DType::F32, Some(7)).unwrap();
+    let y = &x + &noise;
+    let s32 = kiln::shape(&x, DType::I32).unwrap();
+    let s64 = kiln::shape(&noise, DType::I64).unwrap();
+    assert!(kiln::shape(&x, DType::F32).is_err(), "out_type must be an integer");
+    for backend in [Backend::Jit, Backend::Interpreter] {
+        let mut sess = session(&g, backend);
+        for n in [1usize, 5, 300] {
+            let feed = TensorValue::from(ndarray::Array2::<f32>::zeros((n, 3)));
+            let out = sess.run(&[&y, &s32, &s64], &[(&x, feed)]).unwrap();
+            assert_eq!(out[0].shape(), &[n, 3], "{backend:?}");
+            assert_eq!(out[1], TensorValue::from(vec![n as i32, 3]), "{backend:?}");
+            assert_eq!(out[2], TensorValue::from(vec![n as i64, 3]), "{backend:?}");
+            let v = out[0].as_f32().unwrap();
+            assert!(v.iter().all(|z| z.is_finite()) && v.iter().any(|&z| z != 0.0), "{backend:?}: {v}");
+        }
+    }
+}

@@ -29,7 +29,7 @@ pub use error::{Error, Result};
 pub use gradients::{gradients, gradients_with, stop_gradient};
 pub use graph::{DimSpec, Graph, IntoShapeSpec, RankPromotion, ScopeGuard};
 pub use kiln_ir::{DType, Dim, Shape};
-pub use nn_ops::{argmax, clip_by_global_norm, clip_by_value, cumsum, gather, global_norm, nn, one_hot};
+pub use nn_ops::{argmax, clip_by_global_norm, clip_by_value, cumsum, gather, global_norm, nn, one_hot, shape};
 pub use ops::*;
 pub use random::categorical;
 pub use tensor::{Tensor, TensorShape};

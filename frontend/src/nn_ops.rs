@@ -139,6 +139,35 @@ pub fn argmax(x: &Tensor, axis: i64) -> Result<Tensor> {
     Ok(g.tensor(v))
 }
 
+/// The run-time shape of `x` as a vector of `dtype` (TF `shape`, int32 or int64): known
+/// dims are constants, a symbolic one the size it is bound to in the run.
+#[track_caller]
+pub fn shape(x: &Tensor, dtype: DType) -> Result<Tensor> {
+    let loc = Loc::caller();
+    let g = x.graph.clone();
+    let vs = values("Shape", &g, &[x], &loc)?;
+    let t = data_ty("Shape", x, &loc)?;
+    if !dtype.is_int() {
+        return Err(Error::DTypeNotAllowed { op: "Shape".into(), param: "out_type", dtype, allowed: "int32, int64", loc });
+    }
+    let mut parts = Vec::new();
+    for (a, d) in t.shape.0.iter().enumerate() {
+        let v = match d.fixed() {
+            Some(n) => g.constant_at(n as f64, Some(dtype), "Shape/dim", &loc)?,
+            None => {
+                let v = g.add_op(OpKind::DimSize { axes: vec![a] }, &vs, Some(Type::scalar(dtype)), "Shape/dim", &loc)?;
+                g.tensor(v)
+            }
+        };
+        parts.push(v);
+    }
+    if parts.is_empty() {
+        return g.constant_at(Vec::<i32>::new(), Some(dtype), "Shape", &loc);
+    }
+    let refs: Vec<&Tensor> = parts.iter().collect();
+    crate::stack(&refs, 0)
+}
+
 /// Running sums along `axis` (TF `cumsum`): with `exclusive` each sum leaves out its
 /// own element, with `reverse` it runs from the end (`reverse` gives reward-to-go).
 #[track_caller]

@@ -36,6 +36,21 @@ impl Graph {
         Ok(self.tensor(v))
     }
 
+    /// A random op of `like`'s shape, its symbolic dims included (TF's
+    /// `random_normal(tf.shape(x))`: noise for a batch of any size).
+    #[track_caller]
+    pub fn random_shaped_like(&self, dist: RandomDist, like: &Tensor, dtype: DType, seed: Option<u64>) -> Result<Tensor> {
+        let loc = Loc::caller();
+        values("random", self, &[like], &loc)?;
+        let shape = like.ty().map(|t| t.shape).unwrap_or_default();
+        let name = match dist {
+            RandomDist::Uniform { .. } => "random_uniform",
+            RandomDist::Normal { .. } => "random_normal",
+            RandomDist::TruncatedNormal { .. } => "truncated_normal",
+        };
+        self.random_at(dist, shape, dtype, seed, name, &loc)
+    }
+
     /// TF `random_uniform(shape, minval, maxval, dtype, seed)`: uniform on `[min, max)`.
     #[track_caller]
     pub fn random_uniform(

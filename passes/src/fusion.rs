@@ -245,6 +245,8 @@ impl<'m> Fusion<'m> {
                     return not_yet("gather by non-integer indices".into());
                 }
             }
+            // a kernel's scalar arguments are f32: an integer size runs as a host step
+            OpKind::DimSize { .. } if t.dtype != DType::F32 => return not_yet(on()),
             OpKind::MatMul if t.dtype != DType::F32 => return not_yet(format!("matmul on {}", t.dtype)),
             OpKind::MatMul if t.shape.rank() < 2 => return Err(fail(name, "matmul needs rank >= 2".into())),
             _ => {}
@@ -469,7 +471,8 @@ impl<'m> Fusion<'m> {
             op = self.m.op(op.operands[0]);
         }
         match &op.kind {
-            OpKind::DimSize { axes } => {
+            // kernels take f32 scalar arguments; an integer size is a buffer
+            OpKind::DimSize { axes } if op.ty.as_ref().is_some_and(|t| t.dtype == DType::F32) => {
                 let xs = self.shape(op.operands[0]);
                 Some(axes.iter().map(|&a| xs.0[a].clone()).collect())
             }

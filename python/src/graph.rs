@@ -150,6 +150,30 @@ impl PyGraph {
         PyScope { guard: Mutex::new(Some(self.g.name_scope(name))) }
     }
 
+    /// A random op shaped like `like` (`tf.random_normal(tf.shape(x))`).
+    #[pyo3(signature = (dist, like, a, b, dt, seed=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn random_like(
+        &self,
+        py: Python<'_>,
+        dist: &str,
+        like: &PyTensor,
+        a: f64,
+        b: f64,
+        dt: &str,
+        seed: Option<u64>,
+    ) -> PyResult<PyTensor> {
+        use kiln::ir::RandomDist;
+        let d = dtype(dt)?;
+        let dist = match dist {
+            "uniform" => RandomDist::Uniform { min: a, max: b },
+            "normal" => RandomDist::Normal { mean: a, stddev: b },
+            "truncated_normal" => RandomDist::TruncatedNormal { mean: a, stddev: b },
+            _ => return Err(PyValueError::new_err(format!("no distribution {dist}"))),
+        };
+        build(py, || self.g.random_shaped_like(dist, &like.t, d, seed)).map(|t| PyTensor { t })
+    }
+
     /// A random op drawing at every run: `dist` is `uniform` (a, b = min, max),
     /// `normal` or `truncated_normal` (a, b = mean, stddev).
     #[pyo3(signature = (dist, shape, a, b, dt, seed=None))]

@@ -69,6 +69,7 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
         one_hot,
         argmax,
         cumsum,
+        shape,
         clip_by_value,
         global_norm,
         clip_by_global_norm,

@@ -176,6 +176,13 @@ pub fn argmax(py: Python<'_>, x: &PyTensor, axis: i64) -> PyResult<PyTensor> {
     build(py, || kiln::argmax(&x.t, axis)).map(|t| PyTensor { t })
 }
 
+/// TF `shape` (`dt`: int32 or int64).
+#[pyfunction]
+pub fn shape(py: Python<'_>, x: &PyTensor, dt: &str) -> PyResult<PyTensor> {
+    let d = crate::convert::dtype(dt)?;
+    build(py, || kiln::shape(&x.t, d)).map(|t| PyTensor { t })
+}
+
 /// TF `cumsum`.
 #[pyfunction]
 pub fn cumsum(py: Python<'_>, x: &PyTensor, axis: i64, exclusive: bool, reverse: bool) -> PyResult<PyTensor> {

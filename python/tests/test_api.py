@@ -311,3 +311,15 @@ def test_homework_ops_sampling_and_shapes():
     np.testing.assert_allclose(sess.run(tf.nn.elu(x - 3.0)), np.where(np.arange(6) - 3.0 > 0, np.arange(6) - 3.0, np.expm1(np.arange(6) - 3.0)).reshape(2, 3), rtol=1e-6)
     np.testing.assert_allclose(sess.run(tf.log1p(x)), np.log1p(np.arange(6).reshape(2, 3)), rtol=1e-6)
     np.testing.assert_allclose(sess.run(tf.nn.leaky_relu(x - 3.0, 0.1)), np.maximum(np.arange(6) - 3.0, 0.1 * (np.arange(6) - 3.0)).reshape(2, 3), rtol=1e-6)
+
+
+def test_shape_and_noise_for_a_batch_of_any_size():
+    x = tf.placeholder(tf.float32, [None, 2])
+    s = tf.shape(x)
+    noise = tf.random_normal(tf.shape(x), stddev=0.5)
+    sess = tf.Session()
+    for n in (1, 4, 33):
+        got_s, got_n, twice = sess.run([s, noise, s[0] * 2], {x: np.zeros((n, 2), np.float32)})
+        assert got_s.tolist() == [n, 2] and got_s.dtype == np.int32
+        assert got_n.shape == (n, 2) and np.all(np.isfinite(got_n))
+        assert twice == 2 * n

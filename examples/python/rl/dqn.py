@@ -1,5 +1,5 @@
-"""DQN on CartPole-v1 in TF1 style: an online and a target Q-network (copied every
-before every training burst with assign ops), a replay buffer, epsilon-greedy exploration,
+"""DQN on CartPole-v1 in TF1 style: an online and a target Q-network (the target
+tracking the online one by Polyak averaging, with assign ops), a replay buffer, epsilon-greedy exploration,
 the Huber loss and Adam; double-DQN targets. ``--backend kiln|tf`` picks the TF1 module.
 
     python examples/python/rl/dqn.py --seed 0
@@ -11,19 +11,19 @@ from common import Curve, Timer, load_tf, mlp, parser, report, seed_everything
 
 # hyperparameters that learn CartPole-v1 to a mean of 475 over 100 episodes
 HP = dict(
-    lr=2.3e-3,
+    lr=3e-4,
     gamma=0.99,
-    batch=64,
-    buffer=100_000,
+    batch=128,
+    buffer=10_000,
     learning_starts=1_000,
-    train_every=256,  # env steps between training bursts
-    grad_steps=128,  # minibatch updates per burst
-    target_every=256,  # env steps between target syncs (here: before each burst)
-    tau=1.0,  # below 1: Polyak averaging after every minibatch update instead of syncs
+    train_every=1,  # env steps between training bursts
+    grad_steps=1,  # minibatch updates per burst
+    target_every=500,  # env steps between hard target syncs (when tau is 1)
+    tau=0.005,  # below 1: Polyak averaging of the target after every minibatch update
     eps_start=1.0,
-    eps_end=0.04,
-    eps_steps=8_000,
-    hidden=256,
+    eps_end=0.01,
+    eps_steps=10_000,
+    hidden=128,
     threshold=475.0,
 )
 

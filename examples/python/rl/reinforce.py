@@ -63,8 +63,12 @@ def main():
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--env", default="CartPole-v1", choices=sorted(SETTINGS))
     p.add_argument("--graph-sampling", action="store_true", help="sample actions in the graph (tf.random)")
+    p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
     args = p.parse_args()
-    hp = SETTINGS[args.env]
+    hp = dict(SETTINGS[args.env])
+    for kv in args.hp:
+        k, v = kv.split("=")
+        hp[k] = type(hp[k])(float(v))
     tf = load_tf(args.backend)
     env = gym.make(args.env)
     discrete = isinstance(env.action_space, gym.spaces.Discrete)

@@ -152,7 +152,8 @@ class _OpInfo:
 class Tensor:
     """A value of a graph (TF ``Tensor``); arithmetic builds ops with NumPy broadcasting."""
 
-    __slots__ = ("_t", "_graph", "__weakref__")
+    # _like: for a tf.shape result, the tensor whose shape it is
+    __slots__ = ("_t", "_graph", "_like", "__weakref__")
 
     @property
     def name(self):

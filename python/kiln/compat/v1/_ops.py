@@ -508,8 +508,20 @@ def tile(input, multiples, name=None):  # noqa: A002
     return x
 
 
+def shape(input, name=None, out_type=None):  # noqa: A002
+    """``tf.shape``: the run-time shape as an int32 (or ``out_type``) vector. Given to
+    the random ops, it shapes them as the input, a batch of any size included."""
+    x = _t(input)
+    out = _wrap(x, _kiln.shape(x._t, _dtypes.as_dtype(out_type or _dtypes.int32).name))
+    out._like = x
+    return out
+
+
 def _random(dist, shape, a, b, dtype, seed):
     g = get_default_graph()
+    like = getattr(shape, "_like", None)
+    if like is not None:
+        return g._wrap(g._g.random_like(dist, like._t, float(a), float(b), _dtypes.as_dtype(dtype).name, seed))
     dims = [int(d) for d in (shape.as_list() if hasattr(shape, "as_list") else shape)]
     return g._wrap(g._g.random(dist, dims, float(a), float(b), _dtypes.as_dtype(dtype).name, seed))
 
