@@ -148,14 +148,21 @@ pub fn shape(x: &Tensor, dtype: DType) -> Result<Tensor> {
     let vs = values("Shape", &g, &[x], &loc)?;
     let t = data_ty("Shape", x, &loc)?;
     if !dtype.is_int() {
-        return Err(Error::DTypeNotAllowed { op: "Shape".into(), param: "out_type", dtype, allowed: "int32, int64", loc });
+        return Err(Error::DTypeNotAllowed {
+            op: "Shape".into(),
+            param: "out_type",
+            dtype,
+            allowed: "int32, int64",
+            loc,
+        });
     }
     let mut parts = Vec::new();
     for (a, d) in t.shape.0.iter().enumerate() {
         let v = match d.fixed() {
             Some(n) => g.constant_at(n as f64, Some(dtype), "Shape/dim", &loc)?,
             None => {
-                let v = g.add_op(OpKind::DimSize { axes: vec![a] }, &vs, Some(Type::scalar(dtype)), "Shape/dim", &loc)?;
+                let v =
+                    g.add_op(OpKind::DimSize { axes: vec![a] }, &vs, Some(Type::scalar(dtype)), "Shape/dim", &loc)?;
                 g.tensor(v)
             }
         };

@@ -39,7 +39,13 @@ impl Graph {
     /// A random op of `like`'s shape, its symbolic dims included (TF's
     /// `random_normal(tf.shape(x))`: noise for a batch of any size).
     #[track_caller]
-    pub fn random_shaped_like(&self, dist: RandomDist, like: &Tensor, dtype: DType, seed: Option<u64>) -> Result<Tensor> {
+    pub fn random_shaped_like(
+        &self,
+        dist: RandomDist,
+        like: &Tensor,
+        dtype: DType,
+        seed: Option<u64>,
+    ) -> Result<Tensor> {
         let loc = Loc::caller();
         values("random", self, &[like], &loc)?;
         let shape = like.ty().map(|t| t.shape).unwrap_or_default();
