@@ -105,11 +105,16 @@ def plot(results, out):
                 rows = list(csv.reader(f))[1:]
             xs = [int(x[1]) for x in rows]
             ys = [float(x[4]) for x in rows]
+            # one colour per seed: kiln solid, TF1 dashed, so each pair reads together
             style = "-" if r["backend"] == "kiln" else "--"
-            ax.plot(xs, ys, style, label="%s seed %s" % ("kiln" if r["backend"] == "kiln" else "TF1", r["seed"]))
+            colour = "C%d" % (int(r["seed"]) % 10)
+            label = "%s seed %s" % ("kiln" if r["backend"] == "kiln" else "TF1", r["seed"])
+            ax.plot(xs, ys, style, color=colour, label=label)
         ax.set_xlabel("environment steps")
         ax.set_ylabel("mean return, last 100 episodes")
-        ax.set_title(agent)
+        ax.axhline(float(r["threshold"]) if "threshold" in r else (475.0 if "cartpole" in agent else -200.0),
+                   color="grey", linewidth=0.8)
+        ax.set_title(agent + " (grey: solve threshold)")
         ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(os.path.join(out, agent + ".png"), dpi=110)
