@@ -49,12 +49,7 @@ impl Graph {
         let loc = Loc::caller();
         values("random", self, &[like], &loc)?;
         let shape = like.ty().map(|t| t.shape).unwrap_or_default();
-        let name = match dist {
-            RandomDist::Uniform { .. } => "random_uniform",
-            RandomDist::Normal { .. } => "random_normal",
-            RandomDist::TruncatedNormal { .. } => "truncated_normal",
-        };
-        self.random_at(dist, shape, dtype, seed, name, &loc)
+        self.random_at(dist, shape, dtype, seed, dist.mnemonic(), &loc)
     }
 
     /// TF `random_uniform(shape, minval, maxval, dtype, seed)`: uniform on `[min, max)`.

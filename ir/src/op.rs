@@ -210,6 +210,17 @@ pub enum OpKind {
     ScatterAdd,
 }
 
+impl RandomDist {
+    /// The random op's mnemonic, which is also TF's op name (`random_normal`).
+    pub fn mnemonic(&self) -> &'static str {
+        match self {
+            RandomDist::Uniform { .. } => "random_uniform",
+            RandomDist::Normal { .. } => "random_normal",
+            RandomDist::TruncatedNormal { .. } => "truncated_normal",
+        }
+    }
+}
+
 impl OpKind {
     /// The mnemonic printed in IR text.
     pub fn mnemonic(&self) -> &'static str {
@@ -219,11 +230,7 @@ impl OpKind {
             Constant(_) => "constant",
             Read(_) => "read",
             Assign(_) => "assign",
-            Random { dist, .. } => match dist {
-                RandomDist::Uniform { .. } => "random_uniform",
-                RandomDist::Normal { .. } => "random_normal",
-                RandomDist::TruncatedNormal { .. } => "truncated_normal",
-            },
+            Random { dist, .. } => dist.mnemonic(),
             Unary(u) => u.mnemonic(),
             Binary(b) => b.mnemonic(),
             Compare(c) => c.mnemonic(),

@@ -43,6 +43,18 @@ pub fn ok(t: Tensor) -> PyResult<PyTensor> {
     }
 }
 
+/// A distribution by its Python name (`uniform`: a, b = min, max; `normal` and
+/// `truncated_normal`: a, b = mean, stddev).
+fn random_dist(name: &str, a: f64, b: f64) -> PyResult<kiln::ir::RandomDist> {
+    use kiln::ir::RandomDist::*;
+    Ok(match name {
+        "uniform" => Uniform { min: a, max: b },
+        "normal" => Normal { mean: a, stddev: b },
+        "truncated_normal" => TruncatedNormal { mean: a, stddev: b },
+        _ => return Err(PyValueError::new_err(format!("no distribution {name}"))),
+    })
+}
+
 fn initializer(kind: &str, args: &[f64], data: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Initializer>> {
     let arg = |i: usize, d: f64| args.get(i).copied().unwrap_or(d);
     Ok(Some(match kind {
@@ -163,14 +175,7 @@ impl PyGraph {
         dt: &str,
         seed: Option<u64>,
     ) -> PyResult<PyTensor> {
-        use kiln::ir::RandomDist;
-        let d = dtype(dt)?;
-        let dist = match dist {
-            "uniform" => RandomDist::Uniform { min: a, max: b },
-            "normal" => RandomDist::Normal { mean: a, stddev: b },
-            "truncated_normal" => RandomDist::TruncatedNormal { mean: a, stddev: b },
-            _ => return Err(PyValueError::new_err(format!("no distribution {dist}"))),
-        };
+        let (dist, d) = (random_dist(dist, a, b)?, dtype(dt)?);
         build(py, || self.g.random_shaped_like(dist, &like.t, d, seed)).map(|t| PyTensor { t })
     }
 
@@ -188,12 +193,12 @@ impl PyGraph {
         dt: &str,
         seed: Option<u64>,
     ) -> PyResult<PyTensor> {
+        use kiln::ir::RandomDist::*;
         let d = dtype(dt)?;
-        let t = match dist {
-            "uniform" => build(py, || self.g.random_uniform(&shape, a, b, d, seed)),
-            "normal" => build(py, || self.g.random_normal(&shape, a, b, d, seed)),
-            "truncated_normal" => build(py, || self.g.truncated_normal(&shape, a, b, d, seed)),
-            _ => return Err(PyValueError::new_err(format!("no distribution {dist}"))),
+        let t = match random_dist(dist, a, b)? {
+            Uniform { min, max } => build(py, || self.g.random_uniform(&shape, min, max, d, seed)),
+            Normal { mean, stddev } => build(py, || self.g.random_normal(&shape, mean, stddev, d, seed)),
+            TruncatedNormal { mean, stddev } => build(py, || self.g.truncated_normal(&shape, mean, stddev, d, seed)),
         }?;
         Ok(PyTensor { t })
     }
