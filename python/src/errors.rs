@@ -31,6 +31,12 @@ pub fn _set_package_dir(dir: String) {
     let _ = PACKAGE_DIR.set(dir);
 }
 
+/// The user's `file:line`, as build errors give it, for errors raised in Python.
+#[pyfunction]
+pub fn _user_location(py: Python<'_>) -> String {
+    user_loc(py).to_string()
+}
+
 /// The innermost Python frame outside the kiln package: the user's line.
 pub fn user_loc(py: Python<'_>) -> Loc {
     let find = || -> PyResult<Option<Loc>> {

@@ -45,6 +45,7 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("REDUCE_FUNCTIONS", names(kiln::ir::REDUCE_OPS.iter().map(|r| r.tf_function()).collect()))?;
     m.add_function(wrap_pyfunction!(errors::_set_package_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::_user_location, m)?)?;
     m.add_function(wrap_pyfunction!(session::latest_checkpoint, m)?)?;
     macro_rules! fns {
         ($($f:ident),*) => {$( m.add_function(wrap_pyfunction!(ops::$f, m)?)?; )*};

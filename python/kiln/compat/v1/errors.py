@@ -1,10 +1,5 @@
 """TF's error classes (``tf.errors``): what a failed run raises."""
-import os as _os
-import sys as _sys
-
 from ... import _kiln
-
-_PACKAGE = _os.path.dirname(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))))
 
 OpError = _kiln.OpError
 InvalidArgumentError = _kiln.InvalidArgumentError
@@ -25,9 +20,5 @@ __all__ = [
 
 def _at_user(cls, op, message):
     """``cls`` with ``file:line: op: message``, at the innermost frame outside kiln (the
-    user's call), as the errors raised from Rust read."""
-    f = _sys._getframe(1)
-    while f is not None and f.f_code.co_filename.startswith(_PACKAGE):
-        f = f.f_back
-    where = "%s:%d: " % (f.f_code.co_filename, f.f_lineno) if f is not None else ""
-    return cls("%s%s: %s" % (where, op, message))
+    user's call), found as the errors raised from Rust find it."""
+    return cls("%s: %s: %s" % (_kiln._user_location(), op, message))
