@@ -11,18 +11,27 @@ import numpy as np
 from common import Curve, Timer, load_tf, mlp, parser, report, sample_categorical, seed_everything
 
 SETTINGS = {
-    # batch (env steps per update), discount, policy and baseline learning rates, solve threshold
-    "CartPole-v1": dict(batch=2000, gamma=0.99, lr=0.01, vf_lr=0.01, threshold=475.0, hidden=32),
-    "Pendulum-v1": dict(batch=5000, gamma=0.95, lr=0.005, vf_lr=0.01, threshold=-200.0, hidden=64),
+    # batch: env steps per update; gamma: discount; lam: GAE's lambda (1 is the plain
+    # reward-to-go minus the baseline); lr, vf_lr: Adam's rates for the policy and the
+    # baseline; vf_steps: baseline steps per batch; hidden: width of the 2-layer nets
+    "CartPole-v1": dict(batch=2000, gamma=0.99, lam=1.0, lr=0.01, vf_lr=0.01, vf_steps=1, threshold=475.0, hidden=32),
+    "Pendulum-v1": dict(batch=2000, gamma=0.95, lam=0.95, lr=0.002, vf_lr=0.003, vf_steps=5, threshold=-200.0, hidden=64),
 }
 
 
-def reward_to_go(rewards, gamma):
+def advantages(rewards, values, last_value, gamma, lam):
+    """GAE(lambda) advantages of one episode: lam = 1 is the reward-to-go minus the
+    baseline, below 1 it trades the return's variance for the baseline's bias.
+    ``last_value`` is the baseline at the state after the last step (0 when the
+    episode terminated, the baseline's value when the time limit cut it)."""
     out = np.zeros(len(rewards), np.float32)
     acc = 0.0
+    nxt = last_value
     for t in range(len(rewards) - 1, -1, -1):
-        acc = rewards[t] + gamma * acc
+        delta = rewards[t] + gamma * nxt - values[t]
+        acc = delta + gamma * lam * acc
         out[t] = acc
+        nxt = values[t]
     return out
 
 
@@ -52,11 +61,9 @@ def build(tf, env, hp, rng):
     value = tf.squeeze(mlp(tf, ob, [h, h, 1], tf.tanh, "baseline", rng), axis=1)
     pi_loss = -tf.reduce_mean(logp * adv)
     vf_loss = tf.reduce_mean(tf.square(value - target))
-    train = tf.group(
-        tf.train.AdamOptimizer(hp["lr"]).minimize(pi_loss),
-        tf.train.AdamOptimizer(hp["vf_lr"]).minimize(vf_loss),
-    )
-    return ob, ac, adv, target, sample, dist, value, train
+    train_pi = tf.train.AdamOptimizer(hp["lr"]).minimize(pi_loss)
+    train_vf = tf.train.AdamOptimizer(hp["vf_lr"]).minimize(vf_loss)
+    return ob, ac, adv, target, sample, dist, value, train_pi, train_vf
 
 
 def main():
@@ -73,14 +80,17 @@ def main():
     env = gym.make(args.env)
     discrete = isinstance(env.action_space, gym.spaces.Discrete)
     obs, rng = seed_everything(tf, env, args.seed)
-    ob_ph, ac_ph, adv_ph, target_ph, sample, dist, value, train = build(tf, env, hp, rng)
+    ob_ph, ac_ph, adv_ph, target_ph, sample, dist, value, train_pi, train_vf = build(tf, env, hp, rng)
     sess = tf.Session()
     sess.run(tf.global_variables_initializer())
     low, high = (env.action_space.low, env.action_space.high) if hasattr(env.action_space, "low") else (None, None)
     curve, act_t, upd_t = Curve(hp["threshold"]), Timer(), Timer()
     steps = 0
+    # the baseline fits returns normalized by the batch's mean and deviation; these
+    # are the last fit's, to read its predictions in the rewards' units
+    mu, sd = 0.0, 1.0
     while steps < args.max_steps and curve.solved_at is None:
-        obs_b, acs_b, rtg_b = [], [], []
+        obs_b, acs_b, episodes = [], [], []
         while len(obs_b) < hp["batch"]:
             rewards, done = [], False
             while not done:
@@ -100,21 +110,29 @@ def main():
                 rewards.append(r)
                 steps += 1
                 done = term or trunc
-            # a truncated episode's tail is cut short: bootstrapping it would need the
-            # critic, which the homework's REINFORCE does without
-            rtg_b.append(reward_to_go(rewards, hp["gamma"]))
+            # a time limit cuts the episode short, not the task: its tail bootstraps
+            # from the baseline at the state it stopped in
+            episodes.append((rewards, obs, term))
             curve.add(sum(rewards), steps)
             obs, _ = env.reset()
+        n = len(obs_b)
+        last = np.asarray([e[1] for e in episodes], np.float32)
+        v = sess.run(value, feed_dict={ob_ph: np.concatenate([np.asarray(obs_b, np.float32), last])})
+        v = v * sd + mu
+        adv, i = [], 0
+        for k, (rewards, _, term) in enumerate(episodes):
+            tail = 0.0 if term else v[n + k]
+            adv.append(advantages(rewards, v[i : i + len(rewards)], tail, hp["gamma"], hp["lam"]))
+            i += len(rewards)
+        adv = np.concatenate(adv)
+        ret = adv + v[:n]
+        mu, sd = float(ret.mean()), float(ret.std() + 1e-8)
         obs_b = np.asarray(obs_b, np.float32)
-        rtg = np.concatenate(rtg_b)
-        # the baseline fits normalized returns; its prediction is rescaled to them
-        mu, sd = rtg.mean(), rtg.std() + 1e-8
-        v = sess.run(value, feed_dict={ob_ph: obs_b})
-        adv = rtg - (v * sd + mu)
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        feed = {ob_ph: obs_b, ac_ph: np.asarray(acs_b), adv_ph: adv, target_ph: (rtg - mu) / sd}
+        feed = {ob_ph: obs_b, ac_ph: np.asarray(acs_b), adv_ph: (adv - adv.mean()) / (adv.std() + 1e-8)}
         with upd_t:
-            sess.run(train, feed_dict=feed)
+            sess.run(train_pi, feed_dict=feed)
+            for _ in range(hp["vf_steps"]):
+                sess.run(train_vf, feed_dict={ob_ph: obs_b, target_ph: (ret - mu) / sd})
     curve.write(args.csv)
     report("reinforce-" + args.env, args, curve, act_t, upd_t)
 
