@@ -84,23 +84,34 @@ def parser(description, **defaults):
 
 
 class Timer:
-    """Accumulated wall time and count of one kind of call."""
+    """Accumulated wall time and count of one kind of call. The first call is kept
+    apart: it is where kiln compiles and TF1 builds its executor, a one-off cost that
+    would otherwise be averaged into a short run's per-call time."""
 
     def __init__(self):
         self.total = 0.0
         self.count = 0
+        self.first = None
 
     def __enter__(self):
         self._t = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
-        self.total += time.perf_counter() - self._t
-        self.count += 1
+        dt = time.perf_counter() - self._t
+        if self.first is None:
+            self.first = dt
+        else:
+            self.total += dt
+            self.count += 1
         return False
 
     def mean_us(self):
+        """Mean of the calls after the first, in microseconds."""
         return 1e6 * self.total / max(self.count, 1)
+
+    def first_us(self):
+        return 1e6 * (self.first or 0.0)
 
 
 class Curve:
@@ -139,7 +150,7 @@ def report(name, args, curve, act, update):
     solved = curve.solved_at
     print(
         "RESULT agent=%s backend=%s seed=%d solved=%s steps_to_solve=%s wall_to_solve=%s "
-        "episodes=%d final_mean=%.1f act_us=%.1f update_us=%.1f wall=%.1f"
+        "episodes=%d final_mean=%.1f act_us=%.1f update_us=%.1f first_act_us=%.0f first_update_us=%.0f wall=%.1f"
         % (
             name,
             args.backend,
@@ -151,6 +162,8 @@ def report(name, args, curve, act, update):
             curve.mean(),
             act.mean_us(),
             update.mean_us(),
+            act.first_us(),
+            update.first_us(),
             time.perf_counter() - curve.start,
         ),
         flush=True,

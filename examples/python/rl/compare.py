@@ -13,13 +13,15 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# the longest first, so that runs spread over several cores finish together
 AGENTS = {
-    "reinforce-cartpole": ["reinforce.py", "--env", "CartPole-v1"],
     "reinforce-pendulum": ["reinforce.py", "--env", "Pendulum-v1"],
-    "actor-critic-cartpole": ["actor_critic.py"],
     "dqn-cartpole": ["dqn.py"],
+    "actor-critic-cartpole": ["actor_critic.py"],
+    "reinforce-cartpole": ["reinforce.py", "--env", "CartPole-v1"],
 }
 
 
@@ -48,6 +50,31 @@ def run(agent, backend, seed, out, max_steps, core):
     r.update(agent=agent, csv=path)
     print(line, flush=True)
     return r
+
+
+def run_all(jobs, out, max_steps, cores):
+    """Runs ``jobs`` (agent, backend, seed) with one at a time pinned to each of
+    ``cores``; results come back in the jobs' order."""
+    results = [None] * len(jobs)
+    lock = threading.Lock()
+    pending = list(enumerate(jobs))
+
+    def worker(core):
+        while True:
+            with lock:
+                if not pending:
+                    return
+                i, (agent, backend, seed) = pending.pop(0)
+            results[i] = run(agent, backend, seed, out, max_steps, core)
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in cores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if any(r is None for r in results):
+        raise SystemExit("a run failed; see the error above")
+    return results
 
 
 def median(xs):
@@ -123,20 +150,18 @@ def plot(results, out):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--agents", nargs="+", default=sorted(AGENTS), choices=sorted(AGENTS))
+    p.add_argument("--agents", nargs="+", default=list(AGENTS), choices=list(AGENTS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--backends", nargs="+", default=None, help="default: kiln, and tf when installed")
     p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--core", type=int, default=0, help="the core every run is pinned to (taskset)")
+    p.add_argument("--cores", nargs="+", type=int, default=[0],
+                   help="cores to run on, one run pinned to each at a time (taskset)")
     p.add_argument("--out", default="rl-results")
     args = p.parse_args()
     backends = args.backends or (["kiln", "tf"] if have_tf() else ["kiln"])
     os.makedirs(args.out, exist_ok=True)
-    results = []
-    for agent in args.agents:
-        for seed in args.seeds:
-            for backend in backends:
-                results.append(run(agent, backend, seed, args.out, args.max_steps, args.core))
+    jobs = [(a, b, s) for a in args.agents for s in args.seeds for b in backends]
+    results = run_all(jobs, args.out, args.max_steps, args.cores)
     with open(os.path.join(args.out, "results.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=sorted(results[0]))
         w.writeheader()

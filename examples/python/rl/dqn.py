@@ -13,7 +13,7 @@ from common import Curve, Timer, load_tf, mlp, parser, report, seed_everything
 HP = dict(
     lr=3e-4,
     gamma=0.99,
-    batch=128,
+    batch=64,
     buffer=10_000,
     learning_starts=1_000,
     train_every=1,  # env steps between training bursts
@@ -23,13 +23,13 @@ HP = dict(
     eps_start=1.0,
     eps_end=0.01,
     eps_steps=10_000,
-    hidden=128,
+    hidden=64,
     threshold=475.0,
 )
 
 
 def main():
-    p = parser(__doc__.splitlines()[0], max_steps=300_000)
+    p = parser(__doc__.splitlines()[0], max_steps=500_000)
     p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="override a hyperparameter")
     args = p.parse_args()
     for kv in args.hp:

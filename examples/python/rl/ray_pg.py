@@ -37,8 +37,7 @@ class Policy:
         with self.graph.as_default():
             self.obs, self.rng = seed_everything(tf, self.env, seed)
             # every process draws the same initial weights (the learner's are loaded anyway)
-            graph = build(tf, self.env, self.hp, np.random.RandomState(0))
-            self.ob, self.ac, self.adv, self.target, _, self.dist, self.value, self.train = graph
+            self.g = build(tf, self.env, self.hp, np.random.RandomState(0))
             self.vars = tf.trainable_variables()
             self.feeds = [tf.placeholder(v.dtype, v.get_shape()) for v in self.vars]
             self.load = tf.group(*[v.assign(p) for v, p in zip(self.vars, self.feeds)])
@@ -60,9 +59,9 @@ class RolloutWorker:
         import sys
 
         sys.path.insert(0, HERE)
-        from common import sample_categorical
+        from common import Timer
 
-        self.sample = sample_categorical
+        self.timer = Timer()
         self.p = Policy(backend, env_id, seed)
         self.version = -1
 
@@ -75,24 +74,15 @@ class RolloutWorker:
         return self.version, self.p.weights()
 
     def rollout(self, min_steps):
-        from reinforce import reward_to_go
+        """Whole episodes, at least ``min_steps`` steps: ``reinforce.collect``'s batch
+        and the episodes' returns."""
+        from reinforce import collect
 
-        p = self.p
-        obs_b, acs_b, rtg_b, rets = [], [], [], []
-        while len(obs_b) < min_steps:
-            rewards, done = [], False
-            while not done:
-                logits = p.sess.run(p.dist, feed_dict={p.ob: p.obs[None].astype(np.float32)})[0]
-                a = self.sample(p.rng, logits)
-                obs_b.append(p.obs)
-                acs_b.append(a)
-                p.obs, r, term, trunc, _ = p.env.step(a)
-                rewards.append(r)
-                done = term or trunc
-            rtg_b.append(reward_to_go(rewards, p.hp["gamma"]))
-            rets.append(sum(rewards))
-            p.obs, _ = p.env.reset()
-        return np.asarray(obs_b, np.float32), np.asarray(acs_b, np.int32), np.concatenate(rtg_b), rets
+        p, rets = self.p, []
+        obs, acs, episodes, p.obs = collect(
+            p.sess, p.g, p.env, p.obs, p.rng, min_steps, self.timer, lambda ret, n: rets.append(ret)
+        )
+        return obs, acs, episodes, rets
 
 
 def train(workers=2, iterations=40, backend="kiln", env_id="CartPole-v1", seed=0, log=print):
@@ -102,6 +92,8 @@ def train(workers=2, iterations=40, backend="kiln", env_id="CartPole-v1", seed=0
     import sys
 
     sys.path.insert(0, HERE)
+    from reinforce import update
+
     learner = Policy(backend, env_id, seed)
     actors = [RolloutWorker.remote(backend, env_id, seed + 1000 * (i + 1)) for i in range(workers)]
     per_worker = learner.hp["batch"] // workers
@@ -116,16 +108,10 @@ def train(workers=2, iterations=40, backend="kiln", env_id="CartPole-v1", seed=0
         batches = ray.get([a.rollout.remote(per_worker) for a in actors])
         obs = np.concatenate([b[0] for b in batches])
         acs = np.concatenate([b[1] for b in batches])
-        rtg = np.concatenate([b[2] for b in batches])
         for b in batches:
             returns.extend(b[3])
         steps += len(obs)
-        mu, sd = rtg.mean(), rtg.std() + 1e-8
-        v = learner.sess.run(learner.value, feed_dict={learner.ob: obs})
-        adv = rtg - (v * sd + mu)
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        feed = {learner.ob: obs, learner.ac: acs, learner.adv: adv, learner.target: (rtg - mu) / sd}
-        learner.sess.run(learner.train, feed_dict=feed)
+        update(learner.sess, learner.g, obs, acs, [e for b in batches for e in b[2]])
         mean = float(np.mean(returns[-100:]))
         log("iteration %3d  steps %7d  mean return (last 100) %6.1f" % (it, steps, mean))
     rate = steps / (time.perf_counter() - t0)

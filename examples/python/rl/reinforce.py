@@ -5,6 +5,8 @@ Pendulum-v1. ``--backend kiln`` runs it on kiln, ``--backend tf`` on TensorFlow'
 
     python examples/python/rl/reinforce.py --env CartPole-v1 --seed 0
 """
+import types
+
 import gymnasium as gym
 import numpy as np
 
@@ -63,11 +65,76 @@ def build(tf, env, hp, rng):
     vf_loss = tf.reduce_mean(tf.square(value - target))
     train_pi = tf.train.AdamOptimizer(hp["lr"]).minimize(pi_loss)
     train_vf = tf.train.AdamOptimizer(hp["vf_lr"]).minimize(vf_loss)
-    return ob, ac, adv, target, sample, dist, value, train_pi, train_vf
+    discrete = isinstance(env.action_space, gym.spaces.Discrete)
+    return types.SimpleNamespace(
+        ob=ob, ac=ac, adv=adv, target=target, sample=sample, dist=dist, value=value, train_pi=train_pi,
+        train_vf=train_vf, discrete=discrete, hp=hp,
+        # the baseline fits returns normalized by its batch's mean and deviation:
+        # these are the last fit's, to read its predictions in the rewards' units
+        norm=(0.0, 1.0),
+    )
+
+
+def act(sess, g, obs, rng, graph_sampling=False):
+    """One action for ``obs``: sampled in the graph, or drawn in NumPy from the fetched
+    distribution (the default, so both backends draw the same numbers)."""
+    feed = {g.ob: obs[None].astype(np.float32)}
+    if graph_sampling:
+        return sess.run(g.sample, feed_dict=feed)[0]
+    if g.discrete:
+        return sample_categorical(rng, sess.run(g.dist, feed_dict=feed)[0])
+    m, ls = sess.run(g.dist, feed_dict=feed)
+    return m[0] + np.exp(ls) * rng.standard_normal(ls.shape)
+
+
+def collect(sess, g, env, obs, rng, min_steps, act_timer, on_episode, graph_sampling=False):
+    """Whole episodes until at least ``min_steps`` steps. Returns the observations, the
+    actions, each episode's (rewards, last observation, terminated) and the first
+    observation of the next episode; ``on_episode(return, length)`` sees each one end."""
+    space = env.action_space
+    low, high = (space.low, space.high) if hasattr(space, "low") else (None, None)
+    obs_b, acs_b, episodes = [], [], []
+    while len(obs_b) < min_steps:
+        rewards, done = [], False
+        while not done:
+            obs_b.append(obs)
+            with act_timer:
+                a = act(sess, g, obs, rng, graph_sampling)
+            acs_b.append(a)
+            obs, r, term, trunc, _ = env.step(np.clip(a, low, high) if low is not None else int(a))
+            rewards.append(r)
+            done = term or trunc
+        # a time limit cuts the episode short, not the task: its tail bootstraps from
+        # the baseline at the state it stopped in
+        episodes.append((rewards, obs, term))
+        on_episode(sum(rewards), len(rewards))
+        obs, _ = env.reset()
+    return np.asarray(obs_b, np.float32), np.asarray(acs_b), episodes, obs
+
+
+def update(sess, g, obs_b, acs_b, episodes):
+    """One policy step on the batch's normalized GAE advantages, then ``vf_steps``
+    baseline steps towards its lambda-returns."""
+    hp, n = g.hp, len(obs_b)
+    last = np.asarray([e[1] for e in episodes], np.float32)
+    mu, sd = g.norm
+    v = sess.run(g.value, feed_dict={g.ob: np.concatenate([obs_b, last])}) * sd + mu
+    adv, i = [], 0
+    for k, (rewards, _, term) in enumerate(episodes):
+        tail = 0.0 if term else v[n + k]
+        adv.append(advantages(rewards, v[i : i + len(rewards)], tail, hp["gamma"], hp["lam"]))
+        i += len(rewards)
+    adv = np.concatenate(adv)
+    ret = adv + v[:n]
+    g.norm = mu, sd = float(ret.mean()), float(ret.std() + 1e-8)
+    feed = {g.ob: obs_b, g.ac: acs_b, g.adv: (adv - adv.mean()) / (adv.std() + 1e-8)}
+    sess.run(g.train_pi, feed_dict=feed)
+    for _ in range(hp["vf_steps"]):
+        sess.run(g.train_vf, feed_dict={g.ob: obs_b, g.target: (ret - mu) / sd})
 
 
 def main():
-    p = parser(__doc__.splitlines()[0])
+    p = parser(__doc__.splitlines()[0], max_steps=3_000_000)
     p.add_argument("--env", default="CartPole-v1", choices=sorted(SETTINGS))
     p.add_argument("--graph-sampling", action="store_true", help="sample actions in the graph (tf.random)")
     p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
@@ -78,61 +145,22 @@ def main():
         hp[k] = type(hp[k])(float(v))
     tf = load_tf(args.backend)
     env = gym.make(args.env)
-    discrete = isinstance(env.action_space, gym.spaces.Discrete)
     obs, rng = seed_everything(tf, env, args.seed)
-    ob_ph, ac_ph, adv_ph, target_ph, sample, dist, value, train_pi, train_vf = build(tf, env, hp, rng)
+    g = build(tf, env, hp, rng)
     sess = tf.Session()
     sess.run(tf.global_variables_initializer())
-    low, high = (env.action_space.low, env.action_space.high) if hasattr(env.action_space, "low") else (None, None)
     curve, act_t, upd_t = Curve(hp["threshold"]), Timer(), Timer()
     steps = 0
-    # the baseline fits returns normalized by the batch's mean and deviation; these
-    # are the last fit's, to read its predictions in the rewards' units
-    mu, sd = 0.0, 1.0
+
+    def on_episode(ret, length):
+        nonlocal steps
+        steps += length
+        curve.add(ret, steps)
+
     while steps < args.max_steps and curve.solved_at is None:
-        obs_b, acs_b, episodes = [], [], []
-        while len(obs_b) < hp["batch"]:
-            rewards, done = [], False
-            while not done:
-                obs_b.append(obs)
-                with act_t:
-                    feed = {ob_ph: obs[None].astype(np.float32)}
-                    if args.graph_sampling:
-                        a = sess.run(sample, feed_dict=feed)[0]
-                    elif discrete:
-                        a = sample_categorical(rng, sess.run(dist, feed_dict=feed)[0])
-                    else:
-                        m, ls = sess.run(dist, feed_dict=feed)
-                        a = m[0] + np.exp(ls) * rng.standard_normal(ls.shape)
-                acs_b.append(a)
-                step_a = np.clip(a, low, high) if low is not None else int(a)
-                obs, r, term, trunc, _ = env.step(step_a)
-                rewards.append(r)
-                steps += 1
-                done = term or trunc
-            # a time limit cuts the episode short, not the task: its tail bootstraps
-            # from the baseline at the state it stopped in
-            episodes.append((rewards, obs, term))
-            curve.add(sum(rewards), steps)
-            obs, _ = env.reset()
-        n = len(obs_b)
-        last = np.asarray([e[1] for e in episodes], np.float32)
-        v = sess.run(value, feed_dict={ob_ph: np.concatenate([np.asarray(obs_b, np.float32), last])})
-        v = v * sd + mu
-        adv, i = [], 0
-        for k, (rewards, _, term) in enumerate(episodes):
-            tail = 0.0 if term else v[n + k]
-            adv.append(advantages(rewards, v[i : i + len(rewards)], tail, hp["gamma"], hp["lam"]))
-            i += len(rewards)
-        adv = np.concatenate(adv)
-        ret = adv + v[:n]
-        mu, sd = float(ret.mean()), float(ret.std() + 1e-8)
-        obs_b = np.asarray(obs_b, np.float32)
-        feed = {ob_ph: obs_b, ac_ph: np.asarray(acs_b), adv_ph: (adv - adv.mean()) / (adv.std() + 1e-8)}
+        obs_b, acs_b, episodes, obs = collect(sess, g, env, obs, rng, hp["batch"], act_t, on_episode, args.graph_sampling)
         with upd_t:
-            sess.run(train_pi, feed_dict=feed)
-            for _ in range(hp["vf_steps"]):
-                sess.run(train_vf, feed_dict={ob_ph: obs_b, target_ph: (ret - mu) / sd})
+            update(sess, g, obs_b, acs_b, episodes)
     curve.write(args.csv)
     report("reinforce-" + args.env, args, curve, act_t, upd_t)
 

@@ -6,7 +6,7 @@ in TF1; graphs are compiled into native kernels the first time a fetch set runs.
 """
 import types as _types
 
-from . import contrib, errors, initializers, losses, nn, train
+from . import contrib, errors, initializers, layers, losses, nn, train
 from ._dtypes import DType, as_dtype, bool, double, float32, float64, int32, int64  # noqa: A004
 from ._graph import (
     AUTO_REUSE,

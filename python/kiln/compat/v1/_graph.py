@@ -24,6 +24,8 @@ class Graph:
         self._tensors = {}
         self._var_scopes = []  # (name, reuse) of the open variable scopes
         self._collections = {}
+        # unnamed layers' counts, per variable-scope prefix (``tf.layers``)
+        self._layer_counts = {}
         self.seed = None
 
     def _wrap(self, t, cls=None):
@@ -63,6 +65,10 @@ class Graph:
             items = [x for x in items if getattr(x, "name", "").startswith(scope)]
         return items
 
+    def _var_scope_prefix(self):
+        """The open variable scopes as a name prefix: ``"outer/inner/"``."""
+        return "".join(n + "/" for n, _ in self._var_scopes)
+
     def add_to_collection(self, key, value):
         self._collections.setdefault(key, []).append(value)
 
@@ -84,6 +90,7 @@ class GraphKeys:
     TRAINABLE_VARIABLES = "trainable_variables"
     UPDATE_OPS = "update_ops"
     LOSSES = "losses"
+    REGULARIZATION_LOSSES = "regularization_losses"
 
 
 _local = threading.local()
@@ -435,6 +442,11 @@ class variable_scope:
         self._graph = g
         self._scope = g._g.variable_scope(self._name, reuse is True)
         g._var_scopes.append((self._name, reuse))
+        # as in TF1, entering a scope restarts the count of unnamed layers inside it,
+        # so that the same calls under reuse=True name (and share) the same variables
+        prefix = g._var_scope_prefix()
+        for k in [k for k in g._layer_counts if k.startswith(prefix)]:
+            del g._layer_counts[k]
         return _VarScope(self._name, reuse)
 
     def __exit__(self, *exc):

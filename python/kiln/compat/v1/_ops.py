@@ -6,7 +6,7 @@ import numpy as np
 from ... import _kiln
 from . import _dtypes
 from . import errors as _errors
-from ._graph import Tensor, _binary, convert_to_tensor, get_default_graph
+from ._graph import GraphKeys, Tensor, _binary, convert_to_tensor, get_default_graph
 
 
 def _t(x, dtype=None):
@@ -98,13 +98,21 @@ def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=Non
     if dtype is None:
         dtype = _dtypes.float32
     if g._var_scopes and g._var_scopes[-1][1] == AUTO_REUSE:
-        full = "".join(n + "/" for n, _ in g._var_scopes) + name
+        full = g._var_scope_prefix() + name
         for v in g.get_collection("variables"):
             if v.op.name == full:
                 return v
     shape = [int(d) for d in (shape.as_list() if hasattr(shape, "as_list") else shape)]
+    full = g._var_scope_prefix() + name
+    existed = regularizer is not None and any(v.op.name == full for v in g.get_collection("variables"))
     t = g._g.get_variable(name, shape, _dtypes.as_dtype(dtype).name, init[0], init[1], init[2], trainable)
-    return g._wrap(t)
+    v = g._wrap(t)
+    if regularizer is not None and not existed:
+        # TF1 keeps the penalty in a collection; tf.losses.get_regularization_loss sums it
+        penalty = regularizer(v)
+        if penalty is not None:
+            g.add_to_collection(GraphKeys.REGULARIZATION_LOSSES, penalty)
+    return v
 
 
 def global_variables(scope=None):
@@ -547,6 +555,29 @@ def multinomial(logits, num_samples, seed=None, name=None, output_dtype=_dtypes.
     x = _t(logits)
     out = _wrap(x, _kiln.categorical(x._t, int(num_samples), seed))
     return out if _dtypes.as_dtype(output_dtype) == _dtypes.int64 else cast(out, output_dtype)
+
+
+def add_n(inputs, name=None):
+    """The elementwise sum of a list of tensors of one shape and dtype."""
+    xs = [_t(x) for x in inputs]
+    if not xs:
+        raise _errors._at_user(ValueError, "add_n", "inputs must be a non-empty list of tensors")
+    if any(x.dtype != xs[0].dtype for x in xs):
+        raise _errors._at_user(
+            TypeError,
+            "add_n",
+            "Tensors in list passed to 'inputs' of 'AddN' Op have types [%s] that don't all match."
+            % ", ".join(x.dtype.name for x in xs),
+        )
+    for x in xs[1:]:
+        if not x.get_shape().is_compatible_with(xs[0].get_shape()):
+            raise _errors._at_user(
+                ValueError, "add_n", "Shapes must be equal: %s and %s" % (xs[0].get_shape(), x.get_shape())
+            )
+    out = xs[0]
+    for x in xs[1:]:
+        out = out + x
+    return out
 
 
 def set_random_seed(seed):

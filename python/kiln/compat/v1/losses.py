@@ -42,3 +42,16 @@ def huber_loss(labels, predictions, weights=1.0, delta=1.0, scope=None, **kwargs
     quadratic = _ops.minimum(abs_error, _ops._t(float(delta), dtype=abs_error.dtype))
     linear = abs_error - quadratic
     return _reduce(0.5 * quadratic * quadratic + float(delta) * linear, weights)
+
+
+def get_regularization_losses(scope=None):
+    """The penalties ``get_variable``'s regularizers added (``tf.layers``' included)."""
+    from ._graph import GraphKeys, get_default_graph
+
+    return get_default_graph().get_collection(GraphKeys.REGULARIZATION_LOSSES, scope)
+
+
+def get_regularization_loss(scope=None, name="total_regularization_loss"):
+    """Their sum, or 0.0 when there are none."""
+    losses = get_regularization_losses(scope)
+    return _ops.add_n(losses) if losses else _ops.constant(0.0)

@@ -76,6 +76,21 @@ def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
     return where_v2(pos, x, zeros) - x * z + log1p(exp(where_v2(pos, -x, x)))
 
 
+def bias_add(value, bias, data_format=None, name=None):
+    """``value + bias`` over the last axis, with TF's check that ``bias`` is a vector
+    of that axis' size."""
+    x, b = _t(value), _t(bias)
+    xs, bs = x.get_shape().as_list(), b.get_shape().as_list()
+    if len(bs) != 1 or not xs or (xs[-1] is not None and bs[0] is not None and xs[-1] != bs[0]):
+        raise _at_user(
+            ValueError,
+            "bias_add",
+            "Dimensions must be equal, but are %s and %s for 'BiasAdd' with input shapes: %s, %s."
+            % (xs[-1] if xs else "?", bs[0] if bs else "?", x.get_shape(), b.get_shape()),
+        )
+    return x + b
+
+
 def l2_loss(t, name=None):
     """``sum(t ** 2) / 2``."""
     return reduce_sum(square(t)) * 0.5
