@@ -83,10 +83,10 @@ def median(xs):
 
 def summarize(results, out):
     head = ["agent", "backend", "solved", "wall to solve (s)", "env steps to solve", "per action (µs)",
-            "per update (µs)", "wall to solve, TF1 / kiln"]
+            "per update (µs)", "wall per env step (µs)", "wall to solve, TF1 / kiln", "per env step, TF1 / kiln"]
     table = []
     for agent in sorted({r["agent"] for r in results}):
-        walls = {}
+        walls, per_step = {}, {}
         for backend in ("kiln", "tf"):
             rs = [r for r in results if r["agent"] == agent and r["backend"] == backend]
             if not rs:
@@ -95,6 +95,9 @@ def summarize(results, out):
             wall = [float(r["wall_to_solve"]) for r in solved]
             walls[backend] = {r["seed"]: float(r["wall_to_solve"]) for r in solved}
             steps = [int(r["steps_to_solve"]) for r in solved]
+            # wall time per environment step up to the solve: the speed, apart from how
+            # many steps a run's luck needed
+            per_step[backend] = {r["seed"]: 1e6 * float(r["wall_to_solve"]) / int(r["steps_to_solve"]) for r in solved}
             table.append([
                 agent,
                 "kiln" if backend == "kiln" else "TF1",
@@ -103,11 +106,14 @@ def summarize(results, out):
                 "%d (%d–%d)" % (median(steps), min(steps), max(steps)) if steps else "–",
                 "%.1f" % median([float(r["act_us"]) for r in rs]),
                 "%.0f" % median([float(r["update_us"]) for r in rs]),
+                "%.1f" % median(list(per_step[backend].values())) if solved else "–",
+                "",
                 "",
             ])
-        ratios = [walls["tf"][k] / walls["kiln"][k] for k in walls.get("kiln", {}) if k in walls.get("tf", {})]
-        if ratios:
-            table[-1][-1] = "%.1f× (%.1f–%.1f)" % (median(ratios), min(ratios), max(ratios))
+        for col, d in ((-2, walls), (-1, per_step)):
+            ratios = [d["tf"][k] / d["kiln"][k] for k in d.get("kiln", {}) if k in d.get("tf", {})]
+            if ratios:
+                table[-1][col] = "%.1f× (%.1f–%.1f)" % (median(ratios), min(ratios), max(ratios))
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in table]
     text = "\n".join(lines) + "\n"
@@ -157,7 +163,14 @@ def main():
     p.add_argument("--cores", nargs="+", type=int, default=[0],
                    help="cores to run on, one run pinned to each at a time (taskset)")
     p.add_argument("--out", default="rl-results")
+    p.add_argument("--summarize", action="store_true", help="only redo summary.md and the PNGs from <out>/results.csv")
     args = p.parse_args()
+    if args.summarize:
+        with open(os.path.join(args.out, "results.csv")) as f:
+            results = list(csv.DictReader(f))
+        summarize(results, args.out)
+        plot(results, args.out)
+        return
     backends = args.backends or (["kiln", "tf"] if have_tf() else ["kiln"])
     os.makedirs(args.out, exist_ok=True)
     jobs = [(a, b, s) for a in args.agents for s in args.seeds for b in backends]

@@ -1,9 +1,12 @@
 """REINFORCE with reward-to-go and a learned state-value baseline, the course's policy
 gradient homework in TF1 style: a categorical policy on CartPole-v1, a Gaussian one on
-Pendulum-v1. ``--backend kiln`` runs it on kiln, ``--backend tf`` on TensorFlow's
-``tf.compat.v1``; nothing else differs.
+Pendulum-v1. The advantages are GAE(lambda)'s, as the homework's option has them:
+lambda 1 (CartPole) is the plain reward-to-go minus the baseline; Pendulum's 0.95 lowers
+the variance enough to solve it in about a million steps. ``--backend kiln`` runs it on
+kiln, ``--backend tf`` on TensorFlow's ``tf.compat.v1``; nothing else differs.
 
     python examples/python/rl/reinforce.py --env CartPole-v1 --seed 0
+    python examples/python/rl/reinforce.py --env Pendulum-v1 --seed 0
 """
 import types
 
