@@ -24,6 +24,9 @@ HP = dict(
     eps_end=0.01,
     eps_steps=10_000,
     hidden=64,
+    clip=0.0,  # above 0: the gradient's global norm is clipped to it
+    lr_end=3e-5,  # above 0: the learning rate decays linearly to it over lr_steps updates
+    lr_steps=300_000,
     threshold=475.0,
 )
 
@@ -55,7 +58,16 @@ def main():
     y = tf.stop_gradient(rew + HP["gamma"] * notdone * q_next)
     q_taken = tf.reduce_sum(q * tf.one_hot(ac, 2), axis=1)
     loss = tf.losses.huber_loss(y, q_taken)
-    step = tf.train.AdamOptimizer(HP["lr"]).minimize(loss, var_list=q_vars)
+    global_step = tf.train.get_or_create_global_step()
+    lr = HP["lr"]
+    if HP["lr_end"] > 0:
+        lr = tf.train.polynomial_decay(HP["lr"], global_step, HP["lr_steps"], HP["lr_end"])
+    opt = tf.train.AdamOptimizer(lr)
+    if HP["clip"] > 0:
+        grads, _ = tf.clip_by_global_norm(tf.gradients(loss, q_vars), HP["clip"])
+        step = opt.apply_gradients(list(zip(grads, q_vars)), global_step=global_step)
+    else:
+        step = opt.minimize(loss, var_list=q_vars, global_step=global_step)
     sync = tf.group(*[t.assign(s) for t, s in zip(t_vars, q_vars)])
     soft = tf.group(*[t.assign(HP["tau"] * s + (1.0 - HP["tau"]) * t) for t, s in zip(t_vars, q_vars)])
     greedy = tf.argmax(q, axis=1)
