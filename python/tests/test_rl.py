@@ -37,9 +37,14 @@ def test_agent_reaches_its_threshold_on_kiln(tmp_path, cmd, budget, threshold, s
     assert r["solved"] == "True", r
     assert float(r["final_mean"]) >= threshold
     rows = np.loadtxt(csv, delimiter=",", skiprows=1)
-    # the CSV is the whole curve: it starts far below the threshold and ends at it
-    assert rows.shape[1] == 5 and rows[-1, 4] >= threshold and rows[0, 3] < start
-    assert rows[-1, 1] == int(r["steps_to_solve"]) <= budget
+    # the CSV is the whole curve: it starts far below the threshold and first reaches it
+    # (over 100 episodes) at the reported step; batch agents finish the batch they
+    # solved in, so rows may follow
+    steps = int(r["steps_to_solve"])
+    assert rows.shape[1] == 5 and rows[0, 3] < start and steps <= budget
+    full = rows[99:]
+    first = int(np.argmax(full[:, 4] >= threshold))
+    assert full[first, 4] >= threshold and full[first, 1] == steps and rows[-1, 1] >= steps
 
 
 def test_ray_learner_weights_reach_every_worker():
