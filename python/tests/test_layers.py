@@ -149,6 +149,19 @@ def test_contrib_fully_connected():
     np.testing.assert_allclose(sess.run(z, feed_dict={x: xv}), np.maximum(xv @ w + b, 0) @ w2 + b2, rtol=1e-5, atol=1e-5)
 
 
+def test_contrib_fully_connected_without_biases_and_on_rank_3():
+    # TF: biases_initializer=None means no biases; rank-3 inputs contract the last axis
+    x = tf.placeholder(tf.float32, [None, 2, 3])
+    y = tf.contrib.layers.fully_connected(x, 4, activation_fn=None, biases_initializer=None)
+    assert names() == ["fully_connected/weights:0"]
+    assert y.get_shape().as_list() == [None, 2, 4]
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    xv = np.random.RandomState(5).randn(5, 2, 3).astype(np.float32)
+    (w,) = sess.run(tf.global_variables())
+    np.testing.assert_allclose(sess.run(y, feed_dict={x: xv}), xv @ w, rtol=1e-5, atol=1e-5)
+
+
 def test_add_n_and_bias_add():
     a = tf.constant([[1.0, 2.0], [3.0, 4.0]])
     b = tf.constant([0.5, -1.0])

@@ -18,6 +18,10 @@ def l2_regularizer(scale, scope=None):
     return lambda w: _nn.l2_loss(w) * scale
 
 
+# TF's default bias initializer; passing ``biases_initializer=None`` means no biases
+_ZEROS = zeros_initializer()
+
+
 def fully_connected(
     inputs,
     num_outputs,
@@ -26,7 +30,7 @@ def fully_connected(
     normalizer_params=None,
     weights_initializer=None,
     weights_regularizer=None,
-    biases_initializer=None,
+    biases_initializer=_ZEROS,
     biases_regularizer=None,
     reuse=None,
     variables_collections=None,
@@ -36,23 +40,19 @@ def fully_connected(
 ):
     """``tf.contrib.layers.fully_connected``: a dense layer whose variables are
     ``<scope>/weights`` and ``<scope>/biases`` (``fully_connected``, ``fully_connected_1``,
-    ... unnamed), ReLU unless ``activation_fn`` says otherwise."""
+    ... unnamed), ReLU unless ``activation_fn`` says otherwise, no biases when
+    ``biases_initializer`` is None."""
     if normalizer_fn is not None:
         raise NotImplementedError("kiln's fully_connected has no normalizer_fn")
     name = scope if scope is not None else _layers._unique_layer_name("fully_connected")
     x = _layers.convert_to_tensor(inputs)
-    n_in = x.get_shape().as_list()[-1]
-    if n_in is None:
+    dims = x.get_shape().as_list() if x.get_shape().ndims is not None else None
+    if not dims or dims[-1] is None:
         raise ValueError("fully_connected needs the last dimension of its inputs known, got %s" % (x.get_shape(),))
-    from ._ops import get_variable, matmul
-
+    w_init = weights_initializer if weights_initializer is not None else xavier_initializer()
+    bias = biases_initializer is not None and ("biases", biases_initializer, biases_regularizer)
     with variable_scope(name, reuse=reuse):
-        w_init = weights_initializer if weights_initializer is not None else xavier_initializer()
-        w = get_variable("weights", [n_in, int(num_outputs)], x.dtype, w_init, weights_regularizer, trainable)
-        y = matmul(x, w)
-        b_init = biases_initializer if biases_initializer is not None else zeros_initializer()
-        b = get_variable("biases", [int(num_outputs)], x.dtype, b_init, biases_regularizer, trainable)
-        y = y + b
+        y = _layers._affine(x, dims, num_outputs, ("weights", w_init, weights_regularizer), bias, trainable)
     return activation_fn(y) if activation_fn is not None else y
 
 

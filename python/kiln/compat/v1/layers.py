@@ -53,25 +53,29 @@ def dense(
             "A Dense layer can only be built with a floating-point dtype. Received: dtype=<dtype: '%s'>"
             % x.dtype.name,
         )
-    units = int(units)
     name = name if name is not None else _unique_layer_name("dense")
+    init = bias_initializer if bias_initializer is not None else zeros_initializer()
     with variable_scope(name, reuse=reuse):
-        kernel = _ops.get_variable(
-            "kernel", [dims[-1], units], x.dtype, kernel_initializer, kernel_regularizer, trainable
-        )
-        bias = None
-        if use_bias:
-            init = bias_initializer if bias_initializer is not None else zeros_initializer()
-            bias = _ops.get_variable("bias", [units], x.dtype, init, bias_regularizer, trainable)
-        if len(dims) == 2:
-            y = _ops.matmul(x, kernel)
-        else:
-            # kiln's symbolic dims have no products, so [?, 2, 3] cannot be reshaped
-            # to [?*2, 3]: contract the last axis by broadcasting instead
-            y = _ops.reduce_sum(_ops.expand_dims(x, -1) * kernel, axis=-2)
-        if bias is not None:
-            y = y + bias
-        return activation(y) if activation is not None else y
+        weight = ("kernel", kernel_initializer, kernel_regularizer)
+        y = _affine(x, dims, units, weight, use_bias and ("bias", init, bias_regularizer), trainable)
+    return activation(y) if activation is not None else y
+
+
+def _affine(x, dims, units, weight, bias, trainable):
+    """``x @ w + b`` over the last axis, in the open variable scope: ``weight`` and
+    ``bias`` are (name, initializer, regularizer), ``bias`` falsy for none. Shared by
+    ``dense`` and ``tf.contrib.layers.fully_connected``, which differ in names and
+    defaults only."""
+    kernel = _ops.get_variable(weight[0], [dims[-1], int(units)], x.dtype, weight[1], weight[2], trainable)
+    if len(dims) == 2:
+        y = _ops.matmul(x, kernel)
+    else:
+        # kiln's symbolic dims have no products, so [?, 2, 3] cannot be reshaped
+        # to [?*2, 3]: contract the last axis by broadcasting instead
+        y = _ops.reduce_sum(_ops.expand_dims(x, -1) * kernel, axis=-2)
+    if bias:
+        y = y + _ops.get_variable(bias[0], [int(units)], x.dtype, bias[1], bias[2], trainable)
+    return y
 
 
 def flatten(inputs, name=None, data_format="channels_last"):
