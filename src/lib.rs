@@ -34,9 +34,9 @@
 
 pub use kiln_frontend::{
     argmax, assign, binary_op, broadcast_to, cast, categorical, clip_by_global_norm, clip_by_value, compare_op, concat,
-    cumsum, expand_dims, gather, global_norm, gradients, gradients_with, group, matmul, nn, one_hot, reduce_op,
-    reshape, select, shape, slice, squeeze, stack, stop_gradient, transpose, unary_op, where_, Axes, DType, Dim,
-    DimSpec, Graph, Initializer, IntoConstant, IntoShapeSpec, Optimizer, RankPromotion, ScopeGuard, Shape, Tensor,
+    cumsum, expand_dims, gather, global_norm, gradients, gradients_with, group, identity, matmul, nn, one_hot,
+    reduce_op, reshape, select, shape, slice, squeeze, stack, stop_gradient, transpose, unary_op, where_, Axes, DType,
+    Dim, DimSpec, Graph, Initializer, IntoConstant, IntoShapeSpec, Optimizer, RankPromotion, ScopeGuard, Shape, Tensor,
     TensorShape,
 };
 

@@ -40,6 +40,9 @@ pub(crate) fn gradients_at(
     };
     let grads = {
         let mut inner = g.lock();
+        if let Some(message) = inner.controls.check_differentiable(&inner.module, &yv, &xv) {
+            return Err(Error::Invalid { op: "gradients".into(), message, loc });
+        }
         let prefix = {
             let scoped = inner.scoped("gradients");
             inner.unique_name(&scoped)

@@ -95,6 +95,7 @@ pub(crate) struct Inner {
     pub(crate) policy: RankPromotion,
     pub(crate) warnings: Vec<String>,
     pub(crate) next_sym: usize,
+    pub(crate) controls: crate::control::Controls,
 }
 
 /// A TF1-style graph. Cloning gives another handle to the same graph; tensors keep
@@ -121,12 +122,14 @@ impl PartialEq for Graph {
     }
 }
 
-/// Undoes a scope on drop; returned by [`Graph::variable_scope`] and [`Graph::name_scope`].
+/// Undoes a scope on drop; returned by [`Graph::variable_scope`],
+/// [`Graph::name_scope`] and [`Graph::control_dependencies`].
 #[must_use = "the scope ends when this guard is dropped"]
 pub struct ScopeGuard {
     graph: Graph,
     names: usize,
     vars: usize,
+    controls: usize,
 }
 
 impl Drop for ScopeGuard {
@@ -134,6 +137,7 @@ impl Drop for ScopeGuard {
         let mut g = self.graph.lock();
         g.name_scopes.truncate(self.names);
         g.var_scopes.truncate(self.vars);
+        g.controls.truncate(self.controls);
     }
 }
 
@@ -155,6 +159,7 @@ impl Graph {
                 policy: RankPromotion::Warn,
                 warnings: Vec::new(),
                 next_sym: 0,
+                controls: Default::default(),
             })),
         }
     }
@@ -222,9 +227,10 @@ impl Graph {
         guard
     }
 
-    fn scope_guard(&self) -> ScopeGuard {
+    pub(crate) fn scope_guard(&self) -> ScopeGuard {
         let g = self.lock();
-        ScopeGuard { graph: self.clone(), names: g.name_scopes.len(), vars: g.var_scopes.len() }
+        let (names, vars, controls) = (g.name_scopes.len(), g.var_scopes.len(), g.controls.depth());
+        ScopeGuard { graph: self.clone(), names, vars, controls }
     }
 
     /// A placeholder (TF `placeholder`): a value fed at each run. `None` dims are
@@ -316,33 +322,33 @@ impl Graph {
     ) -> Result<ValueId> {
         let mut g = self.lock();
         let scoped = g.scoped(base);
-        let ty = infer_type(&g.module, &g.classes, &kind, operands, declared.as_ref())
+        let operands = g.redirect_reads(operands);
+        let ty = infer_type(&g.module, &g.classes, &kind, &operands, declared.as_ref())
             .map_err(|message| Error::Invalid { op: g.peek_name(&scoped), message, loc: loc.clone() })?;
         let name = g.unique_name(&scoped);
-        Ok(Arc::make_mut(&mut g.module).push(Op {
-            kind,
-            operands: operands.to_vec(),
-            ty,
-            name,
-            loc: Some(loc.clone()),
-        }))
+        let v = Arc::make_mut(&mut g.module).push(Op { kind, operands, ty, name, loc: Some(loc.clone()) });
+        g.record_control(v);
+        Ok(v)
     }
 
     /// Appends an op under an exact name the caller reserved (a name scope's own name).
     pub(crate) fn add_op_exact(&self, kind: OpKind, operands: &[ValueId], name: &str, loc: &Loc) -> Result<ValueId> {
         let mut g = self.lock();
-        let ty = infer_type(&g.module, &g.classes, &kind, operands, None).map_err(|message| Error::Invalid {
+        let operands = g.redirect_reads(operands);
+        let ty = infer_type(&g.module, &g.classes, &kind, &operands, None).map_err(|message| Error::Invalid {
             op: name.to_string(),
             message,
             loc: loc.clone(),
         })?;
-        Ok(Arc::make_mut(&mut g.module).push(Op {
+        let v = Arc::make_mut(&mut g.module).push(Op {
             kind,
-            operands: operands.to_vec(),
+            operands,
             ty,
             name: name.to_string(),
             loc: Some(loc.clone()),
-        }))
+        });
+        g.record_control(v);
+        Ok(v)
     }
 
     /// Opens a name scope and returns its full name, which no op has taken.
@@ -403,6 +409,17 @@ impl Inner {
         } else {
             format!("{}/{base}", self.name_scopes.join("/"))
         }
+    }
+
+    /// `operands` as an op built in the open `control_dependencies` block sees them.
+    fn redirect_reads(&mut self, operands: &[ValueId]) -> Vec<ValueId> {
+        let Inner { controls, module, .. } = self;
+        controls.redirect(module, operands)
+    }
+
+    fn record_control(&mut self, v: ValueId) {
+        let Inner { controls, module, .. } = self;
+        controls.record(module, v);
     }
 
     /// Pushes a uniquely named scope (`Adam`, `Adam_1`) and returns its full name.

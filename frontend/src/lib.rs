@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod constant;
+mod control;
 mod error;
 mod gradients;
 mod graph;
@@ -25,6 +26,7 @@ mod train;
 mod variables;
 
 pub use constant::{cast_literal, Element, IntoConstant};
+pub use control::identity;
 pub use error::{Error, Result};
 pub use gradients::{gradients, gradients_with, stop_gradient};
 pub use graph::{DimSpec, Graph, IntoShapeSpec, RankPromotion, ScopeGuard};

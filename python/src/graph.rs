@@ -162,6 +162,18 @@ impl PyGraph {
         PyScope { guard: Mutex::new(Some(self.g.name_scope(name))) }
     }
 
+    /// Opens a `control_dependencies(deps)` block (an empty list clears the deps).
+    fn control_dependencies(&self, py: Python<'_>, deps: Vec<PyTensor>) -> PyResult<PyScope> {
+        let refs: Vec<&Tensor> = deps.iter().map(|d| &d.t).collect();
+        let guard = build(py, || self.g.control_dependencies(&refs))?;
+        Ok(PyScope { guard: Mutex::new(Some(guard)) })
+    }
+
+    /// TF `no_op`: runs the open block's deps, if any.
+    fn no_op(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        build(py, || self.g.no_op()).map(|t| PyTensor { t })
+    }
+
     /// A random op shaped like `like` (`tf.random_normal(tf.shape(x))`).
     #[pyo3(signature = (dist, like, a, b, dt, seed=None))]
     #[allow(clippy::too_many_arguments)]

@@ -65,6 +65,7 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
         where_,
         assign,
         group,
+        identity,
         gradients,
         gather,
         one_hot,

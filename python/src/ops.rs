@@ -142,6 +142,12 @@ pub fn group(py: Python<'_>, ops: Vec<PyTensor>) -> PyResult<PyTensor> {
     build(py, || kiln::group(&refs(&ops))).map(|t| PyTensor { t })
 }
 
+/// TF `identity`: a new op, so a `control_dependencies` block's deps attach to it.
+#[pyfunction]
+pub fn identity(py: Python<'_>, x: PyTensor) -> PyResult<PyTensor> {
+    build(py, || kiln::identity(&x.t)).map(|t| PyTensor { t })
+}
+
 /// TF `gradients(ys, xs, grad_ys)`: `None` where a y does not depend on an x.
 #[pyfunction]
 #[pyo3(signature = (ys, xs, grad_ys=None))]

@@ -151,7 +151,9 @@ impl Session {
             }
             ids.push(v);
         }
-        let (fetch_ids, feed_ids) = ids.split_at(fetches.len());
+        let (asked, feed_ids) = ids.split_at(fetches.len());
+        // what `control_dependencies` blocks attached to the fetches runs with them
+        let fetch_ids = &self.graph().with_control_inputs(asked)[..];
         let m = self.graph().module().clone();
         kiln_ir::verify(&m)?;
         let mut feed_types = Vec::new();
@@ -187,7 +189,7 @@ impl Session {
             .collect();
         let param_pos = exec.params().iter().map(|p| new_feeds.iter().position(|f| *f == Some(*p))).collect();
         let n = exec.params().len();
-        let fetches = fetch_ids
+        let fetches = asked
             .iter()
             .zip(&exec.schedule.roots)
             .map(|(&f, &r)| (r, m.op(f).name.clone(), m.ty(f).map(|t| t.dtype)))

@@ -48,6 +48,30 @@ class Graph:
         finally:
             _stack().pop()
 
+    @contextlib.contextmanager
+    def control_dependencies(self, control_inputs):
+        """TF ``Graph.control_dependencies``: ops built inside run after
+        ``control_inputs`` (tensors, assignments, groups) and read the variables they
+        assign as assigned; ``None`` clears the enclosing blocks' deps, an empty list
+        adds none."""
+        if control_inputs is not None and len(control_inputs) == 0:
+            yield
+            return
+        deps = []
+        for c in control_inputs or []:
+            if isinstance(c, Assign):
+                c = c._op
+            elif isinstance(c, _OpInfo):
+                c = self._wrap(self._g.get_tensor_by_name(c.name))
+            if not isinstance(c, (Tensor, Operation)) or c._graph is not self:
+                raise TypeError("Control input must be an Operation or Tensor of this graph: %r" % (c,))
+            deps.append(c._t)
+        scope = self._g.control_dependencies(deps)
+        try:
+            yield
+        finally:
+            scope.close()
+
     def get_tensor_by_name(self, name):
         return self._wrap(self._g.get_tensor_by_name(name))
 

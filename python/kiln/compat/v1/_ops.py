@@ -130,6 +130,15 @@ def get_collection(key, scope=None):
     return get_default_graph().get_collection(key, scope)
 
 
+def add_to_collection(name, value):
+    get_default_graph().add_to_collection(name, value)
+
+
+def add_to_collections(names, value):
+    for n in [names] if isinstance(names, str) else names:
+        get_default_graph().add_to_collection(n, value)
+
+
 def global_variables_initializer():
     g = get_default_graph()
     return g._wrap(g._g.global_variables_initializer())
@@ -161,7 +170,10 @@ stop_gradient = _unary("stop_gradient")
 
 
 def identity(x, name=None):
-    return _t(x)
+    """A new op with ``x``'s value: built in a ``control_dependencies`` block, fetching
+    it runs the block's deps (``x`` itself, built before, does not)."""
+    x = _t(x)
+    return x._graph._wrap(_kiln.identity(x._t))
 
 
 def _bin(op):
@@ -337,6 +349,14 @@ def assign(ref, value, validate_shape=None, use_locking=None, name=None):
     return ref.assign(value)
 
 
+def assign_add(ref, value, use_locking=None, name=None):
+    return ref.assign_add(value)
+
+
+def assign_sub(ref, value, use_locking=None, name=None):
+    return ref.assign_sub(value)
+
+
 def group(*inputs, **kwargs):
     from ._graph import Assign
 
@@ -346,7 +366,15 @@ def group(*inputs, **kwargs):
 
 
 def no_op(name=None):
-    raise NotImplementedError("kiln has no no_op; group the ops you need")
+    """An op that does nothing; in a ``control_dependencies`` block, it runs the deps."""
+    g = get_default_graph()
+    return g._wrap(g._g.no_op())
+
+
+def control_dependencies(control_inputs):
+    """``with tf.control_dependencies(ops):`` ops built inside run after ``ops`` and see
+    their assignments; ``None`` clears the enclosing blocks' deps."""
+    return get_default_graph().control_dependencies(control_inputs)
 
 
 def gradients(ys, xs, grad_ys=None, name="gradients", **kwargs):
