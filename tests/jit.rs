@@ -200,10 +200,23 @@ fn long_sums_of_any_length_stay_accurate() {
 
 #[test]
 fn matmuls_with_transposes_and_epilogues() {
-    let dims: &[(usize, usize, usize)] =
-        &[(0, 3, 4), (1, 1, 1), (3, 0, 2), (32, 1, 20), (32, 20, 20), (32, 20, 1), (37, 29, 13), (130, 70, 90)];
-    // (the micro-kernel runs 8-row blocks, a 4-row group, then single rows: the next
-    // test covers every remainder of m by 8)
+    let dims: &[(usize, usize, usize)] = &[
+        (0, 3, 4),
+        (1, 1, 1),
+        (3, 0, 2),
+        (32, 1, 20),
+        (32, 20, 20),
+        (32, 20, 1),
+        (37, 29, 13),
+        (130, 70, 90),
+        // output layers of 2 and 3 actions: every column is a tail column
+        (64, 64, 2),
+        (1, 64, 2),
+        (13, 7, 3),
+    ];
+    // (the micro-kernel runs 8-row blocks, a 4-row group, then single rows, and the
+    // columns past the last multiple of 4 one at a time: the next test covers every
+    // remainder of m by 8)
     for &(m, k, n) in dims {
         let g = Graph::new();
         let a = g.placeholder(DType::F32, [m, k], "a").unwrap();

@@ -2,7 +2,8 @@
 //! read through run-time strides. When `b`'s rows are contiguous the kernel keeps an
 //! 8-row x 4-column block of `c` in F32X4 accumulators over a k loop (register
 //! blocking, no full unrolling: see the Cranelift probe), then a 4-row group and single
-//! rows for the remainder; when `b` is a transposed
+//! rows for the remainder, and the last `n % 4` columns one at a time with a scalar
+//! accumulator per row; when `b` is a transposed
 //! contiguous matrix it computes F32X4 dot products along k; otherwise it runs scalar.
 //!
 //! Argument block (i64 slots): `[a, b, c, m, k, n, rsa, csa, rsb, csb]`, strides in
@@ -326,33 +327,34 @@ fn rows_of_b(b: &mut FunctionBuilder, a: &Args, zero: Value, e: Option<&EpiState
     let n4 = masked(b, n, !3);
     // blocks of 8 rows x 4 columns (8 accumulators), then at most one of 4 rows x 4
     // columns, then single rows x 8 (then 4) columns; each with a scalar column tail
+    // the last n % 4 columns (all of a 2-column output layer's): one column at a time,
+    // the block's rows as independent scalar FMA chains (one dot product per column
+    // would wait on FMA latency at every k step)
     let tail_cols = |b: &mut FunctionBuilder, rows: &[Value]| {
-        pruned_loop(b, n4, n, 1, &mut |b, j| {
-            for &i in rows {
-                scalar_dot(b, a, i, j, zero, e);
-            }
-        });
+        pruned_loop(b, n4, n, 1, &mut |b, j| block(b, a, rows, j, 1, F32, e));
     };
     pruned_loop(b, z, m8, 8, &mut |b, i0| {
         let rows: Vec<Value> = (0..8).map(|r| b.ins().iadd_imm_s(i0, r)).collect();
-        pruned_loop(b, z, n4, 4, &mut |b, j| block(b, a, &rows, j, 1, e));
+        pruned_loop(b, z, n4, 4, &mut |b, j| block(b, a, &rows, j, 1, F32X4, e));
         tail_cols(b, &rows);
     });
     pruned_loop(b, m8, m4, 4, &mut |b, i0| {
         let rows: Vec<Value> = (0..4).map(|r| b.ins().iadd_imm_s(i0, r)).collect();
-        pruned_loop(b, z, n4, 4, &mut |b, j| block(b, a, &rows, j, 1, e));
+        pruned_loop(b, z, n4, 4, &mut |b, j| block(b, a, &rows, j, 1, F32X4, e));
         tail_cols(b, &rows);
     });
     pruned_loop(b, m4, m, 1, &mut |b, i| {
-        pruned_loop(b, z, n8, 8, &mut |b, j| block(b, a, &[i], j, 2, e));
-        pruned_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &[i], j, 1, e));
+        pruned_loop(b, z, n8, 8, &mut |b, j| block(b, a, &[i], j, 2, F32X4, e));
+        pruned_loop(b, n8, n4, 4, &mut |b, j| block(b, a, &[i], j, 1, F32X4, e));
         tail_cols(b, &[i]);
     });
 }
 
-/// `rows.len()` rows x `4 * vecs` columns of `c` from column `j`: accumulators stay in
-/// registers over the k loop, whose pointers advance by their strides.
-fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usize, e: Option<&EpiState>) {
+/// `rows.len()` rows x `lanes * vecs` columns of `c` from column `j`, where `ty` is F32X4
+/// (4 lanes) or F32 (1): accumulators stay in registers over the k loop, whose pointers
+/// advance by their strides.
+fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usize, ty: Type, e: Option<&EpiState>) {
+    let vec_bytes = ty.bytes() as i32;
     // A block with fewer than eight accumulators would wait on FMA latency (each
     // accumulator's chain is one FMA per k step); two sets, for even and odd k steps,
     // double the independent chains and are added once after the loop.
@@ -363,9 +365,9 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
                 .map(|_| {
                     (0..vecs)
                         .map(|_| {
-                            let v = b.declare_var(F32X4);
+                            let v = b.declare_var(ty);
                             let z = b.ins().f32const(0.0);
-                            let z = b.ins().splat(F32X4, z);
+                            let z = if ty == F32 { z } else { b.ins().splat(ty, z) };
                             b.def_var(v, z);
                             v
                         })
@@ -422,7 +424,7 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
         };
         let bp = b.use_var(pb);
         let (bp, bo) = at(b, bp, b_off[u]);
-        let bvs: Vec<Value> = (0..vecs).map(|v| b.ins().load(F32X4, ro(), bp, bo + (16 * v) as i32)).collect();
+        let bvs: Vec<Value> = (0..vecs).map(|v| b.ins().load(ty, ro(), bp, bo + vec_bytes * v as i32)).collect();
         for (r, &(pa, row_off)) in pas.iter().enumerate() {
             let ap = b.use_var(pa);
             let (ap, ao) = at(b, ap, a_off[u]);
@@ -434,7 +436,7 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
                 let shift = 64 * v as i32;
                 let apv = if v == 0 { ap } else { b.ins().iadd_imm_s(ap, -(shift as i64)) };
                 let x = b.ins().load(F32, ro(), apv, ao + row_off + shift);
-                let xs = b.ins().splat(F32X4, x);
+                let xs = if ty == F32 { x } else { b.ins().splat(ty, x) };
                 let acc = accs[u % sets][r][v];
                 let s = b.use_var(acc);
                 let s = b.ins().fma(xs, bv, s);
@@ -494,12 +496,12 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
         for (r, row) in vals.iter().enumerate() {
             let (p, off) = step.at(b, base, r);
             for (v, &s) in row.iter().enumerate() {
-                b.ins().store(rw(), s, p, off + (16 * v) as i32);
+                b.ins().store(rw(), s, p, off + vec_bytes * v as i32);
             }
         }
     }
     if let Some(e) = e {
-        apply_epi(b, e, n, F32X4, rows[0], j, &vals);
+        apply_epi(b, e, n, ty, rows[0], j, &vals);
     }
 }
 
