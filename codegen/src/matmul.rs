@@ -326,10 +326,10 @@ fn rows_of_b(b: &mut FunctionBuilder, a: &Args, zero: Value, e: Option<&EpiState
     let n8 = masked(b, n, !7);
     let n4 = masked(b, n, !3);
     // blocks of 8 rows x 4 columns (8 accumulators), then at most one of 4 rows x 4
-    // columns, then single rows x 8 (then 4) columns; each with a scalar column tail
-    // the last n % 4 columns (all of a 2-column output layer's): one column at a time,
-    // the block's rows as independent scalar FMA chains (one dot product per column
-    // would wait on FMA latency at every k step)
+    // columns, then single rows x 8 (then 4) columns; each with a column tail: the last
+    // n % 4 columns (all of a 2-column output layer's) one at a time, the block's rows
+    // as independent scalar FMA chains (a dot product per element would wait on FMA
+    // latency at every k step; DQN's four 64x64x2 GEMMs took 60 of its 135 us update)
     let tail_cols = |b: &mut FunctionBuilder, rows: &[Value]| {
         pruned_loop(b, n4, n, 1, &mut |b, j| block(b, a, rows, j, 1, F32, e));
     };

@@ -40,7 +40,13 @@ pub(crate) struct Controls {
     inputs: HashMap<ValueId, Arc<[ValueId]>>,
     /// Values that stand in for a variable's read inside a block, with that variable.
     replaced_reads: HashMap<ValueId, VarId>,
+    /// Fetch sets with their control inputs, as computed. Never stale: ops never
+    /// change once built, and a new op is no ancestor of an old one.
+    closures: HashMap<Vec<ValueId>, Vec<ValueId>>,
 }
+
+/// Fetch sets [`Controls::closures`] remembers before it starts afresh.
+const MAX_CLOSURES: usize = 256;
 
 impl Controls {
     pub(crate) fn depth(&self) -> usize {
@@ -147,30 +153,42 @@ impl Graph {
     /// once. Sessions run this set; a graph without `control_dependencies` blocks
     /// gives `fetches` back as they are.
     pub fn with_control_inputs(&self, fetches: &[ValueId]) -> Vec<ValueId> {
-        let g = self.lock();
-        let mut out = fetches.to_vec();
+        let mut g = self.lock();
         if g.controls.inputs.is_empty() {
-            return out;
+            return fetches.to_vec();
         }
-        let m = &g.module;
-        let mut seen: HashSet<ValueId> = HashSet::new();
-        let mut stack: Vec<ValueId> = fetches.to_vec();
-        while let Some(v) = stack.pop() {
-            if v.index() >= m.ops.len() || !seen.insert(v) {
-                continue;
-            }
-            stack.extend(m.op(v).operands.iter().copied());
-            if let Some(deps) = g.controls.inputs.get(&v) {
-                for &d in deps.iter() {
-                    if !out.contains(&d) {
-                        out.push(d);
-                    }
-                    stack.push(d);
-                }
-            }
+        if let Some(out) = g.controls.closures.get(fetches) {
+            return out.clone();
         }
+        let out = closure(&g, fetches);
+        let memo = &mut g.controls.closures;
+        if memo.len() >= MAX_CLOSURES {
+            memo.clear();
+        }
+        memo.insert(fetches.to_vec(), out.clone());
         out
     }
+}
+
+/// `fetches` followed by the control inputs of everything they reach, transitively.
+fn closure(g: &Inner, fetches: &[ValueId]) -> Vec<ValueId> {
+    let m = &g.module;
+    let mut out = fetches.to_vec();
+    let mut seen: HashSet<ValueId> = HashSet::new();
+    let mut stack: Vec<ValueId> = fetches.to_vec();
+    while let Some(v) = stack.pop() {
+        if v.index() >= m.ops.len() || !seen.insert(v) {
+            continue;
+        }
+        stack.extend(m.op(v).operands.iter().copied());
+        for &d in g.controls.inputs.get(&v).iter().flat_map(|deps| deps.iter()) {
+            if !out.contains(&d) {
+                out.push(d);
+            }
+            stack.push(d);
+        }
+    }
+    out
 }
 
 /// `x` as a new op (TF `identity`): built in a block, it runs the deps when fetched,

@@ -26,7 +26,7 @@ HP = dict(
     hidden=64,
     clip=0.0,  # above 0: the gradient's global norm is clipped to it
     lr_end=3e-5,  # above 0: the learning rate decays linearly to it over lr_steps updates
-    lr_steps=300_000,
+    lr_steps=150_000,
     threshold=475.0,
 )
 

@@ -88,7 +88,8 @@ class RolloutWorker:
 def train(workers=2, iterations=40, backend="kiln", env_id="CartPole-v1", seed=0, log=print):
     """Runs the learner against ``workers`` rollout actors. Returns the learner, the
     actors, the last weights broadcast (with their version), the mean return of the
-    last 100 episodes and the environment steps per second."""
+    last 100 episodes and the environment steps per second after the first two
+    iterations."""
     import sys
 
     sys.path.insert(0, HERE)
@@ -100,8 +101,13 @@ def train(workers=2, iterations=40, backend="kiln", env_id="CartPole-v1", seed=0
     # actors start in the background: wait until each has built its graph, so the
     # rate below counts sampling and training, not process start-up
     ray.get([a.set_weights.remote(learner.weights(), -1) for a in actors])
-    returns, steps, t0 = [], 0, time.perf_counter()
+    # the rate leaves out the first two iterations, where the workers' and the
+    # learner's sessions compile their fetch sets (when there are more than two)
+    warmup = 2 if iterations > 2 else 0
+    returns, steps, counted, t0 = [], 0, 0, time.perf_counter()
     for it in range(iterations):
+        if it == warmup:
+            counted, t0 = steps, time.perf_counter()
         sent = learner.weights()
         ref = ray.put(sent)  # one copy in the object store, read by all
         ray.get([a.set_weights.remote(ref, it) for a in actors])
@@ -114,7 +120,7 @@ def train(workers=2, iterations=40, backend="kiln", env_id="CartPole-v1", seed=0
         update(learner.sess, learner.g, obs, acs, [e for b in batches for e in b[2]])
         mean = float(np.mean(returns[-100:]))
         log("iteration %3d  steps %7d  mean return (last 100) %6.1f" % (it, steps, mean))
-    rate = steps / (time.perf_counter() - t0)
+    rate = (steps - counted) / (time.perf_counter() - t0)
     return dict(learner=learner, actors=actors, sent=sent, version=iterations - 1, mean=mean, rate=rate)
 
 
