@@ -8,6 +8,8 @@
 //! - `gemm/256x784x1024`: kiln's large-GEMM path against ndarray's `dot` (matrixmultiply
 //!   with AVX-512) and this core's peak FMA rate, all in FLOP/s.
 //! - `gemm/crossover`: kiln's CLIF micro-kernel against the library, by size.
+//! - `gemm/narrow`: output layers (2 actions, a value head), whose columns are all
+//!   past the last multiple of 4: kiln's callable against ndarray's `dot`.
 //! - `elementwise/chain_4m`: `tanh(1.5x+0.5)·sigmoid(x) − 0.25x²` over 4 Mi f32.
 //! - `compile/sine_train`: from a built graph to a ready callable.
 
@@ -263,6 +265,19 @@ fn gemm(c: &mut Criterion) {
     if peak_fma(1).is_some() {
         group.throughput(Throughput::Elements((iters * 12 * 16 * 2) as u64));
         group.bench_function("peak_fma_avx512", |bch| bch.iter(|| peak_fma(black_box(iters))));
+    }
+    group.finish();
+
+    // output layers: every column is a tail column of the micro-kernel's 4-wide blocks
+    let mut group = c.benchmark_group("gemm/narrow");
+    for (m, k, n) in [(64usize, 64usize, 2usize), (64, 64, 1), (2000, 32, 2)] {
+        let (mut sess, mut call, a, b) = matmul_callable(m, k, n);
+        let feeds = [a.view().into_dyn(), b.view().into_dyn()];
+        let id = format!("{m}x{k}x{n}");
+        group.bench_function(BenchmarkId::new("kiln", &id), |bch| {
+            bch.iter(|| call.run(&mut sess, black_box(&feeds)).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("ndarray_dot", &id), |bch| bch.iter(|| black_box(&a).dot(black_box(&b))));
     }
     group.finish();
 
