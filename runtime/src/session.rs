@@ -192,18 +192,17 @@ impl Session {
         let asked = fetches.iter().map(|t| self.check_tensor(t, &loc)).collect::<Result<Vec<_>>>()?;
         // what `control_dependencies` blocks attached to the fetches runs with them
         let fetch_ids = self.graph.with_control_inputs(&asked);
-        let mut out = self.run_fetch_set(&fetch_ids, feeds, loc)?;
+        let mut out = self.run_fetch_set(fetch_ids, feeds, loc)?;
         out.truncate(asked.len());
         Ok(out)
     }
 
     fn run_fetch_set(
         &mut self,
-        fetch_ids: &[ValueId],
+        fetch_ids: Vec<ValueId>,
         feeds: &[(&Tensor, TensorValue)],
         loc: Loc,
     ) -> Result<Vec<TensorValue>> {
-        let fetch_ids = fetch_ids.to_vec();
         let graph = self.graph.clone();
         let m = graph.module();
         if self.verified_ops != m.ops.len() {
