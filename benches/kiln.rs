@@ -290,20 +290,26 @@ fn gemm(c: &mut Criterion) {
         let pb = g.placeholder(DType::F32, [s, s], "b").unwrap();
         let pc = kiln::matmul(&pa, &pb).unwrap();
         let sched = kiln::passes::fusion::run(&g.module(), &[pc.value().unwrap()], &Default::default()).unwrap();
-        let (_jit, kernels) = kiln::codegen::compile(&sched, &Default::default()).unwrap();
+        let abi = kiln::passes::abi::run(&sched);
+        let (_jit, kernels) = kiln::codegen::compile(&sched, &abi, &Default::default()).unwrap();
         let mut out = Array2::<f32>::zeros((s, s));
-        let args: Vec<i64> = vec![
-            a.as_ptr() as i64,
-            b.as_ptr() as i64,
-            out.as_mut_ptr() as i64,
-            s as i64,
-            s as i64,
-            s as i64,
-            s as i64,
-            1,
-            s as i64,
-            1,
-        ];
+        // the block as the ABI lays it out
+        let g = abi.calls[0].gemm.expect("a GEMM call");
+        let mut args = vec![0i64; abi.calls[0].slots.len()];
+        for (at, x) in [
+            (g.a, a.as_ptr() as i64),
+            (g.b, b.as_ptr() as i64),
+            (g.c, out.as_mut_ptr() as i64),
+            (g.m, s as i64),
+            (g.k, s as i64),
+            (g.n, s as i64),
+            (g.rsa, s as i64),
+            (g.csa, 1),
+            (g.rsb, s as i64),
+            (g.csb, 1),
+        ] {
+            args[at] = x;
+        }
         let f = kernels[0].func;
         group.bench_with_input(BenchmarkId::new("clif", s), &s, |bch, _| {
             // SAFETY: the block holds pointers to a, b and out with their extents and strides.

@@ -105,7 +105,8 @@ fn refused(what: &str, expect: &str, f: impl FnOnce(&mut Schedule)) {
     f(&mut s);
     let err = schedule::verify(&s).expect_err(what).to_string();
     assert!(err.contains(expect), "{what}: {err}");
-    let cg = kiln_codegen::compile(&s, &Default::default()).err().expect(what);
+    let abi = kiln_passes::abi::run(&s);
+    let cg = kiln_codegen::compile(&s, &abi, &Default::default()).err().expect(what);
     assert!(cg.to_string().contains(expect), "{what}: codegen said {cg}");
 }
 

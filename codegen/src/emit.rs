@@ -4,13 +4,13 @@
 //! run-time strides. Bounds come from the argument block, which the runtime fills from
 //! verified shapes.
 
-use crate::layout::NestLayout;
 use crate::math;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::types::*;
 use cranelift_codegen::ir::{BlockArg, FuncRef, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 use kiln_ir::{BinaryOp, CmpOp, ReduceOp, UnaryOp};
+use kiln_passes::abi::{slot_offset, AccessSlots, CallAbi, NestLayout, Width};
 use kiln_passes::schedule::{LoopNest, Node, OutMode, Stride};
 
 pub(crate) fn ro() -> MemFlagsData {
@@ -93,17 +93,13 @@ pub(crate) struct Acc {
     pub(crate) shift: i64,
 }
 
-/// log2 of the bytes one element of `t` takes in a buffer (bools are 32-bit words).
-pub(crate) fn elem_shift(t: kiln_ir::DType) -> i64 {
-    match t {
-        kiln_ir::DType::I64 | kiln_ir::DType::F64 => 3,
-        _ => 2,
-    }
-}
-
 pub(crate) struct Ctx<'a> {
     pub(crate) n: &'a LoopNest,
     pub(crate) l: &'a NestLayout,
+    /// The call the nest belongs to (its error tags).
+    pub(crate) call: &'a CallAbi,
+    /// The nest's number in the call.
+    pub(crate) nest: usize,
     pub(crate) args: Value,
     dims: Vec<Value>,
     known: Vec<Option<i64>>,
@@ -117,15 +113,16 @@ pub(crate) struct Ctx<'a> {
 }
 
 pub(crate) fn slot(b: &mut FunctionBuilder, args: Value, i: usize) -> Value {
-    b.ins().load(I64, ro(), args, (i * 8) as i32)
+    b.ins().load(I64, ro(), args, slot_offset(i))
 }
 
 fn slot_f32(b: &mut FunctionBuilder, args: Value, i: usize) -> Value {
-    b.ins().load(F32, ro(), args, (i * 8) as i32)
+    b.ins().load(F32, ro(), args, slot_offset(i))
 }
 
-fn access(b: &mut FunctionBuilder, args: Value, at: usize, strides: &[Stride], shift: i64) -> Acc {
-    let ptr = slot(b, args, at);
+fn access(b: &mut FunctionBuilder, args: Value, at: &AccessSlots, strides: &[Stride]) -> Acc {
+    let ptr = slot(b, args, at.ptr);
+    let shift = at.width.unwrap_or(Width::W32).shift();
     let mut vals = Vec::new();
     let mut known = Vec::new();
     for (d, s) in strides.iter().enumerate() {
@@ -134,7 +131,7 @@ fn access(b: &mut FunctionBuilder, args: Value, at: usize, strides: &[Stride], s
         vals.push(match k {
             Some(c) => b.ins().iconst(I64, (c << shift) as i64),
             None => {
-                let v = slot(b, args, at + 1 + d);
+                let v = slot(b, args, at.strides[d]);
                 b.ins().ishl_imm_s(v, shift)
             }
         });
@@ -144,15 +141,18 @@ fn access(b: &mut FunctionBuilder, args: Value, at: usize, strides: &[Stride], s
 
 /// Emits one nest into the current block of `b`. `may_split`: the runtime may split
 /// the kernel's rows across threads ([`kiln_passes::schedule::may_split`]).
+#[allow(clippy::too_many_arguments)]
 pub fn emit_nest(
     b: &mut FunctionBuilder,
     args: Value,
     n: &LoopNest,
-    l: &NestLayout,
+    call: &CallAbi,
+    nest: usize,
     powf: FuncRef,
     broken: bool,
     may_split: bool,
 ) {
+    let l = &call.nests[nest];
     // Fixed extents are constants, which prunes loops that cannot run. The outermost
     // comes from the argument block when the runtime may shorten it to split the rows
     // across threads: the same rule the runtime applies.
@@ -166,25 +166,18 @@ pub fn emit_nest(
         .enumerate()
         .map(|(d, k)| match k {
             Some(k) => b.ins().iconst(I64, *k),
-            None => slot(b, args, l.dims + d),
+            None => slot(b, args, l.dims[d]),
         })
         .collect();
-    let inputs = (0..n.inputs.len())
-        .map(|i| access(b, args, l.inputs[i], &n.inputs[i].strides, elem_shift(n.input_type(i))))
-        .collect();
-    let outputs = n
-        .outputs
-        .iter()
-        .zip(&l.outputs)
-        .map(|(o, &at)| access(b, args, at, &o.strides, elem_shift(n.types[o.node])))
-        .collect();
-    let scalars = (0..n.scalars.len()).map(|i| slot_f32(b, args, l.scalars + i)).collect();
+    let inputs = n.inputs.iter().zip(&l.inputs).map(|(acc, at)| access(b, args, at, &acc.strides)).collect();
+    let outputs = n.outputs.iter().zip(&l.outputs).map(|(o, at)| access(b, args, at, &o.strides)).collect();
+    let scalars = l.scalars.iter().map(|&at| slot_f32(b, args, at)).collect();
     let f32_body = n.is_f32();
-    let c = Ctx { n, l, args, dims, known, inputs, outputs, scalars, powf, broken, f32_body };
+    let c = Ctx { n, l, call, nest, args, dims, known, inputs, outputs, scalars, powf, broken, f32_body };
     // reductions start from their identity
     for (j, o) in n.outputs.iter().enumerate() {
         if let OutMode::Reduce(r) = o.mode {
-            let len = slot(b, args, l.outputs[j] + 1 + n.space.len());
+            let len = slot(b, args, l.out_lens[j]);
             let (ptr, shift) = (c.outputs[j].ptr, c.outputs[j].shift);
             let id = match n.types[o.node] {
                 kiln_ir::DType::F32 => math::splat_const(b, F32, identity(r)),
@@ -207,11 +200,11 @@ pub fn emit_nest(
         if let Some(at) = l.means[j] {
             let _ = o;
             let inv = slot_f32(b, args, at);
-            let len = slot(b, args, l.outputs[j] + 1 + n.space.len());
-            let ptr = c.outputs[j].ptr;
+            let len = slot(b, args, l.out_lens[j]);
+            let (ptr, shift) = (c.outputs[j].ptr, c.outputs[j].shift);
             let zero = b.ins().iconst(I64, 0);
             for_loop(b, zero, len, 1, &mut |b, i| {
-                let off = b.ins().ishl_imm_s(i, 2);
+                let off = b.ins().ishl_imm_s(i, shift);
                 let addr = b.ins().iadd(ptr, off);
                 let x = b.ins().load(F32, rw(), addr, 0);
                 let y = b.ins().fmul(x, inv);
@@ -219,8 +212,6 @@ pub fn emit_nest(
             });
         }
     }
-    let _ = c.args;
-    let _ = c.l;
 }
 
 pub(crate) fn identity(r: ReduceOp) -> f32 {

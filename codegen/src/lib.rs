@@ -2,13 +2,14 @@
 //! Cranelift function, JIT-compiled for this CPU. Symbolic dims are run-time arguments,
 //! so a graph compiles once whatever its batch size.
 //!
-//! The functions take one pointer to an argument block laid out by [`layout`]; the
-//! runtime fills it from verified shapes, so every address a kernel forms is in bounds.
+//! The functions take one pointer to an argument block laid out by the kernel ABI
+//! ([`kiln_passes::abi`]): codegen emits every load from the step's call, and the
+//! runtime fills the same call from verified shapes, so every address a kernel forms
+//! is in bounds.
 #![warn(missing_docs)]
 
 mod cascade;
 mod emit;
-pub mod layout;
 mod math;
 pub mod matmul;
 mod transpose;
@@ -20,8 +21,8 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module};
-use kiln_passes::schedule::{step_name, LoopKernel, MatMulStep, Origin, Schedule, Step};
-pub use layout::{kernel_layout, NestLayout};
+use kiln_passes::abi::{Abi, CallAbi, CallKind};
+use kiln_passes::schedule::{step_name, LoopKernel, Origin, Schedule, Step};
 pub use matmul::MatMulKind;
 
 /// A kernel entry point: a pointer to its argument block.
@@ -55,9 +56,9 @@ pub struct CodegenOptions {
 /// What a compiled kernel computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KernelKind {
-    /// A fused loop kernel (argument block per [`layout`]).
+    /// A fused loop kernel.
     Loop,
-    /// A small-matrix GEMM micro-kernel (argument block per [`matmul`]).
+    /// A small-matrix GEMM micro-kernel.
     MatMul(MatMulKind),
     /// An op the runtime runs on the interpreter: an empty function keeps one
     /// compiled entry per step.
@@ -76,10 +77,6 @@ pub struct CompiledKernel {
     pub kind: KernelKind,
     /// The entry point; valid while the owning [`Jit`] lives.
     pub func: KernelFn,
-    /// Argument slots of each nest (for a GEMM: of its fused epilogue, if any).
-    pub layouts: Vec<NestLayout>,
-    /// Total argument slots.
-    pub slots: usize,
     /// What it computes (print with [`Origin::print`]).
     pub provenance: Vec<Origin>,
     /// CLIF text, if kept.
@@ -114,56 +111,37 @@ fn cg_err(kernel: &str, e: impl std::fmt::Display) -> CodegenError {
     CodegenError { kernel: kernel.to_string(), message: e.to_string() }
 }
 
-/// The micro-kernel strategy the strides of a matmul allow.
-pub fn matmul_kind(mm: &MatMulStep) -> MatMulKind {
-    let r = mm.a.strides.len();
-    let unit = |s: &kiln_passes::schedule::Stride| s.known() == Some(1);
-    let dots = unit(&mm.a.strides[r - 1]) && unit(&mm.b.strides[r - 2]);
-    // one output column: rows of b are single floats, so dot products along k vectorize
-    // where a 4-column block would fall back to scalar code
-    if dots && mm.n == kiln_ir::Dim::Fixed(1) {
-        MatMulKind::DotAlongK
-    } else if unit(&mm.b.strides[r - 1]) {
-        MatMulKind::RowsOfB
-    } else if dots {
-        MatMulKind::DotAlongK
-    } else {
-        MatMulKind::Scalar
-    }
-}
-
 /// Compiles every step of `s` (loop kernels and matmul micro-kernels), in step order,
-/// into one JIT module (one finalize: one set of pages). The schedule must pass
-/// [`kiln_passes::schedule::verify`]; one that does not is refused, not compiled.
-pub fn compile(s: &Schedule, opts: &CodegenOptions) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
+/// into one JIT module (one finalize: one set of pages), each from its call in `abi`.
+/// The schedule must pass [`kiln_passes::schedule::verify`] and the ABI
+/// [`kiln_passes::abi::verify`]; what does not is refused, not compiled.
+pub fn compile(s: &Schedule, abi: &Abi, opts: &CodegenOptions) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
     kiln_passes::schedule::verify(s).map_err(|e| CodegenError { kernel: e.step.clone(), message: e.to_string() })?;
-    let steps: Vec<(&Step, bool)> = s.steps.iter().map(|st| (st, deferred(s, st))).collect();
-    compile_steps(&steps, opts)
+    kiln_passes::abi::verify(s, abi).map_err(|e| CodegenError { kernel: e.step.clone(), message: e.to_string() })?;
+    let steps: Vec<(String, &Step, &CallAbi)> =
+        s.steps.iter().zip(&abi.calls).enumerate().map(|(i, (st, c))| (step_name(st, i), st, c)).collect();
+    compile_steps(&steps, false, opts)
 }
 
-/// Whether a step is an epilogue kernel its GEMM's micro-kernel already applies (see
-/// [`KernelKind::Deferred`]).
-pub fn deferred(s: &Schedule, st: &Step) -> bool {
-    let Step::Loop(k) = st else { return false };
-    k.epilogue_of.is_some_and(|v| {
-        s.steps.iter().any(|x| {
-            matches!(x, Step::MatMul(mm) if mm.out == v && mm.epilogue.is_some() && matmul_kind(mm) == MatMulKind::RowsOfB)
-        })
-    })
-}
-
-/// Compiles the given loop kernels alone: kernels of a schedule [`compile`] accepted
-/// (the runtime compiles a deferred epilogue this way).
+/// Compiles the given loop kernels alone, deferred or not, each with its call: kernels
+/// of a schedule [`compile`] accepted (the runtime compiles a deferred epilogue this
+/// way once its GEMM goes to the library).
 pub fn compile_kernels(
-    kernels: &[&LoopKernel],
+    kernels: &[(&LoopKernel, &CallAbi)],
     opts: &CodegenOptions,
 ) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
-    let steps: Vec<Step> = kernels.iter().map(|k| Step::Loop((*k).clone())).collect();
-    let refs: Vec<(&Step, bool)> = steps.iter().map(|s| (s, false)).collect();
-    compile_steps(&refs, opts)
+    let steps: Vec<(Step, &CallAbi)> = kernels.iter().map(|(k, c)| (Step::Loop((*k).clone()), *c)).collect();
+    let refs: Vec<(String, &Step, &CallAbi)> =
+        steps.iter().enumerate().map(|(i, (s, c))| (step_name(s, i), s, *c)).collect();
+    compile_steps(&refs, true, opts)
 }
 
-fn compile_steps(steps: &[(&Step, bool)], opts: &CodegenOptions) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
+/// Compiles each step from its call; `late`: deferred epilogues get their bodies.
+fn compile_steps(
+    steps: &[(String, &Step, &CallAbi)],
+    late: bool,
+    opts: &CodegenOptions,
+) -> Result<(Jit, Vec<CompiledKernel>), CodegenError> {
     let e = |m: &dyn std::fmt::Display| cg_err("<module>", m);
     let mut fb = settings::builder();
     fb.set("opt_level", "speed").map_err(|x| e(&x))?;
@@ -183,37 +161,25 @@ fn compile_steps(steps: &[(&Step, bool)], opts: &CodegenOptions) -> Result<(Jit,
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     let mut pending = Vec::new();
-    for (i, &(step, defer)) in steps.iter().enumerate() {
-        let (name, kind, nests, provenance): (String, KernelKind, &[kiln_passes::schedule::LoopNest], Vec<Origin>) =
-            match step {
-                Step::Loop(k) if defer => (step_name(step, i), KernelKind::Deferred, &[], k.provenance.clone()),
-                Step::Loop(k) => (step_name(step, i), KernelKind::Loop, &k.nests, k.provenance.clone()),
-                Step::MatMul(mm) => {
-                    (step_name(step, i), KernelKind::MatMul(matmul_kind(mm)), &[], vec![Origin::Op(mm.out)])
-                }
-                Step::Host(h) => (step_name(step, i), KernelKind::Host, &[], vec![Origin::Op(h.value)]),
-            };
+    for (i, (name, step, call)) in steps.iter().enumerate() {
+        let (name, step, call) = (name.clone(), *step, *call);
+        let kind = match call.kind {
+            CallKind::Loop { deferred: true } if !late => KernelKind::Deferred,
+            CallKind::Loop { .. } => KernelKind::Loop,
+            CallKind::MatMul(k) => KernelKind::MatMul(k),
+            CallKind::Host => KernelKind::Host,
+        };
+        let provenance = match step {
+            Step::Loop(k) => k.provenance.clone(),
+            Step::MatMul(mm) => vec![Origin::Op(mm.out)],
+            Step::Host(h) => vec![Origin::Op(h.value)],
+        };
         let err = |m: &dyn std::fmt::Display| cg_err(&name, m);
         let mut sig = module.make_signature();
         sig.params.push(AbiParam::new(I64));
         let fid = module.declare_function(&format!("kernel{i}"), Linkage::Local, &sig).map_err(|x| err(&x))?;
         ctx.func.signature = sig;
         ctx.func.name = UserFuncName::user(0, fid.as_u32());
-        // a small-GEMM micro-kernel with rows of B applies its fused epilogue in registers
-        let epilogue = match step {
-            Step::MatMul(mm) if kind == KernelKind::MatMul(MatMulKind::RowsOfB) => mm.epilogue.as_ref(),
-            _ => None,
-        };
-        let (layouts, slots) = match epilogue {
-            Some(e) => {
-                let l = layout::nest_layout(&e.nest, 10);
-                let n = 10 + l.len;
-                (vec![l], n)
-            }
-            None if kind == KernelKind::Loop => kernel_layout(nests),
-            None if matches!(kind, KernelKind::Host | KernelKind::Deferred) => (Vec::new(), 0),
-            None => (Vec::new(), 10),
-        };
         {
             let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
             let powf = module.declare_func_in_func(pow_id, b.func);
@@ -224,16 +190,23 @@ fn compile_steps(steps: &[(&Step, bool)], opts: &CodegenOptions) -> Result<(Jit,
             let broken = opts.sabotage.as_deref() == Some(name.as_str());
             match kind {
                 KernelKind::Loop => {
-                    let splits = matches!(step, Step::Loop(k) if kiln_passes::schedule::may_split(k));
-                    for (n, l) in nests.iter().zip(&layouts) {
-                        emit::emit_nest(&mut b, args, n, l, powf, broken, splits);
+                    let Step::Loop(k) = step else { return Err(err(&"a loop call for another step")) };
+                    for (j, n) in k.nests.iter().enumerate() {
+                        emit::emit_nest(&mut b, args, n, call, j, powf, broken, call.splits);
                     }
                 }
                 KernelKind::Host | KernelKind::Deferred => {}
                 KernelKind::MatMul(mk) => {
+                    let g = call.gemm.as_ref().ok_or_else(|| err(&"a GEMM call without its block"))?;
+                    // a micro-kernel with rows of B applies its fused epilogue in registers:
+                    // the call then lays out the epilogue's nest after the block
+                    let epilogue = match step {
+                        Step::MatMul(mm) => mm.epilogue.as_ref().filter(|_| !call.nests.is_empty()),
+                        _ => None,
+                    };
                     let epi = epilogue.map(|e| matmul::Epi {
                         nest: &e.nest,
-                        layout: &layouts[0],
+                        layout: &call.nests[0],
                         acc: e.acc_input,
                         powf,
                         store_out: e.store_out,
@@ -254,7 +227,7 @@ fn compile_steps(steps: &[(&Step, bool)], opts: &CodegenOptions) -> Result<(Jit,
                         }
                         _ => matmul::Known::default(),
                     };
-                    matmul::emit_matmul(&mut b, args, mk, known, epi.as_ref())
+                    matmul::emit_matmul(&mut b, args, g, mk, known, epi.as_ref())
                 }
             }
             b.ins().return_(&[]);
@@ -273,15 +246,15 @@ fn compile_steps(steps: &[(&Step, bool)], opts: &CodegenOptions) -> Result<(Jit,
         }
         let asm = if opts.keep_asm { ctx.compiled_code().and_then(|c| c.vcode.clone()) } else { None };
         module.clear_context(&mut ctx);
-        pending.push((fid, name, kind, provenance, layouts, slots, clif, asm));
+        pending.push((fid, name, kind, provenance, clif, asm));
     }
     module.finalize_definitions().map_err(|x| e(&x))?;
     let mut out = Vec::new();
-    for (fid, name, kind, provenance, layouts, slots, clif, asm) in pending {
+    for (fid, name, kind, provenance, clif, asm) in pending {
         let ptr = module.get_finalized_function(fid);
         // SAFETY: the function was built with exactly this signature above.
         let func: KernelFn = unsafe { std::mem::transmute::<*const u8, KernelFn>(ptr) };
-        out.push(CompiledKernel { name, kind, func, layouts, slots, provenance, clif, asm });
+        out.push(CompiledKernel { name, kind, func, provenance, clif, asm });
     }
     Ok((Jit { module: Some(module) }, out))
 }

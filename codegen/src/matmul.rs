@@ -6,14 +6,15 @@
 //! accumulator per row; when `b` is a transposed
 //! contiguous matrix it computes F32X4 dot products along k; otherwise it runs scalar.
 //!
-//! Argument block (i64 slots): `[a, b, c, m, k, n, rsa, csa, rsb, csb]`, strides in
-//! elements.
+//! Argument block: the GEMM block of the ABI ([`GemmBlock`]), strides in elements,
+//! then a fused epilogue's nest (f32 throughout, [`GEMM_WIDTH`]).
 
 use crate::emit::{for_loop, masked, pruned_loop, ro, rw, Bound};
-use crate::layout::NestLayout;
 use cranelift_codegen::ir::types::*;
 use cranelift_codegen::ir::{FuncRef, InstBuilder, Type, Value};
 use cranelift_frontend::{FunctionBuilder, Variable};
+pub use kiln_passes::abi::MatMulKind;
+use kiln_passes::abi::{slot_offset, GemmBlock, NestLayout, GEMM_WIDTH};
 use kiln_passes::schedule::{LoopNest, OutMode};
 
 /// A fused elementwise epilogue: its nest over `[m, n]`, its argument slots, and which
@@ -21,7 +22,7 @@ use kiln_passes::schedule::{LoopNest, OutMode};
 pub struct Epi<'a> {
     /// The consumer kernel's body.
     pub nest: &'a LoopNest,
-    /// Its argument slots (after the GEMM's ten).
+    /// Its argument slots (after the GEMM block).
     pub layout: &'a NestLayout,
     /// The input standing for the product.
     pub acc: usize,
@@ -44,7 +45,7 @@ impl EpiState<'_> {
     /// Argument slot `i`, loaded here (an ordinary read-only load stays in place).
     fn slot(&self, b: &mut FunctionBuilder, ty: Type, i: usize) -> Value {
         let flags = cranelift_codegen::ir::MemFlagsData::new().with_notrap().with_readonly();
-        b.ins().load(ty, flags, self.args, (i * 8) as i32)
+        b.ins().load(ty, flags, self.args, slot_offset(i))
     }
 }
 
@@ -61,10 +62,10 @@ impl RowStep {
     /// `known` or `run` elements per row.
     fn new(b: &mut FunctionBuilder, known: Option<i64>, run: impl FnOnce(&mut FunctionBuilder) -> Value) -> RowStep {
         match known.filter(|s| s.abs() < 1 << 20) {
-            Some(s) => RowStep::Imm(s * 4),
+            Some(s) => RowStep::Imm(s * BYTES),
             None => {
                 let s = run(b);
-                RowStep::Val(s, b.ins().ishl_imm_s(s, 2))
+                RowStep::Val(s, b.ins().ishl_imm_s(s, SHIFT))
             }
         }
     }
@@ -72,7 +73,7 @@ impl RowStep {
     /// Element stride for computing a tile's first row: a constant when known.
     fn elems(self, b: &mut FunctionBuilder) -> Value {
         match self {
-            RowStep::Imm(s) => b.ins().iconst(I64, s / 4),
+            RowStep::Imm(s) => b.ins().iconst(I64, s / BYTES),
             RowStep::Val(s, _) => s,
         }
     }
@@ -90,7 +91,7 @@ impl RowStep {
     }
 }
 
-/// `base + (i * stride + j) * 4` for a row stride `step`.
+/// `base + (i * stride + j) * BYTES` for a row stride `step`.
 fn tile_base(b: &mut FunctionBuilder, base: Value, i: Value, step: RowStep, j: Option<Value>) -> Value {
     let s = step.elems(b);
     let el = b.ins().imul(i, s);
@@ -98,7 +99,7 @@ fn tile_base(b: &mut FunctionBuilder, base: Value, i: Value, step: RowStep, j: O
         Some(j) => b.ins().iadd(el, j),
         None => el,
     };
-    let off = b.ins().ishl_imm_s(el, 2);
+    let off = b.ins().ishl_imm_s(el, SHIFT);
     b.ins().iadd(base, off)
 }
 
@@ -110,17 +111,17 @@ fn tile_base(b: &mut FunctionBuilder, base: Value, i: Value, step: RowStep, j: O
 fn apply_epi(b: &mut FunctionBuilder, e: &EpiState, n: Bound, ty: Type, i0: Value, j: Value, accs: &[Vec<Value>]) {
     let l = e.epi.layout;
     let nest = e.epi.nest;
-    let lane_bytes = if ty == F32 { 4 } else { 16 };
-    let scalars: Vec<Value> = (0..nest.scalars.len()).map(|k| e.slot(b, F32, l.scalars + k)).collect();
+    let lane_bytes = (BYTES * i64::from(ty.lane_count())) as usize;
+    let scalars: Vec<Value> = l.scalars.iter().map(|&at| e.slot(b, F32, at)).collect();
     // per input: first-row pointer, row step, and whether columns advance
     let inputs: Vec<Option<(Value, RowStep, bool)>> = (0..nest.inputs.len())
         .map(|idx| {
             if idx == e.epi.acc {
                 return None;
             }
-            let ptr = e.slot(b, I64, l.inputs[idx]);
+            let ptr = e.slot(b, I64, l.inputs[idx].ptr);
             let known = nest.inputs[idx].strides[0].known().and_then(|s| i64::try_from(s).ok());
-            let step = RowStep::new(b, known, |b| e.slot(b, I64, l.inputs[idx] + 1));
+            let step = RowStep::new(b, known, |b| e.slot(b, I64, l.inputs[idx].strides[0]));
             let unit_col = nest.inputs[idx].strides[1].known() == Some(1);
             let base = tile_base(b, ptr, i0, step, unit_col.then_some(j));
             Some((base, step, unit_col))
@@ -128,7 +129,7 @@ fn apply_epi(b: &mut FunctionBuilder, e: &EpiState, n: Bound, ty: Type, i0: Valu
         .collect();
     let out_step = RowStep::new(b, n.k, |_| n.v);
     let mut sums: Vec<Vec<Option<Value>>> = vec![vec![None; accs[0].len()]; nest.outputs.len()];
-    let out_ptrs: Vec<Value> = (0..nest.outputs.len()).map(|k| e.slot(b, I64, l.outputs[k])).collect();
+    let out_ptrs: Vec<Value> = l.outputs.iter().map(|o| e.slot(b, I64, o.ptr)).collect();
     let out_bases: Vec<Value> = nest
         .outputs
         .iter()
@@ -136,7 +137,7 @@ fn apply_epi(b: &mut FunctionBuilder, e: &EpiState, n: Bound, ty: Type, i0: Valu
         .map(|(o, &ptr)| match o.mode {
             OutMode::Store => tile_base(b, ptr, i0, out_step, Some(j)),
             OutMode::Reduce(_) => {
-                let off = b.ins().ishl_imm_s(j, 2);
+                let off = b.ins().ishl_imm_s(j, SHIFT);
                 b.ins().iadd(ptr, off)
             }
         })
@@ -190,10 +191,10 @@ fn apply_epi(b: &mut FunctionBuilder, e: &EpiState, n: Bound, ty: Type, i0: Valu
 fn zero_sums(b: &mut FunctionBuilder, e: &EpiState, n: Value, zero: Value) {
     for (k, o) in e.epi.nest.outputs.iter().enumerate() {
         if let OutMode::Reduce(_) = o.mode {
-            let ptr = e.slot(b, I64, e.epi.layout.outputs[k]);
+            let ptr = e.slot(b, I64, e.epi.layout.outputs[k].ptr);
             let z = b.ins().f32const(0.0);
             for_loop(b, zero, n, 1, &mut |b, j| {
-                let off = b.ins().ishl_imm_s(j, 2);
+                let off = b.ins().ishl_imm_s(j, SHIFT);
                 let p = b.ins().iadd(ptr, off);
                 b.ins().store(rw(), z, p, 0);
             });
@@ -201,16 +202,9 @@ fn zero_sums(b: &mut FunctionBuilder, e: &EpiState, n: Value, zero: Value) {
     }
 }
 
-/// Which inner strategy a matmul kernel uses, decided from the structure of the strides.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MatMulKind {
-    /// `b` has unit column stride: vectorize over output columns.
-    RowsOfB,
-    /// `a` has unit column stride and `b` unit row stride: vectorize along k.
-    DotAlongK,
-    /// Anything else: scalar.
-    Scalar,
-}
+/// log2 of a GEMM element's bytes, and the bytes.
+const SHIFT: i64 = GEMM_WIDTH.shift();
+const BYTES: i64 = 1 << SHIFT;
 
 /// k steps per iteration of a register block's k loop. Two, not four: the egraph places
 /// pure loads next to their first use, so x4 keeps eight `b` vectors live beside eight
@@ -250,31 +244,38 @@ struct Args {
     csb: Value,
 }
 
-/// Byte address `base + (i*s + j*t) * 4`.
+/// Byte address `base + (i*s + j*t) * BYTES`.
 fn addr(b: &mut FunctionBuilder, base: Value, i: Value, s: Value, j: Value, t: Value) -> Value {
     let x = b.ins().imul(i, s);
     let y = b.ins().imul(j, t);
     let e = b.ins().iadd(x, y);
-    let off = b.ins().ishl_imm_s(e, 2);
+    let off = b.ins().ishl_imm_s(e, SHIFT);
     b.ins().iadd(base, off)
 }
 
 /// Emits the body of a matmul kernel whose argument block pointer is `args`.
 /// `known` holds what the schedule fixes at compile time.
-pub fn emit_matmul(b: &mut FunctionBuilder, args: Value, kind: MatMulKind, known: Known, epi: Option<&Epi>) {
-    let slot = |b: &mut FunctionBuilder, i: i32| b.ins().load(I64, ro(), args, i * 8);
+pub fn emit_matmul(
+    b: &mut FunctionBuilder,
+    args: Value,
+    g: &GemmBlock,
+    kind: MatMulKind,
+    known: Known,
+    epi: Option<&Epi>,
+) {
+    let slot = |b: &mut FunctionBuilder, i: usize| b.ins().load(I64, ro(), args, slot_offset(i));
     let a = Args {
         known,
-        a: slot(b, 0),
-        b: slot(b, 1),
-        c: slot(b, 2),
-        m: slot(b, 3),
-        k: slot(b, 4),
-        n: slot(b, 5),
-        rsa: slot(b, 6),
-        csa: slot(b, 7),
-        rsb: slot(b, 8),
-        csb: slot(b, 9),
+        a: slot(b, g.a),
+        b: slot(b, g.b),
+        c: slot(b, g.c),
+        m: slot(b, g.m),
+        k: slot(b, g.k),
+        n: slot(b, g.n),
+        rsa: slot(b, g.rsa),
+        csa: slot(b, g.csa),
+        rsb: slot(b, g.rsb),
+        csb: slot(b, g.csb),
     };
     let zero = b.ins().iconst(I64, 0);
     let e = epi.map(|epi| EpiState { epi, args });
@@ -376,8 +377,8 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
                 .collect()
         })
         .collect();
-    let csa4 = b.ins().ishl_imm_s(a.csa, 2);
-    let rsb4 = b.ins().ishl_imm_s(a.rsb, 2);
+    let csa4 = b.ins().ishl_imm_s(a.csa, SHIFT);
+    let rsb4 = b.ins().ishl_imm_s(a.rsb, SHIFT);
     let csa4_unrolled = b.ins().imul_imm_s(csa4, K_UNROLL as i64);
     let rsb4_unrolled = b.ins().imul_imm_s(rsb4, K_UNROLL as i64);
     // a pointer per row of the block, or one pointer and immediate row offsets when a's
@@ -385,7 +386,7 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
     let row_ptr = |b: &mut FunctionBuilder, i: Value| {
         let v = b.declare_var(I64);
         let off = b.ins().imul(i, a.rsa);
-        let off = b.ins().ishl_imm_s(off, 2);
+        let off = b.ins().ishl_imm_s(off, SHIFT);
         let p = b.ins().iadd(a.a, off);
         b.def_var(v, p);
         v
@@ -393,14 +394,14 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
     let pas: Vec<(Variable, i32)> = match a.known.rsa.filter(|rs| rs.abs() < 1 << 20) {
         Some(rs) => {
             let v = row_ptr(b, rows[0]);
-            (0..rows.len()).map(|r| (v, (r as i64 * rs * 4) as i32)).collect()
+            (0..rows.len()).map(|r| (v, (r as i64 * rs * BYTES) as i32)).collect()
         }
         None => rows.iter().map(|&i| (row_ptr(b, i), 0)).collect(),
     };
     let mut a_vars: Vec<Variable> = pas.iter().map(|p| p.0).collect();
     a_vars.dedup();
     let pb = b.declare_var(I64);
-    let jo = b.ins().ishl_imm_s(j, 2);
+    let jo = b.ins().ishl_imm_s(j, SHIFT);
     let p0 = b.ins().iadd(a.b, jo);
     b.def_var(pb, p0);
     let zero = b.ins().iconst(I64, 0);
@@ -409,7 +410,7 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
     let step_offsets = |b: &mut FunctionBuilder, known: Option<i64>, s4: Value| -> Vec<(i32, Option<Value>)> {
         (0..K_UNROLL as i64)
             .map(|u| match known {
-                Some(s) => ((u * s * 4) as i32, None),
+                Some(s) => ((u * s * BYTES) as i32, None),
                 None if u == 0 => (0, None),
                 None => (0, Some(b.ins().imul_imm_s(s4, u))),
             })
@@ -448,7 +449,7 @@ fn block(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, vecs: usiz
     // which the allocator tends to reload from the argument block inside the loop)
     let bump = |b: &mut FunctionBuilder, p: Value, known: Option<i64>, by1: Value, by_n: Value, steps: i64| match known
     {
-        Some(s) => b.ins().iadd_imm_s(p, s * 4 * steps),
+        Some(s) => b.ins().iadd_imm_s(p, s * BYTES * steps),
         None => b.ins().iadd(p, if steps == 1 { by1 } else { by_n }),
     };
     let advance = |b: &mut FunctionBuilder, steps: i64| {
@@ -544,7 +545,7 @@ fn dots(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, zero: Value
         Some(rs) => {
             let p = addr(b, a.a, rows[0], a.rsa, zero, one);
             let v = ptr_var(b, p);
-            (0..rows.len()).map(|r| (v, (r as i64 * rs * 4) as i32)).collect()
+            (0..rows.len()).map(|r| (v, (r as i64 * rs * BYTES) as i32)).collect()
         }
         None => rows
             .iter()
@@ -575,7 +576,7 @@ fn dots(b: &mut FunctionBuilder, a: &Args, rows: &[Value], j: Value, zero: Value
         }
         for v in a_vars.iter().chain([&pb]) {
             let p = b.use_var(*v);
-            let p = b.ins().iadd_imm_s(p, 16);
+            let p = b.ins().iadd_imm_s(p, 4 * BYTES);
             b.def_var(*v, p);
         }
     });

@@ -15,6 +15,7 @@ use cranelift_codegen::ir::types::{self, *};
 use cranelift_codegen::ir::{BlockArg, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 use kiln_ir::{BinaryOp, CmpOp, DType, ReduceOp, UnaryOp};
+use kiln_passes::abi::slot_offset;
 use kiln_passes::schedule::{Node, OutMode};
 
 /// The Cranelift type of a value of `t` in a register.
@@ -134,16 +135,16 @@ fn int_combine(b: &mut FunctionBuilder, r: ReduceOp, acc: Value, x: Value) -> Va
 /// Checks `0 <= index < rows` (an i64); records `k` (a node, or the node count plus
 /// a scatter-add output) and the index in the error slots if not. Returns the
 /// in-range flag (i8).
-fn check(b: &mut FunctionBuilder, c: &Ctx, k: usize, index: Value, rows: Value) -> Value {
+fn check(b: &mut FunctionBuilder, c: &Ctx, tag: i64, index: Value, rows: Value) -> Value {
     let ok = b.ins().icmp(IntCC::UnsignedLessThan, index, rows);
     let bad_block = b.create_block();
     let done = b.create_block();
     b.ins().brif(ok, done, &[], bad_block, &[]);
     b.switch_to_block(bad_block);
-    if let Some(at) = c.l.error {
-        let tag = b.ins().iconst(I64, k as i64 + 1);
-        b.ins().store(rw(), tag, c.args, (at * 8) as i32);
-        b.ins().store(rw(), index, c.args, (at * 8 + 8) as i32);
+    if let Some((at_tag, at_index)) = c.l.error {
+        let tag = b.ins().iconst(I64, tag);
+        b.ins().store(rw(), tag, c.args, slot_offset(at_tag));
+        b.ins().store(rw(), index, c.args, slot_offset(at_index));
     }
     b.ins().jump(done, &[]);
     b.switch_to_block(done);
@@ -154,7 +155,8 @@ fn check(b: &mut FunctionBuilder, c: &Ctx, k: usize, index: Value, rows: Value) 
 pub(crate) fn point(b: &mut FunctionBuilder, c: &Ctx, offs_in: &[Value], offs_out: &[Value], idx: &[Value]) {
     let n = c.n;
     let mut vals: Vec<Value> = Vec::with_capacity(n.nodes.len());
-    let mut gathers = c.l.gathers.iter();
+    // indexed sites: gathers in node order, then scatter-add outputs
+    let mut sites = c.l.sites.iter().copied();
     for (k, node) in n.nodes.iter().enumerate() {
         let t = n.types[k];
         let v = match *node {
@@ -180,14 +182,14 @@ pub(crate) fn point(b: &mut FunctionBuilder, c: &Ctx, offs_in: &[Value], offs_ou
             Node::CheckIndex(x, bound) => {
                 let i = convert(b, n.types[x], DType::I64, vals[x]);
                 let rows = b.ins().iconst(I64, bound.min(i64::MAX as u64) as i64);
-                check(b, c, k, i, rows);
+                check(b, c, c.call.node_tag(c.nest, k), i, rows);
                 vals[x]
             }
             Node::Gather { input, index, .. } => {
-                let at = *gathers.next().unwrap_or(&0);
+                let (stride_at, rows_at) = sites.next().unwrap_or_default();
                 let i = convert(b, n.types[index], DType::I64, vals[index]);
-                let rows = slot(b, c.args, at + 1);
-                let ok = check(b, c, k, i, rows);
+                let rows = slot(b, c.args, rows_at);
+                let ok = check(b, c, c.call.node_tag(c.nest, k), i, rows);
                 // an index out of range reads nothing: the value is zero and the run fails
                 let read = b.create_block();
                 let done = b.create_block();
@@ -198,7 +200,7 @@ pub(crate) fn point(b: &mut FunctionBuilder, c: &Ctx, offs_in: &[Value], offs_ou
                 };
                 b.ins().brif(ok, read, &[], done, &[BlockArg::Value(zero)]);
                 b.switch_to_block(read);
-                let stride = slot(b, c.args, at);
+                let stride = slot(b, c.args, stride_at);
                 let rows_off = b.ins().imul(i, stride);
                 let bytes = b.ins().ishl_imm_s(rows_off, c.inputs[input].shift);
                 let base = b.ins().iadd(c.inputs[input].ptr, offs_in[input]);
@@ -211,8 +213,6 @@ pub(crate) fn point(b: &mut FunctionBuilder, c: &Ctx, offs_in: &[Value], offs_ou
         };
         vals.push(v);
     }
-    let mut scatters =
-        c.l.gathers.iter().skip(c.l.gathers.len() - n.outputs.iter().filter(|o| o.scatter.is_some()).count());
     for (j, o) in n.outputs.iter().enumerate() {
         let t = n.types[o.node];
         let x = vals[o.node];
@@ -220,15 +220,15 @@ pub(crate) fn point(b: &mut FunctionBuilder, c: &Ctx, offs_in: &[Value], offs_ou
         // a scatter-add adds into the row its index node names, or nowhere (the run fails)
         let mut skip = None;
         if let Some(sc) = &o.scatter {
-            let at = *scatters.next().unwrap_or(&0);
+            let (stride_at, rows_at) = sites.next().unwrap_or_default();
             let i = convert(b, n.types[sc.index], DType::I64, vals[sc.index]);
-            let rows = slot(b, c.args, at + 1);
-            let ok = check(b, c, n.nodes.len() + j, i, rows);
+            let rows = slot(b, c.args, rows_at);
+            let ok = check(b, c, c.call.scatter_tag(c.nest, j), i, rows);
             let add = b.create_block();
             let done = b.create_block();
             b.ins().brif(ok, add, &[], done, &[]);
             b.switch_to_block(add);
-            let stride = slot(b, c.args, at);
+            let stride = slot(b, c.args, stride_at);
             let elems = b.ins().imul(i, stride);
             let bytes = b.ins().ishl_imm_s(elems, c.outputs[j].shift);
             addr = b.ins().iadd(addr, bytes);

@@ -7,6 +7,8 @@
 //! - [`split_masks::run`]: a copy of each shared comparison per consumer;
 //! - [`fusion::run`]: fuses a module into a [`schedule::Schedule`] of loop kernels and
 //!   matmuls for codegen, which [`schedule::verify`] checks and [`schedule::Schedule::print`] prints;
+//! - [`abi::run`]: the kernel ABI, every step's argument block slot by slot, which
+//!   codegen, binding, thread splitting and error decoding all read;
 //! - [`buffer_plan::run`]: places a schedule's buffers (arena slots sized by the
 //!   symbolic dims, in-place updates, snapshots) once for every binding.
 //!
@@ -14,6 +16,7 @@
 //! after each pass.
 #![warn(missing_docs)]
 
+pub mod abi;
 pub mod autodiff;
 pub mod buffer_plan;
 pub mod builder;

@@ -7,7 +7,8 @@
 use crate::exec::Executable;
 use crate::interp::Bindings;
 use crate::TensorValue;
-use kiln_ir::{DType, Dim};
+use kiln_ir::Dim;
+use kiln_passes::abi::{NestLayout, Width};
 use kiln_passes::buffer_plan::Place;
 use kiln_passes::schedule::{Access, LoopNest, Node, Step, Stride, GEMM_LIBRARY_MIN_MACS};
 
@@ -149,15 +150,15 @@ fn fill_nest(
     ki: usize,
     a: &mut [i64],
     n: &LoopNest,
-    l: &kiln_codegen::NestLayout,
+    l: &NestLayout,
     patches: &mut Vec<(usize, usize, usize, usize)>,
     sizes: &[usize],
 ) -> Result<(), String> {
     let mut extents = Vec::with_capacity(n.space.len());
-    for (d, dd) in n.space.iter().enumerate() {
+    for (dd, &at) in n.space.iter().zip(&l.dims) {
         let x = ev.dim(dd)?;
         extents.push(x);
-        a[l.dims + d] = x as i64;
+        a[at] = i64::try_from(x).map_err(|e| e.to_string())?;
     }
     // an iteration space (a broadcast view's, too) stays within one value's limit
     let points = ev.prod(&n.space)?;
@@ -172,43 +173,45 @@ fn fill_nest(
             row_extra[*input] = row_extra[*input].max(r.ok_or("a gathered row overflows")?);
         }
     }
-    for (j, (acc, &at)) in n.inputs.iter().zip(&l.inputs).enumerate() {
+    for (j, (acc, at)) in n.inputs.iter().zip(&l.inputs).enumerate() {
         let i = e.buf(acc.buf)?;
         let offset = ev.offset(&acc.offset)?;
         // offsets are in elements; bases are 32-bit words
-        let wide = words_per(e.schedule.buffers[i].dtype);
-        patches.push((ki, at, i, offset * wide));
-        for (d, st) in acc.strides.iter().enumerate() {
-            a[at + 1 + d] = ev.stride(st)?;
+        let words = at.width.ok_or("an input pointer without a width")?.words();
+        patches.push((ki, at.ptr, i, offset.checked_mul(words).ok_or("an offset overflows")?));
+        let mut strides = Vec::with_capacity(at.strides.len());
+        for (st, &slot) in acc.strides.iter().zip(&at.strides) {
+            a[slot] = ev.stride(st)?;
+            strides.push(a[slot]);
         }
         if points > 0 {
-            let strides = &a[at + 1..at + 1 + acc.strides.len()];
-            in_bounds(e, ki, i, last_element(offset, strides, &extents, row_extra[j]), sizes)?;
+            in_bounds(e, ki, i, last_element(offset, &strides, &extents, row_extra[j]), sizes)?;
         }
     }
-    for (o, &at) in n.outputs.iter().zip(&l.outputs) {
+    for ((o, at), &len_at) in n.outputs.iter().zip(&l.outputs).zip(&l.out_lens) {
         let i = e.buf(o.value)?;
-        patches.push((ki, at, i, 0));
-        for (d, st) in o.strides.iter().enumerate() {
-            a[at + 1 + d] = ev.stride(st)?;
+        patches.push((ki, at.ptr, i, 0));
+        let mut strides = Vec::with_capacity(at.strides.len());
+        for (st, &slot) in o.strides.iter().zip(&at.strides) {
+            a[slot] = ev.stride(st)?;
+            strides.push(a[slot]);
         }
         let scatter_extra = match &o.scatter {
             Some(sc) => ev.dim(&sc.rows)?.saturating_sub(1).saturating_mul(ev.stride(&sc.stride)? as usize),
             None => 0,
         };
         if points > 0 {
-            let strides = &a[at + 1..at + 1 + o.strides.len()];
-            in_bounds(e, ki, i, last_element(0, strides, &extents, scatter_extra), sizes)?;
+            in_bounds(e, ki, i, last_element(0, &strides, &extents, scatter_extra), sizes)?;
         }
         // a reduction first initializes `len` elements
         let len = ev.prod(&o.len)?;
         if len > 0 {
             in_bounds(e, ki, i, Some(len - 1), sizes)?;
         }
-        a[at + 1 + n.space.len()] = ev.prod(&o.len)? as i64;
+        a[len_at] = len as i64;
     }
-    for (j, sc) in n.scalars.iter().enumerate() {
-        a[l.scalars + j] = (ev.prod(sc)? as f32).to_bits() as i64;
+    for (sc, &at) in n.scalars.iter().zip(&l.scalars) {
+        a[at] = (ev.prod(sc)? as f32).to_bits() as i64;
     }
     for (o, m) in n.outputs.iter().zip(&l.means) {
         if let (Some(at), Some(ds)) = (m, &o.mean_of) {
@@ -220,19 +223,11 @@ fn fill_nest(
         _ => None,
     });
     let scatters = n.outputs.iter().filter_map(|o| o.scatter.as_ref().map(|s| (&s.stride, &s.rows)));
-    for ((stride, rows), &at) in gathers.chain(scatters).zip(&l.gathers) {
-        a[at] = ev.stride(stride)?;
-        a[at + 1] = i64::try_from(ev.dim(rows)?).map_err(|e| e.to_string())?;
+    for ((stride, rows), &(stride_at, rows_at)) in gathers.chain(scatters).zip(&l.sites) {
+        a[stride_at] = ev.stride(stride)?;
+        a[rows_at] = i64::try_from(ev.dim(rows)?).map_err(|e| e.to_string())?;
     }
     Ok(())
-}
-
-/// 32-bit words per element of `t` in a buffer (bools are stored as 32-bit words).
-pub(crate) fn words_per(t: DType) -> usize {
-    match t {
-        DType::I64 | DType::F64 => 2,
-        _ => 1,
-    }
 }
 
 fn matmul_args(ev: &Eval, e: &Executable, mm: &kiln_passes::schedule::MatMulStep) -> Result<MatMulArgs, String> {
@@ -281,7 +276,7 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
     let words: Vec<usize> = sizes
         .iter()
         .zip(&s.buffers)
-        .map(|(&n, buf)| n.checked_mul(words_per(buf.dtype)).ok_or("a buffer's size overflows"))
+        .map(|(&n, buf)| n.checked_mul(Width::of(buf.dtype).words()).ok_or("a buffer's size overflows"))
         .collect::<Result<_, _>>()?;
     // slots: the largest member, 64-byte aligned; offsets are their running sum
     let mut offsets = Vec::with_capacity(e.plan.slots.len());
@@ -297,27 +292,21 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
     let mut plan = Vec::with_capacity(s.steps.len());
     let mut skip = vec![false; s.steps.len()];
     for (ki, st) in s.steps.iter().enumerate() {
-        let ck = &e.kernels[ki];
+        let call = &e.abi.calls[ki];
         match st {
             Step::Host(_) => {
                 args.push(Vec::new());
                 plan.push(RunOp::Host(ki));
             }
             Step::Loop(k) => {
-                let mut a = vec![0i64; ck.slots];
-                for (n, l) in k.nests.iter().zip(&ck.layouts) {
+                let mut a = vec![0i64; call.slots.len()];
+                for (n, l) in k.nests.iter().zip(&call.nests) {
                     fill_nest(&ev, e, ki, &mut a, n, l, &mut patches, &sizes)?;
                 }
-                // the rule codegen followed (a deferred epilogue has no layout: it is
-                // skipped below)
+                // the call says whether it may split; the bound work whether it pays
                 let splittable = e.threads > 1
-                    && kiln_passes::schedule::may_split(k)
-                    && ck.layouts.first().is_some_and(|l| {
-                        l.len > 0
-                            && kiln_passes::schedule::worth_splitting(
-                                (0..k.nests[0].space.len()).map(|d| a[l.dims + d] as usize).product(),
-                            )
-                    });
+                    && call.split.is_some()
+                    && kiln_passes::schedule::worth_splitting(ev.prod(&k.nests[0].space)?);
                 args.push(a);
                 plan.push(if splittable { RunOp::Split(ki) } else { RunOp::Call(ki) });
             }
@@ -335,20 +324,19 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
                     }
                 }
                 let (m, k, n) = (mma.m, mma.k, mma.n);
-                let mut a = vec![0i64; ck.slots.max(10)];
-                a[3..10].copy_from_slice(&[
-                    m as i64,
-                    k as i64,
-                    n as i64,
-                    mma.rsa as i64,
-                    mma.csa as i64,
-                    mma.rsb as i64,
-                    mma.csb as i64,
-                ]);
+                let g = call.gemm.ok_or("a GEMM call without its block")?;
+                let mut a = vec![0i64; call.slots.len()];
+                let int = |x: usize| i64::try_from(x).map_err(|e| e.to_string());
+                for (at, x) in [(g.m, m), (g.k, k), (g.n, n)] {
+                    a[at] = int(x)?;
+                }
+                for (at, x) in [(g.rsa, mma.rsa), (g.csa, mma.csa), (g.rsb, mma.rsb), (g.csb, mma.csb)] {
+                    a[at] = x as i64;
+                }
                 let small = m.saturating_mul(k).saturating_mul(n) < GEMM_LIBRARY_MIN_MACS;
                 // a small GEMM compiled with its epilogue runs it in registers and the
                 // epilogue's own kernel is skipped
-                if let (Some(l), Some(epi), true) = (ck.layouts.first(), &mm.epilogue, small) {
+                if let (Some(l), Some(epi), true) = (call.nests.first(), &mm.epilogue, small) {
                     fill_nest(&ev, e, ki, &mut a, &epi.nest, l, &mut patches, &sizes)?;
                     if let Some(t) = e.epilogue_step[ki] {
                         skip[t] = true;
@@ -358,9 +346,9 @@ pub(crate) fn bind(e: &Executable, b: &Bindings, signature: Vec<Vec<usize>>) -> 
                     RunOp::Library(matmuls.len())
                 } else if let [(oa, ob, oc)] = mma.batches[..] {
                     // operand pointers become patched slots: a plain call per run
-                    patches.push((ki, 0, mma.a.0, mma.a.1 + oa));
-                    patches.push((ki, 1, mma.b.0, mma.b.1 + ob));
-                    patches.push((ki, 2, mma.c, oc));
+                    patches.push((ki, g.a, mma.a.0, mma.a.1 + oa));
+                    patches.push((ki, g.b, mma.b.0, mma.b.1 + ob));
+                    patches.push((ki, g.c, mma.c, oc));
                     RunOp::Call(ki)
                 } else {
                     RunOp::Batched(ki, matmuls.len())

@@ -3,6 +3,7 @@
 
 use crate::bind::MatMulArgs;
 use kiln_codegen::CompiledKernel;
+use kiln_passes::abi::CallAbi;
 
 /// A large GEMM `c = a x b` (c row-major with row stride `rsc`) on the `gemm` crate's
 /// AVX-512 kernels.
@@ -49,28 +50,25 @@ unsafe fn big_gemm(
     }
 }
 
-/// Runs a single-nest, store-only loop kernel split along its outermost dim. Each
-/// thread gets its own copy of the argument block with that dim shortened and every
-/// pointer advanced to its first row, so the threads write disjoint rows and each
-/// element is computed exactly as on one thread. False if the kernel cannot split.
+/// Runs a loop kernel split along its outermost dim: each thread gets the bound block
+/// restricted to its rows by the call's ABI ([`CallAbi::restrict`]), so the threads
+/// write disjoint rows and each element is computed exactly as on one thread. False if
+/// the call does not split or has too few rows.
 ///
 /// # Safety
-/// `args` must be the kernel's bound argument block.
-pub(crate) unsafe fn run_split(k: &CompiledKernel, args: &[i64], threads: usize, flush: bool) -> bool {
-    let [l] = k.layouts.as_slice() else { return false };
-    let n0 = args[l.dims] as usize;
-    if threads < 2 || n0 < threads || l.means.iter().any(Option::is_some) {
+/// `args` must be the kernel's bound argument block for `call`.
+pub(crate) unsafe fn run_split(k: &CompiledKernel, call: &CallAbi, args: &[i64], threads: usize, flush: bool) -> bool {
+    let Some(sp) = &call.split else { return false };
+    let n0 = usize::try_from(args[sp.extent]).unwrap_or(0);
+    if threads < 2 || n0 < threads {
         return false;
     }
+    let blocks: Option<Vec<Vec<i64>>> =
+        (0..threads).map(|c| call.restrict(args, n0 * c / threads, n0 * (c + 1) / threads)).collect();
+    let Some(blocks) = blocks else { return false };
     let func = k.func;
     std::thread::scope(|sc| {
-        for c in (0..threads).rev() {
-            let (start, end) = (n0 * c / threads, n0 * (c + 1) / threads);
-            let mut a = args.to_vec();
-            a[l.dims] = (end - start) as i64;
-            for &at in l.inputs.iter().chain(&l.outputs) {
-                a[at] += start as i64 * a[at + 1] * 4;
-            }
+        for (c, a) in blocks.into_iter().enumerate().rev() {
             let run = move || {
                 let mut a = a;
                 // SAFETY: the block is the bound one restricted to rows start..end.

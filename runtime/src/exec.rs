@@ -87,8 +87,8 @@ pub struct Executable {
     binds: usize,
     /// The arena every binding's slots live in, grown to the largest binding.
     arena: Vec<Chunk>,
-    /// Per step: the argument slots where its nests report an index out of range.
-    error_slots: Vec<Vec<usize>>,
+    /// Every step's call: the argument blocks codegen compiled against and binding fills.
+    pub(crate) abi: kiln_passes::abi::Abi,
     /// How many bindings to keep (least recently used evicted past it).
     pub max_bindings: usize,
     /// Value map from the graph's module to the optimized one the schedule runs: the
@@ -116,7 +116,8 @@ impl Executable {
     /// Compiles a schedule. Private: an executable is built only from a schedule the
     /// fusion pass made ([`Executable::build`]), whose argument blocks the bind fills.
     pub(crate) fn new(schedule: Schedule, opts: &CodegenOptions) -> Result<Executable, kiln_codegen::CodegenError> {
-        let (jit, kernels) = kiln_codegen::compile(&schedule, opts)?;
+        let abi = kiln_passes::abi::run(&schedule);
+        let (jit, kernels) = kiln_codegen::compile(&schedule, &abi, opts)?;
         let buf_index: HashMap<ValueId, usize> =
             schedule.buffers.iter().enumerate().map(|(i, b)| (b.value, i)).collect();
         let assign_bufs = schedule
@@ -176,9 +177,8 @@ impl Executable {
                 _ => None,
             })
             .collect();
-        let error_slots = kernels.iter().map(|k| k.layouts.iter().filter_map(|l| l.error).collect()).collect();
         Ok(Executable {
-            error_slots,
+            abi,
             kernels,
             _jit: jit,
             late_jits: Vec::new(),
@@ -303,7 +303,8 @@ impl Executable {
         }
         for ki in need {
             let Step::Loop(lk) = &self.schedule.steps[ki] else { continue };
-            let (jit, mut ks) = kiln_codegen::compile_kernels(&[lk], &self.codegen_opts).map_err(|e| e.to_string())?;
+            let (jit, mut ks) = kiln_codegen::compile_kernels(&[(lk, &self.abi.calls[ki])], &self.codegen_opts)
+                .map_err(|e| e.to_string())?;
             self.kernels[ki] = ks.remove(0);
             self.late_jits.push(jit);
         }
@@ -485,23 +486,20 @@ impl Executable {
                     // verified shapes; every address the kernel forms lies in a buffer.
                     // The kernel writes only its error slots in the block.
                     unsafe { crate::denormals::call(self.kernels[ki].func, bound.args[ki].as_mut_ptr(), flush) };
-                    for &at in &self.error_slots[ki] {
-                        if bound.args[ki][at] != 0 {
-                            let layouts = &self.kernels[ki].layouts;
-                            return Err(RunError::Eval(index_error(
-                                &self.schedule,
-                                ki,
-                                layouts,
-                                &mut bound.args[ki],
-                                at,
-                            )));
+                    let call = &self.abi.calls[ki];
+                    for (tag_at, index_at) in call.error_slots() {
+                        let args = &mut bound.args[ki];
+                        if args[tag_at] != 0 {
+                            // cleared for the next run
+                            let (tag, bad) = (std::mem::take(&mut args[tag_at]), args[index_at]);
+                            return Err(RunError::Eval(index_error(&self.schedule, ki, call, args, tag, bad)));
                         }
                     }
                 }
                 RunOp::Split(ki) => {
                     let (k, args) = (&self.kernels[ki], &mut bound.args[ki]);
                     // SAFETY: as for `Call`; a split restricts the block to disjoint rows.
-                    if !unsafe { crate::calls::run_split(k, args, self.threads, flush) } {
+                    if !unsafe { crate::calls::run_split(k, &self.abi.calls[ki], args, self.threads, flush) } {
                         // SAFETY: as for `Call`
                         unsafe { crate::denormals::call(k.func, args.as_mut_ptr(), flush) };
                     }
@@ -510,13 +508,14 @@ impl Executable {
                     let mm = &bound.matmuls[mi];
                     let (a, b, c) = (bound.bases[mm.a.0], bound.bases[mm.b.0], bound.bases[mm.c]);
                     let args = &mut bound.args[ki];
+                    let g = self.abi.calls[ki].gemm.ok_or("a GEMM call without its block")?;
                     for &(oa, ob, oc) in &mm.batches {
                         // SAFETY: offsets, extents and strides come from the bound
                         // shapes, so the micro-kernel stays inside a, b and c.
                         unsafe {
-                            args[0] = a.add(mm.a.1 + oa) as i64;
-                            args[1] = b.add(mm.b.1 + ob) as i64;
-                            args[2] = c.add(oc) as i64;
+                            args[g.a] = a.add(mm.a.1 + oa) as i64;
+                            args[g.b] = b.add(mm.b.1 + ob) as i64;
+                            args[g.c] = c.add(oc) as i64;
                             crate::denormals::call(self.kernels[ki].func, args.as_mut_ptr(), flush);
                         }
                     }
@@ -662,60 +661,42 @@ fn var_words(v: &mut TensorValue, len: usize) -> Option<*mut f32> {
     }
 }
 
-/// The error a kernel reported in its slots `at` (node + 1) and `at + 1` (the index),
-/// worded as the interpreter words it; the slot is cleared for the next run.
+/// The error a kernel reported with `tag` (its call names the site) and index `bad`,
+/// worded as the interpreter words it.
 fn index_error(
     s: &Schedule,
     ki: usize,
-    layouts: &[kiln_codegen::NestLayout],
-    args: &mut [i64],
-    at: usize,
+    call: &kiln_passes::abi::CallAbi,
+    args: &[i64],
+    tag: i64,
+    bad: i64,
 ) -> crate::interp::EvalError {
-    use kiln_passes::schedule::Node;
-    let (tag, bad) = (args[at], args[at + 1]);
-    args[at] = 0;
-    let nest = match &s.steps[ki] {
-        Step::Loop(k) => {
-            layouts.iter().position(|l| l.error == Some(at)).and_then(|j| Some((k.nests.get(j)?, &layouts[j])))
-        }
-        _ => None,
-    };
-    let node = nest.and_then(|(n, _)| Some((n, tag.checked_sub(1).and_then(|t| n.nodes.get(t as usize))?)));
+    use kiln_passes::abi::ErrorSite;
     // the kernel's op of that kind (a kernel rarely holds two)
-    let op_of = |gather: bool| {
-        let v = s.step_ops(ki).into_iter().find(|&v| match s.module.op(v).kind {
-            kiln_ir::OpKind::Gather => gather,
-            kiln_ir::OpKind::CheckIndex { .. } => !gather,
-            _ => false,
-        });
+    let op_of = |want: fn(&kiln_ir::OpKind) -> bool| {
+        let v = s.step_ops(ki).into_iter().find(|&v| want(&s.module.op(v).kind));
         v.map_or_else(String::new, |v| s.module.op(v).name.clone())
     };
-    match node {
-        Some((_, Node::CheckIndex(_, bound))) => crate::interp::EvalError {
-            op: op_of(false),
+    let rows = |nest: u32, site: u32| {
+        call.nests.get(nest as usize).and_then(|l| l.sites.get(site as usize)).map(|&(_, rows_at)| args[rows_at])
+    };
+    match call.site(tag) {
+        Some(ErrorSite::CheckIndex { bound, .. }) => crate::interp::EvalError {
+            op: op_of(|k| matches!(k, kiln_ir::OpKind::CheckIndex { .. })),
             message: format!("label {bad} is outside the valid range [0, {bound})"),
         },
-        Some((n, g @ Node::Gather { .. })) => {
-            let k = n.nodes.iter().filter(|x| matches!(x, Node::Gather { .. })).position(|x| x == g).unwrap_or(0);
-            let rows = nest.and_then(|(_, l)| l.gathers.get(k)).map_or(0, |&slot| args[slot + 1]);
-            crate::interp::EvalError {
-                op: op_of(true),
-                message: format!("index {bad} is out of range for {rows} rows"),
-            }
-        }
-        _ => {
-            // a scatter-add output: tag = nodes + output + 1, its slots after the gathers'
-            let scatter = nest.and_then(|(n, l)| {
-                let j = (tag as usize).checked_sub(n.nodes.len() + 1)?;
-                let k = n.outputs[..j].iter().filter(|o| o.scatter.is_some()).count();
-                let gathers = n.nodes.iter().filter(|x| matches!(x, Node::Gather { .. })).count();
-                l.gathers.get(gathers + k).map(|&slot| args[slot + 1])
-            });
-            let op = s.step_ops(ki).into_iter().find(|&v| matches!(s.module.op(v).kind, kiln_ir::OpKind::ScatterAdd));
-            let op = op.map_or_else(|| op_of(true), |v| s.module.op(v).name.clone());
-            let rows = scatter.map_or_else(String::new, |r| format!(" for {r} rows"));
-            crate::interp::EvalError { op, message: format!("index {bad} is out of range{rows}") }
-        }
+        Some(ErrorSite::Gather { nest, site, .. }) => crate::interp::EvalError {
+            op: op_of(|k| matches!(k, kiln_ir::OpKind::Gather)),
+            message: format!("index {bad} is out of range for {} rows", rows(nest, site).unwrap_or(0)),
+        },
+        Some(ErrorSite::Scatter { nest, site, .. }) => crate::interp::EvalError {
+            op: op_of(|k| matches!(k, kiln_ir::OpKind::ScatterAdd)),
+            message: format!("index {bad} is out of range for {} rows", rows(nest, site).unwrap_or(0)),
+        },
+        None => crate::interp::EvalError {
+            op: s.step_name(ki),
+            message: format!("the kernel reported an unknown error tag {tag} (a kiln bug)"),
+        },
     }
 }
 

@@ -97,6 +97,8 @@ pub(crate) unsafe fn copy_feed(dtype: DType, src: *const u8, dst: *mut f32, n: u
             }
         }
         // SAFETY: both hold n elements of 4 or 8 bytes.
-        _ => unsafe { std::ptr::copy_nonoverlapping(src, dst.cast::<u8>(), n * 4 * crate::bind::words_per(dtype)) },
+        _ => unsafe {
+            std::ptr::copy_nonoverlapping(src, dst.cast::<u8>(), n * kiln_passes::abi::Width::of(dtype).bytes())
+        },
     }
 }

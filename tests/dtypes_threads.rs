@@ -1,0 +1,173 @@
+//! Every elementwise class, comparison, select, conversion and reduction, over f32, f64,
+//! i32, i64 and bool inputs, on shapes large enough for kernels to split across
+//! threads, at 1, 2 and 3 threads: the JIT's results must equal the interpreter's, bit
+//! for bit for integers and bools, within a stated tolerance for floats.
+//!
+//! The kernel ABI is what this guards: a split call moves each thread's pointers by
+//! its rows times the element width, and a wrong width writes overlapping rows.
+
+use kiln::ir::{Operands, BINARY_OPS, CMP_OPS, REDUCE_OPS, UNARY_OPS};
+use kiln::{Axes, Backend, DType, Graph, RankPromotion, Session, SessionOptions, Tensor, TensorValue};
+use ndarray::{ArrayD, IxDyn};
+use rand::{Rng, SeedableRng};
+
+/// 1,536 rows of 512: 786k points, past the split threshold, and not a multiple of 3.
+const ROWS: usize = 1537;
+const COLS: usize = 512;
+
+const DTYPES: [DType; 5] = [DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool];
+
+fn options(backend: Backend, threads: usize) -> SessionOptions {
+    SessionOptions { backend, log_compiles: false, check: false, threads, ..SessionOptions::default() }
+}
+
+/// Random data of `dtype`: floats in `lo..hi`, integers in `lo..hi` rounded, bools
+/// half true.
+fn feed(dtype: DType, seed: u64, lo: f64, hi: f64) -> TensorValue {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let shape = IxDyn(&[ROWS, COLS]);
+    match dtype {
+        DType::F32 => ArrayD::from_shape_fn(shape, |_| rng.random_range(lo..hi) as f32).into(),
+        DType::F64 => ArrayD::from_shape_fn(shape, |_| rng.random_range(lo..hi)).into(),
+        DType::I32 => ArrayD::from_shape_fn(shape, |_| rng.random_range(lo..hi).round() as i32).into(),
+        DType::I64 => {
+            // values past 2^32 catch a kernel that truncates to 32 bits
+            ArrayD::from_shape_fn(shape, |_| rng.random_range(lo..hi).round() as i64 * (1 << 33) + 7).into()
+        }
+        DType::Bool => ArrayD::from_shape_fn(shape, |_| rng.random_bool(0.5)).into(),
+    }
+}
+
+fn takes(kind: Operands, dtype: DType) -> bool {
+    match kind {
+        Operands::Any => true,
+        Operands::Numeric => dtype != DType::Bool,
+        Operands::Float => matches!(dtype, DType::F32 | DType::F64),
+    }
+}
+
+/// The graph for one dtype: every op family the dtype takes, named for messages, in
+/// groups (one interpreter run each).
+fn build(dtype: DType) -> (Graph, Tensor, Tensor, Vec<Vec<(String, Tensor)>>) {
+    let g = Graph::new();
+    g.set_rank_promotion(RankPromotion::Allow);
+    let x = g.placeholder(dtype, [None, Some(COLS)], "x").unwrap();
+    let y = g.placeholder(dtype, [None, Some(COLS)], "y").unwrap();
+    let mut groups = Vec::new();
+    let mut out: Vec<(String, Tensor)> = Vec::new();
+    let float = matches!(dtype, DType::F32 | DType::F64);
+    for &u in UNARY_OPS {
+        if takes(u.operands(), dtype) {
+            // y is positive: log, sqrt and rsqrt stay in their domain
+            let arg = if float { &y } else { &x };
+            out.push((u.mnemonic().into(), kiln::unary_op(u, arg).unwrap()));
+        }
+    }
+    for &b in BINARY_OPS {
+        // integer powers and divisions by zero are left to the op tests
+        let int_pow = !float && b == kiln::ir::BinaryOp::Pow;
+        if takes(b.operands(), dtype) && !int_pow {
+            out.push((b.mnemonic().into(), kiln::binary_op(b, &x, &y).unwrap()));
+        }
+    }
+    groups.push(std::mem::take(&mut out));
+    for &c in CMP_OPS {
+        if takes(c.operands(), dtype) {
+            let m = kiln::compare_op(c, &x, &y).unwrap();
+            out.push((format!("select({})", c.mnemonic()), kiln::where_(&m, &x, &y).unwrap()));
+            out.push((c.mnemonic().into(), m));
+        }
+    }
+    groups.push(std::mem::take(&mut out));
+    for to in DTYPES {
+        out.push((format!("convert to {to}"), kiln::cast(&x, to).unwrap()));
+    }
+    groups.push(std::mem::take(&mut out));
+    if dtype != DType::Bool {
+        for &r in REDUCE_OPS {
+            // an integer mean is left to the op tests (TF truncates it)
+            if !float && r == kiln::ir::ReduceOp::Mean {
+                continue;
+            }
+            // products of floats near 1 stay finite; integer products wrap alike
+            let arg = if float && r == kiln::ir::ReduceOp::Prod { &y } else { &x };
+            for (axes, name) in [(Axes::from(vec![0i64]), "rows"), (Axes::from(vec![1i64]), "cols"), (Axes::All, "all")]
+            {
+                out.push((format!("{} over {name}", r.mnemonic()), kiln::reduce_op(r, arg, axes, false).unwrap()));
+            }
+        }
+    }
+    groups.push(out);
+    (g, x, y, groups)
+}
+
+/// Equal as the dtype requires: integers and bools exactly, floats within
+/// `atol + rtol |want|` (NaN matching NaN). Sums over 1,537 rows in another order
+/// differ by a few ulp of their magnitude.
+fn assert_matches(what: &str, got: &TensorValue, want: &TensorValue) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shapes");
+    let close =
+        |a: f64, b: f64, tol: f64| a == b || (a - b).abs() <= tol * (1.0 + b.abs()) || (a.is_nan() && b.is_nan());
+    let first_bad = match (got, want) {
+        (TensorValue::F32(a), TensorValue::F32(b)) => a
+            .iter()
+            .zip(b)
+            .position(|(&p, &q)| !close(p as f64, q as f64, 2e-4))
+            .map(|i| format!("{i}: {} vs {}", a.as_slice().unwrap()[i], b.as_slice().unwrap()[i])),
+        (TensorValue::F64(a), TensorValue::F64(b)) => {
+            a.iter().zip(b).position(|(&p, &q)| !close(p, q, 1e-9)).map(|i| format!("{i}"))
+        }
+        (TensorValue::I32(a), TensorValue::I32(b)) => a.iter().zip(b).position(|(p, q)| p != q).map(|i| format!("{i}")),
+        (TensorValue::I64(a), TensorValue::I64(b)) => a.iter().zip(b).position(|(p, q)| p != q).map(|i| format!("{i}")),
+        (TensorValue::Bool(a), TensorValue::Bool(b)) => {
+            a.iter().zip(b).position(|(p, q)| p != q).map(|i| format!("{i}"))
+        }
+        _ => Some(format!("dtypes differ: {:?} vs {:?}", got.dtype(), want.dtype())),
+    };
+    if let Some(at) = first_bad {
+        panic!("{what}: first difference at element {at}");
+    }
+}
+
+#[test]
+fn every_dtype_and_op_class_matches_the_interpreter_at_1_2_and_3_threads() {
+    for dtype in DTYPES {
+        let (g, x, y, groups) = build(dtype);
+        let (lo, hi) = match dtype {
+            DType::I32 | DType::I64 => (-1000.0, 1000.0),
+            _ => (-3.0, 3.0),
+        };
+        // y: positive, never zero (integer division), near 1 (products)
+        let feeds = [(&x, feed(dtype, 1, lo, hi)), (&y, feed(dtype, 2, 0.6, 1.5))];
+        let mut interp = Session::with_options(&g, options(Backend::Interpreter, 1));
+        let mut jits: Vec<Session> = [1, 2, 3].map(|t| Session::with_options(&g, options(Backend::Jit, t))).into();
+        for outs in groups.iter().filter(|o| !o.is_empty()) {
+            let fetches: Vec<&Tensor> = outs.iter().map(|(_, t)| t).collect();
+            let want = interp.run(&fetches, &feeds).unwrap();
+            for (t, jit) in jits.iter_mut().enumerate() {
+                // one op a run: independent kernels of one run merge into one call of
+                // several nests, which never splits
+                for ((name, op), b) in outs.iter().zip(&want) {
+                    let got = jit.run(&[op], &feeds).unwrap();
+                    assert_matches(&format!("{dtype} {name}, {} threads", t + 1), &got[0], b);
+                }
+            }
+        }
+    }
+}
+
+/// The reproduction: `x + x` on a `[None, 512]` int64 placeholder of 1,024
+/// rows. Split across two threads with 4-byte pointer steps, rows 768-1023 came back 0.
+#[test]
+fn int64_rows_split_across_threads_are_all_written() {
+    let g = Graph::new();
+    let x = g.placeholder(DType::I64, [None, Some(512)], "x").unwrap();
+    let y = &x + &x;
+    let data = ArrayD::from_shape_fn(IxDyn(&[1024, 512]), |ix| (ix[0] * 512 + ix[1]) as i64);
+    let want = data.mapv(|v| 2 * v);
+    for threads in [1, 2, 3] {
+        let mut s = Session::with_options(&g, options(Backend::Jit, threads));
+        let got = s.run(&[&y], &[(&x, data.clone().into())]).unwrap();
+        assert_eq!(got[0], TensorValue::I64(want.clone()), "{threads} threads");
+    }
+}
