@@ -46,9 +46,12 @@ fn takes(kind: Operands, dtype: DType) -> bool {
     }
 }
 
+/// Named ops fetched together from the interpreter.
+type Group = Vec<(String, Tensor)>;
+
 /// The graph for one dtype: every op family the dtype takes, named for messages, in
 /// groups (one interpreter run each).
-fn build(dtype: DType) -> (Graph, Tensor, Tensor, Vec<Vec<(String, Tensor)>>) {
+fn build(dtype: DType) -> (Graph, Tensor, Tensor, Vec<Group>) {
     let g = Graph::new();
     g.set_rank_promotion(RankPromotion::Allow);
     let x = g.placeholder(dtype, [None, Some(COLS)], "x").unwrap();
@@ -169,5 +172,32 @@ fn int64_rows_split_across_threads_are_all_written() {
         let mut s = Session::with_options(&g, options(Backend::Jit, threads));
         let got = s.run(&[&y], &[(&x, data.clone().into())]).unwrap();
         assert_eq!(got[0], TensorValue::I64(want.clone()), "{threads} threads");
+    }
+}
+
+/// Check mode compares integer and bool kernels too, exactly: a sabotaged i64 kernel
+/// (off by one) and a sabotaged bool kernel (flipped) are both named.
+#[test]
+fn check_mode_catches_wrong_integer_and_bool_kernels() {
+    let g = Graph::new();
+    let x = g.placeholder(DType::I64, [None, Some(8)], "x").unwrap();
+    let doubled = &x + &x;
+    let positive = kiln::greater(&x, &kiln::cast(&g.constant(0.0).unwrap(), DType::I64).unwrap()).unwrap();
+    for (what, fetch) in [("i64", &doubled), ("bool", &positive)] {
+        let opts = |sabotage: Option<&str>| SessionOptions {
+            check: true,
+            sabotage_kernel: sabotage.map(str::to_string),
+            ..options(Backend::Jit, 1)
+        };
+        let small = [(&x, TensorValue::I64(ArrayD::from_shape_fn(IxDyn(&[4, 8]), |ix| ix[0] as i64 - ix[1] as i64)))];
+        Session::with_options(&g, opts(None)).run(&[fetch], &small).expect("a correct kernel passes check mode");
+        let e = Session::with_options(&g, opts(Some("fusion.0"))).run(&[fetch], &small).unwrap_err();
+        match &e {
+            kiln::Error::CheckFailed { kernel, diff, .. } => {
+                assert_eq!(kernel, "fusion.0", "{what}");
+                assert_ne!(diff.got, diff.want, "{what}");
+            }
+            other => panic!("{what}: expected a check failure, got {other}"),
+        }
     }
 }

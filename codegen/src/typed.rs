@@ -236,11 +236,19 @@ pub(crate) fn point(b: &mut FunctionBuilder, c: &Ctx, offs_in: &[Value], offs_ou
         }
         match o.mode {
             OutMode::Store => {
-                let x = if c.broken && t == DType::F32 {
-                    let one = b.ins().f32const(1.0);
-                    b.ins().fadd(x, one)
-                } else {
-                    x
+                // a sabotaged kernel is off by one in every dtype (a bool flips)
+                let x = match t {
+                    _ if !c.broken => x,
+                    DType::F32 => {
+                        let one = b.ins().f32const(1.0);
+                        b.ins().fadd(x, one)
+                    }
+                    DType::F64 => {
+                        let one = b.ins().f64const(1.0);
+                        b.ins().fadd(x, one)
+                    }
+                    DType::I32 | DType::I64 => b.ins().iadd_imm_s(x, 1),
+                    DType::Bool => b.ins().bxor_imm_s(x, 1),
                 };
                 store(b, t, x, addr);
             }

@@ -7,11 +7,64 @@ use crate::{Error, Result, TensorValue};
 use kiln_ir::Loc;
 use kiln_passes::schedule::Step;
 
-/// Absolute plus relative tolerance: the JIT's polynomials are within a few ulp.
-fn close(a: f32, b: f32) -> bool {
-    (a - b).abs() <= 1e-4 + 1e-3 * b.abs() || (a.is_nan() && b.is_nan()) || a == b
+/// Absolute plus relative tolerance for floats: the JIT's polynomials are within a
+/// few ulp, and sums run in another order.
+fn close(a: f64, b: f64, atol: f64, rtol: f64) -> bool {
+    a == b || (a - b).abs() <= atol + rtol * b.abs() || (a.is_nan() && b.is_nan())
 }
 
+/// The first element where `got` differs from `want` beyond what its dtype allows
+/// (floats within tolerance, integers and bools exactly): (index, |difference|, got,
+/// want), at the largest float difference.
+fn worst(got: &TensorValue, want: &TensorValue) -> Option<(usize, f64, String, String)> {
+    fn floats<T: Copy + Into<f64> + std::fmt::Display>(
+        a: &ndarray::ArrayD<T>,
+        b: &ndarray::ArrayD<T>,
+        atol: f64,
+        rtol: f64,
+    ) -> Option<(usize, f64, String, String)> {
+        let mut w: Option<(usize, f64)> = None;
+        for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+            let (x, y) = (x.into(), y.into());
+            if !close(x, y, atol, rtol) {
+                let e = (x - y).abs();
+                if w.is_none_or(|w| e > w.1 || e.is_nan()) {
+                    w = Some((i, e));
+                }
+            }
+        }
+        w.map(|(i, e)| {
+            (
+                i,
+                e,
+                a.iter().nth(i).map_or_else(String::new, |v| v.to_string()),
+                b.iter().nth(i).map_or_else(String::new, |v| v.to_string()),
+            )
+        })
+    }
+    fn exact<T: PartialEq + std::fmt::Display>(
+        a: &ndarray::ArrayD<T>,
+        b: &ndarray::ArrayD<T>,
+    ) -> Option<(usize, f64, String, String)> {
+        let (i, (x, y)) = a.iter().zip(b).enumerate().find(|(_, (x, y))| x != y)?;
+        Some((i, f64::NAN, x.to_string(), y.to_string()))
+    }
+    if got.shape() != want.shape() {
+        return Some((0, f64::NAN, format!("shape {:?}", got.shape()), format!("shape {:?}", want.shape())));
+    }
+    match (got, want) {
+        (TensorValue::F32(a), TensorValue::F32(b)) => floats(a, b, 1e-4, 1e-3),
+        (TensorValue::F64(a), TensorValue::F64(b)) => floats(a, b, 1e-12, 1e-9),
+        (TensorValue::I32(a), TensorValue::I32(b)) => exact(a, b),
+        (TensorValue::I64(a), TensorValue::I64(b)) => exact(a, b),
+        (TensorValue::Bool(a), TensorValue::Bool(b)) => exact(a, b),
+        (TensorValue::Unit, TensorValue::Unit) => None,
+        _ => Some((0, f64::NAN, format!("{:?}", got.dtype()), format!("{:?}", want.dtype()))),
+    }
+}
+
+/// Compares every buffer a kernel or GEMM wrote, of every dtype, with the
+/// interpreter's value of its op (`vals`, by value index), in step order.
 pub(crate) fn compare(
     exec: &Executable,
     vals: &[Option<TensorValue>],
@@ -19,41 +72,26 @@ pub(crate) fn compare(
     loc: &Loc,
 ) -> Result<()> {
     for (si, step) in exec.schedule.steps.iter().enumerate() {
-        let (name, outs) = match step {
-            Step::Loop(k) => {
-                (k.name.clone(), k.nests.iter().flat_map(|n| n.outputs.iter().map(|o| o.value)).collect::<Vec<_>>())
-            }
+        let outs: Vec<_> = match step {
+            Step::Loop(k) => k.nests.iter().flat_map(|n| n.outputs.iter().map(|o| o.value)).collect(),
             // the interpreter's own steps agree with it by construction
             Step::Host(_) => continue,
             Step::MatMul(mm) => {
                 // a product only the fused epilogue read is never stored
                 let mut outs = if mm.epilogue.as_ref().is_some_and(|e| !e.store_out) { vec![] } else { vec![mm.out] };
                 outs.extend(mm.epilogue.iter().flat_map(|e| e.nest.outputs.iter().map(|o| o.value)));
-                (format!("matmul.{si}"), outs)
+                outs
             }
         };
         for v in outs {
-            let (Some(got), Some(Some(TensorValue::F32(want)))) = (exec.value(v, vars), vals.get(v.index())) else {
+            let (Some(got), Some(Some(want))) = (exec.value_of(v, vars), vals.get(v.index())) else {
                 continue;
             };
-            let want = want.as_slice().unwrap_or(&[]);
-            let mut worst: Option<(usize, f32)> = None;
-            for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
-                if !close(a, b) {
-                    let e = (a - b).abs();
-                    if worst.is_none_or(|w| e > w.1 || e.is_nan()) {
-                        worst = Some((i, e));
-                    }
-                }
-            }
-            if let Some((index, max_err)) = worst {
+            if let Some((index, max_err, got, want)) = worst(&got, want) {
                 return Err(Error::CheckFailed {
-                    kernel: name,
+                    kernel: exec.schedule.step_name(si),
                     op: exec.module().op(v).name.clone(),
-                    max_err,
-                    index,
-                    got: got[index],
-                    want: want[index],
+                    diff: Box::new(crate::error::CheckDiff { max_err, index, got, want }),
                     loc: loc.clone(),
                 });
             }

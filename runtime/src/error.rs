@@ -134,20 +134,14 @@ pub enum Error {
         loc: Loc,
     },
     /// Check mode found a kernel whose output differs from the interpreter's.
-    #[error("{loc}: KILN_CHECK: kernel {kernel} computes %{op} differently from the interpreter: max error {max_err:e} at element {index} ({got} vs {want})")]
+    #[error("{loc}: KILN_CHECK: kernel {kernel} computes %{op} differently from the interpreter: {diff}")]
     CheckFailed {
         /// the first diverging kernel
         kernel: String,
         /// the IR op whose value diverges
         op: String,
-        /// largest absolute difference
-        max_err: f32,
-        /// where it is largest
-        index: usize,
-        /// the JIT's value there
-        got: f32,
-        /// the interpreter's value there
-        want: f32,
+        /// where and by how much
+        diff: Box<CheckDiff>,
         /// the user's call
         loc: Loc,
     },
@@ -256,6 +250,29 @@ impl Error {
         match self {
             Error::Build(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+/// Where a kernel's value differs from the interpreter's (check mode).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckDiff {
+    /// Largest absolute difference (NaN for integers and bools: any difference).
+    pub max_err: f64,
+    /// Where it is largest (the first difference for integers and bools).
+    pub index: usize,
+    /// The JIT's value there.
+    pub got: String,
+    /// The interpreter's value there.
+    pub want: String,
+}
+
+impl std::fmt::Display for CheckDiff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.max_err.is_nan() {
+            write!(f, "element {} is {}, not {}", self.index, self.got, self.want)
+        } else {
+            write!(f, "max error {:e} at element {} ({} vs {})", self.max_err, self.index, self.got, self.want)
         }
     }
 }

@@ -31,7 +31,7 @@ mod words;
 
 pub use cache::{CompileReason, CompileStats};
 pub use callable::{AsFeed, Callable, Feed};
-pub use error::{Error, Result};
+pub use error::{CheckDiff, Error, Result};
 pub use saver::{latest_checkpoint, Saver};
 pub use session::{Backend, Session, SessionOptions};
 pub use value::{TensorValue, ValueTypeError};
