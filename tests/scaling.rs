@@ -27,9 +27,10 @@ fn a_100k_op_chain_compiles_and_runs() {
     let mut jit = session(&g, Backend::Jit);
     let a = jit.run1(&y, &feeds).unwrap();
     assert_eq!(jit.run_counts(), (1, 0));
-    // fused into kernels of at most 4096 ops each, which compile in linear time
+    // fused into kernels of at most MAX_KERNEL_OPS ops each, which compile in linear time
+    let cap = kiln::passes::fusion::MAX_KERNEL_OPS;
     let kernels = jit.schedule_of(&[&y]).unwrap().kernel_count();
-    assert!((100_000 / 4096..=100_000 / 4096 + 2).contains(&kernels), "{kernels} kernels");
+    assert!((100_000 / cap..=100_000 / cap + 2).contains(&kernels), "{kernels} kernels");
     let b = session(&g, Backend::Interpreter).run1(&y, &feeds).unwrap();
     for (p, q) in a.as_f32().unwrap().iter().zip(b.as_f32().unwrap()) {
         assert!((p - q).abs() <= 1e-3 * q.abs().max(1.0), "jit {p} vs interpreter {q}");

@@ -18,8 +18,9 @@
 //! [`BufferPlan::print`] is the plan as text, which the tests compare.
 
 use crate::schedule::{Access, BufId, BufKind, LoopNest, OutMode, Schedule, Step, Stride};
-use kiln_ir::{DType, Dim, ValueId, VarId};
-use std::collections::HashMap;
+use kiln_ir::{DType, Dim, Shape, ValueId, VarId};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::fmt::Write;
 
 /// An arena slot, by index into [`BufferPlan::slots`].
@@ -82,6 +83,7 @@ pub fn run(s: &Schedule, opts: PlanOptions) -> BufferPlan {
     let index: HashMap<ValueId, usize> = s.buffers.iter().enumerate().map(|(i, b)| (b.value, i)).collect();
     let in_place: HashMap<usize, VarId> = in_place(s, &index).into_iter().collect();
     let (first, last) = liveness(s, &index);
+    let roots: HashSet<ValueId> = s.roots.iter().copied().collect();
     let mut places = Vec::with_capacity(s.buffers.len());
     let mut arena = Vec::new();
     let mut consts = 0;
@@ -98,7 +100,7 @@ pub fn run(s: &Schedule, opts: PlanOptions) -> BufferPlan {
             BufKind::Var(_) if b.dtype == DType::Bool => Place::Host,
             BufKind::Var(v) => Place::Var(*v),
             // a bool feed is widened to 32-bit words on the way in
-            BufKind::Feed if !s.roots.contains(&b.value) && b.dtype != DType::Bool => Place::Feed,
+            BufKind::Feed if !roots.contains(&b.value) && b.dtype != DType::Bool => Place::Feed,
             BufKind::Temp if in_place.contains_key(&i) => Place::Var(in_place[&i]),
             BufKind::Const(_) => Place::Const(const_index),
             BufKind::Feed | BufKind::Temp => {
@@ -108,21 +110,41 @@ pub fn run(s: &Schedule, opts: PlanOptions) -> BufferPlan {
         });
     }
     // interval colouring in order of first write: a slot is free once its last member
-    // died strictly before this buffer starts
+    // died strictly before this buffer starts; the lowest free slot of the same shape
+    // is taken, else the lowest free slot. Busy slots wait in a heap by their end, free
+    // ones in ordered sets: O(n log n) however many buffers are live at once.
     arena.sort_by_key(|&i| (first[i], i));
     let mut slots: Vec<Slot> = Vec::new();
-    let mut slot_end: Vec<usize> = Vec::new();
+    let mut busy: BinaryHeap<Reverse<(usize, usize)>> = BinaryHeap::new();
+    let mut free_all: BTreeSet<usize> = BTreeSet::new();
+    let mut free_by_shape: HashMap<&Shape, BTreeSet<usize>> = HashMap::new();
+    let slot_shape = |slots: &[Slot], k: usize| &s.buffers[slots[k].members[0].index()].shape;
     for i in arena {
-        let free = |k: &usize| !opts.no_reuse && slot_end[*k] < first[i];
-        let same_shape = |k: &usize| s.buffers[slots[*k].members[0].index()].shape == s.buffers[i].shape;
-        let pick = (0..slots.len()).find(|k| free(k) && same_shape(k)).or_else(|| (0..slots.len()).find(free));
-        let k = pick.unwrap_or_else(|| {
-            slots.push(Slot { members: Vec::new() });
-            slot_end.push(0);
-            slots.len() - 1
-        });
+        while let Some(&Reverse((end, k))) = busy.peek() {
+            if opts.no_reuse || end >= first[i] {
+                break;
+            }
+            busy.pop();
+            free_all.insert(k);
+            free_by_shape.entry(slot_shape(&slots, k)).or_default().insert(k);
+        }
+        let shape = &s.buffers[i].shape;
+        let pick = free_by_shape.get(shape).and_then(|f| f.first().copied()).or_else(|| free_all.first().copied());
+        let k = match pick {
+            Some(k) => {
+                free_all.remove(&k);
+                if let Some(f) = free_by_shape.get_mut(slot_shape(&slots, k)) {
+                    f.remove(&k);
+                }
+                k
+            }
+            None => {
+                slots.push(Slot { members: Vec::new() });
+                slots.len() - 1
+            }
+        };
         slots[k].members.push(BufId(i as u32));
-        slot_end[k] = last[i];
+        busy.push(Reverse((last[i], k)));
         places[i] = Place::Slot(SlotId(k as u32));
     }
     let assigned: Vec<VarId> = s.assigns.iter().map(|(v, _)| *v).collect();

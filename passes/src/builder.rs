@@ -5,7 +5,7 @@ use kiln_ir::{
     infer_type, BinaryOp, CmpOp, DType, Dim, DimClasses, Literal, Loc, Module, Op, OpKind, ReduceOp, Shape, Type,
     UnaryOp, ValueId,
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Builds ops at the end of a module. Every op gets a name under `prefix` that is unique
 /// in the module, the given location, and a type checked by [`infer_type`].
@@ -14,6 +14,9 @@ pub struct Builder<'m> {
     pub m: &'m mut Module,
     classes: DimClasses,
     names: HashSet<String>,
+    /// Per base name, the suffix to try next: without it the n-th `Mul` would probe
+    /// `Mul`, `Mul_1`, ... `Mul_n`, quadratic over a pass that builds many.
+    next: HashMap<String, usize>,
     pass: &'static str,
     /// Name prefix of new ops (`gradients/`).
     pub prefix: String,
@@ -25,17 +28,18 @@ impl<'m> Builder<'m> {
     pub fn new(m: &'m mut Module, pass: &'static str, prefix: &str, loc: Option<Loc>) -> Builder<'m> {
         let names = m.ops.iter().map(|o| o.name.clone()).chain(m.vars.iter().map(|v| v.name.clone())).collect();
         let classes = m.dim_classes();
-        Builder { m, classes, names, pass, prefix: prefix.to_string(), loc }
+        Builder { m, classes, names, next: HashMap::new(), pass, prefix: prefix.to_string(), loc }
     }
 
     fn unique(&mut self, base: &str) -> String {
         let full = if self.prefix.is_empty() { base.to_string() } else { format!("{}/{base}", self.prefix) };
-        let mut name = full.clone();
-        let mut i = 0;
+        let mut i = self.next.get(&full).copied().unwrap_or(0);
+        let mut name = if i == 0 { full.clone() } else { format!("{full}_{i}") };
         while self.names.contains(&name) {
             i += 1;
             name = format!("{full}_{i}");
         }
+        self.next.insert(full, i + 1);
         self.names.insert(name.clone());
         name
     }

@@ -1,22 +1,6 @@
-//! Shared rewriting utilities: replacing uses and compacting a module.
+//! Shared rewriting utilities: compacting a module and composing renumberings.
 
 use kiln_ir::{Module, ValueId};
-
-/// Replaces every use of `from` (operands and roots) with `to`.
-pub fn replace_uses(m: &mut Module, roots: &mut [ValueId], from: ValueId, to: ValueId) {
-    for op in m.ops.iter_mut() {
-        for u in op.operands.iter_mut() {
-            if *u == from {
-                *u = to;
-            }
-        }
-    }
-    for r in roots.iter_mut() {
-        if *r == from {
-            *r = to;
-        }
-    }
-}
 
 /// Keeps the ops marked `keep` (in order), renumbering operands and roots. Returns the
 /// old-to-new map. Kept ops must only use kept values.

@@ -3,7 +3,6 @@
 //! reshapes and transposes that change nothing -> their operand; unary and binary ops
 //! on f32 scalar constants -> a constant.
 
-use crate::rewrite::replace_uses;
 use crate::PassError;
 use kiln_ir::{BinaryOp, Literal, Module, OpKind, UnaryOp, ValueId};
 
@@ -41,11 +40,20 @@ fn fold_binary(b: BinaryOp, x: f32, y: f32) -> Option<f32> {
 }
 
 /// Rewrites in place (dead originals are left for DCE). Returns whether anything changed.
+///
+/// One forward pass in op order: an op's operands are first redirected to what they
+/// were replaced by (operands precede their users), so a rewrite sees the rewritten
+/// graph and a chain (`neg(neg(neg(neg(x))))`) collapses in the same pass. Linear in
+/// the number of ops and operands.
 pub fn run(m: &mut Module, roots: &mut [ValueId]) -> Result<bool, PassError> {
     let mut changed = false;
+    // what each value was replaced by (itself if nothing), resolved to the end
+    let mut subst: Vec<ValueId> = (0..m.ops.len() as u32).map(ValueId).collect();
     for i in 0..m.ops.len() {
-        let v = ValueId(i as u32);
-        let op = m.ops[i].clone();
+        for u in m.ops[i].operands.iter_mut() {
+            *u = subst[u.index()];
+        }
+        let op = &m.ops[i];
         let same_ty = |u: ValueId| m.ty(u) == op.ty.as_ref();
         let to = match &op.kind {
             OpKind::Binary(b) => {
@@ -78,7 +86,7 @@ pub fn run(m: &mut Module, roots: &mut [ValueId]) -> Result<bool, PassError> {
             _ => None,
         };
         if let Some(x) = to {
-            replace_uses(m, roots, v, x);
+            subst[i] = x;
             changed = true;
             continue;
         }
@@ -102,6 +110,9 @@ pub fn run(m: &mut Module, roots: &mut [ValueId]) -> Result<bool, PassError> {
             m.ops[i].operands.clear();
             changed = true;
         }
+    }
+    for r in roots.iter_mut() {
+        *r = subst[r.index()];
     }
     Ok(changed)
 }

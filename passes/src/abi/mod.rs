@@ -575,20 +575,25 @@ pub fn loop_call(nests: &[LoopNest], deferred: bool, splits: bool) -> CallAbi {
     CallAbi::new(CallKind::Loop { deferred }, splits, slots, errors)
 }
 
-/// Whether a step is an epilogue kernel its GEMM's micro-kernel applies in registers.
-fn deferred(s: &Schedule, st: &Step) -> bool {
-    let Step::Loop(k) = st else { return false };
-    k.epilogue_of.is_some_and(|v| {
-        s.steps.iter().any(|x| {
-            matches!(x, Step::MatMul(mm) if mm.out == v && mm.epilogue.is_some() && MatMulKind::of(mm) == MatMulKind::RowsOfB)
+/// The products whose GEMM applies its fused epilogue in registers: their epilogue
+/// kernels are deferred. Found once per schedule.
+fn in_register_epilogues(s: &Schedule) -> std::collections::HashSet<kiln_ir::ValueId> {
+    s.steps
+        .iter()
+        .filter_map(|x| match x {
+            Step::MatMul(mm) if mm.epilogue.is_some() && MatMulKind::of(mm) == MatMulKind::RowsOfB => Some(mm.out),
+            _ => None,
         })
-    })
+        .collect()
 }
 
-/// The call of one step.
-pub fn call(s: &Schedule, st: &Step) -> CallAbi {
+/// The call of one step; `fused`: [`in_register_epilogues`] of its schedule.
+fn call_of(st: &Step, fused: &std::collections::HashSet<kiln_ir::ValueId>) -> CallAbi {
     match st {
-        Step::Loop(k) => loop_call(&k.nests, deferred(s, st), crate::schedule::may_split(k)),
+        Step::Loop(k) => {
+            let deferred = k.epilogue_of.is_some_and(|v| fused.contains(&v));
+            loop_call(&k.nests, deferred, crate::schedule::may_split(k))
+        }
         Step::Host(_) => CallAbi::new(CallKind::Host, false, Vec::new(), Vec::new()),
         Step::MatMul(mm) => {
             let kind = MatMulKind::of(mm);
@@ -605,5 +610,6 @@ pub fn call(s: &Schedule, st: &Step) -> CallAbi {
 
 /// Computes every step's call (the ABI stage).
 pub fn run(s: &Schedule) -> Abi {
-    Abi { calls: s.steps.iter().map(|st| call(s, st)).collect() }
+    let fused = in_register_epilogues(s);
+    Abi { calls: s.steps.iter().map(|st| call_of(st, &fused)).collect() }
 }

@@ -3,8 +3,11 @@
 //! named once, every pointer as wide as the buffer it addresses, splits only where the
 //! schedule allows them.
 
-use super::{call, Abi, CallAbi, CallKind, Width, GEMM_WIDTH};
+use super::{call_of, in_register_epilogues, Abi, CallAbi, CallKind, Width, GEMM_WIDTH};
+use crate::schedule::BufId;
 use crate::schedule::{Schedule, Step};
+use kiln_ir::ValueId;
+use std::collections::HashMap;
 
 /// An ABI that does not match its schedule.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -24,10 +27,12 @@ pub fn verify(s: &Schedule, abi: &Abi) -> Result<(), AbiError> {
             message: format!("{} calls for {} steps", abi.calls.len(), s.steps.len()),
         });
     }
+    let fused = in_register_epilogues(s);
+    let bufs = s.buffer_index();
     for (i, (st, c)) in s.steps.iter().zip(&abi.calls).enumerate() {
         let fail = |message: String| AbiError { step: s.step_name(i), message };
-        check_call(s, st, c).map_err(fail)?;
-        let want = call(s, st);
+        check_call(s, &bufs, st, c).map_err(fail)?;
+        let want = call_of(st, &fused);
         if *c != want {
             return Err(fail(format!(
                 "its call differs from the one the schedule implies ({} slots, {} expected)",
@@ -41,7 +46,8 @@ pub fn verify(s: &Schedule, abi: &Abi) -> Result<(), AbiError> {
 
 /// Checks one call on its own: no slot twice, the views complete, widths that match
 /// the buffers.
-fn check_call(s: &Schedule, st: &Step, c: &CallAbi) -> Result<(), String> {
+fn check_call(s: &Schedule, bufs: &HashMap<ValueId, BufId>, st: &Step, c: &CallAbi) -> Result<(), String> {
+    let dtype_of = |v: ValueId| bufs.get(&v).map(|b| s.buffers[b.index()].dtype);
     let mut seen = std::collections::HashSet::new();
     for slot in &c.slots {
         if !seen.insert(*slot) {
@@ -61,13 +67,13 @@ fn check_call(s: &Schedule, st: &Step, c: &CallAbi) -> Result<(), String> {
                     return Err("a nest layout does not cover its nest".into());
                 }
                 for (acc, a) in n.inputs.iter().zip(&l.inputs) {
-                    let dtype = s.buffer(acc.buf).map(|b| b.dtype).ok_or("an input has no buffer")?;
+                    let dtype = dtype_of(acc.buf).ok_or("an input has no buffer")?;
                     if a.width != Some(Width::of(dtype)) {
                         return Err(format!("an input of {dtype} is addressed as {:?}", a.width));
                     }
                 }
                 for (o, a) in n.outputs.iter().zip(&l.outputs) {
-                    let dtype = s.buffer(o.value).map(|b| b.dtype).ok_or("an output has no buffer")?;
+                    let dtype = dtype_of(o.value).ok_or("an output has no buffer")?;
                     if a.width != Some(Width::of(dtype)) {
                         return Err(format!("an output of {dtype} is addressed as {:?}", a.width));
                     }
@@ -82,7 +88,7 @@ fn check_call(s: &Schedule, st: &Step, c: &CallAbi) -> Result<(), String> {
                 return Err("a GEMM call without a complete GEMM block".into());
             }
             for v in [mm.a.buf, mm.b.buf, mm.out] {
-                let dtype = s.buffer(v).map(|b| b.dtype).ok_or("a GEMM operand has no buffer")?;
+                let dtype = dtype_of(v).ok_or("a GEMM operand has no buffer")?;
                 if Width::of(dtype) != GEMM_WIDTH {
                     return Err(format!("a GEMM operand of {dtype}"));
                 }
