@@ -130,3 +130,47 @@ fn negative_stride_feeds_run_on_the_jit() {
     let out = sess.run1(&y, &[(&x, rev.into())]).unwrap();
     assert_eq!(out.to_string(), "[9. 6. 3.]");
 }
+
+/// A zero dim beside a huge one has no elements, but its other dim still feeds strides
+/// and ndarray's shape rules: every dim stays within the per-value limit. The parser
+/// refuses such a module, and a module that skipped the verifier (the Rust API takes
+/// any `Module`) gets a typed error from both backends, never a panic.
+#[test]
+fn a_zero_dim_beside_a_huge_one_is_refused_on_both_backends() {
+    use kiln::runtime::{exec::Executable, interp};
+    for dims in ["0,9223372036854775808", "9223372036854775808,0", "0,4294967296,4294967296"] {
+        let text = format!("module {{\n  %c = constant [] : f32[{dims}]\n  %y = exp %c : f32[{dims}]\n}}\n");
+        let e = parse_err(&text);
+        assert!(e.contains("more than the limit"), "{dims}: {e}");
+        let m = kiln::ir::parse_unverified(&text).expect("the text is well formed");
+        let y = m.value_by_name("y").unwrap();
+        let e = interp::run(&m, &[y], &Default::default(), &[], &interp::Bindings::new(&m)).err().expect("refused");
+        assert!(
+            e.to_string().contains("more than the limit") || e.to_string().contains("exceeds the limit"),
+            "{dims}: {e}"
+        );
+        let e = Executable::build(&m, &[y], &Default::default()).err().expect("refused");
+        assert!(e.contains("more than the limit"), "{dims}: {e}");
+    }
+}
+
+/// A module whose op reads a value defined after it (not SSA) gets an error from the
+/// interpreter, and a root past the module's end one from the compiler.
+#[test]
+fn malformed_modules_through_the_rust_api_get_errors() {
+    use kiln::runtime::{exec::Executable, interp};
+    let mut m =
+        kiln::ir::parse("module {\n  %x = parameter : f32[2]\n  %y = exp %x : f32[2]\n  %z = neg %y : f32[2]\n}\n")
+            .unwrap();
+    let (y, z) = (m.value_by_name("y").unwrap(), m.value_by_name("z").unwrap());
+    m.ops[y.index()].operands[0] = z;
+    let x = m.value_by_name("x").unwrap();
+    let feed = TensorValue::from(vec![1.0f32, 2.0]);
+    let feeds = [(x, &feed)].into_iter().collect();
+    let e = interp::run(&m, &[z], &feeds, &[], &interp::Bindings::new(&m)).err().expect("refused");
+    assert!(e.to_string().contains("has no value before the op"), "{e}");
+    assert!(Executable::build(&m, &[z], &Default::default()).is_err());
+    let ok = kiln::ir::parse("module {\n  %x = parameter : f32[2]\n}\n").unwrap();
+    let e = Executable::build(&ok, &[kiln::ir::ValueId(7)], &Default::default()).err().expect("refused");
+    assert!(e.contains("not a value of the module"), "{e}");
+}

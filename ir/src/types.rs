@@ -162,11 +162,18 @@ impl Shape {
     /// Fails if the fixed dims alone make more than [`MAX_ELEMENTS`] elements (symbolic
     /// dims are checked against the same limit when a run binds them).
     pub fn check_size(&self) -> Result<(), String> {
+        let dims = self.0.iter().filter_map(Dim::fixed);
         match self.fixed_elements() {
             None => Err(format!("shape {self} has more elements than 64 bits can count")),
             Some(n) if n > MAX_ELEMENTS => {
                 Err(format!("shape {self} has {n} elements, more than the limit of {MAX_ELEMENTS} (2^31) per value"))
             }
+            // a zero dim empties the value, but every other dim still sizes strides
+            // and loops: each stays within the limit on its own
+            Some(_) if dims.clone().any(|d| d > MAX_ELEMENTS) => Err(format!(
+                "shape {self} has a dim of {}, more than the limit of {MAX_ELEMENTS} (2^31) per value",
+                dims.max().unwrap_or(0)
+            )),
             Some(_) => Ok(()),
         }
     }

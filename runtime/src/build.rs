@@ -60,8 +60,15 @@ pub struct BuildReport {
 
 impl Executable {
     /// Optimizes `m` for `roots` (simplify, CSE, DCE), fuses and compiles it.
+    ///
+    /// The module is verified first (it may come from anywhere through this public
+    /// entry), so a malformed one is an error here, not a panic in a later stage.
     pub fn build(m: &Module, roots: &[ValueId], opts: &BuildOptions) -> Result<Executable, String> {
         let t0 = Instant::now();
+        kiln_ir::verify(m).map_err(|e| e.to_string())?;
+        if let Some(r) = roots.iter().find(|r| r.index() >= m.ops.len()) {
+            return Err(format!("root {} is not a value of the module ({} values)", r.index(), m.ops.len()));
+        }
         let opt = kiln_passes::pipeline::optimize(m, roots, &opts.pipeline).map_err(|e| e.to_string())?;
         let t1 = Instant::now();
         let schedule = kiln_passes::fusion::run(&opt.module, &opt.roots, &opts.fusion).map_err(|e| e.to_string())?;

@@ -155,19 +155,32 @@ pub fn run_all(
                 (*feeds.get(&v).ok_or_else(|| EvalError { op: op.name.clone(), message: "no feed".into() })?).clone()
             }
             OpKind::Assign(var) => {
-                let x = vals[op.operands[0].index()].clone().expect("operands run first");
+                let x = operand_value(&vals, op, 0)?.clone();
                 assigns.push((*var, x));
                 TensorValue::Unit
             }
             _ => {
                 let args: Vec<&TensorValue> =
-                    op.operands.iter().map(|o| vals[o.index()].as_ref().expect("operands run first")).collect();
+                    (0..op.operands.len()).map(|i| operand_value(&vals, op, i)).collect::<Result<_, _>>()?;
                 eval_op(m, v, &args, vars, bindings)?
             }
         };
         vals[v.index()] = Some(out);
     }
     Ok((vals, assigns))
+}
+
+/// Operand `i` of `op`, which ran before it in a module that verifies; an error for a
+/// module that does not (an operand defined later, or out of range).
+fn operand_value<'a>(
+    vals: &'a [Option<TensorValue>],
+    op: &kiln_ir::Op,
+    i: usize,
+) -> Result<&'a TensorValue, EvalError> {
+    op.operands.get(i).and_then(|o| vals.get(o.index())?.as_ref()).ok_or_else(|| EvalError {
+        op: op.name.clone(),
+        message: format!("operand {i} has no value before the op (the module does not verify)"),
+    })
 }
 
 /// Evaluates one op on the values of its operands (any op but a parameter or assign).
@@ -193,7 +206,7 @@ pub fn eval_op(
         }
         let out = match &op.kind {
             OpKind::Parameter => return Err(err("a parameter has no value without its feed".into())),
-            OpKind::Constant(lit) => constant(lit, &out_shape()?),
+            OpKind::Constant(lit) => constant(lit, &out_shape()?).map_err(err)?,
             OpKind::Read(var) => vars
                 .get(var.index())
                 .and_then(|x| x.clone())
@@ -252,8 +265,11 @@ pub fn eval_op(
 /// memory cannot be had: a typed error rather than an abort.
 fn check_alloc(dims: &[usize], dtype: DType) -> Result<(), String> {
     let n = dims.iter().try_fold(1u64, |p, &d| p.checked_mul(d as u64));
+    // a zero dim empties the value, but its other dims still size strides and
+    // ndarray's shape checks: each stays within the limit too
+    let dims_ok = dims.iter().all(|&d| d as u64 <= kiln_ir::MAX_ELEMENTS);
     let n = match n {
-        Some(n) if n <= kiln_ir::MAX_ELEMENTS => n,
+        Some(n) if n <= kiln_ir::MAX_ELEMENTS && dims_ok => n,
         _ => return Err(format!("a value of shape {dims:?} exceeds the limit of {} elements", kiln_ir::MAX_ELEMENTS)),
     };
     let bytes = n as usize * if matches!(dtype, DType::F64 | DType::I64) { 8 } else { 4 };
@@ -266,10 +282,13 @@ fn check_alloc(dims: &[usize], dtype: DType) -> Result<(), String> {
     Ok(())
 }
 
-fn constant(lit: &kiln_ir::Literal, shape: &[usize]) -> TensorValue {
+fn constant(lit: &kiln_ir::Literal, shape: &[usize]) -> Result<TensorValue, String> {
     use kiln_ir::Literal as L;
     let s = IxDyn(shape);
-    let mk = |r: Result<TensorValue, ndarray::ShapeError>| r.expect("verifier checked the literal length");
+    // the verifier checks the literal's length; a module that skipped it gets an error
+    let mk = |r: Result<TensorValue, ndarray::ShapeError>| {
+        r.map_err(|e| format!("a literal of {} elements for shape {shape:?}: {e}", lit.len()))
+    };
     match lit {
         L::F32(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::F32)),
         L::F64(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::F64)),
