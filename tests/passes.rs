@@ -118,7 +118,8 @@ fn dumps_after_every_pass() {
             "0003.cse.ir",
             "0004.dce.ir",
             "0005.simplify.ir",
-            "0006.split_masks.ir"
+            "0006.split_masks.ir",
+            "0007.dce.ir",
         ]
     );
     // every dump parses back
@@ -127,7 +128,7 @@ fn dumps_after_every_pass() {
     }
     assert_eq!(
         opt.records.iter().map(|r| r.name).collect::<Vec<_>>(),
-        ["expand_argmax", "simplify", "cse", "dce", "simplify", "split_masks"]
+        ["expand_argmax", "simplify", "cse", "dce", "simplify", "split_masks", "dce"]
     );
     assert_eq!(opt.module.ops.len(), 1, "neg(neg(x)) is x");
 }

@@ -12,8 +12,10 @@
 //! - [`buffer_plan::run`]: places a schedule's buffers (arena slots sized by the
 //!   symbolic dims, in-place updates, snapshots) once for every binding.
 //!
-//! [`pipeline::optimize`] runs expand_argmax, simplify, CSE, DCE, simplify and split_masks, verifying
-//! after each pass.
+//! Every pass and stage is a [`stage::Stage`] (a name, a run, a verify, a print), run by
+//! one driver: [`pipeline::optimize`] runs the IR passes and [`pipeline::lower`] the IR
+//! passes, fusion, the ABI and buffer planning, verifying after each on request and
+//! dumping each by name.
 #![warn(missing_docs)]
 
 pub mod abi;
@@ -29,6 +31,7 @@ pub mod rewrite;
 pub mod schedule;
 pub mod simplify;
 pub mod split_masks;
+pub mod stage;
 
 /// A pass could not do its work; names the pass and the op.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

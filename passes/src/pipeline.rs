@@ -1,16 +1,24 @@
-//! The pass manager: expand_argmax, simplify, CSE, DCE, simplify and split_masks in order, verifying
-//! after each pass (in debug builds, tests, and on request) and dumping the IR after
-//! each pass by name.
+//! The pass manager: the IR passes (expand_argmax, simplify, CSE, DCE, simplify,
+//! split_masks, DCE) and then the stages below the IR (fusion, the ABI, buffer
+//! planning), all run through one driver ([`crate::stage::run_stages`]) that verifies
+//! after each (in debug builds, tests, and on request) and dumps each by name.
 
+use crate::buffer_plan::PlanOptions;
+use crate::fusion::FusionOptions;
 use crate::rewrite::compose;
+use crate::stage::{run_stages, AbiStage, Dumper, FusionStage, PlanStage, Program, Stage};
 use crate::{cse, dce, expand_argmax, simplify, split_masks, PassError};
 use kiln_ir::{Module, ValueId};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The passes `optimize` runs, by name, in order (simplify runs twice). Fusion follows
-/// as its own stage (`fusion::run`).
+/// The IR passes `optimize` runs, by name (simplify and DCE run twice, see
+/// [`IR_PASSES`]). [`lower`] follows them with the stages below the IR: `fusion`, `abi`
+/// and `buffer_plan`.
 pub const PASSES: &[&str] = &["expand_argmax", "simplify", "cse", "dce", "split_masks"];
+
+/// The stages below the IR, by name, in order.
+pub const LOWER_STAGES: &[&str] = &["fusion", "abi", "buffer_plan"];
 
 /// Pipeline knobs.
 #[derive(Clone, Debug, Default)]
@@ -65,58 +73,108 @@ pub struct Optimized {
     pub records: Vec<PassRecord>,
 }
 
-/// Runs the pipeline on a copy of `m` for `roots`.
-pub fn optimize(m: &Module, roots: &[ValueId], opts: &PipelineOptions) -> Result<Optimized, PassError> {
-    let mut module = m.clone();
-    let mut roots = roots.to_vec();
-    let mut remap: Vec<Option<ValueId>> = (0..m.ops.len() as u32).map(|i| Some(ValueId(i))).collect();
-    let mut records = Vec::new();
-    let check = opts.verify || cfg!(debug_assertions);
-    let mut dumped = 0;
-    let mut dump = |name: &str, module: &Module| {
-        if let Some(dir) = &opts.dump_dir {
-            if opts.dump_filter.as_ref().is_none_or(|f| f.is_match(name)) {
-                let _ = std::fs::create_dir_all(dir);
-                let _ = std::fs::write(dir.join(format!("{dumped:04}.{name}.ir")), kiln_ir::print(module));
-                dumped += 1;
-            }
-        }
-    };
-    dump("input", &module);
-    type Pass = fn(&mut Module, &mut Vec<ValueId>) -> Result<(bool, Option<Vec<Option<ValueId>>>), PassError>;
-    let passes: [(&'static str, Pass); 6] = [
-        ("expand_argmax", |m, r| expand_argmax::run(m, r).map(|map| (map.is_some(), map))),
-        ("simplify", |m, r| simplify::run(m, r).map(|c| (c, None))),
-        ("cse", |m, r| cse::run(m, r).map(|c| (c, None))),
-        ("dce", |m, r| {
-            let before = m.ops.len();
-            let map = dce::run(m, r)?;
-            Ok((m.ops.len() != before, Some(map)))
-        }),
-        ("simplify", |m, r| simplify::run(m, r).map(|c| (c, None))),
-        ("split_masks", |m, r| split_masks::run(m, r).map(|map| (map.is_some(), map))),
-    ];
-    for (name, pass) in passes {
-        if opts.disabled.iter().any(|d| d == name) {
-            continue;
-        }
-        let t0 = Instant::now();
-        let (changed, map) = pass(&mut module, &mut roots)?;
-        if let Some(map) = map {
-            remap = compose(&remap, &map);
-        }
-        records.push(PassRecord { name, changed, time: t0.elapsed() });
-        if check {
-            kiln_ir::verify(&module).map_err(|e| PassError {
-                pass: name,
-                op: e.at.clone().unwrap_or_default(),
-                message: e.to_string(),
-            })?;
-        }
-        dump(name, &module);
+/// An IR pass as a stage: rewrites the module and its roots, and may renumber them.
+pub struct IrPass {
+    /// The pass's name.
+    pub name: &'static str,
+    /// The pass: whether it changed the module, and its renumbering if it made one.
+    pub run: IrPassFn,
+}
+
+/// A renumbering of values: old index to new value (`None`: removed).
+pub type Renumbering = Vec<Option<ValueId>>;
+
+/// The signature every IR pass is adapted to (see [`IR_PASSES`]): whether it changed
+/// the module, and its renumbering if it made one.
+pub type IrPassFn = fn(&mut Module, &mut [ValueId]) -> Result<(bool, Option<Renumbering>), PassError>;
+
+impl Stage for IrPass {
+    fn name(&self) -> &'static str {
+        self.name
     }
+    fn run(&self, p: &mut Program) -> Result<bool, PassError> {
+        let (changed, map) = (self.run)(&mut p.module, &mut p.roots)?;
+        if let Some(map) = map {
+            p.remap = compose(&p.remap, &map);
+        }
+        Ok(changed)
+    }
+    fn verify(&self, p: &Program) -> Result<(), PassError> {
+        kiln_ir::verify(&p.module).map_err(|e| PassError {
+            pass: self.name,
+            op: e.at.clone().unwrap_or_default(),
+            message: e.to_string(),
+        })
+    }
+    fn print(&self, p: &Program) -> String {
+        kiln_ir::print(&p.module)
+    }
+    fn extension(&self) -> &'static str {
+        "ir"
+    }
+}
+
+/// DCE's adapter: changed when it removed ops.
+fn dce_pass(m: &mut Module, r: &mut [ValueId]) -> Result<(bool, Option<Renumbering>), PassError> {
+    let before = m.ops.len();
+    let map = dce::run(m, r)?;
+    Ok((m.ops.len() != before, Some(map)))
+}
+
+/// The IR passes in order, each adapted to [`IrPassFn`] once, here.
+pub const IR_PASSES: [IrPass; 7] = [
+    IrPass { name: "expand_argmax", run: |m, r| expand_argmax::run(m, r).map(|map| (map.is_some(), map)) },
+    IrPass { name: "simplify", run: |m, r| simplify::run(m, r).map(|c| (c, None)) },
+    IrPass { name: "cse", run: |m, r| cse::run(m, r).map(|c| (c, None)) },
+    IrPass { name: "dce", run: dce_pass },
+    IrPass { name: "simplify", run: |m, r| simplify::run(m, r).map(|c| (c, None)) },
+    IrPass { name: "split_masks", run: |m, r| split_masks::run(m, r).map(|map| (map.is_some(), map)) },
     // the last simplify may leave dead constants behind
-    let map = dce::run(&mut module, &mut roots)?;
-    remap = compose(&remap, &map);
-    Ok(Optimized { module, roots, remap, records })
+    IrPass { name: "dce", run: dce_pass },
+];
+
+/// Runs the IR passes on `p`, dumping the input first.
+fn run_ir(
+    p: &mut Program,
+    opts: &PipelineOptions,
+    dumper: &mut Dumper,
+    records: &mut Vec<PassRecord>,
+) -> Result<(), PassError> {
+    dumper.dump("input", "ir", || kiln_ir::print(&p.module));
+    let stages: Vec<&dyn Stage> = IR_PASSES.iter().map(|s| s as &dyn Stage).collect();
+    run_stages(p, &stages, opts, dumper, records)
+}
+
+/// Runs the IR passes on a copy of `m` for `roots`.
+pub fn optimize(m: &Module, roots: &[ValueId], opts: &PipelineOptions) -> Result<Optimized, PassError> {
+    let mut p = Program::new(m, roots);
+    let mut records = Vec::new();
+    run_ir(&mut p, opts, &mut Dumper::new(opts), &mut records)?;
+    Ok(Optimized { module: p.module, roots: p.roots, remap: p.remap, records })
+}
+
+/// Everything below the IR a compile needs, from one run of every stage.
+pub struct Lowered {
+    /// The program with its schedule, ABI and plan.
+    pub program: Program,
+    /// One record per stage run.
+    pub records: Vec<PassRecord>,
+}
+
+/// Runs every stage on a copy of `m` for `roots`: the IR passes, then fusion, the ABI
+/// and buffer planning, each verified when asked and dumped by name.
+pub fn lower(
+    m: &Module,
+    roots: &[ValueId],
+    opts: &PipelineOptions,
+    fusion: &FusionOptions,
+    plan: PlanOptions,
+) -> Result<Lowered, PassError> {
+    let mut p = Program::new(m, roots);
+    let mut records = Vec::new();
+    let mut dumper = Dumper::new(opts);
+    run_ir(&mut p, opts, &mut dumper, &mut records)?;
+    let (f, a, b) = (FusionStage(fusion.clone()), AbiStage, PlanStage(plan));
+    run_stages(&mut p, &[&f, &a, &b], opts, &mut dumper, &mut records)?;
+    Ok(Lowered { program: p, records })
 }

@@ -412,7 +412,7 @@ mod tests {
         if let Some(Step::Loop(k)) = e.schedule.steps.iter_mut().find(|s| matches!(s, Step::Loop(_))) {
             k.nests[0].inputs[0].strides = vec![Stride::Prod(vec![kiln_ir::Dim::Fixed(2)])];
         }
-        e.set_no_reuse(false); // drops the bindings made so far
+        e.clear_bindings();
         let err = e.prepare(&b, vec![vec![8]]).unwrap_err();
         assert!(err.contains("would reach element Some(14) of %x, which has 8"), "{err}");
     }

@@ -5,6 +5,7 @@
 use crate::exec::Executable;
 use kiln_codegen::CodegenOptions;
 use kiln_ir::{Module, ValueId};
+use kiln_passes::buffer_plan::PlanOptions;
 use kiln_passes::fusion::FusionOptions;
 use kiln_passes::pipeline::{PassRecord, PipelineOptions};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ pub struct BuildOptions {
     pub fusion: FusionOptions,
     /// Codegen switches (keep CLIF or assembly text, verifier).
     pub codegen: CodegenOptions,
+    /// Buffer planning switches (check mode gives every buffer its own slot).
+    pub plan: PlanOptions,
     /// Write `schedule.txt`, `fused.dot` and each kernel's `.clif` and `.s` here.
     pub dump_dir: Option<PathBuf>,
 }
@@ -41,7 +44,7 @@ impl BuildOptions {
             base.join(format!("{n:03}.{first}"))
         });
         pipeline.dump_dir = dump_dir.clone();
-        BuildOptions { pipeline, fusion: FusionOptions::default(), codegen, dump_dir }
+        BuildOptions { pipeline, fusion: FusionOptions::default(), codegen, plan: PlanOptions::default(), dump_dir }
     }
 }
 
@@ -50,7 +53,7 @@ impl BuildOptions {
 pub struct BuildReport {
     /// One record per pass run, in order, with its time.
     pub passes: Vec<PassRecord>,
-    /// Time spent forming kernels.
+    /// Time spent below the IR before codegen: fusion, the ABI and buffer planning.
     pub fusion: Duration,
     /// Time spent in Cranelift.
     pub codegen: Duration,
@@ -69,25 +72,32 @@ impl Executable {
         if let Some(r) = roots.iter().find(|r| r.index() >= m.ops.len()) {
             return Err(format!("root {} is not a value of the module ({} values)", r.index(), m.ops.len()));
         }
-        let opt = kiln_passes::pipeline::optimize(m, roots, &opts.pipeline).map_err(|e| e.to_string())?;
+        // every stage down to the buffer plan, verified and dumped by one driver
+        let lowered = kiln_passes::pipeline::lower(m, roots, &opts.pipeline, &opts.fusion, opts.plan)
+            .map_err(|e| e.to_string())?;
         let t1 = Instant::now();
-        let schedule = kiln_passes::fusion::run(&opt.module, &opt.roots, &opts.fusion).map_err(|e| e.to_string())?;
-        let t2 = Instant::now();
+        let p = lowered.program;
+        let missing = |what: &str| format!("lowering made no {what} (a kiln bug)");
+        let schedule = p.schedule.ok_or_else(|| missing("schedule"))?;
+        let abi = p.abi.ok_or_else(|| missing("ABI"))?;
+        let plan = p.plan.ok_or_else(|| missing("buffer plan"))?;
         let mut codegen = opts.codegen.clone();
         if opts.dump_dir.is_some() {
             codegen.keep_clif = true;
             codegen.keep_asm = true;
         }
         if let Some(dir) = &opts.dump_dir {
-            // before codegen, so a schedule the verifier refuses can still be read
+            // before codegen, so a schedule codegen refuses can still be read
             std::fs::create_dir_all(dir)
                 .and_then(|()| std::fs::write(dir.join("schedule.txt"), schedule.print()))
                 .map_err(|e| format!("dump to {}: {e}", dir.display()))?;
         }
-        let mut exec = Executable::new(schedule, &codegen).map_err(|e| e.to_string())?;
-        let t3 = Instant::now();
-        exec.set_remap(&opt.remap);
-        exec.report = BuildReport { passes: opt.records, fusion: t2 - t1, codegen: t3 - t2, total: t3 - t0 };
+        let mut exec = Executable::new(schedule, abi, plan, &codegen).map_err(|e| e.to_string())?;
+        let t2 = Instant::now();
+        exec.set_remap(&p.remap);
+        let below_ir = |r: &&PassRecord| kiln_passes::pipeline::LOWER_STAGES.contains(&r.name);
+        let fusion = lowered.records.iter().filter(below_ir).map(|r| r.time).sum();
+        exec.report = BuildReport { passes: lowered.records, fusion, codegen: t2 - t1, total: t2 - t0 };
         if let Some(dir) = &opts.dump_dir {
             exec.dump(dir).map_err(|e| format!("dump to {}: {e}", dir.display()))?;
         }

@@ -8,7 +8,7 @@ use crate::interp::Bindings;
 use crate::TensorValue;
 use kiln_codegen::{CodegenOptions, CompiledKernel, Jit, KernelKind};
 use kiln_ir::{Module, ValueId, VarId};
-use kiln_passes::buffer_plan::{BufferPlan, Place, PlanOptions};
+use kiln_passes::buffer_plan::{BufferPlan, Place};
 use kiln_passes::schedule::{BufKind, Schedule, Step};
 use std::collections::HashMap;
 
@@ -113,10 +113,15 @@ pub struct Executable {
 unsafe impl Send for Executable {}
 
 impl Executable {
-    /// Compiles a schedule. Private: an executable is built only from a schedule the
-    /// fusion pass made ([`Executable::build`]), whose argument blocks the bind fills.
-    pub(crate) fn new(schedule: Schedule, opts: &CodegenOptions) -> Result<Executable, kiln_codegen::CodegenError> {
-        let abi = kiln_passes::abi::run(&schedule);
+    /// Compiles a schedule against its ABI and buffer plan. Private: an executable is
+    /// built only from what the stages made ([`Executable::build`]), whose argument
+    /// blocks the bind fills.
+    pub(crate) fn new(
+        schedule: Schedule,
+        abi: kiln_passes::abi::Abi,
+        plan: BufferPlan,
+        opts: &CodegenOptions,
+    ) -> Result<Executable, kiln_codegen::CodegenError> {
         let (jit, kernels) = kiln_codegen::compile(&schedule, &abi, opts)?;
         let buf_index: HashMap<ValueId, usize> =
             schedule.buffers.iter().enumerate().map(|(i, b)| (b.value, i)).collect();
@@ -165,7 +170,6 @@ impl Executable {
             .filter_map(|(g, e)| Some(((*e)?, g)))
             .filter(|&(k, _)| kernels[k].kind == KernelKind::Deferred)
             .collect();
-        let plan = kiln_passes::buffer_plan::run(&schedule, PlanOptions::default());
         let random_seeds = schedule
             .steps
             .iter()
@@ -207,10 +211,9 @@ impl Executable {
         })
     }
 
-    /// Gives every buffer its own arena slot (check mode compares them all after a
-    /// run) or lets buffers share slots again; drops the bindings made so far.
-    pub fn set_no_reuse(&mut self, no_reuse: bool) {
-        self.plan = kiln_passes::buffer_plan::run(&self.schedule, PlanOptions { no_reuse });
+    /// Drops the bindings made so far (a test that edits the schedule binds afresh).
+    #[cfg(test)]
+    pub(crate) fn clear_bindings(&mut self) {
         self.bindings.clear();
     }
 

@@ -257,10 +257,12 @@ impl Session {
         let t0 = std::time::Instant::now();
         let opts =
             kiln_codegen::CodegenOptions { sabotage: self.options.sabotage_kernel.clone(), ..Default::default() };
-        let compiled = match Executable::build(m, fetches, &crate::build::BuildOptions::from_env(m, fetches, opts)) {
+        let mut build = crate::build::BuildOptions::from_env(m, fetches, opts);
+        // check mode compares every buffer after a run: none may share a slot
+        build.plan.no_reuse = self.options.check;
+        let compiled = match Executable::build(m, fetches, &build) {
             Err(why) => Compiled::Interp(why),
             Ok(mut exec) => {
-                exec.set_no_reuse(self.options.check);
                 exec.threads = self.options.threads.max(1);
                 exec.flush_denormals = self.options.flush_denormals;
                 exec.max_bindings = self.options.max_bindings.max(1);

@@ -133,6 +133,7 @@ pub fn build(
             keep_asm: keep || emit == Some(Emit::Asm),
             ..Default::default()
         },
+        plan: Default::default(),
         dump_dir,
     };
     let mut exec = Executable::build(&m, &roots, &opts).map_err(|e| CliError::input(format!("cannot compile: {e}")))?;

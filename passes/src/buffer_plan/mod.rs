@@ -15,13 +15,19 @@
 //! - Snapshots: a fetched variable that the run assigns is copied into a slot of its
 //!   own before the writes land, so the fetch shows the value from before the run.
 //!
-//! [`BufferPlan::print`] is the plan as text, which the tests compare.
+//! [`BufferPlan::print`] is the plan as text and [`parse`] reads it back, so its tests are
+//! text in, text out; [`verify`] checks a plan against its schedule.
 
 use crate::schedule::{Access, BufId, BufKind, LoopNest, OutMode, Schedule, Step, Stride};
-use kiln_ir::{DType, Dim, Shape, ValueId, VarId};
+use kiln_ir::{DType, Shape, ValueId, VarId};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
-use std::fmt::Write;
+
+mod text;
+mod verify;
+
+pub use text::parse;
+pub use verify::verify;
 
 /// An arena slot, by index into [`BufferPlan::slots`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -156,16 +162,24 @@ pub fn run(s: &Schedule, opts: PlanOptions) -> BufferPlan {
             slots.push(Slot { members: vec![BufId(i as u32)] });
         }
     }
-    let mut var_bufs: Vec<(VarId, Vec<BufId>)> = Vec::new();
+    let var_bufs = var_bufs(&places);
+    BufferPlan { places, slots, snapshots, var_bufs }
+}
+
+/// Per variable any buffer lives in, in order of first appearance: those buffers.
+fn var_bufs(places: &[Place]) -> Vec<(VarId, Vec<BufId>)> {
+    let mut out: Vec<(VarId, Vec<BufId>)> = Vec::new();
+    let mut at: HashMap<VarId, usize> = HashMap::new();
     for (i, p) in places.iter().enumerate() {
         if let Place::Var(v) = *p {
-            match var_bufs.iter_mut().find(|x| x.0 == v) {
-                Some(x) => x.1.push(BufId(i as u32)),
-                None => var_bufs.push((v, vec![BufId(i as u32)])),
-            }
+            let k = *at.entry(v).or_insert_with(|| {
+                out.push((v, Vec::new()));
+                out.len() - 1
+            });
+            out[k].1.push(BufId(i as u32));
         }
     }
-    BufferPlan { places, slots, snapshots, var_bufs }
+    out
 }
 
 /// Per buffer: the first step writing it and the last step reading it, numbered from 1
@@ -279,37 +293,4 @@ pub fn in_place(s: &Schedule, index: &HashMap<ValueId, usize>) -> Vec<(usize, Va
         }
     }
     out
-}
-
-impl BufferPlan {
-    /// The plan as text: each slot with its members and their shapes, then the buffers
-    /// living elsewhere.
-    pub fn print(&self, s: &Schedule) -> String {
-        let name = |i: usize| format!("%{}", s.module.op(s.buffers[i].value).name);
-        let shape = |i: usize| {
-            let dims: Vec<String> = s.buffers[i].shape.dims().iter().map(Dim::to_string).collect();
-            format!("[{}]", dims.join(","))
-        };
-        let mut out = String::new();
-        for (k, slot) in self.slots.iter().enumerate() {
-            let members: Vec<String> =
-                slot.members.iter().map(|&b| format!("{} {}", name(b.index()), shape(b.index()))).collect();
-            let snap = if self.snapshots.iter().any(|x| x.1.index() == k) { " (snapshot)" } else { "" };
-            let _ = writeln!(out, "slot{k}{snap}: {}", members.join(", "));
-        }
-        for (i, p) in self.places.iter().enumerate() {
-            let what = match p {
-                Place::Slot(_) => continue,
-                Place::Var(v) if s.buffers[i].kind == BufKind::Temp => {
-                    format!("in place in @{}", s.module.var(*v).name)
-                }
-                Place::Var(v) => format!("@{}", s.module.var(*v).name),
-                Place::Const(c) => format!("const{c}"),
-                Place::Feed => "feed".to_string(),
-                Place::Host => format!("host {}", s.buffers[i].dtype),
-            };
-            let _ = writeln!(out, "{}: {what}", name(i));
-        }
-        out
-    }
 }
