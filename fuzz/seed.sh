@@ -6,6 +6,8 @@ mkdir -p corpus/parse_ir corpus/compile_run
 for f in ../examples/models/*.kir; do
     cp "$f" "corpus/parse_ir/$(basename "$f")"
     { printf '\001'; cat "$f"; } > "corpus/compile_run/$(basename "$f")"
+    # symbolic dims of 70,001: kernels split across threads
+    { printf '\005'; cat "$f"; } > "corpus/compile_run/big.$(basename "$f")"
 done
 i=0
 for f in ../tests/snapshots/*.snap; do

@@ -201,3 +201,129 @@ fn check_mode_catches_wrong_integer_and_bool_kernels() {
         }
     }
 }
+
+/// One step of a random graph over one dtype: an op from a family the dtype takes, on
+/// earlier values (by index, modulo how many there are).
+#[derive(Clone, Debug)]
+enum Step {
+    Unary(u8, usize),
+    Binary(u8, usize, usize),
+    /// a comparison selecting between two values
+    Select(u8, usize, usize),
+    /// a round trip through another dtype
+    Convert(u8, usize),
+    /// a reduction over rows or columns, broadcast back against a value
+    Reduce(u8, usize, bool),
+}
+
+fn step_strategy() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (any::<u8>(), any::<usize>()).prop_map(|(k, i)| Step::Unary(k, i)),
+        (any::<u8>(), any::<usize>(), any::<usize>()).prop_map(|(k, i, j)| Step::Binary(k, i, j)),
+        (any::<u8>(), any::<usize>(), any::<usize>()).prop_map(|(k, i, j)| Step::Select(k, i, j)),
+        (any::<u8>(), any::<usize>()).prop_map(|(k, i)| Step::Convert(k, i)),
+        (any::<u8>(), any::<usize>(), any::<bool>()).prop_map(|(k, i, rows)| Step::Reduce(k, i, rows)),
+    ]
+}
+
+/// Applies `step` to the values `ts` (all of `dtype`, shape `[rows, cols]`).
+fn apply_step(ts: &mut Vec<Tensor>, dtype: DType, step: &Step) {
+    let pick = |i: usize| ts[i % ts.len()].clone();
+    let float = matches!(dtype, DType::F32 | DType::F64);
+    let ok = |kind: Operands| takes(kind, dtype);
+    let t = match *step {
+        Step::Unary(k, i) => {
+            // ops defined everywhere on their inputs (no log of a negative)
+            let safe = [
+                kiln::ir::UnaryOp::Neg,
+                kiln::ir::UnaryOp::Abs,
+                kiln::ir::UnaryOp::Sign,
+                kiln::ir::UnaryOp::Tanh,
+                kiln::ir::UnaryOp::Relu,
+                kiln::ir::UnaryOp::Sigmoid,
+            ];
+            let ops: Vec<_> = safe.into_iter().filter(|u| ok(u.operands())).collect();
+            let Some(&u) = ops.get(k as usize % ops.len().max(1)) else { return };
+            kiln::unary_op(u, &pick(i)).unwrap()
+        }
+        Step::Binary(k, i, j) => {
+            use kiln::ir::BinaryOp::*;
+            // no integer division (by zero) or powers; products kept small by tanh
+            let ops: Vec<_> = [Add, Sub, Mul, Maximum, Minimum].into_iter().filter(|b| ok(b.operands())).collect();
+            let Some(&b) = ops.get(k as usize % ops.len().max(1)) else { return };
+            let (x, y) = (pick(i), pick(j));
+            let y = if float && b == Mul { kiln::tanh(&y).unwrap() } else { y };
+            kiln::binary_op(b, &x, &y).unwrap()
+        }
+        Step::Select(k, i, j) => {
+            let ops: Vec<_> = CMP_OPS.iter().copied().filter(|c| ok(c.operands())).collect();
+            let c = ops[k as usize % ops.len()];
+            let (x, y) = (pick(i), pick(j));
+            let m = kiln::compare_op(c, &x, &y).unwrap();
+            kiln::where_(&m, &x, &y).unwrap()
+        }
+        Step::Convert(k, i) => {
+            let to = DTYPES[k as usize % DTYPES.len()];
+            kiln::cast(&kiln::cast(&pick(i), to).unwrap(), dtype).unwrap()
+        }
+        Step::Reduce(k, i, rows) => {
+            use kiln::ir::ReduceOp::*;
+            if dtype == DType::Bool {
+                return;
+            }
+            let ops = [Sum, Max, Min];
+            let r = ops[k as usize % ops.len()];
+            let axis = if rows { 0i64 } else { 1 };
+            let red = kiln::reduce_op(r, &pick(i), vec![axis], true).unwrap();
+            // broadcast back to [rows, cols] against a value
+            kiln::binary_op(kiln::ir::BinaryOp::Maximum, &red, &pick(i + 1)).unwrap()
+        }
+    };
+    ts.push(t);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).map_or(24, |n: u32| n.min(200))))]
+
+    /// Random graphs of every dtype on shapes that split (and some that do not),
+    /// at 1, 2 and 3 threads, against the interpreter.
+    #[test]
+    fn random_graphs_of_every_dtype_match_the_interpreter_at_1_2_and_3_threads(
+        d in 0usize..5,
+        shape in proptest::sample::select(vec![(1537usize, 512usize), (1024, 256), (2049, 131), (7, 5), (1, 1)]),
+        steps in proptest::collection::vec(step_strategy(), 1..8),
+    ) {
+        let dtype = DTYPES[d];
+        let g = Graph::new();
+        g.set_rank_promotion(RankPromotion::Allow);
+        let x = g.placeholder(dtype, [None, Some(shape.1)], "x").unwrap();
+        let y = g.placeholder(dtype, [None, Some(shape.1)], "y").unwrap();
+        let mut ts = vec![x.clone(), y.clone()];
+        for s in &steps {
+            apply_step(&mut ts, dtype, s);
+        }
+        // feeds of the drawn shape; 64-bit integers past 2^32
+        let wide = |seed: u64, lo: f64, hi: f64| -> TensorValue {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let sh = IxDyn(&[shape.0, shape.1]);
+            match dtype {
+                DType::F32 => ArrayD::from_shape_fn(sh, |_| rng.random_range(lo..hi) as f32).into(),
+                DType::F64 => ArrayD::from_shape_fn(sh, |_| rng.random_range(lo..hi)).into(),
+                DType::I32 => ArrayD::from_shape_fn(sh, |_| rng.random_range(lo..hi).round() as i32).into(),
+                DType::I64 => ArrayD::from_shape_fn(sh, |_| rng.random_range(lo..hi).round() as i64 * (1 << 33)).into(),
+                DType::Bool => ArrayD::from_shape_fn(sh, |_| rng.random_bool(0.5)).into(),
+            }
+        };
+        let float = matches!(dtype, DType::F32 | DType::F64);
+        let (lo, hi) = if float { (-3.0, 3.0) } else { (-100.0, 100.0) };
+        let feeds = [(&x, wide(5, lo, hi)), (&y, wide(6, lo, hi))];
+        let last = ts.last().unwrap().clone();
+        let want = Session::with_options(&g, options(Backend::Interpreter, 1)).run(&[&last], &feeds).unwrap();
+        for threads in [1, 2, 3] {
+            let got = Session::with_options(&g, options(Backend::Jit, threads)).run(&[&last], &feeds).unwrap();
+            assert_matches(&format!("{dtype} {shape:?} {steps:?}, {threads} threads"), &got[0], &want[0]);
+        }
+    }
+}

@@ -138,6 +138,15 @@ fn corrupted_schedules_are_refused() {
         let n = &mut first_loop(s).nests[0];
         n.types[0] = ir::DType::I32;
     });
+    // a node the dtype table says kernels do not compute: exp of an integer
+    refused("an op a kernel does not compute for its dtype", "kernels do not compute it", |s| {
+        let n = &mut first_loop(s).nests[0];
+        let i = n.nodes.len();
+        n.nodes.push(Node::Iota(0));
+        n.types.push(ir::DType::I32);
+        n.nodes.push(Node::Unary(ir::UnaryOp::Exp, i));
+        n.types.push(ir::DType::I32);
+    });
     refused("a load of a missing input", "does not exist", |s| {
         let n = &mut first_loop(s).nests[0];
         n.nodes[0] = Node::Load(99);

@@ -13,6 +13,7 @@
 //!
 //! Every decision not to fuse is recorded with its reason in [`Schedule::refusals`].
 
+use crate::schedule::dtypes;
 use crate::schedule::*;
 use crate::PassError;
 use kiln_ir::{DType, Dim, DimClasses, Literal, Module, OpKind, ReduceOp, Shape, ValueId};
@@ -185,7 +186,6 @@ impl<'m> Fusion<'m> {
     }
 
     fn check_supported(&self, v: ValueId) -> Result<(), PassError> {
-        use kiln_ir::{BinaryOp as B, UnaryOp as U};
         let op = self.m.op(v);
         let name = &op.name;
         let not_yet = |what: String| Err(fail(name, format!("{what} is not compiled yet")));
@@ -219,8 +219,8 @@ impl<'m> Fusion<'m> {
         let Some(t) = &op.ty else { return Ok(()) };
         let dt = |u: ValueId| self.m.ty(u).map_or(DType::F32, |t| t.dtype);
         let int = |d: DType| matches!(d, DType::I32 | DType::I64);
-        // kernels hold f32, 32- and 64-bit integers and bools (as 32-bit 0 or 1)
-        if t.dtype == DType::F64 || op.operands.iter().any(|&u| dt(u) == DType::F64) {
+        // what kernels compute for each dtype is one table (`schedule::dtypes`)
+        if !dtypes::holds(t.dtype) || op.operands.iter().any(|&u| !dtypes::holds(dt(u))) {
             return not_yet("f64".into());
         }
         if matches!(op.kind, OpKind::Read(_)) && t.dtype == DType::Bool {
@@ -228,22 +228,12 @@ impl<'m> Fusion<'m> {
         }
         let on = || format!("{} on {}", op.kind.mnemonic(), t.dtype);
         match &op.kind {
-            OpKind::Unary(u)
-                if t.dtype != DType::F32
-                    && (t.dtype == DType::Bool || !matches!(u, U::Neg | U::Abs | U::Square | U::Sign)) =>
-            {
-                return not_yet(on());
+            OpKind::Unary(u) if !dtypes::unary(*u, t.dtype) => return not_yet(on()),
+            OpKind::Binary(b) if !dtypes::binary(*b, t.dtype) => return not_yet(on()),
+            OpKind::Reduce { op: r, .. } if !dtypes::reduce(*r, t.dtype) => return not_yet(on()),
+            OpKind::Compare(c) if !dtypes::compare(*c, dt(op.operands[0])) => {
+                return not_yet(format!("a comparison of {}", dt(op.operands[0])))
             }
-            OpKind::Binary(b)
-                if t.dtype != DType::F32
-                    && (t.dtype == DType::Bool || !matches!(b, B::Add | B::Sub | B::Mul | B::Maximum | B::Minimum)) =>
-            {
-                return not_yet(on());
-            }
-            OpKind::Reduce { op: r, .. } if t.dtype != DType::F32 && (!int(t.dtype) || *r == ReduceOp::Mean) => {
-                return not_yet(on());
-            }
-            OpKind::Compare(_) if dt(op.operands[0]) == DType::Bool => return not_yet("a comparison of bools".into()),
             OpKind::ScatterAdd if t.dtype == DType::Bool => return not_yet("scatter_add of bool".into()),
             OpKind::Gather | OpKind::CheckIndex { .. } | OpKind::ScatterAdd => {
                 let idx = if let OpKind::Gather = op.kind { op.operands[1] } else { op.operands[0] };

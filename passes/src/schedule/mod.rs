@@ -9,6 +9,7 @@
 use kiln_ir::{BinaryOp, CmpOp, Dim, Module, ReduceOp, Shape, UnaryOp, ValueId, VarId};
 use std::fmt::Write;
 
+pub mod dtypes;
 mod print;
 mod refusal;
 mod verify;

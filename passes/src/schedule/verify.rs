@@ -226,13 +226,16 @@ fn nest<'s>(
             }
             Node::Gather { input: x, index, .. } => input(*x)? == t && int(node_ty(*index)?),
             Node::CheckIndex(x, _) => int(node_ty(*x)?) && t == n.types[*x],
-            Node::Unary(_, x) => node_ty(*x)? == t,
-            Node::Binary(_, x, y) => node_ty(*x)? == t && node_ty(*y)? == t,
-            Node::Cmp(_, x, y) => node_ty(*x)? == node_ty(*y)? && t == DType::Bool,
+            // what kernels compute for each dtype: one table (`dtypes`)
+            Node::Unary(u, x) => node_ty(*x)? == t && super::dtypes::unary(*u, t),
+            Node::Binary(b, x, y) => node_ty(*x)? == t && node_ty(*y)? == t && super::dtypes::binary(*b, t),
+            Node::Cmp(c, x, y) => {
+                node_ty(*x)? == node_ty(*y)? && t == DType::Bool && super::dtypes::compare(*c, node_ty(*x)?)
+            }
             Node::Select(c, x, y) => node_ty(*c)? == DType::Bool && node_ty(*x)? == t && node_ty(*y)? == t,
         };
-        if !ok {
-            return Err(fail(format!("n{i}: {t} does not follow from {node:?}")));
+        if !ok || !super::dtypes::holds(t) {
+            return Err(fail(format!("n{i}: {t} does not follow from {node:?}, or kernels do not compute it")));
         }
     }
     for (i, a) in n.inputs.iter().enumerate() {
