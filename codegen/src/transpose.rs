@@ -54,23 +54,25 @@ pub(crate) fn emit(
     let out0 = b.ins().iadd(out.ptr, off_out);
     let (s_in, s_out) = (inp.strides[d + 1], out.strides[d]);
     let zero = b.ins().iconst(I64, 0);
+    // element sizes are the accesses' (f32: the copy applies to f32 bodies only)
+    let (sh_in, sh_out) = (inp.shift, out.shift);
     let r4 = b.ins().band_imm_s(rows, !3);
     let c4 = b.ins().band_imm_s(cols, !3);
-    // element (i, j): input at in0 + 4i + j*s_in, output at out0 + i*s_out + 4j
+    // element (i, j): input at in0 + (i << sh_in) + j*s_in, output at out0 + i*s_out + (j << sh_out)
     let scalar = |b: &mut FunctionBuilder, i: Value, j: Value| {
-        let i4 = b.ins().ishl_imm_s(i, 2);
+        let i4 = b.ins().ishl_imm_s(i, sh_in);
         let js = b.ins().imul(j, s_in);
         let src = b.ins().iadd(in0, i4);
         let src = b.ins().iadd(src, js);
         let x = b.ins().load(F32, ro(), src, 0);
         let is = b.ins().imul(i, s_out);
-        let j4 = b.ins().ishl_imm_s(j, 2);
+        let j4 = b.ins().ishl_imm_s(j, sh_out);
         let dst = b.ins().iadd(out0, is);
         let dst = b.ins().iadd(dst, j4);
         b.ins().store(rw(), x, dst, 0);
     };
     for_loop(b, zero, r4, 4, &mut |b, i| {
-        let i4 = b.ins().ishl_imm_s(i, 2);
+        let i4 = b.ins().ishl_imm_s(i, sh_in);
         let src_row = b.ins().iadd(in0, i4);
         let is = b.ins().imul(i, s_out);
         let dst_row = b.ins().iadd(out0, is);
@@ -95,7 +97,7 @@ pub(crate) fn emit(
                 shuffle32(b, t2, t3, [0, 1, 4, 5]),
                 shuffle32(b, t2, t3, [2, 3, 6, 7]),
             ];
-            let j4 = b.ins().ishl_imm_s(j, 2);
+            let j4 = b.ins().ishl_imm_s(j, sh_out);
             let dst = b.ins().iadd(dst_row, j4);
             for (a, &row) in r.iter().enumerate() {
                 let o = b.ins().imul_imm_s(s_out, a as i64);

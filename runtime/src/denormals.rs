@@ -77,7 +77,7 @@ mod tests {
     /// A kernel that reports the MXCSR it runs under.
     ///
     /// # Safety
-    /// `args[0]` must point to a writable u32.
+    /// The block's first slot must point to a writable u32.
     unsafe extern "C" fn report_mode(args: *const i64) {
         // SAFETY: the test passes a block whose first slot points to a u32
         unsafe { *(*args as *mut u32) = read_mxcsr() };

@@ -229,7 +229,7 @@ impl Executable {
 
     /// Bytes of the arena for the shapes of the last run (`None` before the first bind).
     pub fn arena_bytes(&self) -> Option<usize> {
-        self.bindings.get(self.current).map(|b| b.arena_len * 4)
+        self.bindings.get(self.current).map(|b| b.arena_len * std::mem::size_of::<f32>())
     }
 
     /// How many bindings this executable has made (new feed-shape signatures, or ones

@@ -272,7 +272,7 @@ fn check_alloc(dims: &[usize], dtype: DType) -> Result<(), String> {
         Some(n) if n <= kiln_ir::MAX_ELEMENTS && dims_ok => n,
         _ => return Err(format!("a value of shape {dims:?} exceeds the limit of {} elements", kiln_ir::MAX_ELEMENTS)),
     };
-    let bytes = n as usize * if matches!(dtype, DType::F64 | DType::I64) { 8 } else { 4 };
+    let bytes = n as usize * kiln_passes::abi::Width::of(dtype).bytes();
     if bytes > 256 << 20 {
         // probe: the allocator says no instead of aborting the process later
         Vec::<u8>::new()
