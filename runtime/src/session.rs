@@ -474,24 +474,14 @@ fn run_jit(
         crate::exec::RunError::Eval(source) => Error::Eval { source, loc: loc.clone() },
         crate::exec::RunError::Internal(message) => jit_err(message),
     })?;
+    // every fetch, of every dtype, read the same way: the root's value with its bound shape
     let mut out = Vec::with_capacity(fetches.len());
-    for (i, &f) in fetches.iter().enumerate() {
-        let Some(t) = m.ty(f) else {
+    for (&f, &root) in fetches.iter().zip(&exec.schedule.roots) {
+        if m.ty(f).is_none() {
             out.push(TensorValue::Unit);
             continue;
-        };
-        let shape = bindings.shape(&t.shape).ok_or_else(|| jit_err("unbound fetch shape".into()))?;
-        let root = exec.schedule.roots[i];
-        if t.dtype != kiln_ir::DType::F32 {
-            let v =
-                exec.value_of(root, vars).ok_or_else(|| jit_err(format!("no value for fetch %{}", m.op(f).name)))?;
-            out.push(v);
-            continue;
         }
-        let data = exec.value(root, vars).ok_or_else(|| jit_err(format!("no buffer for fetch %{}", m.op(f).name)))?;
-        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data.to_vec())
-            .map_err(|e| jit_err(e.to_string()))?;
-        out.push(TensorValue::F32(a));
+        out.push(exec.value_of(root, vars).ok_or_else(|| jit_err(format!("no value for fetch %{}", m.op(f).name)))?);
     }
     if let Some((vals, _)) = reference {
         crate::check::compare(exec, &vals, vars, loc)?;
