@@ -21,11 +21,11 @@ fn options(backend: Backend, threads: usize) -> SessionOptions {
     SessionOptions { backend, log_compiles: false, check: false, threads, ..SessionOptions::default() }
 }
 
-/// Random data of `dtype`: floats in `lo..hi`, integers in `lo..hi` rounded, bools
-/// half true.
-fn feed(dtype: DType, seed: u64, lo: f64, hi: f64) -> TensorValue {
+/// Random data of `dtype` and `shape`: floats in `lo..hi`, integers in `lo..hi`
+/// rounded, bools half true.
+fn feed(dtype: DType, seed: u64, lo: f64, hi: f64, shape: &[usize]) -> TensorValue {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let shape = IxDyn(&[ROWS, COLS]);
+    let shape = IxDyn(shape);
     match dtype {
         DType::F32 => ArrayD::from_shape_fn(shape, |_| rng.random_range(lo..hi) as f32).into(),
         DType::F64 => ArrayD::from_shape_fn(shape, |_| rng.random_range(lo..hi)).into(),
@@ -141,7 +141,7 @@ fn every_dtype_and_op_class_matches_the_interpreter_at_1_2_and_3_threads() {
             _ => (-3.0, 3.0),
         };
         // y: positive, never zero (integer division), near 1 (products)
-        let feeds = [(&x, feed(dtype, 1, lo, hi)), (&y, feed(dtype, 2, 0.6, 1.5))];
+        let feeds = [(&x, feed(dtype, 1, lo, hi, &[ROWS, COLS])), (&y, feed(dtype, 2, 0.6, 1.5, &[ROWS, COLS]))];
         let mut interp = Session::with_options(&g, options(Backend::Interpreter, 1));
         let mut jits: Vec<Session> = [1, 2, 3].map(|t| Session::with_options(&g, options(Backend::Jit, t))).into();
         for outs in groups.iter().filter(|o| !o.is_empty()) {
@@ -305,20 +305,10 @@ proptest::proptest! {
             apply_step(&mut ts, dtype, s);
         }
         // feeds of the drawn shape; 64-bit integers past 2^32
-        let wide = |seed: u64, lo: f64, hi: f64| -> TensorValue {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            let sh = IxDyn(&[shape.0, shape.1]);
-            match dtype {
-                DType::F32 => ArrayD::from_shape_fn(sh, |_| rng.random_range(lo..hi) as f32).into(),
-                DType::F64 => ArrayD::from_shape_fn(sh, |_| rng.random_range(lo..hi)).into(),
-                DType::I32 => ArrayD::from_shape_fn(sh, |_| rng.random_range(lo..hi).round() as i32).into(),
-                DType::I64 => ArrayD::from_shape_fn(sh, |_| rng.random_range(lo..hi).round() as i64 * (1 << 33)).into(),
-                DType::Bool => ArrayD::from_shape_fn(sh, |_| rng.random_bool(0.5)).into(),
-            }
-        };
         let float = matches!(dtype, DType::F32 | DType::F64);
         let (lo, hi) = if float { (-3.0, 3.0) } else { (-100.0, 100.0) };
-        let feeds = [(&x, wide(5, lo, hi)), (&y, wide(6, lo, hi))];
+        let dims = [shape.0, shape.1];
+        let feeds = [(&x, feed(dtype, 5, lo, hi, &dims)), (&y, feed(dtype, 6, lo, hi, &dims))];
         let last = ts.last().unwrap().clone();
         let want = Session::with_options(&g, options(Backend::Interpreter, 1)).run(&[&last], &feeds).unwrap();
         for threads in [1, 2, 3] {
