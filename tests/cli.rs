@@ -176,7 +176,11 @@ fn dump_after_all_writes_every_stage_and_each_parses_back() {
         kiln::passes::pipeline::lower(&m, &roots, &Default::default(), &Default::default(), Default::default())
             .unwrap();
     let s = lowered.program.schedule.unwrap();
-    assert_eq!(read(".schedule"), s.print(), "the dumped schedule is the API's");
+    let schedule_text = read(".schedule");
+    assert_eq!(schedule_text, s.print(), "the dumped schedule is the API's");
+    let parsed = kiln::passes::schedule::parse(&schedule_text, s.module.clone()).unwrap();
+    assert_eq!(parsed.print(), schedule_text, "the schedule prints back the same");
+    assert_eq!(parsed, s, "and parses to the schedule the stage made");
     let abi_text = read(".abi");
     let (names, abi) = kiln::passes::abi::parse(&abi_text).unwrap();
     assert_eq!(abi.print_named(&names), abi_text, "the ABI prints back the same");

@@ -1,10 +1,10 @@
 //! The stages below the IR are tested text in, text out, as the IR is: for every
-//! committed model (fused and not), the ABI and the buffer plan print, parse back to
-//! the same value and print the same text, and verify against their schedule; an ABI
-//! or plan edited to disagree with its schedule is refused with a reason.
+//! committed model (fused and not), the schedule, the ABI and the buffer plan print,
+//! parse back to the same value and print the same text, and verify against their
+//! schedule; a schedule, ABI or plan edited to disagree is refused with a reason.
 
 use kiln::ir;
-use kiln::passes::{abi, buffer_plan, fusion::FusionOptions, pipeline};
+use kiln::passes::{abi, buffer_plan, fusion::FusionOptions, pipeline, schedule};
 
 /// Every committed model lowered with fusion on and off: (name, program).
 fn lowered() -> Vec<(String, kiln::passes::stage::Program)> {
@@ -25,9 +25,14 @@ fn lowered() -> Vec<(String, kiln::passes::stage::Program)> {
 }
 
 #[test]
-fn abi_and_plan_text_round_trips_on_every_model() {
+fn schedule_abi_and_plan_text_round_trips_on_every_model() {
     for (name, p) in lowered() {
         let (s, a, plan) = (p.schedule.unwrap(), p.abi.unwrap(), p.plan.unwrap());
+        let text = s.print();
+        let parsed = schedule::parse(&text, s.module.clone()).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+        assert_eq!(parsed, s, "{name}: the schedule parses to itself");
+        assert_eq!(parsed.print(), text, "{name}: and prints the same text");
+        schedule::verify(&parsed).unwrap();
         let text = a.print(&s);
         let (names, parsed) = abi::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
         assert_eq!(parsed, a, "{name}: the ABI parses to itself");

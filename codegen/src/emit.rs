@@ -1,5 +1,6 @@
 //! Lowers one loop kernel (its nests in order) to one Cranelift function
-//! `fn(args: *const i64)`. The innermost loop runs F32X4 with a scalar tail whenever
+//! `fn(args: *const i64)`. The innermost loop runs F32X4 with a scalar tail (long
+//! bodies: a padded last vector, `padded.rs`) whenever
 //! every access there is contiguous or a broadcast; otherwise it runs scalar with
 //! run-time strides. Bounds come from the argument block, which the runtime fills from
 //! verified shapes.
@@ -82,6 +83,7 @@ pub(crate) fn pruned_loop(
 }
 
 /// The values every access needs: base pointer and per-dim byte strides.
+#[derive(Clone)]
 pub(crate) struct Acc {
     /// Base pointer.
     pub(crate) ptr: Value,
@@ -93,6 +95,7 @@ pub(crate) struct Acc {
     pub(crate) shift: i64,
 }
 
+#[derive(Clone)]
 pub(crate) struct Ctx<'a> {
     pub(crate) n: &'a LoopNest,
     pub(crate) l: &'a NestLayout,
@@ -110,6 +113,27 @@ pub(crate) struct Ctx<'a> {
     pub(crate) broken: bool,
     /// The body is f32 throughout: the innermost loop may run F32X4.
     f32_body: bool,
+    /// Where the body reads its base pointers, at each access, instead of `ptr`: an
+    /// argument block that may differ between entries to the body (`padded.rs`).
+    pub(crate) bases: Option<Value>,
+}
+
+impl Ctx<'_> {
+    /// Input `i`'s base pointer where the body reads it.
+    fn input_base(&self, b: &mut FunctionBuilder, i: usize) -> Value {
+        match self.bases {
+            Some(at) => b.ins().load(I64, rw(), at, slot_offset(self.l.inputs[i].ptr)),
+            None => self.inputs[i].ptr,
+        }
+    }
+
+    /// Output `j`'s base pointer where the body writes it.
+    fn output_base(&self, b: &mut FunctionBuilder, j: usize) -> Value {
+        match self.bases {
+            Some(at) => b.ins().load(I64, rw(), at, slot_offset(self.l.outputs[j].ptr)),
+            None => self.outputs[j].ptr,
+        }
+    }
 }
 
 pub(crate) fn slot(b: &mut FunctionBuilder, args: Value, i: usize) -> Value {
@@ -173,7 +197,7 @@ pub fn emit_nest(
     let outputs = n.outputs.iter().zip(&l.outputs).map(|(o, at)| access(b, args, at, &o.strides)).collect();
     let scalars = l.scalars.iter().map(|&at| slot_f32(b, args, at)).collect();
     let f32_body = n.is_f32();
-    let c = Ctx { n, l, call, nest, args, dims, known, inputs, outputs, scalars, powf, broken, f32_body };
+    let c = Ctx { n, l, call, nest, args, dims, known, inputs, outputs, scalars, powf, broken, f32_body, bases: None };
     // reductions start from their identity
     for (j, o) in n.outputs.iter().enumerate() {
         if let OutMode::Reduce(r) = o.mode {
@@ -259,7 +283,7 @@ fn level(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: Vec<Value>, offs_o
 }
 
 /// Bodies longer than this are not unrolled twice.
-const UNROLL_MAX_NODES: usize = 256;
+pub(crate) const UNROLL_MAX_NODES: usize = 256;
 
 /// The innermost dim: F32X4 with a scalar tail where every access allows it.
 fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out: &[Value], idx: &mut Vec<Value>) {
@@ -311,6 +335,10 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
                 _ => None,
             })
             .collect();
+    if crate::padded::applies(c, n, accs.iter().any(Option::is_some)) {
+        crate::padded::emit(b, c, d, offs_in, offs_out, idx, &splats, n);
+        return;
+    }
     let n4 = masked(b, n, !3);
     // two independent vectors per iteration hide the latency of long polynomial chains
     // (exp, tanh); kernels with vector accumulators keep one chain, and so do very long
@@ -370,7 +398,7 @@ fn inner(b: &mut FunctionBuilder, c: &Ctx, d: usize, offs_in: &[Value], offs_out
     });
 }
 
-fn advance(b: &mut FunctionBuilder, a: &Acc, d: usize, off: Value, i: Value) -> Value {
+pub(crate) fn advance(b: &mut FunctionBuilder, a: &Acc, d: usize, off: Value, i: Value) -> Value {
     match a.known[d] {
         Some(0) => off,
         Some(1) => {
@@ -384,11 +412,11 @@ fn advance(b: &mut FunctionBuilder, a: &Acc, d: usize, off: Value, i: Value) -> 
     }
 }
 
-type VecState<'s> = (&'s [Option<Value>], &'s [Option<cranelift_frontend::Variable>]);
+pub(crate) type VecState<'s> = (&'s [Option<Value>], &'s [Option<cranelift_frontend::Variable>]);
 
 /// Evaluates the body at one point (or four lanes) and writes the outputs. `idx` holds
 /// the point's index along each dim (typed bodies read it for iotas).
-fn point(
+pub(crate) fn point(
     b: &mut FunctionBuilder,
     c: &Ctx,
     ty: Type,
@@ -407,7 +435,8 @@ fn point(
             Node::Load(i) => match vs.and_then(|(s, _)| s[i]) {
                 Some(splat) => splat,
                 None => {
-                    let addr = b.ins().iadd(c.inputs[i].ptr, offs_in[i]);
+                    let base = c.input_base(b, i);
+                    let addr = b.ins().iadd(base, offs_in[i]);
                     b.ins().load(ty, ro(), addr, 0)
                 }
             },
@@ -439,7 +468,8 @@ fn point(
                 } else {
                     x
                 };
-                let addr = b.ins().iadd(c.outputs[j].ptr, offs_out[j]);
+                let base = c.output_base(b, j);
+                let addr = b.ins().iadd(base, offs_out[j]);
                 b.ins().store(rw(), x, addr, 0);
             }
             OutMode::Reduce(r) => {
@@ -448,7 +478,8 @@ fn point(
                     let acc = combine(b, ty, r, acc, x);
                     b.def_var(var, acc);
                 } else {
-                    let addr = b.ins().iadd(c.outputs[j].ptr, offs_out[j]);
+                    let base = c.output_base(b, j);
+                    let addr = b.ins().iadd(base, offs_out[j]);
                     let old = b.ins().load(ty, rw(), addr, 0);
                     let new = combine(b, ty, r, old, x);
                     b.ins().store(rw(), new, addr, 0);

@@ -14,29 +14,70 @@
 // Cephes' coefficients are kept exactly as published; f32 rounds them.
 #![allow(clippy::excessive_precision)]
 
+use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::types::*;
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+thread_local! {
+    /// The constants already made in the function being built, by type and bits.
+    static CONSTANTS: RefCell<HashMap<(Type, u64), Value>> = RefCell::new(HashMap::new());
+}
+
+/// Starts a new function: constants of the last one are not values of this one.
+pub(crate) fn forget_constants() {
+    CONSTANTS.with(|c| c.borrow_mut().clear());
+}
+
+/// The constant `key`, made once per function in its entry block (which dominates
+/// every use). The polynomials make about a third of a long kernel's instructions
+/// constants; Cranelift's e-graph would merge them, at a cost per instruction that
+/// was the larger part of compiling a 10,000-op `tanh` gradient.
+fn cached(b: &mut FunctionBuilder, key: (Type, u64), make: impl FnOnce(&mut FuncCursor) -> Value) -> Value {
+    if let Some(v) = CONSTANTS.with(|c| c.borrow().get(&key).copied()) {
+        return v;
+    }
+    let entry = b.func.layout.entry_block();
+    let v = match (entry, b.current_block()) {
+        // still in the entry block: here
+        (Some(e), Some(cur)) if e == cur => make(&mut b.cursor()),
+        // before the entry block's terminator: built blocks end in one
+        (Some(e), _) => match b.func.layout.last_inst(e) {
+            Some(last) => make(&mut FuncCursor::new(b.func).at_inst(last)),
+            None => make(&mut b.cursor()),
+        },
+        (None, _) => make(&mut b.cursor()),
+    };
+    CONSTANTS.with(|c| c.borrow_mut().insert(key, v));
+    v
+}
 
 /// A float of type `ty` (F32 or F32X4) equal to `c` in every lane.
 pub fn splat_const(b: &mut FunctionBuilder, ty: Type, c: f32) -> Value {
-    let s = b.ins().f32const(c);
-    if ty == F32 {
-        s
-    } else {
-        b.ins().splat(ty, s)
-    }
+    cached(b, (ty, u64::from(c.to_bits())), |pos| {
+        let s = pos.ins().f32const(c);
+        if ty == F32 {
+            s
+        } else {
+            pos.ins().splat(ty, s)
+        }
+    })
 }
 
 /// An integer of `ty`'s lane shape (I32 or I32X4) equal to `k` in every lane.
 fn int_const(b: &mut FunctionBuilder, ty: Type, k: i64) -> Value {
-    let c = b.ins().iconst(I32, k);
-    if ty == F32 {
-        c
-    } else {
-        b.ins().splat(I32X4, c)
-    }
+    let ity = int_ty(ty);
+    cached(b, (ity, k as u64), |pos| {
+        let c = pos.ins().iconst(I32, k);
+        if ty == F32 {
+            c
+        } else {
+            pos.ins().splat(I32X4, c)
+        }
+    })
 }
 
 fn int_ty(ty: Type) -> Type {

@@ -125,6 +125,20 @@ pub fn run_stages(
     Ok(())
 }
 
+/// A stage's text must parse back and print the same: what `--dump-after` writes is
+/// then exactly what the stage handed on (checked whenever stages are verified).
+fn round_trip(pass: &'static str, text: &str, back: Result<String, String>) -> Result<(), PassError> {
+    let message = match back {
+        Ok(b) if b == text => return Ok(()),
+        Ok(b) => {
+            let at = text.lines().zip(b.lines()).position(|(x, y)| x != y).unwrap_or(0);
+            format!("its text prints differently once parsed back, from line {}", at + 1)
+        }
+        Err(e) => format!("its text does not parse back: {e}"),
+    };
+    Err(PassError { pass, op: String::new(), message })
+}
+
 /// Fusion as a stage: the module becomes a schedule.
 pub struct FusionStage(pub FusionOptions);
 
@@ -137,11 +151,15 @@ impl Stage for FusionStage {
         Ok(true)
     }
     fn verify(&self, p: &Program) -> Result<(), PassError> {
-        crate::schedule::verify(p.schedule("fusion")?).map_err(|e| PassError {
+        let s = p.schedule("fusion")?;
+        crate::schedule::verify(s).map_err(|e| PassError {
             pass: "fusion",
             op: e.step.clone(),
             message: e.to_string(),
-        })
+        })?;
+        let text = s.print();
+        let back = crate::schedule::parse(&text, s.module.clone()).map(|b| b.print());
+        round_trip("fusion", &text, back.map_err(|e| e.to_string()))
     }
     fn print(&self, p: &Program) -> String {
         p.schedule.as_ref().map_or_else(String::new, Schedule::print)
@@ -164,11 +182,11 @@ impl Stage for AbiStage {
     }
     fn verify(&self, p: &Program) -> Result<(), PassError> {
         let abi = p.abi.as_ref().ok_or_else(|| Program::missing("abi", "ABI"))?;
-        crate::abi::verify(p.schedule("abi")?, abi).map_err(|e| PassError {
-            pass: "abi",
-            op: e.step.clone(),
-            message: e.message,
-        })
+        let s = p.schedule("abi")?;
+        crate::abi::verify(s, abi).map_err(|e| PassError { pass: "abi", op: e.step.clone(), message: e.message })?;
+        let text = abi.print(s);
+        let back = crate::abi::parse(&text).map(|(names, a)| a.print_named(&names));
+        round_trip("abi", &text, back.map_err(|e| e.to_string()))
     }
     fn print(&self, p: &Program) -> String {
         match (&p.abi, &p.schedule) {
@@ -194,11 +212,14 @@ impl Stage for PlanStage {
     }
     fn verify(&self, p: &Program) -> Result<(), PassError> {
         let plan = p.plan.as_ref().ok_or_else(|| Program::missing("buffer_plan", "plan"))?;
-        crate::buffer_plan::verify(p.schedule("buffer_plan")?, plan).map_err(|message| PassError {
+        let s = p.schedule("buffer_plan")?;
+        crate::buffer_plan::verify(s, plan).map_err(|message| PassError {
             pass: "buffer_plan",
             op: String::new(),
             message,
-        })
+        })?;
+        let text = plan.print(s);
+        round_trip("buffer_plan", &text, crate::buffer_plan::parse(&text, s).map(|b| b.print(s)))
     }
     fn print(&self, p: &Program) -> String {
         match (&p.plan, &p.schedule) {

@@ -34,10 +34,13 @@ impl BuildOptions {
     /// Options from the environment: `KILN_DUMP=DIR` dumps every executable the process
     /// compiles into `DIR/NNN.<first fetch>/` (per-pass IR, schedule, CLIF, assembly);
     /// `KILN_DUMP_PASS_RE` picks the passes whose IR is written; `KILN_VERIFY=1` runs
-    /// the IR verifier after every pass and Cranelift's verifier on every kernel.
+    /// the IR verifier after every pass and Cranelift's verifier on every kernel;
+    /// `KILN_THOROUGH=1` compiles every kernel with Cranelift's full optimizer and
+    /// register allocator, however large ([`CodegenOptions::thorough`]).
     pub fn from_env(m: &Module, roots: &[ValueId], mut codegen: CodegenOptions) -> BuildOptions {
         let mut pipeline = PipelineOptions::from_env();
         codegen.verify |= pipeline.verify;
+        codegen.thorough |= std::env::var("KILN_THOROUGH").is_ok_and(|v| v == "1");
         let dump_dir = pipeline.dump_dir.take().map(|base| {
             let n = DUMPS.fetch_add(1, Ordering::Relaxed);
             let first = roots.first().map_or("module".to_string(), |&r| m.op(r).name.replace('/', "_"));

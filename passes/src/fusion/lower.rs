@@ -246,7 +246,7 @@ impl Fusion<'_> {
 
 /// A constant's data as the 32-bit words the arena holds: f32 and i32 as themselves,
 /// bools as 0 or 1, 64-bit values as two words each (little-endian).
-pub(super) fn const_words(lit: &Literal) -> Vec<f32> {
+pub(crate) fn const_words(lit: &Literal) -> Vec<f32> {
     let w = |bits: u32| f32::from_bits(bits);
     match lit {
         Literal::F32(d) => d.clone(),

@@ -97,6 +97,8 @@ mod lower;
 mod order;
 mod views;
 
+pub(crate) use lower::const_words;
+
 impl<'m> Fusion<'m> {
     fn new(m: &'m Module, roots: &[ValueId]) -> Result<Fusion<'m>, PassError> {
         let n = m.ops.len();

@@ -10,10 +10,12 @@ use kiln_ir::{BinaryOp, CmpOp, Dim, Module, ReduceOp, Shape, UnaryOp, ValueId, V
 use std::fmt::Write;
 
 pub mod dtypes;
+mod parse;
 mod print;
 mod refusal;
 mod verify;
 
+pub use parse::{parse, ScheduleParseError};
 pub use refusal::{NotEpilogue, Outside, Refusal, Why};
 pub use verify::{verify, ScheduleError};
 
