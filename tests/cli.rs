@@ -160,7 +160,8 @@ fn dump_after_all_writes_every_stage_and_each_parses_back() {
             "dce",
             "fusion",
             "abi",
-            "buffer_plan"
+            "buffer_plan",
+            "codegen"
         ],
         "{files:?}"
     );
@@ -191,6 +192,14 @@ fn dump_after_all_writes_every_stage_and_each_parses_back() {
     assert_eq!(plan.print(&s), plan_text, "the plan prints back the same");
     assert_eq!(Some(&plan), lowered.program.plan.as_ref(), "and parses to the plan the stage made");
     kiln::passes::buffer_plan::verify(&s, &plan).unwrap();
+    // codegen is a stage too: every step's kernel, in step order, as CLIF
+    let clif = read(".codegen.clif");
+    let heads: Vec<&str> = clif.lines().filter(|l| l.starts_with("; kernel ")).collect();
+    assert_eq!(heads.len(), s.steps.len(), "{clif}");
+    for (i, h) in heads.iter().enumerate() {
+        assert!(h.starts_with(&format!("; kernel {} (", s.step_name(i))), "{h}");
+    }
+    assert!(clif.contains("\nfunction ") && !clif.contains("(CLIF not kept)"), "{clif}");
 }
 
 #[test]

@@ -170,11 +170,26 @@ pub fn lower(
     fusion: &FusionOptions,
     plan: PlanOptions,
 ) -> Result<Lowered, PassError> {
+    lower_with(m, roots, opts, fusion, plan, &[])
+}
+
+/// [`lower`], then `below`: stages of later crates (codegen), run by the same driver,
+/// verified and dumped in the same sequence.
+pub fn lower_with(
+    m: &Module,
+    roots: &[ValueId],
+    opts: &PipelineOptions,
+    fusion: &FusionOptions,
+    plan: PlanOptions,
+    below: &[&dyn Stage],
+) -> Result<Lowered, PassError> {
     let mut p = Program::new(m, roots);
     let mut records = Vec::new();
     let mut dumper = Dumper::new(opts);
     run_ir(&mut p, opts, &mut dumper, &mut records)?;
     let (f, a, b) = (FusionStage(fusion.clone()), AbiStage, PlanStage(plan));
-    run_stages(&mut p, &[&f, &a, &b], opts, &mut dumper, &mut records)?;
+    let mut stages: Vec<&dyn Stage> = vec![&f, &a, &b];
+    stages.extend_from_slice(below);
+    run_stages(&mut p, &stages, opts, &mut dumper, &mut records)?;
     Ok(Lowered { program: p, records })
 }

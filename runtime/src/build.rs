@@ -75,32 +75,29 @@ impl Executable {
         if let Some(r) = roots.iter().find(|r| r.index() >= m.ops.len()) {
             return Err(format!("root {} is not a value of the module ({} values)", r.index(), m.ops.len()));
         }
-        // every stage down to the buffer plan, verified and dumped by one driver
-        let lowered = kiln_passes::pipeline::lower(m, roots, &opts.pipeline, &opts.fusion, opts.plan)
-            .map_err(|e| e.to_string())?;
-        let t1 = Instant::now();
+        let mut codegen = opts.codegen.clone();
+        if opts.dump_dir.is_some() || opts.pipeline.dump_dir.is_some() {
+            codegen.keep_clif = true;
+            codegen.keep_asm |= opts.dump_dir.is_some();
+        }
+        // every stage down to the kernels, verified and dumped by one driver
+        let codegen_stage = kiln_codegen::stage::CodegenStage::new(codegen.clone());
+        let lowered =
+            kiln_passes::pipeline::lower_with(m, roots, &opts.pipeline, &opts.fusion, opts.plan, &[&codegen_stage])
+                .map_err(|e| e.to_string())?;
         let p = lowered.program;
         let missing = |what: &str| format!("lowering made no {what} (a kiln bug)");
         let schedule = p.schedule.ok_or_else(|| missing("schedule"))?;
         let abi = p.abi.ok_or_else(|| missing("ABI"))?;
         let plan = p.plan.ok_or_else(|| missing("buffer plan"))?;
-        let mut codegen = opts.codegen.clone();
-        if opts.dump_dir.is_some() {
-            codegen.keep_clif = true;
-            codegen.keep_asm = true;
-        }
-        if let Some(dir) = &opts.dump_dir {
-            // before codegen, so a schedule codegen refuses can still be read
-            std::fs::create_dir_all(dir)
-                .and_then(|()| std::fs::write(dir.join("schedule.txt"), schedule.print()))
-                .map_err(|e| format!("dump to {}: {e}", dir.display()))?;
-        }
-        let mut exec = Executable::new(schedule, abi, plan, &codegen).map_err(|e| e.to_string())?;
+        let compiled = codegen_stage.take().ok_or_else(|| missing("kernels"))?;
+        let mut exec = Executable::new(schedule, abi, plan, compiled, &codegen).map_err(|e| e.to_string())?;
         let t2 = Instant::now();
         exec.set_remap(&p.remap);
         let below_ir = |r: &&PassRecord| kiln_passes::pipeline::LOWER_STAGES.contains(&r.name);
         let fusion = lowered.records.iter().filter(below_ir).map(|r| r.time).sum();
-        exec.report = BuildReport { passes: lowered.records, fusion, codegen: t2 - t1, total: t2 - t0 };
+        let codegen_time = lowered.records.iter().filter(|r| r.name == "codegen").map(|r| r.time).sum();
+        exec.report = BuildReport { passes: lowered.records, fusion, codegen: codegen_time, total: t2 - t0 };
         if let Some(dir) = &opts.dump_dir {
             exec.dump(dir).map_err(|e| format!("dump to {}: {e}", dir.display()))?;
         }

@@ -113,16 +113,17 @@ pub struct Executable {
 unsafe impl Send for Executable {}
 
 impl Executable {
-    /// Compiles a schedule against its ABI and buffer plan. Private: an executable is
-    /// built only from what the stages made ([`Executable::build`]), whose argument
-    /// blocks the bind fills.
+    /// Assembles an executable from what the stages made: the schedule, its ABI and
+    /// buffer plan, and codegen's kernels. Private: an executable is built only by
+    /// [`Executable::build`], whose argument blocks the bind fills.
     pub(crate) fn new(
         schedule: Schedule,
         abi: kiln_passes::abi::Abi,
         plan: BufferPlan,
+        compiled: kiln_codegen::stage::Compiled,
         opts: &CodegenOptions,
     ) -> Result<Executable, kiln_codegen::CodegenError> {
-        let (jit, kernels) = kiln_codegen::compile(&schedule, &abi, opts)?;
+        let kiln_codegen::stage::Compiled { jit, kernels } = compiled;
         let buf_index: HashMap<ValueId, usize> =
             schedule.buffers.iter().enumerate().map(|(i, b)| (b.value, i)).collect();
         let assign_bufs = schedule

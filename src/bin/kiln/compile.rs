@@ -219,7 +219,8 @@ fn summary(b: &Built, dump_dir: Option<&PathBuf>) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "fetch: {}", b.fetch_names.join(", "));
     let _ = writeln!(o, "passes:");
-    for p in &r.passes {
+    // codegen's record is the last line, with its kernel count
+    for p in r.passes.iter().filter(|p| p.name != "codegen") {
         let _ = writeln!(o, "  {:<12} {:>9}  {}", p.name, ms(p.time), if p.changed { "changed" } else { "no change" });
     }
     let _ = writeln!(o, "  {:<12} {:>9}  {} step(s)", "fusion", ms(r.fusion), s.steps.len());
