@@ -1,7 +1,7 @@
 //! The module: variables, dim constraints and a list of ops in SSA order.
 
 use crate::{Dim, Loc, Op, OpKind, Shape, Type, ValueId, VarId};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A variable: storage that outlives runs, read with `read` and written with `assign`.
 #[derive(Clone, Debug, PartialEq)]

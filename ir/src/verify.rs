@@ -1,7 +1,8 @@
 //! The verifier: every invariant of a module, checked in one walk.
 
 use crate::{infer_type, DimClasses, Loc, Module, Type};
-use std::collections::HashSet;
+// FxHash: verifying hashes every name, and SipHash was a fifth of building a long chain
+use rustc_hash::FxHashSet as HashSet;
 use std::fmt;
 
 /// A broken invariant, naming the op (or variable) and where it was built.
@@ -54,7 +55,7 @@ pub fn verify_from(m: &Module, from: usize) -> Result<(), VerifyError> {
             return Err(err(None, None, format!("constraint {a} = {b} equates {x} and {y}")));
         }
     }
-    let mut names = HashSet::new();
+    let mut names = HashSet::with_capacity_and_hasher(m.ops.len().max(m.vars.len()), Default::default());
     for v in &m.vars {
         let at = Some(format!("@{}", v.name));
         if !is_valid_name(&v.name) {
@@ -70,8 +71,8 @@ pub fn verify_from(m: &Module, from: usize) -> Result<(), VerifyError> {
     }
     names.clear();
     for (i, op) in m.ops.iter().enumerate().skip(from) {
-        let at = Some(format!("%{}", op.name));
-        let fail = |message: String| err(at.clone(), op.loc.as_ref(), message);
+        // the op's name is formatted only for an error: verifying is once per op
+        let fail = |message: String| err(Some(format!("%{}", op.name)), op.loc.as_ref(), message);
         if !is_valid_name(&op.name) {
             return Err(fail("invalid value name".into()));
         }

@@ -14,7 +14,7 @@ use std::hash::{Hash, Hasher};
 pub fn run(m: &mut Module, roots: &mut [ValueId]) -> Result<bool, PassError> {
     // by a hash of what two equal ops share (mnemonic, attributes, operands, type):
     // no key is built per op, and candidates are compared in full
-    let mut seen: FxHashMap<u64, Vec<ValueId>> = FxHashMap::default();
+    let mut seen: FxHashMap<u64, Vec<ValueId>> = FxHashMap::with_capacity_and_hasher(m.ops.len(), Default::default());
     let mut survivor: Vec<ValueId> = (0..m.ops.len() as u32).map(ValueId).collect();
     let mut changed = false;
     for i in 0..m.ops.len() {

@@ -5,6 +5,7 @@
 use super::refusal::{NotEpilogue, Outside, Refusal, Why};
 use super::*;
 use kiln_ir::{BinaryOp, CmpOp, DType, ReduceOp, UnaryOp};
+use rustc_hash::FxHashMap as HashMap;
 
 /// A line of schedule text that does not parse.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -22,13 +23,19 @@ type R<T> = Result<T, String>;
 pub fn parse(text: &str, module: Module) -> Result<Schedule, ScheduleParseError> {
     let lines: Vec<(usize, &str)> =
         text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty()).collect();
-    let mut p = Parser { m: &module, lines: &lines, at: 0 };
+    // names looked up by index: `Module::value_by_name` scans, and a schedule names
+    // every value it touches
+    let values = module.ops.iter().enumerate().map(|(i, o)| (o.name.as_str(), ValueId(i as u32))).collect();
+    let vars = module.vars.iter().enumerate().map(|(i, v)| (v.name.as_str(), VarId(i as u32))).collect();
+    let mut p = Parser { m: &module, values, vars, lines: &lines, at: 0 };
     let s = p.schedule().map_err(|message| ScheduleParseError { line: p.line(), message })?;
     Ok(Schedule { module, ..s })
 }
 
 struct Parser<'a> {
     m: &'a Module,
+    values: HashMap<&'a str, ValueId>,
+    vars: HashMap<&'a str, VarId>,
     lines: &'a [(usize, &'a str)],
     at: usize,
 }
@@ -81,7 +88,7 @@ impl<'a> Parser<'a> {
                 s.steps.push(step);
             } else if head == "assign" {
                 let (var, src) = rest.split_once(" <- ").ok_or("expected 'assign VAR <- %value'")?;
-                let v = self.m.var_by_name(var).ok_or_else(|| format!("no variable {var}"))?;
+                let v = self.var(var).ok_or_else(|| format!("no variable {var}"))?;
                 s.assigns.push((v, self.value(src)?));
             } else if head == "fetch" {
                 s.roots = rest.split(", ").filter(|r| !r.is_empty()).map(|r| self.value(r)).collect::<R<_>>()?;
@@ -97,9 +104,13 @@ impl<'a> Parser<'a> {
         Ok(s)
     }
 
+    fn var(&self, name: &str) -> Option<VarId> {
+        self.vars.get(name).copied()
+    }
+
     fn value(&self, name: &str) -> R<ValueId> {
         let n = name.strip_prefix('%').ok_or_else(|| format!("expected a %value, found '{name}'"))?;
-        self.m.value_by_name(n).ok_or_else(|| format!("no value {name}"))
+        self.values.get(n).copied().ok_or_else(|| format!("no value {name}"))
     }
 
     /// `%name f32[dims] kind`.
@@ -119,7 +130,7 @@ impl<'a> Parser<'a> {
         } else if kind == "temp" {
             BufKind::Temp
         } else if let Some(var) = kind.strip_prefix("var ") {
-            BufKind::Var(self.m.var_by_name(var).ok_or_else(|| format!("no variable {var}"))?)
+            BufKind::Var(self.var(var).ok_or_else(|| format!("no variable {var}"))?)
         } else if kind.starts_with("const (") {
             match &self.m.op(value).kind {
                 kiln_ir::OpKind::Constant(lit) => BufKind::Const(crate::fusion::const_words(lit)),
