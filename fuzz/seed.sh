@@ -21,4 +21,22 @@ for f in ../tests/snapshots/*.snap; do
             ;;
     esac
 done
+# a fused chain longer than codegen's padded-tail threshold (256 nodes), with taps
+# fetched along it: one kernel of many outputs over an odd extent
+{
+    printf 'module {\n  %%x = parameter : f32[?0]\n'
+    printf '  %%c = constant [1.0001] : f32[]\n  %%cb = broadcast %%c {dims=[]} : f32[?0]\n'
+    prev=x
+    for k in $(seq 1 300); do
+        case $((k % 3)) in
+            0) printf '  %%v%d = mul %%%s, %%cb : f32[?0]\n' "$k" "$prev" ;;
+            1) printf '  %%v%d = tanh %%%s : f32[?0]\n' "$k" "$prev" ;;
+            *) printf '  %%v%d = add %%%s, %%cb : f32[?0]\n' "$k" "$prev" ;;
+        esac
+        if [ $((k % 37)) = 0 ]; then printf '  %%tap%d = neg %%v%d : f32[?0]\n' "$k" "$k"; fi
+        prev=v$k
+    done
+    printf '}\n'
+} > corpus/parse_ir/long_chain.kir
+{ printf '\003'; cat corpus/parse_ir/long_chain.kir; } > corpus/compile_run/long_chain.kir
 echo "seeded $(ls corpus/parse_ir | wc -l) inputs per target"

@@ -330,3 +330,31 @@ fn reshape_to_another_element_count() {
     let e = kiln::reshape(&x, &[4, 2]).unwrap_err();
     snap("reshape_element_count", e.to_string());
 }
+
+#[test]
+fn concat_of_two_unknown_batches_merges_them() {
+    // TF1 merges the unknown batch dims of `concat([state, action], 1)`: so does kiln,
+    // and a run binding them to different sizes is refused
+    let g = Graph::new();
+    let s = g.placeholder(DType::F32, [None, Some(3)], "s").unwrap();
+    let a = g.placeholder(DType::F32, [None, Some(2)], "a").unwrap();
+    let sa = kiln::concat(&[&s, &a], 1).unwrap();
+    let s4 = ndarray::Array2::from_shape_fn((4, 3), |(i, j)| (10 * i + j) as f32).into_dyn();
+    let a4 = ndarray::Array2::from_shape_fn((4, 2), |(i, j)| -((10 * i + j) as f32)).into_dyn();
+    for backend in [kiln::Backend::Jit, kiln::Backend::Interpreter] {
+        let mut sess = Session::with_options(&g, kiln::SessionOptions { backend, ..Default::default() });
+        let r = sess.run1(&sa, &[(&s, s4.clone().into()), (&a, a4.clone().into())]).unwrap();
+        let r = r.as_f32().unwrap().clone();
+        assert_eq!(r.shape(), &[4, 5]);
+        assert_eq!(r[[2, 1]], 21.0);
+        assert_eq!(r[[2, 4]], -21.0);
+        let a3 = ndarray::Array2::<f32>::zeros((3, 2)).into_dyn();
+        let e = sess.run1(&sa, &[(&s, s4.clone().into()), (&a, a3.into())]).unwrap_err();
+        assert!(e.to_string().contains("'a'"), "{backend:?}: {e}");
+    }
+    // two different fixed sizes off the axis are still an error naming both shapes
+    let p = g.placeholder(DType::F32, [2, 3], "p").unwrap();
+    let q = g.placeholder(DType::F32, [4, 3], "q").unwrap();
+    let e = kiln::concat(&[&p, &q], 1).unwrap_err().to_string();
+    assert!(e.contains("[4,3]") && e.contains("[2,3]"), "{e}");
+}

@@ -445,8 +445,24 @@ pub(crate) fn concat_at(xs: &[&Tensor], axis: i64, loc: &Loc) -> Result<Tensor> 
     let g = first.graph.clone();
     let op = g.prospective_name("concat");
     let vs = values(&op, &g, xs, &loc)?;
-    let rank = data_ty(&op, first, &loc)?.shape.rank();
+    let first_shape = data_ty(&op, first, &loc)?.shape;
+    let rank = first_shape.rank();
     let axis = norm_axis(&op, first, rank, axis, &loc)?;
+    // Off the concat axis, a symbol meeting another dim is assumed equal to it and
+    // checked when a run binds them, as TF1's shape inference merges unknown dims
+    // (`concat([state, action], 1)` of two `[None, d]` placeholders). Two different
+    // fixed sizes are left to the op's own check, which names them.
+    for x in &xs[1..] {
+        let shape = data_ty(&op, x, &loc)?.shape;
+        if shape.rank() != rank {
+            continue;
+        }
+        for (a, (d, f)) in shape.0.iter().zip(&first_shape.0).enumerate() {
+            if a != axis && (d.is_sym() || f.is_sym()) && !g.same_dim(d, f) {
+                let _ = g.constrain(f, d);
+            }
+        }
+    }
     let v = g.add_op(OpKind::Concat { axis }, &vs, None, "concat", &loc)?;
     Ok(g.tensor(v))
 }

@@ -323,3 +323,16 @@ def test_shape_and_noise_for_a_batch_of_any_size():
         assert got_s.tolist() == [n, 2] and got_s.dtype == np.int32
         assert got_n.shape == (n, 2) and np.all(np.isfinite(got_n))
         assert twice == 2 * n
+
+
+def test_concat_of_two_unknown_batches():
+    # every SAC and model-based homework concatenates state and action like this
+    s = tf.placeholder(tf.float32, [None, 3], name="state")
+    a = tf.placeholder(tf.float32, [None, 2], name="action")
+    sa = tf.concat([s, a], axis=1)
+    sv = np.arange(12, dtype=np.float32).reshape(4, 3)
+    av = -np.arange(8, dtype=np.float32).reshape(4, 2)
+    sess = tf.Session()
+    np.testing.assert_array_equal(sess.run(sa, {s: sv, a: av}), np.concatenate([sv, av], 1))
+    with pytest.raises(Exception, match="is 4 in the feed for 'state' but 3 in the feed for 'action'"):
+        sess.run(sa, {s: sv, a: av[:3]})
