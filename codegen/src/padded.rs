@@ -69,7 +69,7 @@ pub(crate) fn emit(
 ) {
     // Every contiguous access gets a padded copy; broadcast inputs are read from their
     // splats. `(pointer slot, offset, access, reads)`, inputs first.
-    let mut padded: Vec<(usize, Value, &Acc, bool)> = Vec::new();
+    let mut padded: Vec<Padded> = Vec::new();
     for ((a, at), &o) in c.inputs.iter().zip(&c.l.inputs).zip(offs_in) {
         if a.known[d] == Some(1) {
             padded.push((at.ptr, o, a, true));
@@ -97,7 +97,6 @@ pub(crate) fn emit(
     let moved_at = b.ins().stack_addr(I64, moved, 0);
     let pads_at = b.ins().stack_addr(I64, pads, 0);
     b.ins().store(rw(), pads_at, moved_at, pads_word);
-    let reload = |b: &mut FunctionBuilder, at: Value, offset: i32| b.ins().load(I64, rw(), at, offset);
 
     let header = b.create_block();
     let i = b.append_block_param(header, I64);
@@ -127,7 +126,7 @@ pub(crate) fn emit(
     let rem = b.ins().isub(n.v, i);
     let fzero = b.ins().f32const(0.0);
     let vzero = b.ins().splat(F32X4, fzero);
-    let pads_at = reload(b, moved_at, pads_word);
+    let pads_at = b.ins().load(I64, rw(), moved_at, pads_word);
     let mut offsets = Offsets::new(d, i);
     for (p, &(slot, o, a, _)) in padded.iter().enumerate() {
         b.ins().store(rw(), vzero, pads_at, pad_offset(p));
@@ -137,23 +136,8 @@ pub(crate) fn emit(
         let moved_ptr = b.ins().iadd_imm_s(moved_ptr, i64::from(pad_offset(p)));
         b.ins().store(rw(), moved_ptr, moved_at, slot_offset(slot));
     }
-    // one loop over the remaining elements fills every copy that is read (a loop per
-    // copy would give a kernel with hundreds of outputs thousands of blocks)
-    let zero = b.ins().iconst(I64, 0);
-    crate::emit::for_loop(b, zero, rem, 1, &mut |b, k| {
-        let at = b.ins().iadd(i, k);
-        let pads_at = reload(b, moved_at, pads_word);
-        let mut pad_k = PadAt::new(pads_at, k);
-        let mut offsets = Offsets::new(d, at);
-        for (p, &(slot, o, a, _)) in padded.iter().enumerate().filter(|(_, x)| x.3) {
-            let base = reload(b, c.args, slot_offset(slot));
-            let off = offsets.at(b, a, o);
-            let src = b.ins().iadd(base, off);
-            let x = b.ins().load(F32, rw(), src, 0);
-            let pad = pad_k.at(b, a);
-            b.ins().store(rw(), x, pad, pad_offset(p));
-        }
-    });
+    let reads = |(_, x): &(usize, &Padded)| x.3;
+    copy_lanes(b, c, d, &padded, reads, Lanes { from: i, len: rem, moved_at, pads_word }, ToPads(true));
     let is_tail = b.ins().iconst(I8, 1);
     b.ins().jump(body, &[BlockArg::Value(i), BlockArg::Value(moved_at), BlockArg::Value(is_tail)]);
 
@@ -176,23 +160,60 @@ pub(crate) fn emit(
     b.switch_to_block(copy_out);
     let rem = b.ins().isub(n.v, bi);
     let first_out = padded.len() - c.outputs.len();
-    let zero = b.ins().iconst(I64, 0);
-    crate::emit::for_loop(b, zero, rem, 1, &mut |b, k| {
-        let at = b.ins().iadd(bi, k);
-        let pads_at = reload(b, moved_at, pads_word);
-        let mut pad_k = PadAt::new(pads_at, k);
-        let mut offsets = Offsets::new(d, at);
-        for (p, &(slot, o, a, _)) in padded.iter().enumerate().skip(first_out) {
-            let base = reload(b, c.args, slot_offset(slot));
-            let off = offsets.at(b, a, o);
-            let dst = b.ins().iadd(base, off);
-            let pad = pad_k.at(b, a);
-            let x = b.ins().load(F32, rw(), pad, pad_offset(p));
-            b.ins().store(rw(), x, dst, 0);
-        }
-    });
+    let outputs = |(p, _): &(usize, &Padded)| *p >= first_out;
+    copy_lanes(b, c, d, &padded, outputs, Lanes { from: bi, len: rem, moved_at, pads_word }, ToPads(false));
     b.ins().jump(exit, &[]);
     b.switch_to_block(exit);
+}
+
+/// A padded access: its pointer slot, its outer offset, the access, and whether its
+/// copy is read (an input, or an output accumulated into).
+type Padded<'a> = (usize, Value, &'a Acc, bool);
+
+/// Where the valid lanes are: `len` elements from index `from`, with the moved block's
+/// address and the word in it that holds the copies' address.
+struct Lanes {
+    from: Value,
+    len: Value,
+    moved_at: Value,
+    pads_word: i32,
+}
+
+/// Whether [`copy_lanes`] copies into the padded copies (else out of them).
+struct ToPads(bool);
+
+/// Copies the valid lanes between the buffers and the padded copies of the accesses
+/// `pick` selects, in one loop over the lanes (a loop per copy would give a kernel
+/// with hundreds of outputs thousands of blocks).
+fn copy_lanes(
+    b: &mut FunctionBuilder,
+    c: &Ctx,
+    d: usize,
+    padded: &[Padded],
+    pick: impl Fn(&(usize, &Padded)) -> bool,
+    lanes: Lanes,
+    to_pads: ToPads,
+) {
+    let zero = b.ins().iconst(I64, 0);
+    crate::emit::for_loop(b, zero, lanes.len, 1, &mut |b, k| {
+        let at = b.ins().iadd(lanes.from, k);
+        let pads_at = b.ins().load(I64, rw(), lanes.moved_at, lanes.pads_word);
+        let mut pad_k = PadAt::new(pads_at, k);
+        let mut offsets = Offsets::new(d, at);
+        for (p, &(slot, o, a, _)) in padded.iter().enumerate().filter(|x| pick(x)) {
+            let base = b.ins().load(I64, rw(), c.args, slot_offset(slot));
+            let off = offsets.at(b, a, o);
+            let buffer = b.ins().iadd(base, off);
+            let pad = pad_k.at(b, a);
+            if to_pads.0 {
+                let x = b.ins().load(F32, rw(), buffer, 0);
+                b.ins().store(rw(), x, pad, pad_offset(p));
+            } else {
+                let x = b.ins().load(F32, rw(), pad, pad_offset(p));
+                b.ins().store(rw(), x, buffer, 0);
+            }
+        }
+    });
 }
 
 /// The byte offset of padded copy `p` in its stack slot.
