@@ -92,6 +92,16 @@ pub enum Error {
         /// the user's call
         loc: Loc,
     },
+    /// An argument of the wrong type or dtype, in TF's words (TF raises `TypeError`).
+    #[error("{loc}: {op}: {message}")]
+    Type {
+        /// the op being built
+        op: String,
+        /// TF's message
+        message: String,
+        /// the user's call
+        loc: Loc,
+    },
     /// Any other invalid op, with the IR's reason.
     #[error("{loc}: {op}: {message}")]
     Invalid {
@@ -212,6 +222,7 @@ impl Error {
             | MatMul { loc, .. }
             | Axis { loc, .. }
             | Invalid { loc, .. }
+            | Type { loc, .. }
             | DuplicateVariable { loc, .. }
             | NoSuchVariable { loc, .. }
             | VariableMismatch { loc, .. }

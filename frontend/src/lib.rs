@@ -12,12 +12,15 @@
 //! ```
 #![warn(missing_docs)]
 
+mod array_ops;
 mod constant;
 mod control;
 mod error;
 mod gradients;
 mod graph;
 mod ir_io;
+pub mod losses;
+mod math_ops;
 mod nn_ops;
 mod ops;
 mod random;
@@ -25,13 +28,21 @@ mod tensor;
 mod train;
 mod variables;
 
+pub use array_ops::{
+    gather_nd, gather_v2, getitem, one_hot_with, ones_like, range, split, tile, unstack, where_v1, zeros_like, Index,
+    OneHot, Split, TensorLike,
+};
 pub use constant::{cast_literal, Element, IntoConstant};
 pub use control::identity;
 pub use error::{Error, Result};
 pub use gradients::{gradients, gradients_with, stop_gradient};
 pub use graph::{DimSpec, Graph, IntoShapeSpec, RankPromotion, ScopeGuard};
 pub use kiln_ir::{DType, Dim, Shape};
-pub use nn_ops::{argmax, clip_by_global_norm, clip_by_value, cumsum, gather, global_norm, nn, one_hot, shape};
+pub use math_ops::{
+    add_n, argmax_typed, argmin, clip_by_norm, clip_by_value, matmul_with, reduce_all, reduce_any, reduce_logsumexp,
+    MatMul,
+};
+pub use nn_ops::{argmax, clip_by_global_norm, cumsum, gather, global_norm, nn, one_hot, shape};
 pub use ops::*;
 pub use random::categorical;
 pub use tensor::{Tensor, TensorShape};

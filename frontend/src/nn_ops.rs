@@ -5,7 +5,7 @@
 use crate::gradients::stop_gradient_at;
 use crate::ops::{binary_at, data_ty, norm_axis, reduce_at, unary_at, values};
 use crate::{Axes, Error, Result, Tensor};
-use kiln_ir::{BinaryOp, CmpOp, DType, Dim, Loc, OpKind, ReduceOp, Shape, Type, UnaryOp};
+use kiln_ir::{BinaryOp, DType, Dim, Loc, OpKind, ReduceOp, Shape, Type, UnaryOp};
 
 fn scalar(t: &Tensor, x: f64, loc: &Loc) -> Result<Tensor> {
     let dtype = t.dtype().unwrap_or(DType::F32);
@@ -86,25 +86,18 @@ fn xent_at(labels: &Tensor, logits: &Tensor, loc: &Loc) -> Result<Tensor> {
 }
 
 pub(crate) fn one_hot_at(indices: &Tensor, depth: usize, dtype: DType, loc: &Loc) -> Result<Tensor> {
+    let r = data_ty("one_hot", indices, loc)?.shape.rank();
+    one_hot_axis_at(indices, depth, r, dtype, loc)
+}
+
+/// One-hot planes of `indices` with the new axis at `axis`, as `dtype` (1 and 0).
+pub(crate) fn one_hot_axis_at(indices: &Tensor, depth: usize, axis: usize, dtype: DType, loc: &Loc) -> Result<Tensor> {
     let g = indices.graph.clone();
-    let vs = values("one_hot", &g, &[indices], loc)?;
-    let ti = data_ty("one_hot", indices, loc)?;
-    if !ti.dtype.is_int() {
-        return Err(Error::DType { op: "one_hot".into(), lhs: ti.dtype, rhs: DType::I32, loc: loc.clone() });
+    let eq = crate::array_ops::eq_iota(&g, indices, depth, axis, loc)?;
+    if dtype == DType::Bool {
+        return Ok(g.tensor(eq));
     }
-    let r = ti.shape.rank();
-    let mut dims = ti.shape.0.clone();
-    dims.push(Dim::Fixed(depth as u64));
-    let shape = Shape(dims);
-    let b = g.add_op(
-        OpKind::Broadcast { dims: (0..r).collect() },
-        &vs,
-        Some(Type::new(ti.dtype, shape.clone())),
-        "one_hot/indices",
-        loc,
-    )?;
-    let io = g.add_op(OpKind::Iota { axis: r }, &[], Some(Type::new(ti.dtype, shape.clone())), "one_hot/iota", loc)?;
-    let eq = g.add_op(OpKind::Compare(CmpOp::Eq), &[b, io], None, "one_hot/Equal", loc)?;
+    let shape = g.ty_of(eq).map(|t| t.shape).unwrap_or_default();
     let v = g.add_op(OpKind::Convert, &[eq], Some(Type::new(dtype, shape)), "one_hot", loc)?;
     Ok(g.tensor(v))
 }
@@ -188,16 +181,6 @@ pub fn cumsum(x: &Tensor, axis: i64, exclusive: bool, reverse: bool) -> Result<T
     Ok(g.tensor(v))
 }
 
-/// Clamps every element to `[lo, hi]` (TF `clip_by_value`).
-#[track_caller]
-pub fn clip_by_value(t: &Tensor, lo: f32, hi: f32) -> Result<Tensor> {
-    let loc = Loc::caller();
-    let l = scalar(t, lo as f64, &loc)?;
-    let h = scalar(t, hi as f64, &loc)?;
-    let a = binary_at(BinaryOp::Maximum, t, &l, &loc)?;
-    binary_at(BinaryOp::Minimum, &a, &h, &loc)
-}
-
 /// `sqrt(sum of squares of every element of every tensor)` (TF `global_norm`).
 #[track_caller]
 pub fn global_norm(ts: &[&Tensor]) -> Result<Tensor> {
@@ -227,15 +210,15 @@ fn global_norm_at(ts: &[&Tensor], loc: &Loc) -> Result<Tensor> {
 /// Scales the tensors so their global norm is at most `clip_norm`; returns them and the
 /// norm before clipping (TF `clip_by_global_norm`).
 #[track_caller]
-pub fn clip_by_global_norm(ts: &[&Tensor], clip_norm: f32) -> Result<(Vec<Tensor>, Tensor)> {
+pub fn clip_by_global_norm(ts: &[&Tensor], clip_norm: f64) -> Result<(Vec<Tensor>, Tensor)> {
     let loc = Loc::caller();
     let norm = global_norm_at(ts, &loc)?;
     // TF's formula: clip_norm * min(1 / norm, 1 / clip_norm), finite when norm is 0
     let one = scalar(&norm, 1.0, &loc)?;
     let inv = binary_at(BinaryOp::Div, &one, &norm, &loc)?;
-    let cap = scalar(&norm, 1.0 / clip_norm as f64, &loc)?;
+    let cap = scalar(&norm, 1.0 / clip_norm, &loc)?;
     let m = binary_at(BinaryOp::Minimum, &inv, &cap, &loc)?;
-    let c = scalar(&norm, clip_norm as f64, &loc)?;
+    let c = scalar(&norm, clip_norm, &loc)?;
     let scale = binary_at(BinaryOp::Mul, &c, &m, &loc)?;
     let clipped = ts.iter().map(|t| binary_at(BinaryOp::Mul, t, &scale, &loc)).collect::<Result<Vec<_>>>()?;
     Ok((clipped, norm))
@@ -273,6 +256,120 @@ pub mod nn {
     #[track_caller]
     pub fn log_softmax(logits: &Tensor) -> Result<Tensor> {
         log_softmax_at(logits, -1, &Loc::caller())
+    }
+
+    /// Softmax over `axis` (TF `nn.softmax(logits, axis)`).
+    #[track_caller]
+    pub fn softmax_along(logits: &Tensor, axis: i64) -> Result<Tensor> {
+        softmax_at(logits, axis, &Loc::caller())
+    }
+
+    /// Log-softmax over `axis` (TF `nn.log_softmax(logits, axis)`).
+    #[track_caller]
+    pub fn log_softmax_along(logits: &Tensor, axis: i64) -> Result<Tensor> {
+        log_softmax_at(logits, axis, &Loc::caller())
+    }
+
+    /// `x` where positive, `alpha * x` elsewhere (TF `nn.leaky_relu`; the gradient at
+    /// 0 is `alpha`, as TF's `LeakyRelu` gives).
+    #[track_caller]
+    pub fn leaky_relu(x: &Tensor, alpha: f64) -> Result<Tensor> {
+        let loc = Loc::caller();
+        let zero = scalar(x, 0.0, &loc)?;
+        let pos = crate::greater(x, &zero)?;
+        let a = scalar(x, alpha, &loc)?;
+        let ax = binary_at(BinaryOp::Mul, x, &a, &loc)?;
+        crate::where_(&pos, x, &ax)
+    }
+
+    /// `value + bias` along the last axis, with TF's check that `bias` is a vector of
+    /// that axis' size (TF `nn.bias_add`).
+    #[track_caller]
+    pub fn bias_add(value: &Tensor, bias: &Tensor) -> Result<Tensor> {
+        let loc = Loc::caller();
+        let (tv, tb) = (data_ty("BiasAdd", value, &loc)?, data_ty("BiasAdd", bias, &loc)?);
+        let last = tv.shape.0.last();
+        let fits =
+            tb.shape.rank() == 1 && last.is_some_and(|d| d.is_sym() || tb.shape.0[0].is_sym() || *d == tb.shape.0[0]);
+        if !fits {
+            let show = |d: Option<&Dim>| d.map_or("?".to_string(), |d| d.fixed().map_or("?".into(), |n| n.to_string()));
+            let message = format!(
+                "Dimensions must be equal, but are {} and {} for 'BiasAdd' with input shapes: {}, {}.",
+                show(last),
+                show(tb.shape.0.first()),
+                tv.shape.tf_string(),
+                tb.shape.tf_string()
+            );
+            return Err(Error::Invalid { op: "BiasAdd".into(), message, loc });
+        }
+        binary_at(BinaryOp::Add, value, bias, &loc)
+    }
+
+    /// `sum(t^2) / 2` (TF `nn.l2_loss`).
+    #[track_caller]
+    pub fn l2_loss(t: &Tensor) -> Result<Tensor> {
+        let loc = Loc::caller();
+        let sq = unary_at(UnaryOp::Square, t, &loc)?;
+        let s = reduce_at(ReduceOp::Sum, &sq, Axes::All, false, &loc)?;
+        let half = scalar(&s, 0.5, &loc)?;
+        binary_at(BinaryOp::Mul, &s, &half, &loc)
+    }
+
+    /// Elementwise `-z log(sigmoid(x)) - (1 - z) log(1 - sigmoid(x))` in TF's stable
+    /// form `max(x, 0) - x z + log(1 + exp(-|x|))`, with TF's selects so the gradient
+    /// at 0 is TF's too (TF `nn.sigmoid_cross_entropy_with_logits`).
+    #[track_caller]
+    pub fn sigmoid_cross_entropy_with_logits(labels: &Tensor, logits: &Tensor) -> Result<Tensor> {
+        let loc = Loc::caller();
+        let (tz, tx) = (
+            data_ty("sigmoid_cross_entropy_with_logits", labels, &loc)?,
+            data_ty("sigmoid_cross_entropy_with_logits", logits, &loc)?,
+        );
+        let compatible = tz.shape.rank() == tx.shape.rank()
+            && tz.shape.0.iter().zip(&tx.shape.0).all(|(a, b)| a.is_sym() || b.is_sym() || a == b);
+        if !compatible {
+            let message = format!(
+                "logits and labels must have the same shape ({} vs {})",
+                tx.shape.tf_string(),
+                tz.shape.tf_string()
+            );
+            return Err(Error::Invalid { op: "sigmoid_cross_entropy_with_logits".into(), message, loc });
+        }
+        if tz.dtype != tx.dtype {
+            return Err(Error::DType {
+                op: "sigmoid_cross_entropy_with_logits".into(),
+                lhs: tx.dtype,
+                rhs: tz.dtype,
+                loc,
+            });
+        }
+        let zeros = crate::zeros_like(logits, None)?;
+        let pos = crate::greater_equal(logits, &zeros)?;
+        let relu = crate::where_(&pos, logits, &zeros)?;
+        let neg = unary_at(UnaryOp::Neg, logits, &loc)?;
+        let neg_abs = crate::where_(&pos, &neg, logits)?;
+        let xz = binary_at(BinaryOp::Mul, logits, labels, &loc)?;
+        let l = unary_at(UnaryOp::Log1p, &unary_at(UnaryOp::Exp, &neg_abs, &loc)?, &loc)?;
+        binary_at(BinaryOp::Add, &binary_at(BinaryOp::Sub, &relu, &xz, &loc)?, &l, &loc)
+    }
+
+    /// TF `nn.dropout(x, rate=rate)` (TF1's `keep_prob` is `1 - rate`): each element
+    /// kept with probability `1 - rate` and scaled by `1 / (1 - rate)`, else zero, drawn
+    /// afresh at every run.
+    #[track_caller]
+    pub fn dropout(x: &Tensor, rate: f64, seed: Option<u64>) -> Result<Tensor> {
+        let loc = Loc::caller();
+        let t = float_ty("dropout", "x", x, &loc)?;
+        if !(0.0..1.0).contains(&rate) {
+            let message = format!("rate must be a scalar tensor or a float in the range [0, 1), got {rate}");
+            return Err(Error::Invalid { op: "dropout".into(), message, loc });
+        }
+        let dist = kiln_ir::RandomDist::Uniform { min: 0.0, max: 1.0 };
+        let u = x.graph.random_at(dist, t.shape, t.dtype, seed, "dropout/random_uniform", &loc)?;
+        let keep = crate::greater_equal(&u, &scalar(x, rate, &loc)?)?;
+        let scaled = binary_at(BinaryOp::Mul, x, &scalar(x, 1.0 / (1.0 - rate), &loc)?, &loc)?;
+        let mask = crate::cast(&keep, t.dtype)?;
+        binary_at(BinaryOp::Mul, &scaled, &mask, &loc)
     }
 
     /// `-sum(labels * log_softmax(logits), -1)` per row, for dense label

@@ -68,7 +68,7 @@ pub fn build_error(e: &kiln::BuildError) -> PyErr {
     use kiln::frontend::Error::*;
     let m = e.to_string();
     match e {
-        DType { .. } | DTypeNotAllowed { .. } | Constant { .. } => PyTypeError::new_err(m),
+        DType { .. } | DTypeNotAllowed { .. } | Type { .. } | Constant { .. } => PyTypeError::new_err(m),
         UnknownName { .. } => PyKeyError::new_err(m),
         Io { .. } => PyOSError::new_err(m),
         _ => PyValueError::new_err(m),

@@ -7,6 +7,7 @@ mod errors;
 mod graph;
 mod ops;
 mod session;
+mod tf_ops;
 
 use pyo3::prelude::*;
 
@@ -72,7 +73,6 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
         argmax,
         cumsum,
         shape,
-        clip_by_value,
         global_norm,
         clip_by_global_norm,
         softmax_cross_entropy,
@@ -80,6 +80,31 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
         squeeze,
         stack,
         categorical
+    );
+    macro_rules! tf_fns {
+        ($($f:ident),*) => {$( m.add_function(wrap_pyfunction!(tf_ops::$f, m)?)?; )*};
+    }
+    tf_fns!(
+        matmul_with,
+        add_n,
+        reduce_special,
+        arg_extreme,
+        clip_by_value,
+        clip_by_norm,
+        tile,
+        split,
+        unstack,
+        gather_v2,
+        gather_nd,
+        one_hot_with,
+        where_v1,
+        filled_like,
+        range,
+        getitem,
+        nn_unary,
+        nn_binary,
+        dropout,
+        loss
     );
     Ok(())
 }

@@ -195,12 +195,6 @@ pub fn cumsum(py: Python<'_>, x: &PyTensor, axis: i64, exclusive: bool, reverse:
     build(py, || kiln::cumsum(&x.t, axis, exclusive, reverse)).map(|t| PyTensor { t })
 }
 
-/// TF `clip_by_value` with scalar bounds.
-#[pyfunction]
-pub fn clip_by_value(py: Python<'_>, x: &PyTensor, lo: f32, hi: f32) -> PyResult<PyTensor> {
-    build(py, || kiln::clip_by_value(&x.t, lo, hi)).map(|t| PyTensor { t })
-}
-
 /// TF `global_norm`.
 #[pyfunction]
 pub fn global_norm(py: Python<'_>, ts: Vec<PyTensor>) -> PyResult<PyTensor> {
@@ -209,7 +203,7 @@ pub fn global_norm(py: Python<'_>, ts: Vec<PyTensor>) -> PyResult<PyTensor> {
 
 /// TF `clip_by_global_norm`: (clipped, the norm).
 #[pyfunction]
-pub fn clip_by_global_norm(py: Python<'_>, ts: Vec<PyTensor>, clip_norm: f32) -> PyResult<(Vec<PyTensor>, PyTensor)> {
+pub fn clip_by_global_norm(py: Python<'_>, ts: Vec<PyTensor>, clip_norm: f64) -> PyResult<(Vec<PyTensor>, PyTensor)> {
     let (c, n) = build(py, || kiln::clip_by_global_norm(&refs(&ts), clip_norm))?;
     Ok((c.into_iter().map(|t| PyTensor { t }).collect(), PyTensor { t: n }))
 }

@@ -395,59 +395,7 @@ def convert_to_tensor(value, dtype=None, name=None):
 
 def _getitem(x, idx):
     """Basic indexing: ints, slices with step 1, ``...`` and ``None`` (``newaxis``)."""
-    from . import _ops
-
-    if not isinstance(idx, tuple):
-        idx = (idx,)
-    dims = x.shape.as_list()
-    if any(i is Ellipsis for i in idx):
-        k = idx.index(Ellipsis)
-        fill = len(dims) - (len(idx) - 1 - sum(1 for i in idx if i is None))
-        idx = idx[:k] + (slice(None),) * fill + idx[k + 1 :]
-    begin, size, out_shape, d = [], [], [], 0
-    for i in idx:
-        if i is None:
-            out_shape.append(1)
-            continue
-        if d >= len(dims):
-            raise ValueError("Index out of range using input dim %d" % d)
-        n = dims[d]
-        if isinstance(i, slice):
-            if i.step not in (None, 1):
-                raise NotImplementedError("kiln slices with step 1 only")
-            start, stop = i.start or 0, i.stop
-            if (start < 0 or (stop is not None and stop < 0)) and n is None:
-                raise ValueError("negative slice bounds need a known dim")
-            if start < 0:
-                start += n
-            if stop is None:
-                length = -1 if n is None else n - start
-            else:
-                stop = stop + n if stop < 0 else (stop if n is None else min(stop, n))
-                length = max(stop - start, 0)
-            begin.append(start)
-            size.append(length)
-            out_shape.append(-1 if length == -1 else length)
-        else:
-            i = int(i)
-            if i < 0:
-                if n is None:
-                    raise ValueError("a negative index needs a known dim")
-                i += n
-            if n is not None and not 0 <= i < n:
-                raise ValueError("slice index %d of dimension %d out of bounds." % (i, d))
-            begin.append(i)
-            size.append(1)
-        d += 1
-    for n in dims[d:]:
-        begin.append(0)
-        size.append(-1)
-        out_shape.append(-1 if n is None else n)
-    y = x._graph._wrap(_kiln.slice(x._t, begin, size))
-    have = [-1 if n is None else n for n in y.shape.as_list()]
-    if have == out_shape:
-        return y
-    return _ops.reshape(y, out_shape)
+    return x._graph._wrap(_kiln.getitem(x._t, idx))
 
 
 class variable_scope:

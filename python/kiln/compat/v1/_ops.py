@@ -1,6 +1,4 @@
 """The ops under their TF names and keyword arguments."""
-import builtins
-
 import numpy as np
 
 from ... import _kiln
@@ -55,25 +53,19 @@ def ones(shape, dtype=_dtypes.float32, name=None):
     return constant(np.ones(shape, dtype=_dtypes.as_dtype(dtype).as_numpy_dtype), name=name or "ones")
 
 
-def _fill_like(x, v, dtype):
+def _fill_like(x, one, dtype):
     x = _t(x)
-    d = dtype or x.dtype
-    return fill_shape(x, v, d)
+    dt = None if dtype is None else _dtypes.as_dtype(dtype).name
+    return _wrap(x, _kiln.filled_like(x._t, one, dt))
 
-
-def fill_shape(x, v, d):
-    shape = x.shape.as_list()
-    if None in shape:
-        return cast(x * 0 + v, d) if x.dtype != d else x * 0 + v
-    return constant(np.full(shape, v, dtype=_dtypes.as_dtype(d).as_numpy_dtype))
 
 
 def zeros_like(tensor, dtype=None, name=None):
-    return _fill_like(tensor, 0, dtype)
+    return _fill_like(tensor, False, dtype)
 
 
 def ones_like(tensor, dtype=None, name=None):
-    return _fill_like(tensor, 1, dtype)
+    return _fill_like(tensor, True, dtype)
 
 
 def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=None, trainable=True, **kwargs):
@@ -219,6 +211,8 @@ def _reduce(op):
         if axis is None:
             axis = reduction_indices
         kd = bool(keepdims if keepdims is not None else keep_dims)
+        if op in ("logsumexp", "any", "all"):
+            return _wrap(x, _kiln.reduce_special("reduce_" + op, x._t, _axes(axis), kd))
         return _wrap(x, _kiln.reduce(op, x._t, _axes(axis), kd))
 
     f.__name__ = "reduce_" + op
@@ -226,22 +220,14 @@ def _reduce(op):
     return f
 
 
-for _name in _kiln.REDUCE_FUNCTIONS:
+for _name in _kiln.REDUCE_FUNCTIONS + ["reduce_logsumexp", "reduce_any", "reduce_all"]:
     globals()[_name] = _reduce(_name[len("reduce_") :])
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None, **kwargs):
     a, b = _t(a), _t(b)
-    if transpose_a:
-        a = transpose(a, _swap_last(a))
-    if transpose_b:
-        b = transpose(b, _swap_last(b))
-    return _wrap(a, _kiln.matmul(a._t, b._t))
+    return _wrap(a, _kiln.matmul_with(a._t, b._t, bool(transpose_a), bool(transpose_b)))
 
-
-def _swap_last(x):
-    r = len(x.shape.as_list())
-    return list(range(r - 2)) + [r - 1, r - 2]
 
 
 def reshape(tensor, shape, name=None):
@@ -290,59 +276,28 @@ def where_v2(condition, x=None, y=None, name=None):
 
 def where(condition, x=None, y=None, name=None):
     """``tf.compat.v1.where``: x and y of one shape; a rank-1 condition picks whole
-    rows (its length is x's first dim), else the condition has x's shape. No other
-    broadcasting, as in TF1 (``where_v2`` broadcasts)."""
+    rows, else the condition has x's shape (``where_v2`` broadcasts)."""
     if x is None or y is None:
         raise NotImplementedError("kiln's where needs x and y")
     c, x = _t(condition), _t(x)
     y = _t(y, dtype=x.dtype)
-    cs, xs, ys = c.shape.as_list(), x.shape.as_list(), y.shape.as_list()
-    if xs != ys:
-        raise ValueError("Shapes must be equal rank, but are %d and %d" % (len(xs), len(ys)) if len(xs) != len(ys) else "Dimensions of x and y must be equal: %s vs %s" % (x.shape, y.shape))
-    if len(cs) == 1 and len(xs) > 1:
-        c = reshape(c, [-1] + [1] * (len(xs) - 1)) if cs[0] is None else reshape(c, [cs[0]] + [1] * (len(xs) - 1))
-    elif cs != xs and not (None in cs or None in xs):
-        raise ValueError("Shapes %s and %s are incompatible" % (c.shape, x.shape))
-    return _wrap(c, _kiln.where_(c._t, x._t, y._t))
+    return _wrap(c, _kiln.where_v1(c._t, x._t, y._t))
 
 
 def tf_range(start, limit=None, delta=1, dtype=None, name="range"):
     """``tf.range`` of Python numbers: int32 for ints, float32 for floats."""
     if limit is None:
         start, limit = 0, start
-    vals = np.arange(start, limit, delta)
     if dtype is None:
-        dtype = _dtypes.int32 if vals.dtype.kind in "iu" else _dtypes.float32
-    return constant(vals, dtype=dtype)
+        ints = all(isinstance(v, (int, np.integer)) for v in (start, limit, delta))
+        dtype = _dtypes.int32 if ints else _dtypes.float32
+    g = get_default_graph()
+    return g._wrap(_kiln.range(g._g, float(start), float(limit), float(delta), _dtypes.as_dtype(dtype).name))
 
 
-def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None, reduction_indices=None, keep_dims=None):
-    """``log(sum(exp(x)))`` over `axis`, shifted by the max as TF does (finite for large x)."""
-    x = _t(input_tensor)
-    if not x.dtype.is_floating:
-        raise _errors._at_user(
-            TypeError,
-            "reduce_logsumexp",
-            "Value passed to parameter 'x' has DataType %s not in list of allowed values: float32, float64"
-            % x.dtype.name,
-        )
-    if axis is None:
-        axis = reduction_indices
-    kd = bool(keepdims or keep_dims)
-    raw_max = reduce_max(x, axis=axis, keepdims=True)
-    my_max = stop_gradient(where_v2(_binary("less", abs(raw_max), constant(np.inf, dtype=x.dtype)), raw_max, zeros_like(raw_max)))
-    out = log(reduce_sum(exp(x - my_max), axis=axis, keepdims=True)) + my_max
-    return out if kd else reduce_sum(out, axis=axis, keepdims=False)
 
 
-def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
-    x = cast(_t(input_tensor), _dtypes.float32)
-    return cast(reduce_max(x, axis=axis, keepdims=keepdims), _dtypes.bool)
 
-
-def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
-    x = cast(_t(input_tensor), _dtypes.float32)
-    return cast(reduce_min(x, axis=axis, keepdims=keepdims), _dtypes.bool)
 
 
 def assign(ref, value, validate_shape=None, use_locking=None, name=None):
@@ -391,84 +346,42 @@ def gradients(ys, xs, grad_ys=None, name="gradients", **kwargs):
 
 
 def gather(params, indices, validate_indices=None, name=None, axis=None, batch_dims=0):
-    """``tf.gather``: rows of `params` along `axis`; with ``batch_dims=1``, one element
+    """``tf.gather``: slices of `params` along `axis`; with ``batch_dims=1``, one element
     per batch row (``params[b, indices[b]]``, the DQN pattern)."""
-    p = _t(params)
-    i = _t(indices)
-    r = len(p.shape.as_list())
-    axis = 0 if axis is None else int(axis) % r
-    if batch_dims:
-        n = p.shape.as_list()[-1]
-        if batch_dims != 1 or axis != 1 or r != 2 or len(i.shape.as_list()) != 1 or n is None:
-            raise NotImplementedError("kiln's batched gather is params [b, n], indices [b], axis=1")
-        # params[b, i[b]]: a select of one element per row, summed (exact: the other
-        # elements are dropped, not multiplied by zero)
-        pick = cast(one_hot(i, n), _dtypes.bool)
-        return reduce_sum(where_v2(pick, p, zeros_like(p)), axis=1)
-    if axis == 0:
-        return _wrap(p, _kiln.gather(p._t, i._t))
-    perm = [axis] + [d for d in range(r) if d != axis]
-    g = gather(transpose(p, perm), i)
-    ri = len(i.shape.as_list())
-    back = list(range(ri, ri + axis)) + list(range(ri)) + list(range(ri + axis, ri + r - 1))
-    return transpose(g, back)
+    p, i = _t(params), _t(indices)
+    return _wrap(p, _kiln.gather_v2(p._t, i._t, None if axis is None else int(axis), int(batch_dims)))
 
 
 def gather_nd(params, indices, name=None, batch_dims=0):
-    """``tf.gather_nd``: slices ``params[b.., indices[b.., ..., 0], indices[b.., ..., 1], ...]``
-    for index vectors of any depth, after ``batch_dims`` leading batch axes shared by
-    params and indices. A flat gather of the row-major offsets into params' leading
-    axes (its dims past the first must be known)."""
-    p = _t(params)
-    i = _t(indices)
-    dims = p.shape.as_list()
-    depth = i.shape.as_list()[-1]
-    b = int(batch_dims)
-    if depth is None or b < 0 or b + depth > len(dims) or any(d is None for d in dims[1:]):
-        raise _errors._at_user(
-            ValueError,
-            "GatherNd",
-            "index vectors of depth %s after %d batch dims do not fit params of shape %s "
-            "(kiln needs the depth and params' dims past the first known)" % (depth, b, p.shape),
-        )
-    # each batch axis contributes its own position: a running count along it
-    coords = [cast(cumsum(ones_like(i[..., 0]), axis=j, exclusive=True), i.dtype) for j in range(b)]
-    coords += [i[..., k] for k in range(depth)]
-    lead = dims[: b + depth]
-    offset = None
-    for k, c in enumerate(coords):
-        stride = int(np.prod(lead[k + 1 :], dtype=np.int64))
-        part = c * stride if stride != 1 else c
-        offset = part if offset is None else offset + part
-    return gather(reshape(p, [-1] + dims[b + depth :]), offset)
+    """``tf.gather_nd``: the slices ``params[b.., i0, i1, ...]`` for each index vector."""
+    p, i = _t(params), _t(indices)
+    return _wrap(p, _kiln.gather_nd(p._t, i._t, int(batch_dims)))
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
     """``tf.one_hot`` with ``on_value``/``off_value`` (default 1 and 0), ``dtype``
     (default float32, or on_value's) and ``axis`` (default last)."""
     i = _t(indices)
-    hot = _wrap(i, _kiln.one_hot(i._t, int(depth)))  # float32 ones and zeros
     if dtype is None:
-        dtype = on_value.dtype if isinstance(on_value, Tensor) else _dtypes.float32
-    dt = _dtypes.as_dtype(dtype)
-    if on_value is not None or off_value is not None:
-        on = cast(_t(1 if on_value is None else on_value, dtype=dt), _dtypes.float32)
-        off = cast(_t(0 if off_value is None else off_value, dtype=dt), _dtypes.float32)
-        hot = hot * (on - off) + off
-    if dt != _dtypes.float32:
-        hot = cast(hot, dt)
-    r = len(hot.shape.as_list())
-    if axis not in (None, -1, r - 1):
-        a = int(axis) % r
-        hot = transpose(hot, list(range(a)) + [r - 1] + list(range(a, r - 1)))
-    return hot
+        # TF converts Python values to tensors first: an int on_value gives int32
+        on_value = None if on_value is None else _t(on_value)
+        off_value = None if off_value is None else _t(off_value)
+    on = getattr(on_value, "_t", on_value)
+    off = getattr(off_value, "_t", off_value)
+    dt = None if dtype is None else _dtypes.as_dtype(dtype).name
+    return _wrap(i, _kiln.one_hot_with(i._t, int(depth), on, off, None if axis is None else int(axis), dt))
 
 
 def argmax(input, axis=None, name=None, dimension=None, output_type=_dtypes.int64):  # noqa: A002
     x = _t(input)
     a = axis if axis is not None else (dimension if dimension is not None else 0)
-    out = _wrap(x, _kiln.argmax(x._t, int(a)))
-    return out if _dtypes.as_dtype(output_type) == _dtypes.int64 else cast(out, output_type)
+    return _wrap(x, _kiln.arg_extreme(False, x._t, int(a), _dtypes.as_dtype(output_type).name))
+
+
+def argmin(input, axis=None, name=None, dimension=None, output_type=_dtypes.int64):  # noqa: A002
+    x = _t(input)
+    a = axis if axis is not None else (dimension if dimension is not None else 0)
+    return _wrap(x, _kiln.arg_extreme(True, x._t, int(a), _dtypes.as_dtype(output_type).name))
 
 
 def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
@@ -479,7 +392,14 @@ def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     x = _t(t)
-    return _wrap(x, _kiln.clip_by_value(x._t, float(clip_value_min), float(clip_value_max)))
+    lo, hi = (getattr(v, "_t", v) for v in (clip_value_min, clip_value_max))
+    return _wrap(x, _kiln.clip_by_value(x._t, lo, hi))
+
+
+def clip_by_norm(t, clip_norm, axes=None, name=None):
+    """``t`` scaled so its L2 norm over ``axes`` is at most ``clip_norm``."""
+    x = _t(t)
+    return _wrap(x, _kiln.clip_by_norm(x._t, getattr(clip_norm, "_t", clip_norm), _axes(axes)))
 
 
 def global_norm(t_list, name=None):
@@ -511,37 +431,27 @@ def stack(values, axis=0, name="stack"):
 
 
 def unstack(value, num=None, axis=0, name="unstack"):
-    """``tf.unstack``: the slices along `axis` (its size must be known), each without
-    that dim."""
+    """``tf.unstack``: the slices along `axis`, each without that dim."""
     x = _t(value)
-    dims = x.shape.as_list()
-    a = int(axis) % len(dims)
-    n = dims[a] if num is None else int(num)
-    if n is None:
-        raise ValueError("Cannot infer num from shape %s" % x.shape)
-    out = []
-    for k in builtins.range(n):
-        begin = [0] * len(dims)
-        begin[a] = k
-        size = [-1] * len(dims)
-        size[a] = 1
-        out.append(squeeze(slice(x, begin, size), axis=[a]))
-    return out
+    return [x._graph._wrap(p) for p in _kiln.unstack(x._t, int(axis), None if num is None else int(num))]
+
+
+def split(value, num_or_size_splits, axis=0, num=None, name="split"):
+    """``tf.split``: ``num_or_size_splits`` equal parts, or parts of the listed sizes."""
+    x = _t(value)
+    if isinstance(num_or_size_splits, (int, np.integer)):
+        parts = _kiln.split(x._t, int(axis), num=int(num_or_size_splits))
+    else:
+        parts = _kiln.split(x._t, int(axis), sizes=[int(s) for s in num_or_size_splits])
+    return [x._graph._wrap(p) for p in parts]
 
 
 def tile(input, multiples, name=None):  # noqa: A002
-    """``tf.tile`` with Python-number multiples: copies joined along each dim."""
+    """``tf.tile`` with Python-number multiples."""
     x = _t(input)
-    r = len(multiples)
-    for a, m in enumerate(multiples):
-        m = int(m)
-        if m < 0:
-            raise ValueError("multiples must be non-negative, got %d" % m)
-        if m == 0:
-            x = slice(x, [0] * r, [0 if d == a else -1 for d in builtins.range(r)])
-        elif m > 1:
-            x = concat([x] * m, axis=a)
-    return x
+    if any(int(m) < 0 for m in multiples):
+        raise ValueError("multiples must be non-negative, got %s" % list(multiples))
+    return _wrap(x, _kiln.tile(x._t, [int(m) for m in multiples]))
 
 
 def shape(input, name=None, out_type=None):  # noqa: A002
@@ -590,22 +500,7 @@ def add_n(inputs, name=None):
     xs = [_t(x) for x in inputs]
     if not xs:
         raise _errors._at_user(ValueError, "add_n", "inputs must be a non-empty list of tensors")
-    if any(x.dtype != xs[0].dtype for x in xs):
-        raise _errors._at_user(
-            TypeError,
-            "add_n",
-            "Tensors in list passed to 'inputs' of 'AddN' Op have types [%s] that don't all match."
-            % ", ".join(x.dtype.name for x in xs),
-        )
-    for x in xs[1:]:
-        if not x.get_shape().is_compatible_with(xs[0].get_shape()):
-            raise _errors._at_user(
-                ValueError, "add_n", "Shapes must be equal: %s and %s" % (xs[0].get_shape(), x.get_shape())
-            )
-    out = xs[0]
-    for x in xs[1:]:
-        out = out + x
-    return out
+    return _wrap(xs[0], _kiln.add_n([x._t for x in xs]))
 
 
 def set_random_seed(seed):
@@ -617,5 +512,5 @@ def set_random_seed(seed):
 __all__ = sorted(
     n
     for n, v in list(globals().items())
-    if callable(v) and not n.startswith("_") and getattr(v, "__module__", "") == __name__ and n != "fill_shape"
+    if callable(v) and not n.startswith("_") and getattr(v, "__module__", "") == __name__
 )

@@ -1,7 +1,6 @@
 """``tf.nn``: activations, softmax and the cross-entropy losses."""
 from ... import _kiln
-from ._ops import _t, _unary, reduce_sum, square
-from .errors import _at_user
+from ._ops import _t, _unary
 
 relu = _unary("relu")
 sigmoid = _unary("sigmoid")
@@ -11,28 +10,29 @@ elu = _unary("elu")
 
 
 def leaky_relu(features, alpha=0.2, name=None):
-    """``max(x, alpha * x)`` (TF's formula for ``alpha <= 1``)."""
-    from ._ops import maximum
-
+    """``x`` where positive, ``alpha * x`` elsewhere."""
     x = _t(features)
-    return maximum(x, x * float(alpha))
+    return x._graph._wrap(_kiln.nn_unary("leaky_relu", x._t, float(alpha)))
+
+
+def _axis(axis, dim):
+    a = axis if axis is not None else dim
+    return -1 if a is None else int(a)
+
+
+def softmax(logits, axis=None, name=None, dim=None):
+    x = _t(logits)
+    return x._graph._wrap(_kiln.nn_unary("softmax", x._t, _axis(axis, dim)))
+
+
+def log_softmax(logits, axis=None, name=None, dim=None):
+    x = _t(logits)
+    return x._graph._wrap(_kiln.nn_unary("log_softmax", x._t, _axis(axis, dim)))
 
 
 def _last_axis(axis, dim):
     if axis not in (None, -1):
         raise NotImplementedError("kiln's %s is over the last axis" % dim)
-
-
-def softmax(logits, axis=None, name=None, dim=None):
-    _last_axis(axis if axis is not None else dim, "softmax")
-    x = _t(logits)
-    return x._graph._wrap(_kiln.unary("softmax", x._t))
-
-
-def log_softmax(logits, axis=None, name=None, dim=None):
-    _last_axis(axis if axis is not None else dim, "log_softmax")
-    x = _t(logits)
-    return x._graph._wrap(_kiln.unary("log_softmax", x._t))
 
 
 def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None):
@@ -56,41 +56,32 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
 
 
 def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
-    """Elementwise ``-z log(sigmoid(x)) - (1 - z) log(1 - sigmoid(x))``, in TF's stable
-    form ``max(x, 0) - x z + log(1 + exp(-|x|))``."""
-    from ._ops import exp, greater_equal, log1p, where_v2, zeros_like
-
+    """Elementwise logistic loss, in TF's stable form."""
     if _sentinel is not None:
         raise ValueError("Only call `sigmoid_cross_entropy_with_logits` with named arguments (labels=..., logits=...)")
     x = _t(logits)
     z = _t(labels, dtype=x.dtype)
-    if not x.get_shape().is_compatible_with(z.get_shape()):
-        raise _at_user(
-            ValueError,
-            "sigmoid_cross_entropy_with_logits",
-            "logits and labels must have the same shape (%s vs %s)" % (x.get_shape(), z.get_shape()),
-        )
-    # TF's selects, so the gradient at 0 is TF's too
-    zeros = zeros_like(x)
-    pos = greater_equal(x, zeros)
-    return where_v2(pos, x, zeros) - x * z + log1p(exp(where_v2(pos, -x, x)))
+    return x._graph._wrap(_kiln.nn_binary("sigmoid_cross_entropy_with_logits", z._t, x._t))
 
 
 def bias_add(value, bias, data_format=None, name=None):
-    """``value + bias`` over the last axis, with TF's check that ``bias`` is a vector
-    of that axis' size."""
+    """``value + bias`` over the last axis (``bias`` a vector of that size)."""
     x, b = _t(value), _t(bias)
-    xs, bs = x.get_shape().as_list(), b.get_shape().as_list()
-    if len(bs) != 1 or not xs or (xs[-1] is not None and bs[0] is not None and xs[-1] != bs[0]):
-        raise _at_user(
-            ValueError,
-            "bias_add",
-            "Dimensions must be equal, but are %s and %s for 'BiasAdd' with input shapes: %s, %s."
-            % (xs[-1] if xs else "?", bs[0] if bs else "?", x.get_shape(), b.get_shape()),
-        )
-    return x + b
+    return x._graph._wrap(_kiln.nn_binary("bias_add", x._t, b._t))
 
 
 def l2_loss(t, name=None):
     """``sum(t ** 2) / 2``."""
-    return reduce_sum(square(t)) * 0.5
+    x = _t(t)
+    return x._graph._wrap(_kiln.nn_unary("l2_loss", x._t, 0.0))
+
+
+def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None):
+    """TF1's ``nn.dropout``: ``keep_prob`` (or ``rate = 1 - keep_prob``)."""
+    if noise_shape is not None:
+        raise NotImplementedError("kiln's dropout draws one number per element (noise_shape=None)")
+    if (keep_prob is None) == (rate is None):
+        raise ValueError("Specify exactly one of keep_prob and rate")
+    r = float(rate) if rate is not None else 1.0 - float(keep_prob)
+    x = _t(x)
+    return x._graph._wrap(_kiln.dropout(x._t, r, None if seed is None else int(seed)))
