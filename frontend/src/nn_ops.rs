@@ -271,13 +271,14 @@ pub mod nn {
     }
 
     /// `x` where positive, `alpha * x` elsewhere (TF `nn.leaky_relu`; the gradient at
-    /// 0 is `alpha`, as TF's `LeakyRelu` gives).
+    /// 0 is `alpha`, as TF's `LeakyRelu` gives). `alpha` is rounded to float32, as
+    /// TF keeps it (a float attribute), so float64 results match TF's too.
     #[track_caller]
     pub fn leaky_relu(x: &Tensor, alpha: f64) -> Result<Tensor> {
         let loc = Loc::caller();
         let zero = scalar(x, 0.0, &loc)?;
         let pos = crate::greater(x, &zero)?;
-        let a = scalar(x, alpha, &loc)?;
+        let a = scalar(x, f64::from(alpha as f32), &loc)?;
         let ax = binary_at(BinaryOp::Mul, x, &a, &loc)?;
         crate::where_(&pos, x, &ax)
     }

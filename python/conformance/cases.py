@@ -507,6 +507,112 @@ def _(tf, dt):
     return out
 
 
+@case("surface/split_argmin")
+def _(tf, dt):
+    x = const(tf, rng(21).uniform(-1, 1, size=[4, 6]), dt)
+    a, b, c = tf.split(x, 3, axis=1)
+    p, q = tf.split(x, [1, -1], axis=0)
+    ties = const(tf, [[3.0, 1.0, 1.0], [2.0, 2.0, 2.0], [0.5, -1.0, 4.0]], dt)
+    ints = tf.constant([[5, -7, -7, 2], [2147483647, -2147483647 - 1, 0, 1]])
+    y = tf.reduce_sum(a * 1.0 + b * 2.0 + c * 3.0) + tf.reduce_sum(q * q)
+    return {
+        "a": a, "c": c, "p": p, "q": q,
+        "argmin": tf.argmin(ties, axis=1),
+        "argmin0": tf.argmin(ties, axis=0, output_type=tf.int32),
+        "argmin_int": tf.argmin(ints, axis=1),
+        "grad": tf.gradients(y, [x])[0],
+    }
+
+
+@case("surface/clip_by_norm")
+def _(tf, dt):
+    x = const(tf, [[3.0, 4.0], [0.3, 0.4]], dt)
+    z = const(tf, [0.0, 0.0, 0.0], dt)
+    whole = tf.clip_by_norm(x, 2.0)
+    rows = tf.clip_by_norm(x, 1.0, axes=[1])
+    bounds = tf.clip_by_value(x, const(tf, [0.5, 0.35], dt), const(tf, 3.5, dt))
+    y = tf.reduce_sum(whole * const(tf, [[1.0, -2.0], [0.5, 3.0]], dt)) + tf.reduce_sum(rows * rows) + tf.reduce_sum(bounds)
+    return {"whole": whole, "rows": rows, "zero": tf.clip_by_norm(z, 1.0), "bounds": bounds, "grad": tf.gradients(y, [x])[0]}
+
+
+@case("surface/nn_extras")
+def _(tf, dt):
+    x = const(tf, [[0.0, -1.5, 2.0], [-0.0, 3.0, -0.25]], dt)
+    b = const(tf, [0.5, -1.0, 2.0], dt)
+    lr = tf.nn.leaky_relu(x, alpha=0.1)
+    sm0 = tf.nn.softmax(x, axis=0)
+    lsm0 = tf.nn.log_softmax(x, axis=0)
+    ba = tf.nn.bias_add(x, b)
+    l2 = tf.nn.l2_loss(x)
+    y = tf.reduce_sum(lr * 3.0) + tf.reduce_sum(sm0 * x) + tf.reduce_sum(lsm0) + tf.reduce_sum(ba * ba) + l2
+    return {"leaky": lr, "sm0": sm0, "lsm0": lsm0, "bias_add": ba, "l2": l2, **grads(tf, y, [x, b])}
+
+
+@case("surface/one_hot_in_dtype")
+def _(tf, dt):
+    i = tf.constant([[0, 2], [1, 5]])
+    on = const(tf, 0.7, dt)
+    off = const(tf, -0.1, dt)
+    return {
+        "dt": tf.one_hot(i, 3, dtype=dt),
+        "tensors": tf.one_hot(i, 3, on_value=on, off_value=off),
+        "axis1": tf.one_hot(i, 4, on_value=on, off_value=off, axis=1),
+        "ints": tf.one_hot(i, 3, on_value=7, off_value=-2),
+    }
+
+
+@case("surface/concat_unknown_batches")
+def _(tf, dt):
+    s = tf.placeholder(dt, [None, 3])
+    a = tf.placeholder(dt, [None, 2])
+    sa = tf.concat([s, a], axis=1)
+    w = const(tf, rng(22).uniform(-1, 1, size=[5, 1]), dt)
+    q = tf.matmul(sa, w)
+    gs, ga = tf.gradients(tf.reduce_sum(q * q), [s, a])
+    feed = {s: rng(23).uniform(-1, 1, size=[4, 3]).astype(dt.as_numpy_dtype), a: rng(24).uniform(-1, 1, size=[4, 2]).astype(dt.as_numpy_dtype)}
+    return {"sa": sa, "q": q, "gs": gs, "ga": ga, "zeros": tf.zeros_like(sa), "ones": tf.ones_like(a, dtype=tf.int32), "feed": feed}
+
+
+@case("surface/zeros_like_nonfinite")
+def _(tf, dt):
+    x = tf.placeholder(dt, [None, 2])
+    v = np.array([[np.inf, np.nan], [-np.inf, 1.0]], dtype=dt.as_numpy_dtype)
+    return {"z": tf.zeros_like(x), "o": tf.ones_like(x), "feed": {x: v}}
+
+
+@case("surface/losses_weights")
+def _(tf, dt):
+    lab = const(tf, [[0.0, 1.0], [2.0, -1.0]], dt)
+    pred = const(tf, [[0.3, 0.2], [4.0, -1.1]], dt)
+    return {
+        "mse": tf.losses.mean_squared_error(lab, pred, weights=0.5),
+        "abs": tf.losses.absolute_difference(lab, pred, weights=2.0),
+        "huber": tf.losses.huber_loss(lab, pred, delta=0.5),
+        "huber_w0": tf.losses.huber_loss(lab, pred, weights=0.0),
+    }
+
+
+@case("surface/getitem")
+def _(tf, dt):
+    x = const(tf, rng(25).uniform(-1, 1, size=[3, 4, 5]), dt)
+    a = x[1:, None, ..., 0]
+    b = x[-1, :-1]
+    c = x[..., 2:4]
+    y = tf.reduce_sum(a) + tf.reduce_sum(b * 2.0) + tf.reduce_sum(c * c)
+    return {"a": a, "b": b, "c": c, "grad": tf.gradients(y, [x])[0]}
+
+
+@case("surface/add_n_logsumexp_axes")
+def _(tf, dt):
+    x = const(tf, [[1.0, 2.0, 3.0], [1000.0, 1000.0, -INF], [-INF, -INF, -INF]], dt)
+    return {
+        "lse0": tf.reduce_logsumexp(x, axis=0),
+        "lse_keep": tf.reduce_logsumexp(x, axis=[1], keepdims=True),
+        "add_n": tf.add_n([x[:1], x[:1] * 2.0, x[:1]]),
+        "add_n1": tf.add_n([x[:1]]),
+    }
+
+
 # Random compositions: small graphs drawn from a seeded generator (the same draw on
 # TF1 and kiln), of the elementwise ops with broadcasting, keepdims reductions,
 # matmuls and softmaxes, fetched with their gradients. Each op keeps values bounded
