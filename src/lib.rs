@@ -64,6 +64,8 @@ pub mod train {
     pub use kiln_runtime::{latest_checkpoint, Saver};
 }
 
+pub mod surface;
+
 /// The passes: autodiff, simplify, CSE, DCE, fusion and the schedule they produce.
 pub use kiln_passes as passes;
 

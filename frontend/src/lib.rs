@@ -24,6 +24,7 @@ mod math_ops;
 mod nn_ops;
 mod ops;
 mod random;
+mod schedules;
 mod tensor;
 mod train;
 mod variables;
@@ -45,6 +46,9 @@ pub use math_ops::{
 pub use nn_ops::{argmax, clip_by_global_norm, cumsum, gather, global_norm, nn, one_hot, shape};
 pub use ops::*;
 pub use random::categorical;
+pub use schedules::{
+    assign_add, assign_sub, exponential_decay, ones, piecewise_constant, polynomial_decay, to_float, zeros,
+};
 pub use tensor::{Tensor, TensorShape};
 pub use train::{
     AdamOptimizer, GradientDescentOptimizer, GradsAndVars, LearningRate, MomentumOptimizer, Optimizer, RMSPropOptimizer,

@@ -44,6 +44,8 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
                 .collect(),
         ),
     )?;
+    // the TF1 functions the Rust API has: a test checks kiln.compat.v1 has the same
+    m.add("TF1_FUNCTIONS", kiln::surface::TF1_FUNCTIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>())?;
     m.add("REDUCE_FUNCTIONS", names(kiln::ir::REDUCE_OPS.iter().map(|r| r.tf_function()).collect()))?;
     m.add_function(wrap_pyfunction!(errors::_set_package_dir, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_user_location, m)?)?;
@@ -104,7 +106,12 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
         nn_unary,
         nn_binary,
         dropout,
-        loss
+        loss,
+        global_step,
+        decay,
+        piecewise_constant,
+        assign_delta,
+        filled
     );
     Ok(())
 }

@@ -265,3 +265,54 @@ pub fn loss(
     })
     .map(|t| PyTensor { t })
 }
+
+/// TF `train.get_global_step` (`create`: `get_or_create_global_step`).
+#[pyfunction]
+pub fn global_step(py: Python<'_>, g: &PyGraph, create: bool) -> PyResult<Option<PyTensor>> {
+    if !create {
+        return Ok(g.g.get_global_step().map(|t| PyTensor { t }));
+    }
+    build(py, || g.g.get_or_create_global_step()).map(|t| Some(PyTensor { t }))
+}
+
+/// TF `train.exponential_decay` (`polynomial`: `polynomial_decay`, with `b` the end
+/// rate and `c` the power; else `b` is the decay rate and `c` nonzero for staircase).
+#[pyfunction]
+pub fn decay(
+    py: Python<'_>,
+    polynomial: bool,
+    lr: f64,
+    step: &PyTensor,
+    decay_steps: f64,
+    b: f64,
+    c: f64,
+) -> PyResult<PyTensor> {
+    build(py, || {
+        if polynomial {
+            f::polynomial_decay(lr, &step.t, decay_steps, b, c)
+        } else {
+            f::exponential_decay(lr, &step.t, decay_steps, b, c != 0.0)
+        }
+    })
+    .map(|t| PyTensor { t })
+}
+
+/// TF `train.piecewise_constant`.
+#[pyfunction]
+pub fn piecewise_constant(py: Python<'_>, x: &PyTensor, boundaries: Vec<f64>, values: Vec<f64>) -> PyResult<PyTensor> {
+    build(py, || f::piecewise_constant(&x.t, &boundaries, &values)).map(|t| PyTensor { t })
+}
+
+/// TF `assign_add` (`sub`: `assign_sub`): the new value and the assignment op.
+#[pyfunction]
+pub fn assign_delta(py: Python<'_>, var: &PyTensor, delta: &PyTensor, sub: bool) -> PyResult<(PyTensor, PyTensor)> {
+    let (v, op) = build(py, || if sub { f::assign_sub(&var.t, &delta.t) } else { f::assign_add(&var.t, &delta.t) })?;
+    Ok((PyTensor { t: v }, PyTensor { t: op }))
+}
+
+/// TF `zeros` / `ones` of a known shape.
+#[pyfunction]
+pub fn filled(py: Python<'_>, g: &PyGraph, shape: Vec<usize>, dtype_: &str, one: bool) -> PyResult<PyTensor> {
+    let d = dtype(dtype_)?;
+    build(py, || if one { f::ones(&g.g, &shape, d) } else { f::zeros(&g.g, &shape, d) }).map(|t| PyTensor { t })
+}

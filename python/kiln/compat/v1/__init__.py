@@ -6,6 +6,8 @@ in TF1; graphs are compiled into native kernels the first time a fetch set runs.
 """
 import types as _types
 
+from ... import _kiln
+
 from . import contrib, errors, initializers, layers, losses, nn, train
 from ._dtypes import DType, as_dtype, bool, double, float32, float64, int32, int64  # noqa: A004
 from ._graph import (
@@ -64,4 +66,6 @@ random = _types.SimpleNamespace(
 )
 
 # tf.math: the elementwise ops and reductions under their TF names
-math = _types.SimpleNamespace(**{n: globals()[n] for n in _ops_all if not n[0].isupper()})
+_MATH = _kiln.UNARY_FUNCTIONS + _kiln.BINARY_FUNCTIONS + _kiln.REDUCE_FUNCTIONS
+_MATH += ["add_n", "argmax", "argmin", "cumsum", "reduce_logsumexp", "reduce_any", "reduce_all", "truediv", "realdiv"]
+math = _types.SimpleNamespace(**{n: globals()[n] for n in _MATH})

@@ -349,10 +349,17 @@ class Variable(Tensor):
         return a
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
-        return self.assign(self + delta)
+        return self._assign_delta(delta, False)
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
-        return self.assign(self - delta)
+        return self._assign_delta(delta, True)
+
+    def _assign_delta(self, delta, sub):
+        delta = convert_to_tensor(delta, dtype=self.dtype)
+        value, op = _kiln.assign_delta(self._t, delta._t, sub)
+        a = object.__new__(Assign)
+        a._t, a._graph, a._op = value, self._graph, self._graph._wrap(op)
+        return a
 
     def load(self, value, session=None):
         from ._session import _default_session

@@ -45,12 +45,18 @@ def constant(value, dtype=None, shape=None, name="Const", verify_shape=False):
     return g._wrap(g._g.constant(value, dt, name or "Const"))
 
 
+def _shape_list(shape):
+    return [int(d) for d in (shape.as_list() if hasattr(shape, "as_list") else ([shape] if isinstance(shape, (int, np.integer)) else shape))]
+
+
 def zeros(shape, dtype=_dtypes.float32, name=None):
-    return constant(np.zeros(shape, dtype=_dtypes.as_dtype(dtype).as_numpy_dtype), name=name or "zeros")
+    g = get_default_graph()
+    return g._wrap(_kiln.filled(g._g, _shape_list(shape), _dtypes.as_dtype(dtype).name, False))
 
 
 def ones(shape, dtype=_dtypes.float32, name=None):
-    return constant(np.ones(shape, dtype=_dtypes.as_dtype(dtype).as_numpy_dtype), name=name or "ones")
+    g = get_default_graph()
+    return g._wrap(_kiln.filled(g._g, _shape_list(shape), _dtypes.as_dtype(dtype).name, True))
 
 
 def _fill_like(x, one, dtype):
@@ -256,7 +262,7 @@ def cast(x, dtype, name=None):
 
 
 def to_float(x, name="ToFloat"):
-    return cast(x, _dtypes.float32)
+    return cast(x, _dtypes.float32)  # TF1's to_float is this cast
 
 
 def broadcast_to(input, shape, name=None):  # noqa: A002
@@ -512,5 +518,5 @@ def set_random_seed(seed):
 __all__ = sorted(
     n
     for n, v in list(globals().items())
-    if callable(v) and not n.startswith("_") and getattr(v, "__module__", "") == __name__
+    if callable(v) and not n.startswith("_") and getattr(v, "__module__", "") == __name__ and n != "tf_range"
 )

@@ -1,14 +1,15 @@
 """The parts of ``tf.contrib`` the course uses: ``tf.contrib.layers``' initializers,
 regularizers, ``fully_connected`` and ``flatten``."""
-import types
+import types as _types
 
 from . import layers as _layers
 from . import nn as _nn
-from ._graph import variable_scope
-from .initializers import xavier_initializer, zeros_initializer
+from ._graph import variable_scope as _variable_scope
+from .initializers import xavier_initializer as _xavier_initializer
+from .initializers import zeros_initializer as _zeros_initializer
 
 
-def l2_regularizer(scale, scope=None):
+def _l2_regularizer(scale, scope=None):
     """``scale * sum(w ** 2) / 2``, for ``get_variable``'s ``regularizer``."""
     scale = float(scale)
     if scale < 0.0:
@@ -19,10 +20,10 @@ def l2_regularizer(scale, scope=None):
 
 
 # TF's default bias initializer; passing ``biases_initializer=None`` means no biases
-_ZEROS = zeros_initializer()
+_ZEROS = _zeros_initializer()
 
 
-def fully_connected(
+def _fully_connected(
     inputs,
     num_outputs,
     activation_fn=_nn.relu,
@@ -45,21 +46,21 @@ def fully_connected(
     if normalizer_fn is not None:
         raise NotImplementedError("kiln's fully_connected has no normalizer_fn")
     name = scope if scope is not None else _layers._unique_layer_name("fully_connected")
-    x = _layers.convert_to_tensor(inputs)
+    x = _layers._convert_to_tensor(inputs)
     dims = x.get_shape().as_list() if x.get_shape().ndims is not None else None
     if not dims or dims[-1] is None:
         raise ValueError("fully_connected needs the last dimension of its inputs known, got %s" % (x.get_shape(),))
-    w_init = weights_initializer if weights_initializer is not None else xavier_initializer()
+    w_init = weights_initializer if weights_initializer is not None else _xavier_initializer()
     bias = biases_initializer is not None and ("biases", biases_initializer, biases_regularizer)
-    with variable_scope(name, reuse=reuse):
+    with _variable_scope(name, reuse=reuse):
         y = _layers._affine(x, dims, num_outputs, ("weights", w_init, weights_regularizer), bias, trainable)
     return activation_fn(y) if activation_fn is not None else y
 
 
-layers = types.SimpleNamespace(
-    xavier_initializer=xavier_initializer,
-    xavier_initializer_conv2d=xavier_initializer,
-    l2_regularizer=l2_regularizer,
-    fully_connected=fully_connected,
+layers = _types.SimpleNamespace(
+    xavier_initializer=_xavier_initializer,
+    xavier_initializer_conv2d=_xavier_initializer,
+    l2_regularizer=_l2_regularizer,
+    fully_connected=_fully_connected,
     flatten=_layers.flatten,
 )

@@ -4,13 +4,15 @@ is written with. Variables are named as TF1 names them: ``<scope>/dense/kernel``
 afresh each time the enclosing variable scope is entered, so that re-entering a scope
 with ``reuse=True`` and calling the same layers again shares their variables."""
 from . import _ops
-from ._graph import convert_to_tensor, get_default_graph, variable_scope
+from ._graph import convert_to_tensor as _convert_to_tensor
+from ._graph import get_default_graph as _get_default_graph
+from ._graph import variable_scope as _variable_scope
 from .errors import _at_user
-from .initializers import zeros_initializer
+from .initializers import zeros_initializer as _zeros_initializer
 
 
 def _unique_layer_name(base):
-    g = get_default_graph()
+    g = _get_default_graph()
     counts = g._layer_counts.setdefault(g._var_scope_prefix(), {})
     n = counts.get(base, 0)
     counts[base] = n + 1
@@ -37,7 +39,7 @@ def dense(
     kernel starts Glorot-uniform (``get_variable``'s default) and the bias at zero."""
     if activity_regularizer is not None or kernel_constraint is not None or bias_constraint is not None:
         raise _at_user(NotImplementedError, "dense", "kiln's dense has no activity regularizer or constraints")
-    x = convert_to_tensor(inputs)
+    x = _convert_to_tensor(inputs)
     dims = x.get_shape().as_list() if x.get_shape().ndims is not None else None
     if not dims or dims[-1] is None:
         raise _at_user(
@@ -54,8 +56,8 @@ def dense(
             % x.dtype.name,
         )
     name = name if name is not None else _unique_layer_name("dense")
-    init = bias_initializer if bias_initializer is not None else zeros_initializer()
-    with variable_scope(name, reuse=reuse):
+    init = bias_initializer if bias_initializer is not None else _zeros_initializer()
+    with _variable_scope(name, reuse=reuse):
         weight = ("kernel", kernel_initializer, kernel_regularizer)
         y = _affine(x, dims, units, weight, use_bias and ("bias", init, bias_regularizer), trainable)
     return activation(y) if activation is not None else y
@@ -80,7 +82,7 @@ def _affine(x, dims, units, weight, bias, trainable):
 
 def flatten(inputs, name=None, data_format="channels_last"):
     """``[batch, d1, d2, ...]`` to ``[batch, d1 * d2 * ...]``."""
-    x = convert_to_tensor(inputs)
+    x = _convert_to_tensor(inputs)
     dims = x.get_shape().as_list() if x.get_shape().ndims is not None else None
     if dims is None or any(d is None for d in dims[1:]):
         raise _at_user(

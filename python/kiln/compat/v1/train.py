@@ -1,6 +1,7 @@
 """``tf.train``: the optimizers, ``Saver`` and ``latest_checkpoint``."""
 from ... import _kiln
-from ._graph import Variable, get_default_graph
+from ._graph import Variable as _Variable
+from ._graph import get_default_graph as _get_default_graph
 
 
 class Optimizer:
@@ -14,7 +15,7 @@ class Optimizer:
         self._name = name
 
     def _wrap(self, t):
-        return get_default_graph()._wrap(t)
+        return _get_default_graph()._wrap(t)
 
     def _step(self, train_op, global_step):
         if global_step is None:
@@ -29,7 +30,7 @@ class Optimizer:
 
     def compute_gradients(self, loss, var_list=None, **kwargs):
         vl = None if var_list is None else [v._t for v in var_list]
-        g = get_default_graph()
+        g = _get_default_graph()
         return [(None if d is None else g._wrap(d), g._wrap(v)) for d, v in self._o.compute_gradients(loss._t, vl)]
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
@@ -68,14 +69,14 @@ class Saver:
     """Saves and restores variables as checkpoints (atomic writes, checksummed)."""
 
     def __init__(self, var_list=None, max_to_keep=5, **kwargs):
-        g = get_default_graph()
+        g = _get_default_graph()
         if isinstance(var_list, dict):
             var_list = list(var_list.values())
         vl = None if var_list is None else [v._t for v in var_list]
         self._s = _kiln.Saver(g._g, vl, 5 if max_to_keep is None else int(max_to_keep))
 
     def save(self, sess, save_path, global_step=None, **kwargs):
-        step = None if global_step is None else int(sess.run(global_step) if isinstance(global_step, Variable) else global_step)
+        step = None if global_step is None else int(sess.run(global_step) if isinstance(global_step, _Variable) else global_step)
         return self._s.save(sess._s, str(save_path), step)
 
     def restore(self, sess, save_path):
@@ -89,65 +90,37 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None):
 
 
 def get_global_step(graph=None):
-    g = graph or get_default_graph()
-    for v in g.get_collection("variables"):
-        if v.op.name == "global_step":
-            return v
-    return None
+    g = graph or _get_default_graph()
+    t = _kiln.global_step(g._g, False)
+    return None if t is None else g._wrap(t)
 
 
 def get_or_create_global_step(graph=None):
-    from ._dtypes import int64
-    from ._ops import get_variable
-    from .initializers import zeros_initializer
-
-    return get_global_step(graph) or get_variable(
-        "global_step", [], dtype=int64, initializer=zeros_initializer(), trainable=False
-    )
-
-
-def _step_f32(global_step):
-    from . import _ops
-    from ._dtypes import float32
-
-    return _ops.cast(global_step, float32)
+    g = graph or _get_default_graph()
+    return g._wrap(_kiln.global_step(g._g, True))
 
 
 def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False, name=None):
     """``learning_rate * decay_rate ^ (global_step / decay_steps)`` (the exponent
     floored with ``staircase``)."""
-    from . import _ops
-    from ._dtypes import float32, int64
-
-    p = _step_f32(global_step) / float(decay_steps)
-    if staircase:
-        p = _ops.cast(_ops.cast(p, int64), float32)  # floor: the step is never negative
-    return _ops.pow(_ops.constant(float(decay_rate)), p) * float(learning_rate)
+    s = global_step
+    return s._graph._wrap(
+        _kiln.decay(False, float(learning_rate), s._t, float(decay_steps), float(decay_rate), float(bool(staircase)))
+    )
 
 
 def polynomial_decay(
     learning_rate, global_step, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False, name=None
 ):
     """``(lr - end) * (1 - min(step, decay_steps) / decay_steps) ^ power + end``."""
-    from . import _ops
-
     if cycle:
         raise NotImplementedError("kiln's polynomial_decay does not cycle")
-    step = _ops.minimum(_step_f32(global_step), _ops.constant(float(decay_steps)))
-    frac = 1.0 - step / float(decay_steps)
-    lr, end = float(learning_rate), float(end_learning_rate)
-    return _ops.pow(frac, _ops.constant(float(power))) * (lr - end) + end
+    s = global_step
+    return s._graph._wrap(
+        _kiln.decay(True, float(learning_rate), s._t, float(decay_steps), float(end_learning_rate), float(power))
+    )
 
 
 def piecewise_constant(x, boundaries, values, name=None):
-    """``values[0]`` while ``x <= boundaries[0]``, ``values[1]`` while
-    ``x <= boundaries[1]``, ..., ``values[-1]`` after."""
-    from . import _ops
-
-    if len(values) != len(boundaries) + 1:
-        raise ValueError("The length of boundaries should be 1 less than the length of values")
-    xf = _step_f32(x)
-    out = _ops.constant(float(values[-1]))
-    for b, v in reversed(list(zip(boundaries, values[:-1]))):
-        out = _ops.where_v2(xf <= float(b), _ops.constant(float(v)), out)
-    return out
+    """``values[0]`` while ``x <= boundaries[0]``, ..., ``values[-1]`` after."""
+    return x._graph._wrap(_kiln.piecewise_constant(x._t, [float(b) for b in boundaries], [float(v) for v in values]))
