@@ -102,7 +102,8 @@ surface! {
         "trainable_variables" => Graph::trainable_variables;
         "global_variables_initializer" => Graph::global_variables_initializer;
         "initialize_all_variables" => Graph::global_variables_initializer;
-        "variables_initializer" => Graph::variables_initializer; "no_op" => Graph::no_op;
+        "variables_initializer" => Graph::variables_initializer;
+        "initialize_variables" => Graph::variables_initializer; "no_op" => Graph::no_op;
         "set_random_seed" => Graph::set_random_seed; "random.set_random_seed" => Graph::set_random_seed;
         "random_normal" => Graph::random_normal; "random.normal" => Graph::random_normal;
         "random_uniform" => Graph::random_uniform; "random.uniform" => Graph::random_uniform;

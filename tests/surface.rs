@@ -25,3 +25,23 @@ fn every_table_op_is_in_the_surface() {
         assert!(names.contains(f), "op table function {f} is not in kiln::surface");
     }
 }
+
+#[test]
+fn a_variable_starts_as_a_tensor_computes_and_ops_list_their_inputs() {
+    use kiln::{DType, Graph, Initializer, Session};
+    let g = Graph::new();
+    let x = g.placeholder(DType::F32, [None, Some(3)], "x").unwrap();
+    let y = &x + 1.0;
+    assert!(x.op_inputs().is_empty());
+    assert_eq!(y.op_inputs().len(), 2);
+    let init = kiln::frontend::ones(&g, &[2], DType::F32).unwrap() * 3.0;
+    let v = g.get_variable("v", &[2], DType::F32, Initializer::Value(init)).unwrap();
+    // a tensor of another shape is refused, naming the variable
+    let bad = kiln::frontend::zeros(&g, &[3], DType::F32).unwrap();
+    let e = g.get_variable("w", &[2], DType::F32, Initializer::Value(bad)).unwrap_err();
+    assert!(e.to_string().contains("'w'"), "{e}");
+    let mut sess = Session::new(&g);
+    sess.run(&[&g.global_variables_initializer().unwrap()], &[]).unwrap();
+    let got = sess.run1(&v, &[]).unwrap();
+    assert_eq!(got.to_string(), "[3. 3.]");
+}

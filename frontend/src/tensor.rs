@@ -117,6 +117,16 @@ impl Tensor {
         }
     }
 
+    /// The tensors this one's op reads (TF `Tensor.op.inputs`): none for a
+    /// placeholder, a constant or a variable.
+    pub fn op_inputs(&self) -> Vec<Tensor> {
+        if self.poison.is_some() {
+            return Vec::new();
+        }
+        let m = self.graph.module();
+        m.op(self.id).operands.iter().map(|&v| self.graph.tensor(v)).collect()
+    }
+
     /// True if this tensor is a variable (a `get_variable` result).
     pub fn is_variable(&self) -> bool {
         self.var_name().is_some()

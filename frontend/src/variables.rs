@@ -9,8 +9,12 @@ use std::sync::Arc;
 
 /// How a variable gets its first value (TF initializers). Random ones draw from a seed
 /// derived from the graph seed, so a run is reproducible.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Initializer {
+    /// The value a tensor of the graph computes when the initializer runs (TF
+    /// `Variable(initial_value)` with a tensor, or `get_variable(initializer=tensor)`);
+    /// its dtype and fixed shape must be the variable's.
+    Value(crate::Tensor),
     /// A given value of the declared shape, or a scalar filling it.
     Constant(Literal, Vec<usize>),
     /// All zeros.
@@ -179,7 +183,8 @@ impl Graph {
                 });
             }
         }
-        let random = !matches!(init, Initializer::Constant(..) | Initializer::Zeros | Initializer::Ones);
+        let random =
+            !matches!(init, Initializer::Constant(..) | Initializer::Zeros | Initializer::Ones | Initializer::Value(_));
         if random && !dtype.is_float() {
             let message = format!("random initializer for '{full}' needs a float dtype, not {dtype}");
             return Err(Error::Constant { message, loc });
@@ -248,6 +253,23 @@ impl Graph {
         };
         let (fan_in, fan_out) = fans(&dims);
         let dist = match init {
+            Initializer::Value(t) => {
+                let v = crate::ops::values("Variable", self, &[t], loc)?;
+                let have = crate::ops::data_ty("Variable", t, loc)?;
+                if have.dtype != ty.dtype {
+                    return Err(Error::DType {
+                        op: "Variable".into(),
+                        lhs: ty.dtype,
+                        rhs: have.dtype,
+                        loc: loc.clone(),
+                    });
+                }
+                if have.shape != ty.shape {
+                    let (name, declared, value) = (full.to_string(), ty.shape.clone(), have.shape);
+                    return Err(Error::InitializerShape { name, declared, value, loc: loc.clone() });
+                }
+                return Ok(v[0]);
+            }
             Initializer::Constant(lit, vshape) => {
                 if vshape.is_empty() {
                     return fill(lit.clone(), "Const");

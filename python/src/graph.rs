@@ -59,6 +59,10 @@ fn initializer(kind: &str, args: &[f64], data: Option<&Bound<'_, PyAny>>) -> PyR
     let arg = |i: usize, d: f64| args.get(i).copied().unwrap_or(d);
     Ok(Some(match kind {
         "default" => return Ok(None),
+        "tensor" => {
+            let t = data.ok_or_else(|| PyValueError::new_err("a tensor initializer needs the tensor"))?;
+            Initializer::Value(t.cast::<PyTensor>()?.get().t.clone())
+        }
         "zeros" => Initializer::Zeros,
         "ones" => Initializer::Ones,
         "glorot_uniform" => Initializer::GlorotUniform,
@@ -295,6 +299,12 @@ impl PyTensor {
     }
 
     /// The variable's name, if this is a variable.
+    /// The tensors this one's op reads (TF `op.inputs`).
+    #[getter]
+    fn inputs(&self) -> Vec<PyTensor> {
+        self.t.op_inputs().into_iter().map(|t| PyTensor { t }).collect()
+    }
+
     #[getter]
     fn var_name(&self) -> Option<String> {
         self.t.var_name()

@@ -336,3 +336,32 @@ def test_concat_of_two_unknown_batches():
     np.testing.assert_array_equal(sess.run(sa, {s: sv, a: av}), np.concatenate([sv, av], 1))
     with pytest.raises(Exception, match="is 4 in the feed for 'state' but 3 in the feed for 'action'"):
         sess.run(sa, {s: sv, a: av[:3]})
+
+
+def test_homework_setup_surface():
+    """What the course's utilities touch: tf.group() of nothing, tf.Variable of a
+    tensor, get_variable(initializer=tensor), Tensor.op.inputs (tf_util.function
+    asserts placeholders have none), Dimension arithmetic, num_elements, is_tensor and
+    initialize_variables."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 3])
+        y = x + 1.0
+        assert x.op.inputs == [] and len(y.op.inputs) == 2
+        assert tf.contrib.framework.is_tensor(y) and not tf.contrib.framework.is_tensor(np.zeros(2))
+        v = tf.Variable(tf.zeros([2, 3]) + 2.0, name="v")
+        w = tf.Variable(tf.random_normal([4], stddev=0.1, seed=1))
+        u = tf.get_variable("u", initializer=tf.ones([2], dtype=tf.float64) * 3.0)
+        assert v.shape.as_list() == [2, 3] and u.dtype == tf.float64
+        d = x.shape[1] * x.shape[1] + 1
+        assert d.value == 10 and (x.shape[0] * 2).value is None
+        assert v.shape.num_elements() == 6 and x.shape.num_elements() is None
+        nothing = tf.group()
+        with tf.Session() as sess:
+            sess.run(tf.initialize_variables([v, w, u]))
+            sess.run(nothing)
+            np.testing.assert_array_equal(sess.run(v), np.full([2, 3], 2.0, np.float32))
+            np.testing.assert_array_equal(sess.run(u), [3.0, 3.0])
+            assert np.all(np.abs(sess.run(w)) < 1.0)
+        with pytest.raises(ValueError):
+            tf.Variable(x * 2.0)  # a shape with an unknown dim

@@ -13,7 +13,7 @@ PYTHON_OBJECTS = {
     "ConfigProto", "DType", "Dimension", "GPUOptions", "Graph", "GraphKeys", "InteractiveSession",
     "Operation", "Session", "Tensor", "TensorShape", "Variable", "as_dtype", "convert_to_tensor",
     "get_default_graph", "get_default_session", "reset_default_graph", "initializers.Initializer",
-    "train.Optimizer",
+    "train.Optimizer", "contrib.framework.is_tensor",
 }
 
 # Not yet moved into the Rust frontend (issue 21 is open until this is empty): graph
@@ -25,7 +25,7 @@ NOT_YET_IN_RUST = {
     "contrib.layers.flatten", "contrib.layers.fully_connected", "contrib.layers.l2_regularizer",
 }
 
-NAMESPACES = {"nn", "losses", "train", "random", "layers", "initializers", "contrib", "contrib.layers"}
+NAMESPACES = {"nn", "losses", "train", "random", "layers", "initializers", "contrib", "contrib.layers", "contrib.framework"}
 
 
 def python_surface():

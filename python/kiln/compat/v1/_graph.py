@@ -172,12 +172,22 @@ class Operation:
 
 
 class _OpInfo:
-    __slots__ = ("name", "graph", "type")
+    """A tensor's op (TF ``Tensor.op``): its name, graph and ``inputs``."""
 
-    def __init__(self, name, graph):
+    __slots__ = ("name", "graph", "type", "_of")
+
+    def __init__(self, name, graph, of=None):
         self.name = name
         self.graph = graph
         self.type = None
+        self._of = of
+
+    @property
+    def inputs(self):
+        """The tensors the op reads: none for a placeholder, constant or variable."""
+        if self._of is None:
+            return []
+        return [self.graph._wrap(t) for t in self._of._t.inputs]
 
 
 class Tensor:
@@ -192,7 +202,7 @@ class Tensor:
 
     @property
     def op(self):
-        return _OpInfo(self._t.op_name, self._graph)
+        return _OpInfo(self._t.op_name, self._graph, self)
 
     @property
     def graph(self):
@@ -299,6 +309,17 @@ class Tensor:
         return _getitem(self, idx)
 
 
+def _unique_var_name(g, base):
+    """``base``, or ``base_1``, ... : the first no variable under the open scopes has."""
+    taken = {v.op.name for v in g.get_collection(GraphKeys.GLOBAL_VARIABLES)}
+    prefix = "".join(n + "/" for n, _ in g._var_scopes)
+    uniq, i = base, 0
+    while prefix + uniq in taken:
+        i += 1
+        uniq = "%s_%d" % (base, i)
+    return uniq
+
+
 class Variable(Tensor):
     """A variable (``get_variable`` or ``Variable``): reading it is a tensor."""
 
@@ -308,16 +329,21 @@ class Variable(Tensor):
         # tf.Variable(value): a variable initialized to a constant value
         from . import initializers
 
+        g = get_default_graph()
+        if isinstance(initial_value, Tensor):
+            # the variable starts as what the tensor computes when its initializer runs
+            shape = initial_value.shape.as_list()
+            if None in shape:
+                raise ValueError("initial_value must have a shape specified: %s" % initial_value)
+            dt = _dtypes.as_dtype(dtype or initial_value.dtype)
+            if dt != initial_value.dtype:
+                initial_value = g._wrap(_kiln.cast(initial_value._t, dt.name))
+            uniq = _unique_var_name(g, name or "Variable")
+            t = g._g.get_variable(uniq, shape, dt.name, "tensor", [], initial_value._t, trainable)
+            return g._wrap(t, Variable)
         npd = None if dtype is None else _dtypes.as_dtype(dtype).as_numpy_dtype
         value = np.asarray(initial_value, dtype=npd)
-        g = get_default_graph()
-        base = name or "Variable"
-        taken = {v.op.name for v in g.get_collection(GraphKeys.GLOBAL_VARIABLES)}
-        prefix = "".join(n + "/" for n, _ in g._var_scopes)
-        uniq, i = base, 0
-        while prefix + uniq in taken:
-            i += 1
-            uniq = "%s_%d" % (base, i)
+        uniq = _unique_var_name(g, name or "Variable")
         dt = dtype or ("float32" if value.dtype == np.float64 else value.dtype.name)
         init = initializers.constant_initializer(value)
         t = g._g.get_variable(uniq, list(value.shape), _dtypes.as_dtype(dt).name, *init._spec(), trainable)

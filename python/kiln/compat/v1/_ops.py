@@ -85,7 +85,11 @@ def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=Non
     elif isinstance(initializer, initializers.Initializer):
         init = initializer._spec()
     elif isinstance(initializer, Tensor):
-        raise TypeError("kiln's get_variable takes an initializer or a NumPy value, not a Tensor")
+        init = ("tensor", [], initializer._t)
+        if shape is None:
+            shape = initializer.shape.as_list()
+        if dtype is None:
+            dtype = initializer.dtype
     else:
         value = np.asarray(initializer)
         init = initializers.constant_initializer(value)._spec()
@@ -143,6 +147,11 @@ def global_variables_initializer():
 
 
 initialize_all_variables = global_variables_initializer
+
+
+def initialize_variables(var_list, name="init"):
+    """TF1's deprecated name of ``variables_initializer``."""
+    return variables_initializer(var_list, name)
 
 
 def variables_initializer(var_list, name="init"):
@@ -323,6 +332,8 @@ def group(*inputs, **kwargs):
 
     ops = [i for x in inputs for i in (x if isinstance(x, (list, tuple)) else [x])]
     ops = [o._op if isinstance(o, Assign) else o for o in ops]
+    if not ops:
+        return no_op()  # TF: a group of nothing is a no-op
     return _wrap(ops[0], _kiln.group([o._t for o in ops]))
 
 

@@ -22,6 +22,33 @@ class Dimension:
     def __hash__(self):
         return hash(self.value)
 
+    def _op(self, other, f):
+        o = other.value if isinstance(other, Dimension) else other
+        return Dimension(None if self.value is None or o is None else f(self.value, int(o)))
+
+    # TF's Dimension arithmetic: unknown when either side is
+    def __add__(self, other):
+        return self._op(other, lambda a, b: a + b)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return self._op(other, lambda a, b: a - b)
+
+    def __rsub__(self, other):
+        return self._op(other, lambda a, b: b - a)
+
+    def __mul__(self, other):
+        return self._op(other, lambda a, b: a * b)
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, other):
+        return self._op(other, lambda a, b: a // b)
+
+    def __mod__(self, other):
+        return self._op(other, lambda a, b: a % b)
+
     def __int__(self):
         if self.value is None:
             raise ValueError("unknown dimension")
@@ -53,6 +80,15 @@ class TensorShape:
         return None if self._dims is None else len(self._dims)
 
     rank = ndims
+
+    def num_elements(self):
+        """The product of the dims, or None when one is unknown."""
+        if self._dims is None or None in self._dims:
+            return None
+        n = 1
+        for d in self._dims:
+            n *= d
+        return n
 
     def as_list(self):
         if self._dims is None:

@@ -64,3 +64,13 @@ layers = _types.SimpleNamespace(
     fully_connected=_fully_connected,
     flatten=_layers.flatten,
 )
+
+
+def _is_tensor(x):
+    """``tf.contrib.framework.is_tensor``: a kiln tensor (variables included)."""
+    from ._graph import Tensor
+
+    return isinstance(x, Tensor)
+
+
+framework = _types.SimpleNamespace(is_tensor=_is_tensor)
