@@ -91,6 +91,11 @@ surface! {
         "initializers.xavier_initializer" => Initializer::GlorotUniform;
         "contrib.layers.xavier_initializer" => Initializer::GlorotUniform;
         "contrib.layers.xavier_initializer_conv2d" => Initializer::GlorotUniform;
+        "losses.get_regularization_losses" => get_regularization_losses;
+        "losses.get_regularization_loss" => get_regularization_loss;
+        "layers.dense" => layers::dense; "layers.flatten" => layers::flatten;
+        "contrib.layers.flatten" => layers::flatten; "contrib.layers.fully_connected" => layers::fully_connected;
+        "contrib.layers.l2_regularizer" => Regularizer::L2; "contrib.layers.l1_regularizer" => Regularizer::L1;
         "train.AdamOptimizer" => AdamOptimizer; "train.GradientDescentOptimizer" => GradientDescentOptimizer;
         "train.MomentumOptimizer" => MomentumOptimizer; "train.RMSPropOptimizer" => RMSPropOptimizer;
     }
@@ -109,6 +114,8 @@ surface! {
         "random_uniform" => Graph::random_uniform; "random.uniform" => Graph::random_uniform;
         "truncated_normal" => Graph::truncated_normal; "random.truncated_normal" => Graph::truncated_normal;
         "train.get_global_step" => Graph::get_global_step;
+        "add_to_collection" => Graph::add_to_collection; "add_to_collections" => Graph::add_to_collections;
+        "get_collection" => Graph::get_collection;
         "name_scope" => Graph::name_scope; "variable_scope" => Graph::variable_scope_reuse;
     }
     generic {

@@ -45,3 +45,34 @@ fn a_variable_starts_as_a_tensor_computes_and_ops_list_their_inputs() {
     let got = sess.run1(&v, &[]).unwrap();
     assert_eq!(got.to_string(), "[3. 3.]");
 }
+
+#[test]
+fn variable_scopes_carry_reuse_initializer_and_regularizer() {
+    use kiln::frontend::{get_regularization_loss, Regularizer, Reuse, VarOptions, VarScope};
+    use kiln::{DType, Graph, Initializer, Session};
+    let g = Graph::new();
+    let opts = VarScope {
+        initializer: Some(Initializer::constant(2.0)),
+        regularizer: Some(Regularizer::L2(0.5)),
+        ..Default::default()
+    };
+    let a = {
+        let _s = g.variable_scope_with("net", opts);
+        let _inner = g.variable_scope("inner");
+        g.get_variable("a", &[3], DType::F32, None).unwrap()
+    };
+    assert_eq!(a.op_name(), "net/inner/a");
+    {
+        let _s = g.variable_scope_with("net", VarScope { reuse: Reuse::Auto, ..Default::default() });
+        let _inner = g.variable_scope("inner");
+        let (again, created) = g.get_variable_with("a", &[3], DType::F32, VarOptions::default()).unwrap();
+        assert!(!created && again.op_name() == a.op_name());
+        let (_, created) = g.get_variable_with("b", &[1], DType::F32, VarOptions::default()).unwrap();
+        assert!(created, "AUTO_REUSE creates what is missing");
+    }
+    let total = get_regularization_loss(&g, None).unwrap();
+    let mut sess = Session::new(&g);
+    sess.run(&[&g.global_variables_initializer().unwrap()], &[]).unwrap();
+    // 0.5 * sum(2^2 * 3) / 2
+    assert_eq!(sess.run1(&total, &[]).unwrap().to_string(), "3.0");
+}

@@ -3,7 +3,7 @@
 use crate::constant::IntoConstant;
 use crate::{Error, Result, Tensor};
 use kiln_ir::{infer_type, DType, Dim, DimClasses, Loc, Module, Op, OpKind, Shape, Type, ValueId, VarId};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -88,7 +88,11 @@ pub(crate) struct Inner {
     pub(crate) used_names: HashSet<String>,
     name_counters: HashMap<String, usize>,
     pub(crate) name_scopes: Vec<String>,
-    pub(crate) var_scopes: Vec<(String, bool)>,
+    pub(crate) var_scopes: Vec<crate::scopes::ScopeEntry>,
+    /// TF's collections of tensors, by key (variables are kept in `vars`).
+    pub(crate) collections: BTreeMap<String, Vec<ValueId>>,
+    /// Unnamed layers' counts, per variable-scope prefix.
+    pub(crate) layer_counts: HashMap<String, HashMap<String, usize>>,
     pub(crate) vars: Vec<VarInfo>,
     pub(crate) seed: u64,
     pub(crate) random_ops: u64,
@@ -153,6 +157,8 @@ impl Graph {
                 name_counters: HashMap::new(),
                 name_scopes: Vec::new(),
                 var_scopes: Vec::new(),
+                collections: BTreeMap::new(),
+                layer_counts: HashMap::new(),
                 vars: Vec::new(),
                 seed: 0,
                 random_ops: 0,
@@ -207,17 +213,14 @@ impl Graph {
     /// Opens a variable scope: variables get the prefix `name/`, ops the name scope
     /// `name/`. Reuse is inherited from the enclosing scope.
     pub fn variable_scope(&self, name: &str) -> ScopeGuard {
-        let reuse = self.lock().var_scopes.last().is_some_and(|s| s.1);
-        self.variable_scope_reuse(name, reuse)
+        self.variable_scope_with(name, crate::VarScope::default())
     }
 
-    /// Opens a variable scope with explicit `reuse` (TF `variable_scope(name, reuse=...)`).
+    /// Opens a variable scope with `reuse` (TF `variable_scope(name, reuse=...)`):
+    /// `false` inherits the enclosing scope's, as TF1's `reuse=False` does.
     pub fn variable_scope_reuse(&self, name: &str, reuse: bool) -> ScopeGuard {
-        let guard = self.scope_guard();
-        let mut g = self.lock();
-        g.var_scopes.push((name.to_string(), reuse));
-        g.push_name_scope(name);
-        guard
+        let reuse = if reuse { crate::Reuse::Yes } else { crate::Reuse::Inherit };
+        self.variable_scope_with(name, crate::VarScope { reuse, ..Default::default() })
     }
 
     /// Opens a name scope: ops get the prefix `name/`, variables do not.
@@ -423,7 +426,7 @@ impl Inner {
     }
 
     /// Pushes a uniquely named scope (`Adam`, `Adam_1`) and returns its full name.
-    fn push_name_scope(&mut self, name: &str) -> String {
+    pub(crate) fn push_name_scope(&mut self, name: &str) -> String {
         let scoped = self.scoped(name);
         let unique = self.unique_name(&scoped);
         let parent = scoped.len() - name.len();
@@ -458,11 +461,11 @@ impl Inner {
     }
 
     pub(crate) fn var_prefix(&self) -> String {
-        self.var_scopes.iter().map(|(n, _)| format!("{n}/")).collect()
+        self.var_scopes.iter().map(|s| format!("{}/", s.name)).collect()
     }
 
-    pub(crate) fn reuse(&self) -> bool {
-        self.var_scopes.last().is_some_and(|s| s.1)
+    pub(crate) fn reuse(&self) -> crate::Reuse {
+        self.var_scopes.last().map_or(crate::Reuse::Inherit, |s| s.reuse)
     }
 }
 

@@ -19,12 +19,14 @@ mod error;
 mod gradients;
 mod graph;
 mod ir_io;
+pub mod layers;
 pub mod losses;
 mod math_ops;
 mod nn_ops;
 mod ops;
 mod random;
 mod schedules;
+mod scopes;
 mod tensor;
 mod train;
 mod variables;
@@ -49,8 +51,9 @@ pub use random::categorical;
 pub use schedules::{
     assign_add, assign_sub, exponential_decay, ones, piecewise_constant, polynomial_decay, to_float, zeros,
 };
+pub use scopes::{get_regularization_loss, get_regularization_losses, graph_keys, Regularizer, Reuse, VarScope};
 pub use tensor::{Tensor, TensorShape};
 pub use train::{
     AdamOptimizer, GradientDescentOptimizer, GradsAndVars, LearningRate, MomentumOptimizer, Optimizer, RMSPropOptimizer,
 };
-pub use variables::Initializer;
+pub use variables::{Initializer, VarOptions};

@@ -3,9 +3,26 @@
 use crate::constant::{cast_literal, IntoConstant};
 use crate::graph::{check_name, VarInfo};
 use crate::ops::values;
-use crate::{Error, Graph, Result, Tensor};
+use crate::{Error, Graph, Result, Reuse, Tensor};
 use kiln_ir::{DType, Literal, Loc, OpKind, RandomDist, Shape, Type, Var};
 use std::sync::Arc;
+
+/// The options of [`Graph::get_variable_with`] (TF `get_variable`'s keywords).
+#[derive(Clone, Debug)]
+pub struct VarOptions {
+    /// The initializer (default: the variable scope's, else Glorot uniform).
+    pub initializer: Option<Initializer>,
+    /// A weight penalty added to `regularization_losses` when the variable is made.
+    pub regularizer: Option<crate::Regularizer>,
+    /// Whether optimizers train it (default true).
+    pub trainable: bool,
+}
+
+impl Default for VarOptions {
+    fn default() -> Self {
+        VarOptions { initializer: None, regularizer: None, trainable: true }
+    }
+}
 
 /// How a variable gets its first value (TF initializers). Random ones draw from a seed
 /// derived from the graph seed, so a run is reproducible.
@@ -100,7 +117,8 @@ impl Graph {
         dtype: DType,
         initializer: impl Into<Option<Initializer>>,
     ) -> Result<Tensor> {
-        self.get_variable_full(name, shape, dtype, initializer.into(), true, Loc::caller())
+        let opts = VarOptions { initializer: initializer.into(), ..Default::default() };
+        self.get_variable_full(name, shape, dtype, opts, Loc::caller()).map(|(t, _)| t)
     }
 
     /// [`Graph::get_variable`] with `trainable` (TF's `trainable=` argument).
@@ -113,7 +131,22 @@ impl Graph {
         initializer: impl Into<Option<Initializer>>,
         trainable: bool,
     ) -> Result<Tensor> {
-        self.get_variable_full(name, shape, dtype, initializer.into(), trainable, Loc::caller())
+        let opts = VarOptions { initializer: initializer.into(), regularizer: None, trainable };
+        self.get_variable_full(name, shape, dtype, opts, Loc::caller()).map(|(t, _)| t)
+    }
+
+    /// TF `get_variable` with every option; also says whether the variable was created
+    /// (rather than reused). A new variable's regularizer penalty (its own, else the
+    /// scope's) goes to the `regularization_losses` collection, as in TF1.
+    #[track_caller]
+    pub fn get_variable_with(
+        &self,
+        name: &str,
+        shape: &[usize],
+        dtype: DType,
+        opts: VarOptions,
+    ) -> Result<(Tensor, bool)> {
+        self.get_variable_full(name, shape, dtype, opts, Loc::caller())
     }
 
     fn get_variable_full(
@@ -121,10 +154,9 @@ impl Graph {
         name: &str,
         shape: &[usize],
         dtype: DType,
-        init: Option<Initializer>,
-        trainable: bool,
+        opts: VarOptions,
         loc: Loc,
-    ) -> Result<Tensor> {
+    ) -> Result<(Tensor, bool)> {
         check_name(name, &loc)?;
         let (full, reuse) = {
             let g = self.lock();
@@ -136,7 +168,7 @@ impl Graph {
             g.module.var_by_name(&full).map(|v| (g.module.var(v).clone(), g.vars[v.index()].clone()))
         };
         match (existing, reuse) {
-            (Some((var, info)), true) => {
+            (Some((var, info)), Reuse::Yes | Reuse::Auto) => {
                 if var.ty != ty {
                     return Err(Error::VariableMismatch {
                         name: full,
@@ -145,13 +177,23 @@ impl Graph {
                         loc,
                     });
                 }
-                return Ok(self.tensor(info.read));
+                return Ok((self.tensor(info.read), false));
             }
-            (Some((var, _)), false) => return Err(Error::DuplicateVariable { name: full, first: var.loc, loc }),
-            (None, true) => return Err(Error::NoSuchVariable { name: full, loc }),
-            (None, false) => {}
+            (Some((var, _)), Reuse::Inherit) => {
+                return Err(Error::DuplicateVariable { name: full, first: var.loc, loc })
+            }
+            (None, Reuse::Yes) => return Err(Error::NoSuchVariable { name: full, loc }),
+            (None, Reuse::Inherit | Reuse::Auto) => {}
         }
-        self.create_variable(&full, shape, dtype, init.unwrap_or(Initializer::GlorotUniform), trainable, loc)
+        let (scope_init, scope_reg) = self.scope_defaults();
+        let init = opts.initializer.or(scope_init).unwrap_or(Initializer::GlorotUniform);
+        let v = self.create_variable(&full, shape, dtype, init, opts.trainable, loc)?;
+        if let Some(reg) = opts.regularizer.or(scope_reg) {
+            if let Some(p) = reg.penalty(&v)? {
+                self.add_to_collection(crate::graph_keys::REGULARIZATION_LOSSES, &p)?;
+            }
+        }
+        Ok((v, true))
     }
 
     /// Declares a variable by its full name, outside any scope (optimizer slots).

@@ -27,6 +27,13 @@ pub struct PyScope {
     guard: Mutex<Option<ScopeGuard>>,
 }
 
+impl PyScope {
+    /// Wraps an open scope.
+    pub fn new(guard: ScopeGuard) -> Self {
+        PyScope { guard: Mutex::new(Some(guard)) }
+    }
+}
+
 #[pymethods]
 impl PyScope {
     /// Ends the scope.
@@ -55,7 +62,7 @@ fn random_dist(name: &str, a: f64, b: f64) -> PyResult<kiln::ir::RandomDist> {
     })
 }
 
-fn initializer(kind: &str, args: &[f64], data: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Initializer>> {
+pub fn initializer(kind: &str, args: &[f64], data: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Initializer>> {
     let arg = |i: usize, d: f64| args.get(i).copied().unwrap_or(d);
     Ok(Some(match kind {
         "default" => return Ok(None),

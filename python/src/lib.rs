@@ -6,6 +6,7 @@ mod convert;
 mod errors;
 mod graph;
 mod ops;
+mod scopes;
 mod session;
 mod tf_ops;
 
@@ -112,6 +113,21 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
         piecewise_constant,
         assign_delta,
         filled
+    );
+    macro_rules! scope_fns {
+        ($($f:ident),*) => {$( m.add_function(wrap_pyfunction!(scopes::$f, m)?)?; )*};
+    }
+    scope_fns!(
+        variable_scope_with,
+        scope_state,
+        get_variable_with,
+        regularize,
+        add_to_collection,
+        get_collection,
+        get_regularization_loss,
+        unique_layer_name,
+        dense,
+        flatten
     );
     Ok(())
 }

@@ -174,3 +174,31 @@ def test_add_n_and_bias_add():
         tf.add_n([a, b])
     with pytest.raises(TypeError, match=r"have types \[float32, int32\] that don't all match"):
         tf.add_n([a, tf.constant([[1, 2], [3, 4]])])
+
+
+def test_variable_scope_initializer_regularizer_and_auto_reuse():
+    """variable_scope's initializer and regularizer apply to the variables made in it
+    (and nested scopes), AUTO_REUSE shares, and the penalties sum in
+    get_regularization_loss."""
+    g = tf.Graph()
+    with g.as_default():
+        reg = tf.contrib.layers.l2_regularizer(0.5)
+        with tf.variable_scope("net", initializer=tf.constant_initializer(2.0), regularizer=reg):
+            a = tf.get_variable("a", [3])
+            with tf.variable_scope("inner"):
+                b = tf.get_variable("b", [2], regularizer=tf.contrib.layers.l1_regularizer(0.25))
+        with tf.variable_scope("net", reuse=tf.AUTO_REUSE):
+            a2 = tf.get_variable("a", [3])
+            c = tf.get_variable("c", [1], initializer=tf.zeros_initializer())
+        assert a2 is a and c.op.name == "net/c"
+        assert [v.op.name for v in tf.losses.get_regularization_losses()] != []
+        total = tf.losses.get_regularization_loss()
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            np.testing.assert_allclose(sess.run(a), [2.0, 2.0, 2.0])
+            np.testing.assert_allclose(sess.run(b), [2.0, 2.0])
+            # 0.5 * sum(a^2)/2 + 0.25 * sum(|b|) = 0.5 * 6 + 0.25 * 4
+            np.testing.assert_allclose(sess.run(total), 4.0, rtol=1e-6)
+        with pytest.raises(TypeError):
+            with tf.variable_scope("bad", regularizer=lambda w: w):
+                pass

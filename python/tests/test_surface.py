@@ -16,14 +16,8 @@ PYTHON_OBJECTS = {
     "train.Optimizer", "contrib.framework.is_tensor",
 }
 
-# Not yet moved into the Rust frontend (issue 21 is open until this is empty): graph
-# collections and what is built on them (the regularization losses), and the layers.
-NOT_YET_IN_RUST = {
-    "add_to_collection", "add_to_collections", "get_collection",
-    "losses.get_regularization_loss", "losses.get_regularization_losses",
-    "layers.dense", "layers.flatten",
-    "contrib.layers.flatten", "contrib.layers.fully_connected", "contrib.layers.l2_regularizer",
-}
+# Not yet moved into the Rust frontend (issue 21 stays open until this is empty).
+NOT_YET_IN_RUST = set()
 
 NAMESPACES = {"nn", "losses", "train", "random", "layers", "initializers", "contrib", "contrib.layers", "contrib.framework"}
 

@@ -22,10 +22,8 @@ class Graph:
     def __init__(self):
         self._g = _kiln.Graph()
         self._tensors = {}
-        self._var_scopes = []  # (name, reuse) of the open variable scopes
-        self._collections = {}
-        # unnamed layers' counts, per variable-scope prefix (``tf.layers``)
-        self._layer_counts = {}
+        # collection entries that are not tensors (kiln's graph keeps the tensors)
+        self._objects = {}
         self.seed = None
 
     def _wrap(self, t, cls=None):
@@ -79,22 +77,23 @@ class Graph:
         return self.get_tensor_by_name(name).op
 
     def get_collection(self, key, scope=None):
-        if key in (GraphKeys.GLOBAL_VARIABLES, GraphKeys.VARIABLES):
-            items = [self._wrap(t) for t in self._g.global_variables()]
-        elif key == GraphKeys.TRAINABLE_VARIABLES:
-            items = [self._wrap(t) for t in self._g.trainable_variables()]
-        else:
-            items = list(self._collections.get(key, []))
+        items = [self._wrap(t) for t in _kiln.get_collection(self._g, key, scope)]
+        objects = self._objects.get(key, [])
         if scope is not None:
-            items = [x for x in items if getattr(x, "name", "").startswith(scope)]
-        return items
+            objects = [x for x in objects if getattr(x, "name", "").startswith(scope)]
+        return items + list(objects)
 
     def _var_scope_prefix(self):
         """The open variable scopes as a name prefix: ``"outer/inner/"``."""
-        return "".join(n + "/" for n, _ in self._var_scopes)
+        return _kiln.scope_state(self._g)[0]
 
     def add_to_collection(self, key, value):
-        self._collections.setdefault(key, []).append(value)
+        if isinstance(value, Assign):
+            value = value._op
+        if isinstance(value, (Tensor, Operation)):
+            _kiln.add_to_collection(self._g, key, value._t)
+        else:
+            self._objects.setdefault(key, []).append(value)
 
     def finalize(self):
         pass
@@ -312,7 +311,7 @@ class Tensor:
 def _unique_var_name(g, base):
     """``base``, or ``base_1``, ... : the first no variable under the open scopes has."""
     taken = {v.op.name for v in g.get_collection(GraphKeys.GLOBAL_VARIABLES)}
-    prefix = "".join(n + "/" for n, _ in g._var_scopes)
+    prefix = g._var_scope_prefix()
     uniq, i = base, 0
     while prefix + uniq in taken:
         i += 1
@@ -432,30 +431,30 @@ def _getitem(x, idx):
 
 
 class variable_scope:
-    """``with tf.variable_scope(name, reuse=...)``: prefixes variables and ops."""
+    """``with tf.variable_scope(name, reuse=..., initializer=..., regularizer=...)``:
+    prefixes variables and ops; kiln's graph keeps the scope and its options."""
 
-    def __init__(self, name_or_scope, default_name=None, values=None, reuse=None, **kwargs):
+    def __init__(self, name_or_scope, default_name=None, values=None, reuse=None, initializer=None, regularizer=None, **kwargs):
         name = name_or_scope if name_or_scope is not None else default_name
         self._name = getattr(name, "name", name)
         self._reuse = reuse
+        self._initializer = initializer
+        self._regularizer = regularizer
         self._scope = None
 
     def __enter__(self):
+        from ._ops import _init_spec, _reg_spec
+
         g = get_default_graph()
-        inherited = bool(g._var_scopes and g._var_scopes[-1][1] is True)
-        reuse = self._reuse if self._reuse is not None else (True if inherited else None)
+        mode = "auto" if self._reuse is AUTO_REUSE else ("yes" if self._reuse is True else "inherit")
+        init = None if self._initializer is None else _init_spec(self._initializer)
+        reg = None if self._regularizer is None else _reg_spec(self._regularizer, "variable_scope")
         self._graph = g
-        self._scope = g._g.variable_scope(self._name, reuse is True)
-        g._var_scopes.append((self._name, reuse))
-        # as in TF1, entering a scope restarts the count of unnamed layers inside it,
-        # so that the same calls under reuse=True name (and share) the same variables
-        prefix = g._var_scope_prefix()
-        for k in [k for k in g._layer_counts if k.startswith(prefix)]:
-            del g._layer_counts[k]
+        self._scope = _kiln.variable_scope_with(g._g, self._name, mode, init, reg)
+        reuse = {"auto": AUTO_REUSE, "yes": True, "inherit": None}[_kiln.scope_state(g._g)[1]]
         return _VarScope(self._name, reuse)
 
     def __exit__(self, *exc):
-        self._graph._var_scopes.pop()
         self._scope.close()
         return False
 

@@ -74,43 +74,49 @@ def ones_like(tensor, dtype=None, name=None):
     return _fill_like(tensor, True, dtype)
 
 
-def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=None, trainable=True, **kwargs):
-    """``tf.get_variable``: created under the variable scope, or reused with ``reuse=True``."""
+def _init_spec(initializer):
+    """An initializer as kiln's (kind, numbers, data): an Initializer, a Tensor (the
+    variable starts as what it computes) or a value."""
     from . import initializers
-    from ._graph import AUTO_REUSE
 
+    if isinstance(initializer, initializers.Initializer):
+        return initializer._spec()
+    if isinstance(initializer, Tensor):
+        return ("tensor", [], initializer._t)
+    return initializers.constant_initializer(np.asarray(initializer))._spec()
+
+
+def _reg_spec(regularizer, where):
+    """kiln's (kind, scale) of a ``tf.contrib.layers`` regularizer; other callables
+    are applied by ``get_variable`` itself."""
+    spec = getattr(regularizer, "_spec", None)
+    if spec is None:
+        raise TypeError("%s: kiln takes tf.contrib.layers' l1/l2 regularizers here, got %r" % (where, regularizer))
+    return spec
+
+
+def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=None, trainable=True, **kwargs):
+    """``tf.get_variable``: created under the variable scope, or reused as its reuse
+    mode says (``True``, ``AUTO_REUSE``)."""
     g = get_default_graph()
-    if initializer is None:
-        init = ("default", [], None)
-    elif isinstance(initializer, initializers.Initializer):
-        init = initializer._spec()
-    elif isinstance(initializer, Tensor):
-        init = ("tensor", [], initializer._t)
-        if shape is None:
-            shape = initializer.shape.as_list()
-        if dtype is None:
-            dtype = initializer.dtype
-    else:
-        value = np.asarray(initializer)
-        init = initializers.constant_initializer(value)._spec()
-        if shape is None:
-            shape = value.shape
+    init = None if initializer is None else _init_spec(initializer)
+    if shape is None and isinstance(initializer, Tensor):
+        shape = initializer.shape.as_list()
+        dtype = dtype or initializer.dtype
+    elif shape is None and init is not None and init[0] == "constant":
+        shape = np.shape(init[2])
     if shape is None:
         raise ValueError("Shape of a new variable (%s) must be fully defined" % name)
     if dtype is None:
         dtype = _dtypes.float32
-    if g._var_scopes and g._var_scopes[-1][1] == AUTO_REUSE:
-        full = g._var_scope_prefix() + name
-        for v in g.get_collection("variables"):
-            if v.op.name == full:
-                return v
     shape = [int(d) for d in (shape.as_list() if hasattr(shape, "as_list") else shape)]
-    full = g._var_scope_prefix() + name
-    existed = regularizer is not None and any(v.op.name == full for v in g.get_collection("variables"))
-    t = g._g.get_variable(name, shape, _dtypes.as_dtype(dtype).name, init[0], init[1], init[2], trainable)
+    reg = getattr(regularizer, "_spec", None)
+    t, created = _kiln.get_variable_with(
+        g._g, name, shape, _dtypes.as_dtype(dtype).name, init, reg, bool(trainable)
+    )
     v = g._wrap(t)
-    if regularizer is not None and not existed:
-        # TF1 keeps the penalty in a collection; tf.losses.get_regularization_loss sums it
+    if regularizer is not None and reg is None and created:
+        # a Python callable: TF1 keeps its penalty in the same collection
         penalty = regularizer(v)
         if penalty is not None:
             g.add_to_collection(GraphKeys.REGULARIZATION_LOSSES, penalty)

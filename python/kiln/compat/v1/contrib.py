@@ -2,21 +2,37 @@
 regularizers, ``fully_connected`` and ``flatten``."""
 import types as _types
 
+from ... import _kiln
+
 from . import layers as _layers
 from . import nn as _nn
-from ._graph import variable_scope as _variable_scope
-from .initializers import xavier_initializer as _xavier_initializer
+from .initializers import xavier_initializer as _xavier_initializer  # noqa: F401
 from .initializers import zeros_initializer as _zeros_initializer
+
+
+class _Regularizer:
+    """``tf.contrib.layers.l2_regularizer(scale)`` (or l1): a callable giving the
+    penalty of a weight, which kiln's ``get_variable`` and layers also take as is."""
+
+    def __init__(self, kind, scale):
+        scale = float(scale)
+        if scale < 0.0:
+            raise ValueError("Setting a scale less than 0 on a regularizer: %g" % scale)
+        self._spec = (kind, scale)
+
+    def __call__(self, w):
+        t = _kiln.regularize(self._spec[0], self._spec[1], w._t)
+        return None if t is None else w.graph._wrap(t)
 
 
 def _l2_regularizer(scale, scope=None):
     """``scale * sum(w ** 2) / 2``, for ``get_variable``'s ``regularizer``."""
-    scale = float(scale)
-    if scale < 0.0:
-        raise ValueError("Setting a scale less than 0 on a regularizer: %g" % scale)
-    if scale == 0.0:
-        return lambda w: None
-    return lambda w: _nn.l2_loss(w) * scale
+    return _Regularizer("l2", scale)
+
+
+def _l1_regularizer(scale, scope=None):
+    """``scale * sum(|w|)``."""
+    return _Regularizer("l1", scale)
 
 
 # TF's default bias initializer; passing ``biases_initializer=None`` means no biases
@@ -39,21 +55,16 @@ def _fully_connected(
     trainable=True,
     scope=None,
 ):
-    """``tf.contrib.layers.fully_connected``: a dense layer whose variables are
-    ``<scope>/weights`` and ``<scope>/biases`` (``fully_connected``, ``fully_connected_1``,
-    ... unnamed), ReLU unless ``activation_fn`` says otherwise, no biases when
+    """``tf.contrib.layers.fully_connected``: variables ``<scope>/weights`` and
+    ``<scope>/biases``, ReLU unless ``activation_fn`` says otherwise, no biases when
     ``biases_initializer`` is None."""
     if normalizer_fn is not None:
         raise NotImplementedError("kiln's fully_connected has no normalizer_fn")
-    name = scope if scope is not None else _layers._unique_layer_name("fully_connected")
-    x = _layers._convert_to_tensor(inputs)
-    dims = x.get_shape().as_list() if x.get_shape().ndims is not None else None
-    if not dims or dims[-1] is None:
-        raise ValueError("fully_connected needs the last dimension of its inputs known, got %s" % (x.get_shape(),))
-    w_init = weights_initializer if weights_initializer is not None else _xavier_initializer()
-    bias = biases_initializer is not None and ("biases", biases_initializer, biases_regularizer)
-    with _variable_scope(name, reuse=reuse):
-        y = _layers._affine(x, dims, num_outputs, ("weights", w_init, weights_regularizer), bias, trainable)
+    use_bias = biases_initializer is not None
+    y = _layers._layer(
+        inputs, num_outputs, True, use_bias, weights_initializer, biases_initializer if use_bias else None,
+        weights_regularizer, biases_regularizer, trainable, scope, reuse,
+    )
     return activation_fn(y) if activation_fn is not None else y
 
 
@@ -61,6 +72,7 @@ layers = _types.SimpleNamespace(
     xavier_initializer=_xavier_initializer,
     xavier_initializer_conv2d=_xavier_initializer,
     l2_regularizer=_l2_regularizer,
+    l1_regularizer=_l1_regularizer,
     fully_connected=_fully_connected,
     flatten=_layers.flatten,
 )

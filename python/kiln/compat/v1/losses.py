@@ -35,5 +35,10 @@ def get_regularization_losses(scope=None):
 
 def get_regularization_loss(scope=None, name="total_regularization_loss"):
     """Their sum, or 0.0 when there are none."""
-    losses = get_regularization_losses(scope)
-    return _ops.add_n(losses) if losses else _ops.constant(0.0)
+    from ._graph import get_default_graph
+
+    g = get_default_graph()
+    objects = g._objects.get("regularization_losses", [])
+    if objects:
+        raise TypeError("regularization_losses holds non-tensors: %r" % objects)
+    return g._wrap(_kiln.get_regularization_loss(g._g, scope))
