@@ -33,11 +33,14 @@
 #![warn(missing_docs)]
 
 pub use kiln_frontend::{
-    argmax, assign, binary_op, broadcast_to, cast, categorical, clip_by_global_norm, clip_by_value, compare_op, concat,
-    cumsum, expand_dims, gather, global_norm, gradients, gradients_with, group, identity, matmul, nn, one_hot,
-    reduce_op, reshape, select, shape, slice, squeeze, stack, stop_gradient, transpose, unary_op, where_, Axes, DType,
-    Dim, DimSpec, Graph, Initializer, IntoConstant, IntoShapeSpec, Optimizer, RankPromotion, ScopeGuard, Shape, Tensor,
-    TensorShape,
+    add_n, argmax, argmax_typed, argmin, assign, assign_add, assign_sub, binary_op, broadcast_to, cast, categorical,
+    clip_by_global_norm, clip_by_norm, clip_by_value, compare_op, concat, cumsum, expand_dims, gather, gather_nd,
+    gather_v2, get_regularization_loss, get_regularization_losses, getitem, global_norm, gradients, gradients_with,
+    graph_keys, group, identity, layers, losses, matmul, matmul_with, nn, one_hot, one_hot_with, ones, ones_like,
+    range, reduce_all, reduce_any, reduce_logsumexp, reduce_op, reshape, select, shape, slice, split, squeeze, stack,
+    stop_gradient, tile, to_float, transpose, unary_op, unstack, where_, where_v1, zeros, zeros_like, Axes, DType, Dim,
+    DimSpec, Graph, Index, Initializer, IntoConstant, IntoShapeSpec, MatMul, OneHot, Optimizer, RankPromotion,
+    Regularizer, Reuse, ScopeGuard, Shape, Split, Tensor, TensorLike, TensorShape, VarOptions, VarScope,
 };
 
 // every op of the elementwise tables under its TF function name (`tanh`, `add`, `less`)
@@ -58,8 +61,8 @@ pub use kiln_runtime::{
 /// TF1's optimizers (`tf.train`).
 pub mod train {
     pub use kiln_frontend::{
-        AdamOptimizer, GradientDescentOptimizer, GradsAndVars, LearningRate, MomentumOptimizer, Optimizer,
-        RMSPropOptimizer,
+        exponential_decay, piecewise_constant, polynomial_decay, AdamOptimizer, GradientDescentOptimizer, GradsAndVars,
+        LearningRate, MomentumOptimizer, Optimizer, RMSPropOptimizer,
     };
     pub use kiln_runtime::{latest_checkpoint, Saver};
 }

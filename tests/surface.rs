@@ -76,3 +76,22 @@ fn variable_scopes_carry_reuse_initializer_and_regularizer() {
     // 0.5 * sum(2^2 * 3) / 2
     assert_eq!(sess.run1(&total, &[]).unwrap().to_string(), "3.0");
 }
+
+#[test]
+fn errors_name_tf1s_exception_class_and_the_users_line() {
+    use kiln::{DType, Graph, Session};
+    let g = Graph::new();
+    let x = g.placeholder(DType::F32, [None, Some(3)], "x").unwrap();
+    let i = g.constant(vec![1i32, 2]).unwrap();
+    let line = line!() + 1;
+    let e = kiln::add_n(&[&x, &i]).unwrap_err();
+    assert_eq!(e.tf_exception(), "TypeError");
+    assert!(e.to_string().contains(&format!("surface.rs:{line}")), "{e}");
+    assert!(e.to_string().contains("have types [float32, int32] that don't all match"), "{e}");
+    let e = kiln::frontend::split(&x, kiln::frontend::Split::Num(2), 1).unwrap_err();
+    assert_eq!(e.tf_exception(), "ValueError");
+    assert!(e.to_string().contains("evenly divisible by 2 but is 3"), "{e}");
+    let mut sess = Session::new(&g);
+    let e = sess.run1(&x, &[]).unwrap_err();
+    assert_eq!(e.tf_exception(), "InvalidArgumentError", "{e}");
+}

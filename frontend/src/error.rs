@@ -211,6 +211,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// The Python exception TF1 raises for this error (`TypeError`, `ValueError`,
+    /// `KeyError`, `OSError`): kiln's Python binding raises it, and a Rust user can
+    /// compare with TF1's behaviour.
+    pub fn tf_exception(&self) -> &'static str {
+        use Error::*;
+        match self {
+            DType { .. } | DTypeNotAllowed { .. } | Type { .. } | Constant { .. } => "TypeError",
+            UnknownName { .. } => "KeyError",
+            Io { .. } => "OSError",
+            _ => "ValueError",
+        }
+    }
+
     /// Where the error was made.
     pub fn loc(&self) -> &Loc {
         use Error::*;

@@ -63,42 +63,31 @@ pub fn run_marker() -> Loc {
     Loc { file: MARK.get_or_init(|| Arc::from("\u{1}kiln-run")).clone(), line: 0, col: 0 }
 }
 
-/// A build error as TF's exception class.
-pub fn build_error(e: &kiln::BuildError) -> PyErr {
-    use kiln::frontend::Error::*;
-    let m = e.to_string();
-    match e {
-        DType { .. } | DTypeNotAllowed { .. } | Type { .. } | Constant { .. } => PyTypeError::new_err(m),
-        UnknownName { .. } => PyKeyError::new_err(m),
-        Io { .. } => PyOSError::new_err(m),
+/// An exception of the class TF1 raises, by the name kiln's Rust errors give it.
+fn exception(class: &str, m: String) -> PyErr {
+    match class {
+        "TypeError" => PyTypeError::new_err(m),
+        "KeyError" => PyKeyError::new_err(m),
+        "OSError" => PyOSError::new_err(m),
+        "InvalidArgumentError" => InvalidArgumentError::new_err(m),
+        "FailedPreconditionError" => FailedPreconditionError::new_err(m),
+        "NotFoundError" => NotFoundError::new_err(m),
+        "DataLossError" => DataLossError::new_err(m),
+        "InternalError" => InternalError::new_err(m),
         _ => PyValueError::new_err(m),
     }
 }
 
+/// A build error as TF's exception class (the class the Rust error names).
+pub fn build_error(e: &kiln::BuildError) -> PyErr {
+    exception(e.tf_exception(), e.to_string())
+}
+
 /// A run-time error as TF's exception class, placed at the user's line.
 pub fn run_error(py: Python<'_>, e: &kiln::Error) -> PyErr {
-    use kiln::runtime::Error::*;
     let mark = run_marker().to_string();
     let m = e.to_string().replace(&mark, &user_loc(py).to_string());
-    match e {
-        Build(b) => build_error(b),
-        MissingFeed { .. } | FeedConstraint { .. } | DimMismatch { .. } | Eval { .. } => {
-            InvalidArgumentError::new_err(m)
-        }
-        FeedShape { .. } | NotAPlaceholder { .. } | DuplicateFeed { .. } | ForeignTensor { .. } => {
-            PyValueError::new_err(m)
-        }
-        FeedDType { .. } | FetchDType { .. } => PyTypeError::new_err(m),
-        Uninitialized { .. } => FailedPreconditionError::new_err(m),
-        CheckpointMissing { .. } => NotFoundError::new_err(m),
-        CheckpointIo { message, .. } if message.contains("No such file") || message.contains("not found") => {
-            NotFoundError::new_err(m)
-        }
-        CheckpointCorrupt { .. } => DataLossError::new_err(m),
-        CheckpointMismatch { .. } => InvalidArgumentError::new_err(m),
-        Jit { .. } | CheckFailed { .. } | Verify(_) => InternalError::new_err(m),
-        _ => PyValueError::new_err(m),
-    }
+    exception(e.tf_exception(), m)
 }
 
 /// Runs `f` building ops at the caller's Python line, mapping its error.

@@ -245,6 +245,28 @@ impl From<kiln_frontend::Error> for Error {
 }
 
 impl Error {
+    /// The exception TF1 raises for this error: `errors.InvalidArgumentError` and its
+    /// siblings by their class name, or a Python builtin (`ValueError`, `TypeError`).
+    /// kiln's Python binding raises it.
+    pub fn tf_exception(&self) -> &'static str {
+        use Error::*;
+        match self {
+            Build(b) => b.tf_exception(),
+            MissingFeed { .. } | FeedConstraint { .. } | DimMismatch { .. } | Eval { .. } => "InvalidArgumentError",
+            FeedShape { .. } | NotAPlaceholder { .. } | DuplicateFeed { .. } | ForeignTensor { .. } => "ValueError",
+            FeedDType { .. } | FetchDType { .. } => "TypeError",
+            Uninitialized { .. } => "FailedPreconditionError",
+            CheckpointMissing { .. } => "NotFoundError",
+            CheckpointIo { message, .. } if message.contains("No such file") || message.contains("not found") => {
+                "NotFoundError"
+            }
+            CheckpointCorrupt { .. } => "DataLossError",
+            CheckpointMismatch { .. } => "InvalidArgumentError",
+            Jit { .. } | CheckFailed { .. } | Verify(_) => "InternalError",
+            _ => "ValueError",
+        }
+    }
+
     /// The build error inside [`Error::Build`], if that is what this is.
     pub fn build_error(&self) -> Option<&kiln_frontend::Error> {
         match self {
