@@ -95,3 +95,56 @@ fn errors_name_tf1s_exception_class_and_the_users_line() {
     let e = sess.run1(&x, &[]).unwrap_err();
     assert_eq!(e.tf_exception(), "InvalidArgumentError", "{e}");
 }
+
+/// Every op the TF1 functions build carries the user's line, however many helpers
+/// they compose (a helper without `#[track_caller]` would place it in kiln's source).
+#[test]
+fn every_op_built_is_placed_at_the_users_line() {
+    use kiln::frontend::{self as f, layers, Index, OneHot, Split};
+    use kiln::{Axes, DType, Graph};
+    let g = Graph::new();
+    let x = g.placeholder(DType::F32, [None, Some(6)], "x").unwrap();
+    let i = g.placeholder(DType::I32, [None], "i").unwrap();
+    let m = kiln::ones(&g, &[6, 6], DType::F32).unwrap();
+    let step = g.get_or_create_global_step().unwrap();
+    let _ = (
+        kiln::matmul_with(&x, &m, kiln::MatMul { transpose_a: false, transpose_b: true }),
+        kiln::add_n(&[&x, &x]),
+        kiln::reduce_logsumexp(&x, 1, false),
+        kiln::reduce_any(&kiln::greater(&x, &x).unwrap(), Axes::All, false),
+        kiln::argmin(&x, 1, DType::I32),
+        kiln::argmax_typed(&x, 1, DType::I32),
+        kiln::clip_by_norm(&x, 1.0, Axes::All),
+        kiln::clip_by_value(&x, -1.0, 1.0),
+        kiln::tile(&m, &[2, 1]),
+        kiln::split(&x, Split::Num(2), 1),
+        kiln::unstack(&m, None, 0),
+        kiln::gather_v2(&x, &i, Some(1), 1),
+        kiln::gather_nd(&m, &kiln::stack(&[&i, &i], 1).unwrap(), 0),
+        kiln::one_hot_with(&i, 6, OneHot { axis: Some(0), dtype: Some(DType::F64), ..Default::default() }),
+        kiln::where_v1(&kiln::greater(&x, &x).unwrap(), &x, &x),
+        kiln::zeros_like(&x, None),
+        kiln::getitem(&x, &[Index::Ellipsis, Index::At(0)]),
+        kiln::nn::leaky_relu(&x, 0.2),
+        kiln::nn::dropout(&x, 0.5, None),
+        kiln::nn::sigmoid_cross_entropy_with_logits(&x, &x),
+        kiln::losses::huber_loss(&x, &x, 1.0, 1.0),
+        kiln::to_float(&i),
+        kiln::train::exponential_decay(0.1, &step, 10.0, 0.5, true),
+        kiln::train::polynomial_decay(0.1, &step, 10.0, 0.01, 2.0),
+        kiln::train::piecewise_constant(&step, &[1.0], &[1.0, 0.5]),
+        layers::dense(&x, 3, layers::Dense::default()),
+        layers::fully_connected(&x, 3, layers::FullyConnected::default()),
+        layers::flatten(&x),
+        f::assign_add(&step, &g.constant(1i64).unwrap()),
+    );
+    let module = g.module();
+    let stray: Vec<String> = module
+        .ops
+        .iter()
+        .filter_map(|op| op.loc.as_ref().map(|l| (op, l)))
+        .filter(|(_, l)| !l.file.ends_with("tests/surface.rs"))
+        .map(|(op, l)| format!("{} at {l}", op.name))
+        .collect();
+    assert!(stray.is_empty(), "ops placed in kiln's source:\n{}", stray.join("\n"));
+}

@@ -274,10 +274,9 @@ pub fn gather_nd(params: &Tensor, indices: &Tensor, batch_dims: usize) -> Result
         );
         return Err(invalid("GatherNd", message, &loc));
     };
+    // the closure cannot track its caller: its ops are placed at `loc` explicitly
     let component = |k: usize| -> Result<Tensor> {
-        let mut idx = vec![Index::Ellipsis];
-        idx.push(Index::At(k as i64));
-        getitem(indices, &idx)
+        Loc::with_user(loc.clone(), || getitem(indices, &[Index::Ellipsis, Index::At(k as i64)]))
     };
     // each batch axis contributes its own position: a running count along it
     let mut coords = Vec::new();

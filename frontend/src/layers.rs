@@ -118,7 +118,8 @@ pub fn dense(x: &Tensor, units: usize, opts: Dense) -> Result<Tensor> {
         let bias = opts.use_bias.then_some(("bias", opts.bias_initializer, opts.bias_regularizer));
         affine(x, units, weight, bias, opts.trainable)?
     };
-    opts.activation.map_or(Ok(y.clone()), |f| f(&y))
+    // a call through a fn pointer cannot track its caller: place its ops at `loc`
+    opts.activation.map_or(Ok(y.clone()), |f| Loc::with_user(loc.clone(), || f(&y)))
 }
 
 /// The options of [`fully_connected`] (TF `contrib.layers.fully_connected`'s keywords).
@@ -175,7 +176,8 @@ pub fn fully_connected(x: &Tensor, num_outputs: usize, opts: FullyConnected) -> 
         let bias = opts.biases.then_some(("biases", opts.biases_initializer, opts.biases_regularizer));
         affine(x, num_outputs, weight, bias, opts.trainable)?
     };
-    opts.activation.map_or(Ok(y.clone()), |f| f(&y))
+    // a call through a fn pointer cannot track its caller: place its ops at `loc`
+    opts.activation.map_or(Ok(y.clone()), |f| Loc::with_user(loc.clone(), || f(&y)))
 }
 
 /// TF `layers.flatten`: `[batch, d1, d2, ...]` to `[batch, d1 * d2 * ...]` (the dims

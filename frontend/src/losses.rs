@@ -6,6 +6,7 @@ use crate::ops::{binary_at, data_ty, reduce_at, unary_at};
 use crate::{Axes, DType, Error, Result, Tensor};
 use kiln_ir::{BinaryOp, Loc, ReduceOp, UnaryOp};
 
+#[track_caller]
 fn f32_pair(labels: &Tensor, predictions: &Tensor, loc: &Loc) -> Result<(Tensor, Tensor)> {
     let (tl, tp) = (data_ty("losses", labels, loc)?, data_ty("losses", predictions, loc)?);
     // TF1 checks this before building anything, so the error names no internal op

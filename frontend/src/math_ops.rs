@@ -20,6 +20,7 @@ pub struct MatMul {
     pub transpose_b: bool,
 }
 
+#[track_caller]
 fn swap_last(x: &Tensor, loc: &Loc) -> Result<Tensor> {
     let r = data_ty("MatMul", x, loc)?.shape.rank();
     if r < 2 {
@@ -111,6 +112,7 @@ pub fn reduce_logsumexp(x: &Tensor, axis: impl Into<Axes>, keepdims: bool) -> Re
     reshape_dims(&out, want, "ReduceLogSumExp", &loc)
 }
 
+#[track_caller]
 fn bool_reduce(op: &str, r: ReduceOp, x: &Tensor, axis: Axes, keepdims: bool, loc: &Loc) -> Result<Tensor> {
     let t = data_ty(op, x, loc)?;
     if t.dtype != DType::Bool {
@@ -147,6 +149,7 @@ pub fn argmax_typed(x: &Tensor, axis: i64, output_type: DType) -> Result<Tensor>
     out_type("ArgMax", i, output_type, &loc)
 }
 
+#[track_caller]
 fn out_type(op: &str, i: Tensor, output_type: DType, loc: &Loc) -> Result<Tensor> {
     match output_type {
         DType::I64 => Ok(i),

@@ -23,6 +23,7 @@ impl Graph {
     }
 }
 
+#[track_caller]
 fn step_f32(step: &Tensor) -> Result<Tensor> {
     crate::cast(step, DType::F32)
 }
@@ -112,6 +113,7 @@ pub fn ones(g: &Graph, shape: &[usize], dtype: DType) -> Result<Tensor> {
     filled(g, shape, dtype, 1.0, "ones", &Loc::caller())
 }
 
+#[track_caller]
 fn filled(g: &Graph, shape: &[usize], dtype: DType, v: f64, name: &str, loc: &Loc) -> Result<Tensor> {
     let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| Error::Invalid {
         op: name.into(),

@@ -29,9 +29,16 @@ pub struct PySession {
 #[pyclass(name = "Callable", module = "kiln._kiln", frozen)]
 pub struct PyCallable {
     sess: Arc<Mutex<Session>>,
-    c: Mutex<Callable>,
+    c: Mutex<Compiled>,
     feed_dtypes: Vec<DType>,
     has_value: Vec<bool>,
+}
+
+/// What a callable runs: compiled kernels, or, when the session's backend is the
+/// interpreter (`KILN_BACKEND=interp`), the reference interpreter on its fetches.
+enum Compiled {
+    Jit(Box<Callable>),
+    Interp { fetches: Vec<Tensor>, feeds: Vec<Tensor> },
 }
 
 #[pymethods]
@@ -51,9 +58,15 @@ impl PySession {
         let f: Vec<&Tensor> = fetches.iter().map(|t| &t.t).collect();
         let fl: Vec<&Tensor> = feed_list.iter().map(|t| &t.t).collect();
         let sess = self.sess.clone();
-        let c = py
-            .detach(|| Loc::with_user(run_marker(), || lock(&sess).make_callable(&f, &fl)))
-            .map_err(|e| run_error(py, &e))?;
+        let interp = lock(&sess).options().backend == kiln::Backend::Interpreter;
+        let c = if interp {
+            Compiled::Interp { fetches: f.into_iter().cloned().collect(), feeds: fl.into_iter().cloned().collect() }
+        } else {
+            let c = py
+                .detach(|| Loc::with_user(run_marker(), || lock(&sess).make_callable(&f, &fl)))
+                .map_err(|e| run_error(py, &e))?;
+            Compiled::Jit(Box::new(c))
+        };
         Ok(PyCallable {
             sess: self.sess.clone(),
             c: Mutex::new(c),
@@ -89,11 +102,20 @@ impl PyCallable {
         let out: Result<Vec<Option<TensorValue>>, kiln::Error> = py.detach(|| {
             let mut s = lock(&self.sess);
             let mut c = lock(&self.c);
-            Loc::with_user(run_marker(), || {
-                c.run(&mut s, &feeds)?;
-                (0..has_value.len())
-                    .map(|i| if has_value[i] { c.fetch_value(i, &s).map(Some) } else { Ok(None) })
-                    .collect()
+            Loc::with_user(run_marker(), || match &mut *c {
+                Compiled::Jit(c) => {
+                    c.run(&mut s, &feeds)?;
+                    (0..has_value.len())
+                        .map(|i| if has_value[i] { c.fetch_value(i, &s).map(Some) } else { Ok(None) })
+                        .collect()
+                }
+                Compiled::Interp { fetches, feeds: tensors } => {
+                    let fr: Vec<&Tensor> = fetches.iter().collect();
+                    let fv: Vec<(&Tensor, TensorValue)> =
+                        tensors.iter().zip(&feeds).map(|(t, f)| (t, f.to_value())).collect();
+                    let vals = s.run(&fr, &fv)?;
+                    Ok(vals.into_iter().zip(has_value).map(|(v, &h)| h.then_some(v)).collect())
+                }
             })
         });
         let out = out.map_err(|e| run_error(py, &e))?;

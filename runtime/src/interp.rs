@@ -585,6 +585,26 @@ fn pairwise<T: Copy>(v: ArrayView1<T>, id: T, op: impl Fn(T, T) -> T + Copy) -> 
 }
 
 fn reduce_arr<T: Reducible>(r: ReduceOp, x: &ArrayD<T>, axes: &[usize], keepdims: bool) -> ArrayD<T> {
+    // adjacent reduced axes are one run of elements, reduced as one axis, as TF's
+    // reduction helper merges them (a sum over [2, 2] is then one running sum of 4,
+    // not two sums of 2 added)
+    let contiguous = axes.len() > 1 && axes.windows(2).all(|w| w[1] == w[0] + 1);
+    if contiguous {
+        let (first, last) = (axes[0], axes[axes.len() - 1]);
+        let shape = x.shape();
+        let merged: usize = shape[first..=last].iter().product();
+        let flat: Vec<usize> =
+            shape[..first].iter().copied().chain([merged]).chain(shape[last + 1..].iter().copied()).collect();
+        if let Ok(v) = x.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&flat)) {
+            let mut out = reduce_arr(r, &v, &[first], false);
+            if keepdims {
+                for &ax in axes {
+                    out.insert_axis_inplace(Axis(ax));
+                }
+            }
+            return out;
+        }
+    }
     let mut a = x.clone();
     let mut count = 1usize;
     for &ax in axes.iter().rev() {
