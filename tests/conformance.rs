@@ -469,6 +469,26 @@ fn surface_cases(m: &mut BTreeMap<String, Case>) {
         }),
     );
     m.insert(
+        "surface/concat_unknown_axis".into(),
+        Box::new(|g, dt| {
+            let a = g.placeholder(dt, [None, Some(3)], "a")?;
+            let b = g.placeholder(dt, [None, Some(3)], "b")?;
+            let ab = kiln::concat(&[&a, &b, &a], 0)?;
+            let w = uni(g, 26, -1.0, 1.0, &[3, 2], dt);
+            let y = kiln::matmul(&ab, &w)?;
+            let gs = kiln::gradients(&[&kiln::reduce_sum(&kiln::square(&y)?, Axes::All, false)?], &[&a, &b])?;
+            let mut o = Out::default();
+            o.put("ab", ab.clone());
+            o.put("rows", kiln::shape(&ab, DType::I32)?);
+            o.put("y", y);
+            o.put("ga", gs[0].clone().expect("a"));
+            o.put("gb", gs[1].clone().expect("b"));
+            o.feed.push((a, value(rng(27).uniform(-1.0, 1.0, 6), &[2, 3], dt)));
+            o.feed.push((b, value(rng(28).uniform(-1.0, 1.0, 9), &[3, 3], dt)));
+            Ok(o)
+        }),
+    );
+    m.insert(
         "surface/zeros_like_nonfinite".into(),
         Box::new(|g, dt| {
             let x = g.placeholder(dt, [None, Some(2)], "x")?;

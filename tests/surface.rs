@@ -148,3 +148,48 @@ fn every_op_built_is_placed_at_the_users_line() {
         .collect();
     assert!(stray.is_empty(), "ops placed in kiln's source:\n{}", stray.join("\n"));
 }
+
+/// `concat` along an unknown batch axis: the result's dim is the sum `?0+?1`, which
+/// the IR prints and parses, and a run evaluates from the feeds, on both backends.
+#[test]
+fn concat_along_unknown_batches_sums_them() {
+    use kiln::{Axes, Backend, DType, Graph, Session, SessionOptions, TensorValue};
+    use ndarray::{ArrayD, IxDyn};
+    let g = Graph::new();
+    let a = g.placeholder(DType::F32, [None, Some(2)], "a").unwrap();
+    let b = g.placeholder(DType::F32, [None, Some(2)], "b").unwrap();
+    let c = kiln::concat(&[&a, &b, &a], 0).unwrap();
+    assert_eq!(c.get_shape().to_string(), "(?, 2)");
+    let text = g.to_ir_text();
+    assert!(text.contains("f32[?0+?1+?0,2]"), "{text}");
+    let m = kiln::ir::parse(&text).unwrap();
+    assert_eq!(kiln::ir::print(&m), text, "prints as it parses");
+    let n = kiln::shape(&c, DType::I32).unwrap();
+    let loss = kiln::reduce_sum(&kiln::square(&c).unwrap(), Axes::All, false).unwrap();
+    let gs = kiln::gradients(&[&loss], &[&a, &b]).unwrap();
+    let (ga, gb) = (gs[0].clone().unwrap(), gs[1].clone().unwrap());
+    let plus = kiln::add(&c, &g.placeholder(DType::F32, [None, Some(2)], "d").unwrap()).unwrap();
+    let d = g.get_tensor_by_name("d").unwrap();
+    let val = |rows: usize, x: f32| {
+        TensorValue::F32(ArrayD::from_shape_fn(IxDyn(&[rows, 2]), |i| x + (i[0] * 2 + i[1]) as f32))
+    };
+    for backend in [Backend::Jit, Backend::Interpreter] {
+        let mut sess = Session::with_options(&g, SessionOptions { backend, ..Default::default() });
+        for (na, nb) in [(3, 4), (1, 0), (5, 2)] {
+            let feeds = [(&a, val(na, 1.0)), (&b, val(nb, -3.0))];
+            let out = sess.run(&[&c, &n, &ga, &gb], &feeds).unwrap();
+            assert_eq!(out[0].shape(), &[2 * na + nb, 2]);
+            assert_eq!(out[1].as_i32().unwrap().as_slice().unwrap(), &[(2 * na + nb) as i32, 2]);
+            // d(sum c^2)/da = 2a twice (a appears twice), d/db = 2b
+            let a2 = val(na, 1.0).into_f32().unwrap() * 4.0;
+            assert_eq!(out[2].as_f32().unwrap(), &a2, "{backend:?}");
+            assert_eq!(out[3].as_f32().unwrap(), &(val(nb, -3.0).into_f32().unwrap() * 2.0));
+            // a third batch added to the concat must have the summed size
+            let ok = sess.run(&[&plus], &[(&a, val(na, 0.0)), (&b, val(nb, 0.0)), (&d, val(2 * na + nb, 0.0))]);
+            assert!(ok.is_ok(), "{ok:?}");
+            let e = sess.run(&[&plus], &[(&a, val(na, 0.0)), (&b, val(nb, 0.0)), (&d, val(2 * na + nb + 1, 0.0))]);
+            let e = e.unwrap_err();
+            assert_eq!(e.tf_exception(), "InvalidArgumentError", "{e}");
+        }
+    }
+}

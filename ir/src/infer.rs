@@ -192,7 +192,8 @@ pub fn infer_type(
             if *axis >= rank {
                 return Err(format!("axis {axis} out of range for rank {rank}"));
             }
-            let mut total = 0u64;
+            // along the axis, the sizes add: a symbol's size is summed when a run binds it
+            let mut parts = Vec::with_capacity(tys.len());
             for (i, t) in tys.iter().enumerate() {
                 check_dtype(first.dtype, t.dtype)?;
                 if t.shape.rank() != rank {
@@ -200,12 +201,7 @@ pub fn infer_type(
                 }
                 for a in 0..rank {
                     if a == *axis {
-                        match classes.canon(&t.shape.0[a]) {
-                            Dim::Fixed(n) => {
-                                total = total.checked_add(n).ok_or("the concat axis overflows")?;
-                            }
-                            d => return Err(format!("operand {i} has symbolic dim {d} on the concat axis")),
-                        }
+                        parts.push(classes.canon(&t.shape.0[a]));
                     } else if !classes.same(&t.shape.0[a], &first.shape.0[a]) {
                         return Err(format!(
                             "operand {i} shape {} differs from {} off axis {axis}",
@@ -215,7 +211,7 @@ pub fn infer_type(
                 }
             }
             let mut s = first.shape.clone();
-            s.0[*axis] = Dim::Fixed(total);
+            s.0[*axis] = Dim::sum(&parts).ok_or("the concat axis overflows")?;
             Some(Type::new(first.dtype, s))
         }
         OpKind::Reduce { op, axes, keepdims } => {

@@ -146,7 +146,12 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
                     }
                 }
                 Tok::Str(s)
-            } else if c.is_ascii_digit() || ((c == '-' || c == '+') && i + 1 < chars.len()) {
+            } else if c.is_ascii_digit()
+                || ((c == '-' || c == '+')
+                    && i + 1 < chars.len()
+                    // `?0+?1` is a dim sum: a `+` right after a name or number joins
+                    && !(c == '+' && i > 0 && (chars[i - 1].is_ascii_alphanumeric() || chars[i - 1] == '?')))
+            {
                 let s = i;
                 i += 1;
                 while i < chars.len() {
@@ -162,7 +167,7 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
                 Tok::Num(chars[s..i].iter().collect())
             } else if c.is_ascii_alphabetic() || c == '_' || c == '?' {
                 Tok::Word(take(&mut i, &|ch| is_name_char(ch) || ch == '?'))
-            } else if "=:,[]{}()".contains(c) {
+            } else if "=:,[]{}()+".contains(c) {
                 i += 1;
                 Tok::Punct(c)
             } else {
@@ -311,7 +316,28 @@ impl Parser {
         Ok(())
     }
 
+    /// A dim: a size, a symbol, or a sum of them (`?0+?1+5`, a concat along a
+    /// symbolic axis).
     fn dim(&mut self) -> PResult<Dim> {
+        let first = self.dim_term()?;
+        if *self.peek() != Tok::Punct('+') {
+            return Ok(first);
+        }
+        let mut terms = vec![first];
+        while *self.peek() == Tok::Punct('+') {
+            self.next();
+            terms.push(self.dim_term()?);
+        }
+        let text: Vec<String> = terms.iter().map(Dim::to_string).collect();
+        let sum = Dim::sum(&terms).ok_or_else(|| self.err_at(self.pos - 1, "a dim sum overflows".to_string()))?;
+        // a sum is printed as built: symbols in order, then one fixed total
+        if sum.to_string() != text.join("+") {
+            return Err(self.err_at(self.pos - 1, format!("a dim sum is written as {sum}, not {}", text.join("+"))));
+        }
+        Ok(sum)
+    }
+
+    fn dim_term(&mut self) -> PResult<Dim> {
         match self.peek().clone() {
             Tok::Num(n) => {
                 self.next();

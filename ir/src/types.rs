@@ -95,6 +95,43 @@ impl Dim {
     pub fn is_sym(&self) -> bool {
         matches!(self, Dim::Sym(_))
     }
+
+    /// The sum of `parts` (a concat along a symbolic axis): fixed when every part is,
+    /// else a symbol named for the sum, `?0+?1+5` (its symbols in order, then the fixed
+    /// total), which a run evaluates from its parts. `None` if the fixed total
+    /// overflows.
+    pub fn sum(parts: &[Dim]) -> Option<Dim> {
+        let mut syms = Vec::new();
+        let mut total = 0u64;
+        for p in parts {
+            match p {
+                Dim::Fixed(n) => total = total.checked_add(*n)?,
+                Dim::Sym(s) => {
+                    for term in s.split('+') {
+                        match term.parse::<u64>() {
+                            Ok(n) => total = total.checked_add(n)?,
+                            Err(_) => syms.push(term.to_string()),
+                        }
+                    }
+                }
+            }
+        }
+        if syms.is_empty() {
+            return Some(Dim::Fixed(total));
+        }
+        if total > 0 {
+            syms.push(total.to_string());
+        }
+        Some(Dim::Sym(syms.join("+")))
+    }
+
+    /// The terms of a sum symbol (`?0+?1+5`: `["?0", "?1", "5"]`); `None` for any other dim.
+    pub fn sum_terms(&self) -> Option<Vec<&str>> {
+        match self {
+            Dim::Sym(s) if s.contains('+') => Some(s.split('+').collect()),
+            _ => None,
+        }
+    }
 }
 
 impl From<u64> for Dim {

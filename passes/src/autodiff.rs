@@ -6,7 +6,7 @@
 
 use crate::builder::Builder;
 use crate::PassError;
-use kiln_ir::{BinaryOp, CmpOp, Dim, Loc, Module, OpKind, ReduceOp, Type, UnaryOp, ValueId};
+use kiln_ir::{BinaryOp, CmpOp, DType, Dim, Loc, Module, OpKind, ReduceOp, Shape, Type, UnaryOp, ValueId};
 use std::collections::HashMap;
 
 /// Appends ops computing `d(sum of ys)/d(x)` for each of `xs` and returns them;
@@ -87,6 +87,53 @@ fn accumulate(b: &mut Builder, cot: &mut HashMap<ValueId, ValueId>, v: ValueId, 
     Ok(())
 }
 
+/// The gradient of a concat along an axis of unknown size: each operand's rows of `g`,
+/// picked by a gather of `iota + offset` (the offset a run-time sum of the earlier
+/// operands' sizes), since a slice's begin is a fixed number.
+fn concat_vjp_symbolic(
+    b: &mut Builder,
+    operands: &[ValueId],
+    axis: usize,
+    g: ValueId,
+    need: &dyn Fn(usize) -> bool,
+) -> Result<Vec<Option<ValueId>>, PassError> {
+    use OpKind as K;
+    let rank = b.ty(g).shape.rank();
+    let front: Vec<usize> = std::iter::once(axis).chain((0..rank).filter(|&d| d != axis)).collect();
+    let gt = if axis == 0 { g } else { b.transpose(g, front.clone())? };
+    let mut back = vec![0; rank];
+    for (i, &p) in front.iter().enumerate() {
+        back[p] = i;
+    }
+    let mut offset: Option<ValueId> = None;
+    let mut out = Vec::with_capacity(operands.len());
+    for (i, &u) in operands.iter().enumerate() {
+        let tu = b.ty(u);
+        let d = tu.shape.0[axis].clone();
+        out.push(if need(i) {
+            let idx_ty = Type::new(DType::I64, Shape(vec![d.clone()]));
+            let mut idx = b.op(K::Iota { axis: 0 }, &[], Some(idx_ty.clone()), "Iota")?;
+            if let Some(o) = offset {
+                let o = b.broadcast(o, vec![], &idx_ty.shape)?;
+                idx = b.binary(BinaryOp::Add, idx, o)?;
+            }
+            let picked = b.op(K::Gather, &[gt, idx], None, "Gather")?;
+            Some(if axis == 0 { picked } else { b.transpose(picked, back.clone())? })
+        } else {
+            None
+        });
+        let size = match d.fixed() {
+            Some(n) => b.scalar(DType::I64, n as f64)?,
+            None => b.op(K::DimSize { axes: vec![axis] }, &[u], Some(Type::scalar(DType::I64)), "DimSize")?,
+        };
+        offset = Some(match offset {
+            Some(o) => b.binary(BinaryOp::Add, o, size)?,
+            None => size,
+        });
+    }
+    Ok(out)
+}
+
 /// The cotangent of each operand of `v` given the cotangent `g` of its result
 /// (`None`: no gradient flows to that operand). Only operands with `need[i]` get ops
 /// built, so constants and placeholders cost nothing.
@@ -124,6 +171,9 @@ pub fn vjp(b: &mut Builder, v: ValueId, g: ValueId, need: &[bool]) -> Result<Vec
             vec![Some(b.transpose(g, inv)?)]
         }
         K::Slice { begin } => vec![Some(unslice(b, g, &b.ty(x(0)), begin)?)],
+        K::Concat { axis } if op.operands.iter().any(|&u| b.ty(u).shape.0[*axis].is_sym()) => {
+            concat_vjp_symbolic(b, &op.operands, *axis, g, &need)?
+        }
         K::Concat { axis } => {
             let mut off = 0u64;
             let mut out = Vec::new();

@@ -573,6 +573,18 @@ def _(tf, dt):
     return {"sa": sa, "q": q, "gs": gs, "ga": ga, "zeros": tf.zeros_like(sa), "ones": tf.ones_like(a, dtype=tf.int32), "feed": feed}
 
 
+@case("surface/concat_unknown_axis")
+def _(tf, dt):
+    a = tf.placeholder(dt, [None, 3])
+    b = tf.placeholder(dt, [None, 3])
+    ab = tf.concat([a, b, a], axis=0)
+    w = const(tf, rng(26).uniform(-1, 1, size=[3, 2]), dt)
+    y = tf.matmul(ab, w)
+    ga, gb = tf.gradients(tf.reduce_sum(y * y), [a, b])
+    feed = {a: rng(27).uniform(-1, 1, size=[2, 3]).astype(dt.as_numpy_dtype), b: rng(28).uniform(-1, 1, size=[3, 3]).astype(dt.as_numpy_dtype)}
+    return {"ab": ab, "rows": tf.shape(ab), "y": y, "ga": ga, "gb": gb, "feed": feed}
+
+
 @case("surface/zeros_like_nonfinite")
 def _(tf, dt):
     x = tf.placeholder(dt, [None, 2])

@@ -58,12 +58,48 @@ impl Bindings {
         }
     }
 
-    /// The concrete size of `d`, if known.
+    /// The concrete size of `d`, if known. A sum symbol (`?0+?1`, a concat along a
+    /// symbolic axis) is the sum of its terms' sizes.
     pub fn size(&self, d: &Dim) -> Option<usize> {
         match self.classes.canon(d) {
             Dim::Fixed(n) => Some(n as usize),
-            Dim::Sym(s) => self.sizes.get(&s).copied(),
+            Dim::Sym(s) => match self.sizes.get(&s) {
+                Some(&n) => Some(n),
+                None if s.contains('+') => self.sum_of_terms(&s),
+                None => None,
+            },
         }
+    }
+
+    /// The sum of a sum symbol's terms under these bindings.
+    fn sum_of_terms(&self, s: &str) -> Option<usize> {
+        s.split('+').try_fold(0usize, |acc, t| {
+            let n = match t.parse::<usize>() {
+                Ok(n) => n,
+                Err(_) => self.size(&Dim::Sym(t.to_string()))?,
+            };
+            acc.checked_add(n)
+        })
+    }
+
+    /// Checks that every sum symbol constrained equal to another dim (a concat of two
+    /// batches added to a third) has that dim's size; returns the first that does not,
+    /// with its two sizes.
+    pub fn check_sums(&self, m: &Module) -> Result<(), (String, usize, usize)> {
+        for (a, b) in &m.constraints {
+            for (sum, other) in [(a, b), (b, a)] {
+                if let Dim::Sym(s) = sum {
+                    if s.contains('+') {
+                        if let (Some(x), Some(y)) = (self.sum_of_terms(s), self.size(other)) {
+                            if x != y {
+                                return Err((format!("{sum} = {other}"), x, y));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Binds `d` to `n`. Returns the previous size if it differs.

@@ -353,6 +353,11 @@ impl Session {
                 bound_by.entry(classes.canon(d)).or_insert_with(|| name.clone());
             }
         }
+        if let Err((constraint, sum, other)) = bindings.check_sums(m) {
+            let message = format!("dims {constraint} must be equal, but the feeds make them {sum} and {other}");
+            let source = interp::EvalError { op: "concat".into(), message };
+            return Err(Error::Eval { source, loc: loc.clone() });
+        }
         Ok(bindings)
     }
 
