@@ -75,6 +75,8 @@ surface! {
         "random_uniform_initializer" => Initializer::RandomUniform;
         "glorot_uniform_initializer" => Initializer::GlorotUniform;
         "glorot_normal_initializer" => Initializer::GlorotNormal;
+        "orthogonal_initializer" => Initializer::Orthogonal; "initializers.orthogonal" => Initializer::Orthogonal;
+        "initializers.orthogonal_initializer" => Initializer::Orthogonal; "make_template" => Template;
         "initializers.constant" => Initializer::Constant; "initializers.zeros" => Initializer::Zeros;
         "initializers.ones" => Initializer::Ones; "initializers.random_normal" => Initializer::RandomNormal;
         "initializers.truncated_normal" => Initializer::TruncatedNormal;

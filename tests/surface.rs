@@ -193,3 +193,29 @@ fn concat_along_unknown_batches_sums_them() {
         }
     }
 }
+
+#[test]
+fn orthogonal_initializer_and_template() {
+    use kiln::frontend::Template;
+    use kiln::{DType, Graph, Initializer, Session};
+    let g = Graph::new();
+    let t = Template::new(&g, "net");
+    let make = || {
+        let _s = t.scope(&g);
+        g.get_variable("w", &[5, 3], DType::F64, Initializer::Orthogonal { gain: 1.5 }).unwrap()
+    };
+    let (a, b) = (make(), make());
+    assert_eq!(a.op_name(), "net/w");
+    assert_eq!(b.op_name(), a.op_name(), "the second call reuses");
+    assert_eq!(g.global_variables().len(), 1);
+    let mut sess = Session::new(&g);
+    sess.run(&[&g.global_variables_initializer().unwrap()], &[]).unwrap();
+    let w = sess.run1(&a, &[]).unwrap().into_f64().unwrap().into_shape_with_order((5, 3)).unwrap();
+    let qtq = w.t().dot(&w);
+    for i in 0..3 {
+        for j in 0..3 {
+            let want = if i == j { 2.25 } else { 0.0 };
+            assert!((qtq[[i, j]] - want).abs() < 1e-12, "{qtq}");
+        }
+    }
+}

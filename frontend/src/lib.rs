@@ -24,6 +24,7 @@ pub mod losses;
 mod math_ops;
 mod nn_ops;
 mod ops;
+mod orthogonal;
 mod random;
 mod schedules;
 mod scopes;
@@ -51,7 +52,9 @@ pub use random::categorical;
 pub use schedules::{
     assign_add, assign_sub, exponential_decay, ones, piecewise_constant, polynomial_decay, to_float, zeros,
 };
-pub use scopes::{get_regularization_loss, get_regularization_losses, graph_keys, Regularizer, Reuse, VarScope};
+pub use scopes::{
+    get_regularization_loss, get_regularization_losses, graph_keys, Regularizer, Reuse, Template, VarScope,
+};
 pub use tensor::{Tensor, TensorShape};
 pub use train::{
     AdamOptimizer, GradientDescentOptimizer, GradsAndVars, LearningRate, MomentumOptimizer, Optimizer, RMSPropOptimizer,

@@ -166,6 +166,34 @@ impl Graph {
     }
 }
 
+/// TF `make_template(name, func)`: a function's variables made in its first call and
+/// shared by every later one. Each call runs inside [`Template::scope`], a variable
+/// scope of the template's unique name, with reuse from the second call on.
+#[derive(Debug)]
+pub struct Template {
+    name: String,
+    called: std::sync::atomic::AtomicBool,
+}
+
+impl Template {
+    /// A template named `name` (`name_1`, ... when the graph has one of that name).
+    pub fn new(g: &Graph, name: &str) -> Template {
+        Template { name: g.unique_layer_name(name), called: false.into() }
+    }
+
+    /// Its variable scope's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Opens its scope for one call: creating on the first call, reusing after.
+    pub fn scope(&self, g: &Graph) -> ScopeGuard {
+        let again = self.called.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let reuse = if again { Reuse::Yes } else { Reuse::Inherit };
+        g.variable_scope_with(&self.name, VarScope { reuse, ..Default::default() })
+    }
+}
+
 /// TF `losses.get_regularization_losses(scope)`.
 pub fn get_regularization_losses(g: &Graph, scope: Option<&str>) -> Vec<Tensor> {
     g.get_collection(graph_keys::REGULARIZATION_LOSSES, scope)

@@ -63,6 +63,13 @@ pub enum Initializer {
     GlorotUniform,
     /// Glorot normal: truncated normal with `stddev = sqrt(2 / (fan_in + fan_out)) / 0.8796`.
     GlorotNormal,
+    /// A random orthogonal matrix times `gain` (TF `orthogonal_initializer`), over the
+    /// variable's rows (every dim but the last) and columns (the last). Drawn once, when
+    /// the variable is declared.
+    Orthogonal {
+        /// scale
+        gain: f64,
+    },
 }
 
 impl Initializer {
@@ -227,6 +234,10 @@ impl Graph {
         }
         let random =
             !matches!(init, Initializer::Constant(..) | Initializer::Zeros | Initializer::Ones | Initializer::Value(_));
+        if matches!(init, Initializer::Orthogonal { .. }) && shape.len() < 2 {
+            let message = format!("The tensor to initialize must be at least two-dimensional ('{full}')");
+            return Err(Error::Invalid { op: "orthogonal_initializer".into(), message, loc });
+        }
         if random && !dtype.is_float() {
             let message = format!("random initializer for '{full}' needs a float dtype, not {dtype}");
             return Err(Error::Constant { message, loc });
@@ -311,6 +322,22 @@ impl Graph {
                     return Err(Error::InitializerShape { name, declared, value, loc: loc.clone() });
                 }
                 return Ok(v[0]);
+            }
+            Initializer::Orthogonal { gain } => {
+                if !ty.dtype.is_float() {
+                    return Err(cerr(format!(
+                        "orthogonal initializer for '{full}' needs a float dtype, not {}",
+                        ty.dtype
+                    )));
+                }
+                let seed = {
+                    let mut g = self.lock();
+                    g.random_ops += 1;
+                    splitmix(g.seed ^ splitmix(g.random_ops))
+                };
+                let q = crate::orthogonal::orthogonal(&dims, *gain, seed);
+                let lit = cast_literal(&Literal::F64(q), ty.dtype).map_err(cerr)?;
+                return self.add_op(OpKind::Constant(lit), &[], Some(ty.clone()), &format!("{prefix}/orthogonal"), loc);
             }
             Initializer::Constant(lit, vshape) => {
                 if vshape.is_empty() {

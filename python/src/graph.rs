@@ -74,6 +74,7 @@ pub fn initializer(kind: &str, args: &[f64], data: Option<&Bound<'_, PyAny>>) ->
         "ones" => Initializer::Ones,
         "glorot_uniform" => Initializer::GlorotUniform,
         "glorot_normal" => Initializer::GlorotNormal,
+        "orthogonal" => Initializer::Orthogonal { gain: arg(0, 1.0) },
         "random_normal" => Initializer::RandomNormal { mean: arg(0, 0.0), stddev: arg(1, 1.0) },
         "truncated_normal" => Initializer::TruncatedNormal { mean: arg(0, 0.0), stddev: arg(1, 1.0) },
         "random_uniform" => Initializer::RandomUniform { min: arg(0, 0.0), max: arg(1, 1.0) },

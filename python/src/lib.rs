@@ -18,6 +18,7 @@ fn _kiln(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<graph::PyGraph>()?;
     m.add_class::<graph::PyTensor>()?;
     m.add_class::<graph::PyScope>()?;
+    m.add_class::<scopes::PyTemplate>()?;
     m.add_class::<session::PySession>()?;
     m.add_class::<session::PyCallable>()?;
     m.add_class::<session::PySaver>()?;

@@ -170,6 +170,32 @@ pub fn dense(
     .map(|t| PyTensor { t })
 }
 
+/// TF `make_template`'s scope: a Rust [`f::Template`], opened once per call.
+#[pyclass(name = "Template", module = "kiln._kiln", frozen)]
+pub struct PyTemplate {
+    t: f::Template,
+    g: PyGraph,
+}
+
+#[pymethods]
+impl PyTemplate {
+    #[new]
+    fn new(g: &PyGraph, name: &str) -> Self {
+        PyTemplate { t: f::Template::new(&g.g, name), g: g.clone() }
+    }
+
+    /// Its variable scope's name.
+    #[getter]
+    fn name(&self) -> String {
+        self.t.name().to_string()
+    }
+
+    /// Opens the scope for one call (reusing from the second on).
+    fn scope(&self) -> PyScope {
+        PyScope::new(self.t.scope(&self.g.g))
+    }
+}
+
 /// TF `layers.flatten`.
 #[pyfunction]
 pub fn flatten(py: Python<'_>, x: &PyTensor) -> PyResult<PyTensor> {

@@ -202,3 +202,29 @@ def test_variable_scope_initializer_regularizer_and_auto_reuse():
         with pytest.raises(TypeError):
             with tf.variable_scope("bad", regularizer=lambda w: w):
                 pass
+
+
+def test_make_template_shares_and_orthogonal_initializer_is_orthogonal():
+    g = tf.Graph()
+    with g.as_default():
+
+        def net(x, units=4):
+            return tf.layers.dense(x, units, kernel_initializer=tf.orthogonal_initializer(gain=2.0))
+
+        t = tf.make_template("q", net)
+        x = tf.placeholder(tf.float32, [None, 6])
+        y1, y2 = t(x), t(x * 2.0)
+        names = sorted(v.op.name for v in tf.global_variables())
+        assert names == ["q/dense/bias", "q/dense/kernel"], names
+        tall = tf.get_variable("tall", [3, 5, 2], initializer=tf.orthogonal_initializer())
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            k = sess.run(g.get_tensor_by_name("q/dense/kernel:0"))
+            np.testing.assert_allclose(k.T @ k, 4.0 * np.eye(4), atol=1e-5)
+            q = sess.run(tall).reshape(15, 2)
+            np.testing.assert_allclose(q.T @ q, np.eye(2), atol=1e-5)
+            v = np.ones([2, 6], np.float32)
+            a, b = sess.run([y1, y2], {x: v})
+            np.testing.assert_allclose(b - sess.run(g.get_tensor_by_name("q/dense/bias:0")), 2.0 * (a - sess.run(g.get_tensor_by_name("q/dense/bias:0"))), rtol=1e-5)
+        with pytest.raises(ValueError):
+            tf.get_variable("flat", [4], initializer=tf.orthogonal_initializer())

@@ -526,6 +526,31 @@ def add_n(inputs, name=None):
     return _wrap(xs[0], _kiln.add_n([x._t for x in xs]))
 
 
+class _Template:
+    """What ``make_template`` returns: ``func`` called in one variable scope, its
+    variables made in the first call and shared by the later ones."""
+
+    def __init__(self, name, func, kwargs):
+        g = get_default_graph()
+        self._t = _kiln.Template(g._g, name)
+        self._func, self._kwargs = func, kwargs
+        self.name = self.variable_scope_name = self._t.name
+
+    def __call__(self, *args, **kwargs):
+        scope = self._t.scope()
+        try:
+            return self._func(*args, **dict(self._kwargs, **kwargs))
+        finally:
+            scope.close()
+
+
+def make_template(name_, func_, create_scope_now_=False, unique_name_=None, custom_getter_=None, **kwargs):
+    """``tf.make_template``: ``func_`` with its variables shared across calls."""
+    if custom_getter_ is not None:
+        raise NotImplementedError("kiln's make_template takes no custom_getter_")
+    return _Template(unique_name_ or name_, func_, kwargs)
+
+
 def set_random_seed(seed):
     g = get_default_graph()
     g.seed = seed

@@ -65,3 +65,12 @@ truncated_normal = truncated_normal_initializer
 random_uniform = random_uniform_initializer
 glorot_uniform = glorot_uniform_initializer
 glorot_normal = glorot_normal_initializer
+
+
+def orthogonal_initializer(gain=1.0, seed=None, dtype=None):
+    """A random orthogonal matrix times ``gain``, over the variable's rows (every dim
+    but the last) and columns (the last)."""
+    return Initializer("orthogonal", [gain])
+
+
+orthogonal = orthogonal_initializer
