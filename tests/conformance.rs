@@ -489,6 +489,30 @@ fn surface_cases(m: &mut BTreeMap<String, Case>) {
         }),
     );
     m.insert(
+        "surface/uint8_frames".into(),
+        Box::new(|g, dt| {
+            let x = g.placeholder(DType::U8, [None, Some(3)], "x")?;
+            let u8c = |v: u8| g.constant(v);
+            let mut o = Out::default();
+            let scaled = kiln::divide(&kiln::cast(&x, dt)?, &c(g, vec![255.0], &[], dt))?;
+            o.put("scaled", scaled);
+            o.put("max", kiln::reduce_max(&x, 1, false)?);
+            o.put("min", kiln::reduce_min(&x, Axes::All, false)?);
+            o.put("full", kiln::equal(&x, &u8c(255)?)?);
+            o.put("greater", kiln::greater(&x, &u8c(100)?)?);
+            o.put("back", kiln::cast(&c(g, vec![0.0, 1.9, 254.6], &[1, 3], dt), DType::U8)?);
+            o.put("i8", kiln::cast(&g.constant(vec![-128i32, 5, 127])?, DType::I8)?);
+            let i16 = kiln::cast(&g.constant(vec![-32768i32, 300, 32767])?, DType::I16)?;
+            o.put("i16", kiln::add(&i16, &g.constant_with_dtype(1i32, DType::I16)?)?);
+            let u16 = kiln::cast(&x, DType::U16)?;
+            o.put("u16", kiln::multiply(&u16, &g.constant_with_dtype(200i32, DType::U16)?)?);
+            o.put("mean", kiln::reduce_mean(&kiln::cast(&x, dt)?, 0, false)?);
+            let v = ndarray::arr2(&[[0u8, 1, 255], [128, 7, 200]]).into_dyn();
+            o.feed.push((x, TensorValue::U8(v)));
+            Ok(o)
+        }),
+    );
+    m.insert(
         "surface/zeros_like_nonfinite".into(),
         Box::new(|g, dt| {
             let x = g.placeholder(dt, [None, Some(2)], "x")?;
@@ -567,6 +591,10 @@ fn as_f64(v: &TensorValue) -> ArrayD<f64> {
         TensorValue::I32(a) => a.mapv(f64::from),
         TensorValue::I64(a) => a.mapv(|x| x as f64),
         TensorValue::Bool(a) => a.mapv(|x| f64::from(u8::from(x))),
+        TensorValue::U8(a) => a.mapv(f64::from),
+        TensorValue::I8(a) => a.mapv(f64::from),
+        TensorValue::U16(a) => a.mapv(f64::from),
+        TensorValue::I16(a) => a.mapv(f64::from),
         TensorValue::Unit => ArrayD::zeros(IxDyn(&[0])),
     }
 }
@@ -588,6 +616,14 @@ fn goldens() -> BTreeMap<String, (ArrayD<f64>, bool)> {
             (a.mapv(f64::from), false)
         } else if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<bool>, IxDyn>(&name) {
             (a.mapv(|x| f64::from(u8::from(x))), false)
+        } else if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<u8>, IxDyn>(&name) {
+            (a.mapv(f64::from), false)
+        } else if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<i8>, IxDyn>(&name) {
+            (a.mapv(f64::from), false)
+        } else if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<u16>, IxDyn>(&name) {
+            (a.mapv(f64::from), false)
+        } else if let Ok(a) = npz.by_name::<ndarray::OwnedRepr<i16>, IxDyn>(&name) {
+            (a.mapv(f64::from), false)
         } else {
             continue; // strings: an error case's class, checked by the Python suite
         };

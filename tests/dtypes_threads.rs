@@ -1,5 +1,5 @@
-//! Every elementwise class, comparison, select, conversion and reduction, over f32, f64,
-//! i32, i64 and bool inputs, on shapes large enough for kernels to split across
+//! Every elementwise class, comparison, select, conversion and reduction, over every
+//! dtype (f32, f64, i32, i64, bool and the narrow integers u8, i8, u16, i16), on shapes large enough for kernels to split across
 //! threads, at 1, 2 and 3 threads: the JIT's results must equal the interpreter's, bit
 //! for bit for integers and bools, within a stated tolerance for floats.
 //!
@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 const ROWS: usize = 1537;
 const COLS: usize = 512;
 
-const DTYPES: [DType; 5] = [DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool];
+const DTYPES: [DType; 9] = DType::ALL;
 
 fn options(backend: Backend, threads: usize) -> SessionOptions {
     SessionOptions { backend, log_compiles: false, check: false, threads, ..SessionOptions::default() }
@@ -35,6 +35,25 @@ fn feed(dtype: DType, seed: u64, lo: f64, hi: f64, shape: &[usize]) -> TensorVal
             ArrayD::from_shape_fn(shape, |_| rng.random_range(lo..hi).round() as i64 * (1 << 33) + 7).into()
         }
         DType::Bool => ArrayD::from_shape_fn(shape, |_| rng.random_bool(0.5)).into(),
+        // narrow integers over their whole range, so sums and products wrap; a
+        // positive range (the divisor) gives 1 to 3
+        DType::U8 | DType::I8 | DType::U16 | DType::I16 => {
+            let v = ArrayD::from_shape_fn(shape, |_| {
+                if lo > 0.0 {
+                    rng.random_range(1..=3)
+                } else {
+                    rng.random_range(-70_000..70_000)
+                }
+            });
+            let mut x = TensorValue::I32(v);
+            x = match dtype {
+                DType::U8 => TensorValue::U8(x.into_i32().unwrap().mapv(|v| v as u8)),
+                DType::I8 => TensorValue::I8(x.into_i32().unwrap().mapv(|v| v as i8)),
+                DType::U16 => TensorValue::U16(x.into_i32().unwrap().mapv(|v| v as u16)),
+                _ => TensorValue::I16(x.into_i32().unwrap().mapv(|v| v as i16)),
+            };
+            x
+        }
     }
 }
 
@@ -125,6 +144,10 @@ fn assert_matches(what: &str, got: &TensorValue, want: &TensorValue) {
         (TensorValue::Bool(a), TensorValue::Bool(b)) => {
             a.iter().zip(b).position(|(p, q)| p != q).map(|i| format!("{i}"))
         }
+        (TensorValue::U8(a), TensorValue::U8(b)) => a.iter().zip(b).position(|(p, q)| p != q).map(|i| format!("{i}")),
+        (TensorValue::I8(a), TensorValue::I8(b)) => a.iter().zip(b).position(|(p, q)| p != q).map(|i| format!("{i}")),
+        (TensorValue::U16(a), TensorValue::U16(b)) => a.iter().zip(b).position(|(p, q)| p != q).map(|i| format!("{i}")),
+        (TensorValue::I16(a), TensorValue::I16(b)) => a.iter().zip(b).position(|(p, q)| p != q).map(|i| format!("{i}")),
         _ => Some(format!("dtypes differ: {:?} vs {:?}", got.dtype(), want.dtype())),
     };
     if let Some(at) = first_bad {

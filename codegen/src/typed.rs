@@ -2,7 +2,10 @@
 //! conversions, comparisons and selects on integers), one point at a time.
 //!
 //! Each node's Cranelift type follows its element type: `f32`, `i32`, `i64`, and `i8`
-//! for bools (what comparisons produce). Bools are stored as 32-bit 0 or 1. A gather
+//! for bools (what comparisons produce). Bools are stored as 32-bit 0 or 1. The narrow
+//! integers (u8, i8, u16, i16) are held as i32, one arena word each, and wrapped back
+//! into their range after every op that can leave it, so comparisons, maxima and
+//! conversions of the i32 are those of the narrow value. A gather
 //! or index check that meets an index out of range records it in the nest's error
 //! slots (the node's number plus one, then the index) and reads nothing; a scatter-add
 //! output (the gradient of a gather) adds into the row its index names, or records
@@ -26,15 +29,28 @@ fn reg(t: DType) -> Type {
         DType::I32 => I32,
         DType::I64 => I64,
         DType::Bool => I8,
+        DType::U8 | DType::I8 | DType::U16 | DType::I16 => I32,
+    }
+}
+
+/// `x` (an i32 holding a value of `t`) wrapped into `t`'s range, as `t`'s own
+/// arithmetic would have wrapped it; other dtypes pass through.
+fn wrap(b: &mut FunctionBuilder, t: DType, x: Value) -> Value {
+    match t {
+        DType::U8 => b.ins().band_imm_s(x, 0xFF),
+        DType::U16 => b.ins().band_imm_s(x, 0xFFFF),
+        DType::I8 | DType::I16 => {
+            let k = if t == DType::I8 { 24 } else { 16 };
+            let up = b.ins().ishl_imm_s(x, k);
+            b.ins().sshr_imm_s(up, k)
+        }
+        _ => x,
     }
 }
 
 /// The identity of an integer reduction, as a value of `t` to store.
 pub(crate) fn int_identity(b: &mut FunctionBuilder, t: DType, r: ReduceOp) -> Value {
-    let (lo, hi) = match t {
-        DType::I64 => (i64::MIN, i64::MAX),
-        _ => (i32::MIN as i64, i32::MAX as i64),
-    };
+    let (lo, hi) = t.int_range().unwrap_or((i32::MIN as i64, i32::MAX as i64));
     let k = match r {
         ReduceOp::Sum | ReduceOp::Mean => 0,
         ReduceOp::Max => lo,
@@ -75,6 +91,12 @@ fn int_cc(c: CmpOp) -> IntCC {
 /// number is 0 or 1.
 fn convert(b: &mut FunctionBuilder, from: DType, to: DType, x: Value) -> Value {
     use DType::*;
+    // a narrow integer is its i32; converting to one goes through i32 and wraps
+    let from = if from.is_narrow_int() { I32 } else { from };
+    if to.is_narrow_int() {
+        let y = convert(b, from, I32, x);
+        return wrap(b, to, y);
+    }
     match (from, to) {
         _ if from == to => x,
         (F32, Bool) => {
@@ -180,9 +202,15 @@ pub(crate) fn point(b: &mut FunctionBuilder, c: &Ctx, offs_in: &[Value], offs_ou
             }
             Node::Convert(x) => convert(b, n.types[x], t, vals[x]),
             Node::Unary(u, x) if t == DType::F32 => unary(b, F32, u, vals[x]),
-            Node::Unary(u, x) => int_unary(b, reg(t), u, vals[x]),
+            Node::Unary(u, x) => {
+                let y = int_unary(b, reg(t), u, vals[x]);
+                wrap(b, t, y)
+            }
             Node::Binary(o, x, y) if t == DType::F32 => binary(b, c.powf, F32, o, vals[x], vals[y]),
-            Node::Binary(o, x, y) => int_binary(b, o, vals[x], vals[y]),
+            Node::Binary(o, x, y) => {
+                let z = int_binary(b, o, vals[x], vals[y]);
+                wrap(b, t, z)
+            }
             Node::Cmp(cc, x, y) if n.types[x] == DType::F32 => b.ins().fcmp(float_cc(cc), vals[x], vals[y]),
             Node::Cmp(cc, x, y) => b.ins().icmp(int_cc(cc), vals[x], vals[y]),
             Node::Select(m, x, y) => b.ins().select(vals[m], vals[x], vals[y]),
@@ -255,13 +283,22 @@ pub(crate) fn point(b: &mut FunctionBuilder, c: &Ctx, offs_in: &[Value], offs_ou
                         b.ins().fadd(x, one)
                     }
                     DType::I32 | DType::I64 => b.ins().iadd_imm_s(x, 1),
+                    DType::U8 | DType::I8 | DType::U16 | DType::I16 => {
+                        let y = b.ins().iadd_imm_s(x, 1);
+                        wrap(b, t, y)
+                    }
                     DType::Bool => b.ins().bxor_imm_s(x, 1),
                 };
                 store(b, t, x, addr);
             }
             OutMode::Reduce(r) => {
                 let old = load(b, t, rw(), addr);
-                let new = if t == DType::F32 { combine(b, F32, r, old, x) } else { int_combine(b, r, old, x) };
+                let new = if t == DType::F32 {
+                    combine(b, F32, r, old, x)
+                } else {
+                    let y = int_combine(b, r, old, x);
+                    wrap(b, t, y)
+                };
                 store(b, t, new, addr);
             }
         }

@@ -43,6 +43,7 @@ scalar!(f32, x, Literal::F32(vec![x]));
 scalar!(i32, x, Literal::I32(vec![x]));
 scalar!(i64, x, Literal::I64(vec![x]));
 scalar!(bool, x, Literal::Bool(vec![x]));
+scalar!(u8, x, Literal::U8(vec![x]));
 
 // a Rust float is float32 unless a dtype is asked for, as a Python float is in TF
 impl IntoConstant for f64 {
@@ -146,6 +147,10 @@ element!(f64, F64);
 element!(i32, I32);
 element!(i64, I64);
 element!(bool, Bool);
+element!(u8, U8);
+element!(i8, I8);
+element!(u16, U16);
+element!(i16, I16);
 
 impl<S: Data<Elem = T>, D: Dimension, T: Element> IntoConstant for &ArrayBase<S, D> {
     fn into_literal(self) -> Result<(Literal, Vec<usize>), String> {
@@ -166,6 +171,10 @@ pub fn cast_literal(lit: &Literal, dtype: DType) -> Result<Literal, String> {
         Literal::F64(v) => v.clone(),
         Literal::I32(v) => v.iter().map(|&x| x as f64).collect(),
         Literal::I64(v) => v.iter().map(|&x| x as f64).collect(),
+        Literal::U8(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        Literal::I8(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        Literal::U16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        Literal::I16(v) => v.iter().map(|&x| f64::from(x)).collect(),
         Literal::Bool(_) => {
             if dtype == DType::Bool {
                 return Ok(lit.clone());
@@ -184,16 +193,23 @@ pub fn cast_literal(lit: &Literal, dtype: DType) -> Result<Literal, String> {
             Literal::F32(v) => Literal::F64(v.iter().map(|&x| x as f64).collect()),
             _ => Literal::F64(vals),
         },
-        DType::I32 | DType::I64 => {
+        d if d.is_int() => {
             if let Some(x) = vals.iter().find(|&&x| !exact_int(x)) {
                 return Err(format!("{x} is not an integer, cannot use it as {dtype}"));
             }
-            if dtype == DType::I32 {
-                Literal::I32(vals.iter().map(|&x| x as i32).collect())
-            } else {
-                Literal::I64(vals.iter().map(|&x| x as i64).collect())
+            let (lo, hi) = d.int_range().unwrap_or((i64::MIN, i64::MAX));
+            if let Some(x) = vals.iter().find(|&&x| x < lo as f64 || x > hi as f64) {
+                return Err(format!("{x} is out of range for {}", d.tf_name()));
+            }
+            match d {
+                DType::I32 => Literal::I32(vals.iter().map(|&x| x as i32).collect()),
+                DType::U8 => Literal::U8(vals.iter().map(|&x| x as u8).collect()),
+                DType::I8 => Literal::I8(vals.iter().map(|&x| x as i8).collect()),
+                DType::U16 => Literal::U16(vals.iter().map(|&x| x as u16).collect()),
+                DType::I16 => Literal::I16(vals.iter().map(|&x| x as i16).collect()),
+                _ => Literal::I64(vals.iter().map(|&x| x as i64).collect()),
             }
         }
-        DType::Bool => return Err(format!("cannot use {} data as bool", lit.dtype())),
+        _ => return Err(format!("cannot use {} data as {dtype}", lit.dtype())),
     })
 }

@@ -72,6 +72,14 @@ pub enum Literal {
     I64(Vec<i64>),
     /// bool data
     Bool(Vec<bool>),
+    /// u8 data
+    U8(Vec<u8>),
+    /// i8 data
+    I8(Vec<i8>),
+    /// u16 data
+    U16(Vec<u16>),
+    /// i16 data
+    I16(Vec<i16>),
 }
 
 impl Literal {
@@ -83,6 +91,10 @@ impl Literal {
             Literal::I32(_) => DType::I32,
             Literal::I64(_) => DType::I64,
             Literal::Bool(_) => DType::Bool,
+            Literal::U8(_) => DType::U8,
+            Literal::I8(_) => DType::I8,
+            Literal::U16(_) => DType::U16,
+            Literal::I16(_) => DType::I16,
         }
     }
 
@@ -94,6 +106,10 @@ impl Literal {
             Literal::I32(v) => v.len(),
             Literal::I64(v) => v.len(),
             Literal::Bool(v) => v.len(),
+            Literal::U8(v) => v.len(),
+            Literal::I8(v) => v.len(),
+            Literal::U16(v) => v.len(),
+            Literal::I16(v) => v.len(),
         }
     }
 

@@ -553,6 +553,10 @@ impl Parser {
             DType::I32 => Literal::I32(conv(self, &raw, "i32")?),
             DType::I64 => Literal::I64(conv(self, &raw, "i64")?),
             DType::Bool => Literal::Bool(conv(self, &raw, "bool")?),
+            DType::U8 => Literal::U8(conv(self, &raw, "u8")?),
+            DType::I8 => Literal::I8(conv(self, &raw, "i8")?),
+            DType::U16 => Literal::U16(conv(self, &raw, "u16")?),
+            DType::I16 => Literal::I16(conv(self, &raw, "i16")?),
         })
     }
 

@@ -77,6 +77,10 @@ pub fn literal_text(lit: &Literal) -> String {
         Literal::I32(v) => list(v.iter().map(|x| x.to_string())),
         Literal::I64(v) => list(v.iter().map(|x| x.to_string())),
         Literal::Bool(v) => list(v.iter().map(|x| x.to_string())),
+        Literal::U8(v) => list(v.iter().map(|x| x.to_string())),
+        Literal::I8(v) => list(v.iter().map(|x| x.to_string())),
+        Literal::U16(v) => list(v.iter().map(|x| x.to_string())),
+        Literal::I16(v) => list(v.iter().map(|x| x.to_string())),
     }
 }
 

@@ -15,11 +15,20 @@ pub enum DType {
     I64,
     /// Boolean.
     Bool,
+    /// 8-bit unsigned integer (TF `uint8`: Atari frames).
+    U8,
+    /// 8-bit signed integer.
+    I8,
+    /// 16-bit unsigned integer.
+    U16,
+    /// 16-bit signed integer.
+    I16,
 }
 
 impl DType {
     /// Every dtype, in a fixed order.
-    pub const ALL: [DType; 5] = [DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool];
+    pub const ALL: [DType; 9] =
+        [DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool, DType::U8, DType::I8, DType::U16, DType::I16];
 
     /// The IR spelling: `f32`, `f64`, `i32`, `i64`, `bool`.
     pub fn name(self) -> &'static str {
@@ -29,6 +38,10 @@ impl DType {
             DType::I32 => "i32",
             DType::I64 => "i64",
             DType::Bool => "bool",
+            DType::U8 => "u8",
+            DType::I8 => "i8",
+            DType::U16 => "u16",
+            DType::I16 => "i16",
         }
     }
 
@@ -40,6 +53,10 @@ impl DType {
             DType::I32 => "int32",
             DType::I64 => "int64",
             DType::Bool => "bool",
+            DType::U8 => "uint8",
+            DType::I8 => "int8",
+            DType::U16 => "uint16",
+            DType::I16 => "int16",
         }
     }
 
@@ -53,9 +70,28 @@ impl DType {
         matches!(self, DType::F32 | DType::F64)
     }
 
-    /// True for i32 and i64.
+    /// True for the integer dtypes.
     pub fn is_int(self) -> bool {
-        matches!(self, DType::I32 | DType::I64)
+        matches!(self, DType::I32 | DType::I64 | DType::U8 | DType::I8 | DType::U16 | DType::I16)
+    }
+
+    /// True for the integers narrower than 32 bits, which kernels hold widened to 32
+    /// bits (one arena word each, like bools) and wrap after arithmetic.
+    pub fn is_narrow_int(self) -> bool {
+        matches!(self, DType::U8 | DType::I8 | DType::U16 | DType::I16)
+    }
+
+    /// The value range of an integer dtype, as `(min, max)`.
+    pub fn int_range(self) -> Option<(i64, i64)> {
+        Some(match self {
+            DType::I32 => (i32::MIN.into(), i32::MAX.into()),
+            DType::I64 => (i64::MIN, i64::MAX),
+            DType::U8 => (0, u8::MAX.into()),
+            DType::I8 => (i8::MIN.into(), i8::MAX.into()),
+            DType::U16 => (0, u16::MAX.into()),
+            DType::I16 => (i16::MIN.into(), i16::MAX.into()),
+            _ => return None,
+        })
     }
 
     /// True for every dtype arithmetic is defined on (all but bool).

@@ -76,6 +76,10 @@ impl<'m> Builder<'m> {
             DType::I32 => Literal::I32(vec![x as i32]),
             DType::I64 => Literal::I64(vec![x as i64]),
             DType::Bool => Literal::Bool(vec![x != 0.0]),
+            DType::U8 => Literal::U8(vec![x as u8]),
+            DType::I8 => Literal::I8(vec![x as i8]),
+            DType::U16 => Literal::U16(vec![x as u16]),
+            DType::I16 => Literal::I16(vec![x as i16]),
         };
         self.op(OpKind::Constant(lit), &[], Some(Type::scalar(dtype)), "Const")
     }

@@ -59,6 +59,10 @@ fn key_hash(op: &kiln_ir::Op) -> u64 {
             Literal::I32(d) => d.hash(&mut h),
             Literal::I64(d) => d.hash(&mut h),
             Literal::Bool(d) => d.hash(&mut h),
+            Literal::U8(d) => d.hash(&mut h),
+            Literal::I8(d) => d.hash(&mut h),
+            Literal::U16(d) => d.hash(&mut h),
+            Literal::I16(d) => d.hash(&mut h),
         },
         OpKind::Read(v) | OpKind::Assign(v) => v.hash(&mut h),
         // every other attribute, through the one list the printer and parser use

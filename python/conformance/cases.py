@@ -585,6 +585,25 @@ def _(tf, dt):
     return {"ab": ab, "rows": tf.shape(ab), "y": y, "ga": ga, "gb": gb, "feed": feed}
 
 
+@case("surface/uint8_frames")
+def _(tf, dt):
+    x = tf.placeholder(tf.uint8, [None, 3])
+    v = np.array([[0, 1, 255], [128, 7, 200]], dtype=np.uint8)
+    return {
+        "scaled": tf.cast(x, dt) / 255.0,
+        "max": tf.reduce_max(x, axis=1),
+        "min": tf.reduce_min(x),
+        "full": tf.equal(x, tf.constant(255, dtype=tf.uint8)),
+        "greater": tf.greater(x, tf.constant(100, dtype=tf.uint8)),
+        "back": tf.cast(const(tf, [[0.0, 1.9, 254.6]], dt), tf.uint8),
+        "i8": tf.cast(tf.constant([-128, 5, 127]), tf.int8),
+        "i16": tf.cast(tf.constant([-32768, 300, 32767]), tf.int16) + tf.constant(1, dtype=tf.int16),
+        "u16": tf.cast(x, tf.uint16) * tf.constant(200, dtype=tf.uint16),
+        "mean": tf.reduce_mean(tf.cast(x, dt), axis=0),
+        "feed": {x: v},
+    }
+
+
 @case("surface/zeros_like_nonfinite")
 def _(tf, dt):
     x = tf.placeholder(dt, [None, 2])

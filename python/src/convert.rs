@@ -15,19 +15,17 @@ pub fn dtype(name: &str) -> PyResult<DType> {
         "int32" => DType::I32,
         "int64" => DType::I64,
         "bool" => DType::Bool,
+        "uint8" => DType::U8,
+        "int8" => DType::I8,
+        "uint16" => DType::U16,
+        "int16" => DType::I16,
         _ => return Err(PyTypeError::new_err(format!("kiln has no dtype {name}"))),
     })
 }
 
 /// TF's name of a dtype.
 pub fn dtype_name(d: DType) -> &'static str {
-    match d {
-        DType::F32 => "float32",
-        DType::F64 => "float64",
-        DType::I32 => "int32",
-        DType::I64 => "int64",
-        DType::Bool => "bool",
-    }
+    d.tf_name()
 }
 
 /// A NumPy array borrowed for a run: the guard keeps it alive and unmoved.
@@ -42,6 +40,14 @@ pub enum Borrowed<'py> {
     I64(PyReadonlyArrayDyn<'py, i64>),
     /// bool data
     Bool(PyReadonlyArrayDyn<'py, bool>),
+    /// u8 data
+    U8(PyReadonlyArrayDyn<'py, u8>),
+    /// i8 data
+    I8(PyReadonlyArrayDyn<'py, i8>),
+    /// u16 data
+    U16(PyReadonlyArrayDyn<'py, u16>),
+    /// i16 data
+    I16(PyReadonlyArrayDyn<'py, i16>),
 }
 
 impl<'py> Borrowed<'py> {
@@ -65,6 +71,10 @@ impl<'py> Borrowed<'py> {
             DType::I32 => get!(i32, I32),
             DType::I64 => get!(i64, I64),
             DType::Bool => get!(bool, Bool),
+            DType::U8 => get!(u8, U8),
+            DType::I8 => get!(i8, I8),
+            DType::U16 => get!(u16, U16),
+            DType::I16 => get!(i16, I16),
         }
     }
 
@@ -76,6 +86,10 @@ impl<'py> Borrowed<'py> {
             Borrowed::I32(a) => Feed::I32(a.as_array()),
             Borrowed::I64(a) => Feed::I64(a.as_array()),
             Borrowed::Bool(a) => Feed::Bool(a.as_array()),
+            Borrowed::U8(a) => Feed::U8(a.as_array()),
+            Borrowed::I8(a) => Feed::I8(a.as_array()),
+            Borrowed::U16(a) => Feed::U16(a.as_array()),
+            Borrowed::I16(a) => Feed::I16(a.as_array()),
         }
     }
 }
@@ -94,6 +108,11 @@ pub fn value(x: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<TensorValue
                 "float64" if is_array => DType::F64,
                 "float64" | "float32" | "float16" => DType::F32,
                 "int64" if is_array => DType::I64,
+                // an array keeps its integer dtype, as TF's constant does
+                "uint8" if is_array => DType::U8,
+                "int8" if is_array => DType::I8,
+                "uint16" if is_array => DType::U16,
+                "int16" if is_array => DType::I16,
                 "int64" | "int32" | "int16" | "int8" | "uint8" => DType::I32,
                 "bool" => DType::Bool,
                 k => return Err(PyTypeError::new_err(format!("kiln cannot make a constant of dtype {k}"))),
@@ -113,6 +132,10 @@ pub fn to_py(py: Python<'_>, v: TensorValue) -> PyResult<Py<PyAny>> {
         TensorValue::I32(a) => PyArrayDyn::from_owned_array(py, a).into_any(),
         TensorValue::I64(a) => PyArrayDyn::from_owned_array(py, a).into_any(),
         TensorValue::Bool(a) => PyArrayDyn::from_owned_array(py, a).into_any(),
+        TensorValue::U8(a) => PyArrayDyn::from_owned_array(py, a).into_any(),
+        TensorValue::I8(a) => PyArrayDyn::from_owned_array(py, a).into_any(),
+        TensorValue::U16(a) => PyArrayDyn::from_owned_array(py, a).into_any(),
+        TensorValue::I16(a) => PyArrayDyn::from_owned_array(py, a).into_any(),
         TensorValue::Unit => return Ok(py.None()),
     };
     if rank0 {

@@ -87,6 +87,10 @@ pub fn initializer(kind: &str, args: &[f64], data: Option<&Bound<'_, PyAny>>) ->
                 TensorValue::I32(a) => Initializer::constant(a),
                 TensorValue::I64(a) => Initializer::constant(a),
                 TensorValue::Bool(a) => Initializer::constant(a),
+                TensorValue::U8(a) => Initializer::constant(a),
+                TensorValue::I8(a) => Initializer::constant(a),
+                TensorValue::U16(a) => Initializer::constant(a),
+                TensorValue::I16(a) => Initializer::constant(a),
                 TensorValue::Unit => return Err(PyValueError::new_err("constant_initializer needs a value")),
             }
         }
@@ -139,6 +143,10 @@ impl PyGraph {
             TensorValue::I32(a) => c!(a),
             TensorValue::I64(a) => c!(a),
             TensorValue::Bool(a) => c!(a),
+            TensorValue::U8(a) => c!(a),
+            TensorValue::I8(a) => c!(a),
+            TensorValue::U16(a) => c!(a),
+            TensorValue::I16(a) => c!(a),
             TensorValue::Unit => return Err(PyValueError::new_err("a constant needs a value")),
         }?;
         Ok(PyTensor { t })

@@ -28,6 +28,31 @@ pub enum Feed<'a> {
     I64(ArrayViewD<'a, i64>),
     /// bool data
     Bool(ArrayViewD<'a, bool>),
+    /// u8 data (Atari frames)
+    U8(ArrayViewD<'a, u8>),
+    /// i8 data
+    I8(ArrayViewD<'a, i8>),
+    /// u16 data
+    U16(ArrayViewD<'a, u16>),
+    /// i16 data
+    I16(ArrayViewD<'a, i16>),
+}
+
+/// Applies `$e` to the view inside any feed.
+macro_rules! each_feed {
+    ($v:expr, $a:ident => $e:expr) => {
+        match $v {
+            Feed::F32($a) => $e,
+            Feed::F64($a) => $e,
+            Feed::I32($a) => $e,
+            Feed::I64($a) => $e,
+            Feed::Bool($a) => $e,
+            Feed::U8($a) => $e,
+            Feed::I8($a) => $e,
+            Feed::U16($a) => $e,
+            Feed::I16($a) => $e,
+        }
+    };
 }
 
 macro_rules! feed_from {
@@ -44,7 +69,7 @@ macro_rules! feed_from {
         }
     )*};
 }
-feed_from!(f32 => F32, f64 => F64, i32 => I32, i64 => I64, bool => Bool);
+feed_from!(f32 => F32, f64 => F64, i32 => I32, i64 => I64, bool => Bool, u8 => U8, i8 => I8, u16 => U16, i16 => I16);
 
 impl Feed<'_> {
     /// The element type.
@@ -55,29 +80,21 @@ impl Feed<'_> {
             Feed::I32(_) => DType::I32,
             Feed::I64(_) => DType::I64,
             Feed::Bool(_) => DType::Bool,
+            Feed::U8(_) => DType::U8,
+            Feed::I8(_) => DType::I8,
+            Feed::U16(_) => DType::U16,
+            Feed::I16(_) => DType::I16,
         }
     }
 
     /// The shape.
     pub fn shape(&self) -> &[usize] {
-        match self {
-            Feed::F32(a) => a.shape(),
-            Feed::F64(a) => a.shape(),
-            Feed::I32(a) => a.shape(),
-            Feed::I64(a) => a.shape(),
-            Feed::Bool(a) => a.shape(),
-        }
+        each_feed!(self, a => a.shape())
     }
 
     /// An owned copy as a run-time value.
     pub fn to_value(&self) -> TensorValue {
-        match self {
-            Feed::F32(a) => TensorValue::F32(a.to_owned()),
-            Feed::F64(a) => TensorValue::F64(a.to_owned()),
-            Feed::I32(a) => TensorValue::I32(a.to_owned()),
-            Feed::I64(a) => TensorValue::I64(a.to_owned()),
-            Feed::Bool(a) => TensorValue::Bool(a.to_owned()),
-        }
+        each_feed!(self, a => TensorValue::from(a.to_owned()))
     }
 }
 
@@ -95,13 +112,7 @@ impl AsFeed for Feed<'_> {
         self.shape()
     }
     fn as_feed(&self) -> Feed<'_> {
-        match self {
-            Feed::F32(a) => Feed::F32(a.view()),
-            Feed::F64(a) => Feed::F64(a.view()),
-            Feed::I32(a) => Feed::I32(a.view()),
-            Feed::I64(a) => Feed::I64(a.view()),
-            Feed::Bool(a) => Feed::Bool(a.view()),
-        }
+        each_feed!(self, a => Feed::from(a.view()))
     }
 }
 
@@ -256,6 +267,10 @@ impl Callable {
                 Feed::I32(a) => raw(a),
                 Feed::I64(a) => raw(a),
                 Feed::Bool(a) => raw(a),
+                Feed::U8(a) => raw(a),
+                Feed::I8(a) => raw(a),
+                Feed::U16(a) => raw(a),
+                Feed::I16(a) => raw(a),
                 Feed::F64(_) => {
                     // f64 feeds ops on the interpreter, as a value
                     self.exec.set_host_feed(k, feed.to_value());
@@ -266,18 +281,16 @@ impl Callable {
                 Some(r) => r,
                 None => {
                     // a transposed or strided feed is copied to row-major order
-                    let v = match &feed {
-                        Feed::F32(a) => TensorValue::F32(a.as_standard_layout().into_owned()),
-                        Feed::I32(a) => TensorValue::I32(a.as_standard_layout().into_owned()),
-                        Feed::I64(a) => TensorValue::I64(a.as_standard_layout().into_owned()),
-                        Feed::Bool(a) => TensorValue::Bool(a.as_standard_layout().into_owned()),
-                        Feed::F64(a) => TensorValue::F64(a.as_standard_layout().into_owned()),
-                    };
+                    let v = each_feed!(&feed, a => TensorValue::from(a.as_standard_layout().into_owned()));
                     let r = match &v {
                         TensorValue::F32(a) => (a.as_ptr().cast::<u8>(), a.len()),
                         TensorValue::I32(a) => (a.as_ptr().cast::<u8>(), a.len()),
                         TensorValue::I64(a) => (a.as_ptr().cast::<u8>(), a.len()),
                         TensorValue::Bool(a) => (a.as_ptr().cast::<u8>(), a.len()),
+                        TensorValue::U8(a) => (a.as_ptr(), a.len()),
+                        TensorValue::I8(a) => (a.as_ptr().cast::<u8>(), a.len()),
+                        TensorValue::U16(a) => (a.as_ptr().cast::<u8>(), a.len()),
+                        TensorValue::I16(a) => (a.as_ptr().cast::<u8>(), a.len()),
                         _ => (std::ptr::null(), 0),
                     };
                     self.owned.push(v);

@@ -58,6 +58,10 @@ fn worst(got: &TensorValue, want: &TensorValue) -> Option<(usize, f64, String, S
         (TensorValue::I32(a), TensorValue::I32(b)) => exact(a, b),
         (TensorValue::I64(a), TensorValue::I64(b)) => exact(a, b),
         (TensorValue::Bool(a), TensorValue::Bool(b)) => exact(a, b),
+        (TensorValue::U8(a), TensorValue::U8(b)) => exact(a, b),
+        (TensorValue::I8(a), TensorValue::I8(b)) => exact(a, b),
+        (TensorValue::U16(a), TensorValue::U16(b)) => exact(a, b),
+        (TensorValue::I16(a), TensorValue::I16(b)) => exact(a, b),
         (TensorValue::Unit, TensorValue::Unit) => None,
         _ => Some((0, f64::NAN, format!("{:?}", got.dtype()), format!("{:?}", want.dtype()))),
     }

@@ -406,6 +406,10 @@ impl Executable {
                 TensorValue::I32(a) => ptr(a, &mut owned, TensorValue::I32),
                 TensorValue::I64(a) => ptr(a, &mut owned, TensorValue::I64),
                 TensorValue::Bool(a) => ptr(a, &mut owned, TensorValue::Bool),
+                TensorValue::U8(a) => ptr(a, &mut owned, TensorValue::U8),
+                TensorValue::I8(a) => ptr(a, &mut owned, TensorValue::I8),
+                TensorValue::U16(a) => ptr(a, &mut owned, TensorValue::U16),
+                TensorValue::I16(a) => ptr(a, &mut owned, TensorValue::I16),
                 other => {
                     // f64 feeds only ops on the interpreter
                     self.set_host_feed(k, (*other).clone());
@@ -553,8 +557,9 @@ impl Executable {
                 continue;
             }
             let ty = &self.schedule.module.var(var).ty;
-            if ty.dtype == kiln_ir::DType::Bool {
-                // bool variables hold one byte per element: read out of the slot's words
+            if ty.dtype == kiln_ir::DType::Bool || ty.dtype.is_narrow_int() {
+                // bool and narrow variables hold 1 or 2 bytes per element: read out of
+                // the slot's words
                 let shape = ty.shape.as_fixed().unwrap_or_default();
                 // SAFETY: the slot holds n bools as 32-bit words.
                 *slot = Some(unsafe { crate::words::read(ty.dtype, from, n, &shape) }?);

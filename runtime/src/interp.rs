@@ -29,9 +29,38 @@ macro_rules! map_array {
             TensorValue::I32($a) => TensorValue::I32($e),
             TensorValue::I64($a) => TensorValue::I64($e),
             TensorValue::Bool($a) => TensorValue::Bool($e),
+            TensorValue::U8($a) => TensorValue::U8($e),
+            TensorValue::I8($a) => TensorValue::I8($e),
+            TensorValue::U16($a) => TensorValue::U16($e),
+            TensorValue::I16($a) => TensorValue::I16($e),
             TensorValue::Unit => TensorValue::Unit,
         }
     };
+}
+
+/// A narrow-integer value widened to i32 (exact); `None` for other dtypes. The
+/// interpreter computes narrow integers as i32 and wraps back with [`narrow`], which
+/// wraps as the narrow type's own arithmetic does (the kernels do the same).
+fn widen(x: &TensorValue) -> Option<TensorValue> {
+    Some(TensorValue::I32(match x {
+        TensorValue::U8(a) => a.mapv(i32::from),
+        TensorValue::I8(a) => a.mapv(i32::from),
+        TensorValue::U16(a) => a.mapv(i32::from),
+        TensorValue::I16(a) => a.mapv(i32::from),
+        _ => return None,
+    }))
+}
+
+/// An i32 value wrapped into the narrow dtype `to` (other values pass through).
+fn narrow(x: TensorValue, to: DType) -> TensorValue {
+    let TensorValue::I32(a) = x else { return x };
+    match to {
+        DType::U8 => TensorValue::U8(a.mapv(|v| v as u8)),
+        DType::I8 => TensorValue::I8(a.mapv(|v| v as i8)),
+        DType::U16 => TensorValue::U16(a.mapv(|v| v as u16)),
+        DType::I16 => TensorValue::I16(a.mapv(|v| v as i16)),
+        _ => TensorValue::I32(a),
+    }
 }
 
 /// Sizes bound to symbolic dims for one run, keyed by class representative.
@@ -331,6 +360,10 @@ fn constant(lit: &kiln_ir::Literal, shape: &[usize]) -> Result<TensorValue, Stri
         L::I32(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::I32)),
         L::I64(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::I64)),
         L::Bool(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::Bool)),
+        L::U8(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::U8)),
+        L::I8(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::I8)),
+        L::U16(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::U16)),
+        L::I16(v) => mk(ArrayD::from_shape_vec(s, v.clone()).map(TensorValue::I16)),
     }
 }
 
@@ -426,6 +459,9 @@ fn unary_int<T: PrimInt + Signed + WrappingNeg + WrappingMul>(u: UnaryOp, x: T) 
 }
 
 fn unary(u: UnaryOp, a: &TensorValue) -> Result<TensorValue, String> {
+    if let (Some(w), Some(d)) = (widen(a), a.dtype()) {
+        return Ok(narrow(unary(u, &w)?, d));
+    }
     Ok(match a {
         TensorValue::F32(x) => TensorValue::F32(x.mapv(|v| unary_float(u, v))),
         TensorValue::F64(x) => TensorValue::F64(x.mapv(|v| unary_float(u, v))),
@@ -491,6 +527,9 @@ fn binary_int<T: PrimInt + WrappingAdd + WrappingSub + WrappingMul>(b: BinaryOp,
 
 fn binary(b: BinaryOp, x: &TensorValue, y: &TensorValue) -> Result<TensorValue, String> {
     use TensorValue as V;
+    if let (Some(wx), Some(wy), Some(d)) = (widen(x), widen(y), x.dtype()) {
+        return Ok(narrow(binary(b, &wx, &wy)?, d));
+    }
     Ok(match (x, y) {
         (V::F32(x), V::F32(y)) => V::F32(try_zip(x, y, |a, c| Ok(binary_float(b, a, c)))?),
         (V::F64(x), V::F64(y)) => V::F64(try_zip(x, y, |a, c| Ok(binary_float(b, a, c)))?),
@@ -513,6 +552,9 @@ fn cmp<T: PartialOrd>(c: CmpOp, a: &T, b: &T) -> bool {
 
 fn compare(c: CmpOp, x: &TensorValue, y: &TensorValue) -> TensorValue {
     use TensorValue as V;
+    if let (Some(wx), Some(wy)) = (widen(x), widen(y)) {
+        return compare(c, &wx, &wy);
+    }
     let z = |r: ArrayD<bool>| V::Bool(r);
     match (x, y) {
         (V::F32(a), V::F32(b)) => z(Zip::from(a).and(b).map_collect(|p, q| cmp(c, p, q))),
@@ -538,6 +580,10 @@ fn select(c: &TensorValue, x: &TensorValue, y: &TensorValue) -> TensorValue {
         (V::I32(a), V::I32(b)) => sel!(a, b, I32),
         (V::I64(a), V::I64(b)) => sel!(a, b, I64),
         (V::Bool(a), V::Bool(b)) => sel!(a, b, Bool),
+        (V::U8(a), V::U8(b)) => sel!(a, b, U8),
+        (V::I8(a), V::I8(b)) => sel!(a, b, I8),
+        (V::U16(a), V::U16(b)) => sel!(a, b, U16),
+        (V::I16(a), V::I16(b)) => sel!(a, b, I16),
         _ => V::Unit,
     }
 }
@@ -574,6 +620,10 @@ fn concat(xs: &[&TensorValue], axis: usize) -> Result<TensorValue, String> {
         TensorValue::I32(_) => cat!(I32, as_i32),
         TensorValue::I64(_) => cat!(I64, as_i64),
         TensorValue::Bool(_) => cat!(Bool, as_bool),
+        TensorValue::U8(_) => cat!(U8, as_u8),
+        TensorValue::I8(_) => cat!(I8, as_i8),
+        TensorValue::U16(_) => cat!(U16, as_u16),
+        TensorValue::I16(_) => cat!(I16, as_i16),
         TensorValue::Unit => TensorValue::Unit,
     })
 }
@@ -689,6 +739,16 @@ fn reduce_arr<T: Reducible>(r: ReduceOp, x: &ArrayD<T>, axes: &[usize], keepdims
 }
 
 fn reduce(r: ReduceOp, x: &TensorValue, axes: &[usize], keepdims: bool) -> TensorValue {
+    if let (Some(w), Some(d)) = (widen(x), x.dtype()) {
+        if r != ReduceOp::Mean {
+            return narrow(reduce(r, &w, axes, keepdims), d);
+        }
+        // TF sums a mean's terms in the narrow type itself (wrapping), then divides
+        let sum = narrow(reduce(ReduceOp::Sum, &w, axes, keepdims), d);
+        let n: usize = axes.iter().map(|&a| x.shape()[a]).product();
+        let Some(TensorValue::I32(s)) = widen(&sum) else { return TensorValue::Unit };
+        return narrow(TensorValue::I32(s.mapv(|v| if n == 0 { 0 } else { v / n as i32 })), d);
+    }
     match x {
         TensorValue::F32(a) => TensorValue::F32(reduce_arr(r, a, axes, keepdims)),
         TensorValue::F64(a) => TensorValue::F64(reduce_arr(r, a, axes, keepdims)),
@@ -733,6 +793,9 @@ fn matmul_arr<T: Copy + std::ops::Add<Output = T> + std::ops::Mul<Output = T> + 
 
 fn matmul(x: &TensorValue, y: &TensorValue) -> Result<TensorValue, String> {
     use TensorValue as V;
+    if let (Some(wx), Some(wy), Some(d)) = (widen(x), widen(y), x.dtype()) {
+        return Ok(narrow(matmul(&wx, &wy)?, d));
+    }
     Ok(match (x, y) {
         (V::F32(a), V::F32(b)) => V::F32(matmul_arr(a, b, |p, q| p + q, |p, q| p * q)?),
         (V::F64(a), V::F64(b)) => V::F64(matmul_arr(a, b, |p, q| p + q, |p, q| p * q)?),
@@ -743,6 +806,14 @@ fn matmul(x: &TensorValue, y: &TensorValue) -> Result<TensorValue, String> {
 }
 
 fn convert(x: &TensorValue, to: DType) -> TensorValue {
+    // a narrow integer converts as its i32; to one, through i32 (saturating from
+    // floats, as the kernels' conversion does), then wrapped
+    if let Some(w) = widen(x) {
+        return convert(&w, to);
+    }
+    if to.is_narrow_int() {
+        return narrow(convert(x, DType::I32), to);
+    }
     macro_rules! to_all {
         ($a:expr, $f64:expr, $bool:expr) => {
             match to {
@@ -752,6 +823,7 @@ fn convert(x: &TensorValue, to: DType) -> TensorValue {
                 DType::I32 => TensorValue::I32($a.mapv(|v| $f64(v) as i32)),
                 DType::I64 => TensorValue::I64($a.mapv(|v| $f64(v) as i64)),
                 DType::Bool => TensorValue::Bool($a.mapv(|v| $bool(v))),
+                DType::U8 | DType::I8 | DType::U16 | DType::I16 => unreachable!("handled above"),
             }
         };
     }
@@ -767,7 +839,7 @@ fn convert(x: &TensorValue, to: DType) -> TensorValue {
             _ => to_all!(a, |v: i64| v as f64, |v: i64| v != 0),
         },
         TensorValue::Bool(a) => to_all!(a, |v: bool| if v { 1.0 } else { 0.0 }, |v: bool| v),
-        TensorValue::Unit => TensorValue::Unit,
+        _ => TensorValue::Unit,
     }
 }
 
@@ -780,6 +852,7 @@ pub fn filled(dtype: DType, shape: &[usize], x: f64) -> TensorValue {
         DType::I32 => TensorValue::I32(ArrayD::from_elem(s, x as i32)),
         DType::I64 => TensorValue::I64(ArrayD::from_elem(s, x as i64)),
         DType::Bool => TensorValue::Bool(ArrayD::from_elem(s, x != 0.0)),
+        d => narrow(TensorValue::I32(ArrayD::from_elem(s, x as i32)), d),
     }
 }
 
@@ -821,6 +894,9 @@ fn cumsum_arr<T: Reducible>(a: &ArrayD<T>, axis: usize, exclusive: bool, reverse
 }
 
 fn cumsum(x: &TensorValue, axis: usize, exclusive: bool, reverse: bool) -> TensorValue {
+    if let (Some(w), Some(d)) = (widen(x), x.dtype()) {
+        return narrow(cumsum(&w, axis, exclusive, reverse), d);
+    }
     match x {
         TensorValue::F32(a) => TensorValue::F32(cumsum_arr(a, axis, exclusive, reverse)),
         TensorValue::F64(a) => TensorValue::F64(cumsum_arr(a, axis, exclusive, reverse)),
@@ -831,6 +907,9 @@ fn cumsum(x: &TensorValue, axis: usize, exclusive: bool, reverse: bool) -> Tenso
 }
 
 fn argmax(x: &TensorValue, axis: usize, to: DType) -> TensorValue {
+    if let Some(w) = widen(x) {
+        return argmax(&w, axis, to);
+    }
     let r = match x {
         TensorValue::F32(a) => argmax_arr(a, axis, |v: f32| v.is_nan()),
         TensorValue::F64(a) => argmax_arr(a, axis, |v: f64| v.is_nan()),
@@ -846,7 +925,10 @@ fn indices(x: &TensorValue) -> ArrayD<i64> {
     match x {
         TensorValue::I32(a) => a.mapv(|v| v as i64),
         TensorValue::I64(a) => a.clone(),
-        _ => ArrayD::zeros(IxDyn(&[0])),
+        other => match widen(other) {
+            Some(TensorValue::I32(a)) => a.mapv(|v| v as i64),
+            _ => ArrayD::zeros(IxDyn(&[0])),
+        },
     }
 }
 
@@ -871,6 +953,10 @@ fn gather(p: &TensorValue, idx: &ArrayD<i64>) -> Result<TensorValue, String> {
         TensorValue::I32(a) => TensorValue::I32(gather_arr(a, idx)?),
         TensorValue::I64(a) => TensorValue::I64(gather_arr(a, idx)?),
         TensorValue::Bool(a) => TensorValue::Bool(gather_arr(a, idx)?),
+        TensorValue::U8(a) => TensorValue::U8(gather_arr(a, idx)?),
+        TensorValue::I8(a) => TensorValue::I8(gather_arr(a, idx)?),
+        TensorValue::U16(a) => TensorValue::U16(gather_arr(a, idx)?),
+        TensorValue::I16(a) => TensorValue::I16(gather_arr(a, idx)?),
         TensorValue::Unit => TensorValue::Unit,
     })
 }
@@ -898,6 +984,9 @@ fn scatter_arr<T: Copy + Default + std::ops::Add<Output = T>>(
 }
 
 fn scatter_add(idx: &ArrayD<i64>, u: &TensorValue, shape: &[usize]) -> Result<TensorValue, String> {
+    if let (Some(w), Some(d)) = (widen(u), u.dtype()) {
+        return Ok(narrow(scatter_add(idx, &w, shape)?, d));
+    }
     Ok(match u {
         TensorValue::F32(a) => TensorValue::F32(scatter_arr(idx, a, shape)?),
         TensorValue::F64(a) => TensorValue::F64(scatter_arr(idx, a, shape)?),

@@ -370,6 +370,10 @@ fn to_bytes(v: &TensorValue) -> (Dtype, Vec<u8>) {
         TensorValue::I32(a) => (Dtype::I32, le(a, i32::to_le_bytes)),
         TensorValue::I64(a) => (Dtype::I64, le(a, i64::to_le_bytes)),
         TensorValue::Bool(a) => (Dtype::BOOL, le(a, |b| [b as u8])),
+        TensorValue::U8(a) => (Dtype::U8, le(a, u8::to_le_bytes)),
+        TensorValue::I8(a) => (Dtype::I8, le(a, i8::to_le_bytes)),
+        TensorValue::U16(a) => (Dtype::U16, le(a, u16::to_le_bytes)),
+        TensorValue::I16(a) => (Dtype::I16, le(a, i16::to_le_bytes)),
         TensorValue::Unit => (Dtype::U8, Vec::new()),
     }
 }
@@ -381,6 +385,10 @@ fn from_dtype(d: Dtype) -> Option<DType> {
         Dtype::I32 => DType::I32,
         Dtype::I64 => DType::I64,
         Dtype::BOOL => DType::Bool,
+        Dtype::U8 => DType::U8,
+        Dtype::I8 => DType::I8,
+        Dtype::U16 => DType::U16,
+        Dtype::I16 => DType::I16,
         _ => return None,
     })
 }
@@ -396,5 +404,9 @@ fn from_bytes(dtype: DType, shape: &[usize], data: &[u8]) -> Option<TensorValue>
         DType::I32 => TensorValue::I32(read(shape, data, i32::from_le_bytes)?),
         DType::I64 => TensorValue::I64(read(shape, data, i64::from_le_bytes)?),
         DType::Bool => TensorValue::Bool(read(shape, data, |b: [u8; 1]| b[0] != 0)?),
+        DType::U8 => TensorValue::U8(read(shape, data, u8::from_le_bytes)?),
+        DType::I8 => TensorValue::I8(read(shape, data, i8::from_le_bytes)?),
+        DType::U16 => TensorValue::U16(read(shape, data, u16::from_le_bytes)?),
+        DType::I16 => TensorValue::I16(read(shape, data, i16::from_le_bytes)?),
     })
 }

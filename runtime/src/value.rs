@@ -19,6 +19,14 @@ pub enum TensorValue {
     I64(ArrayD<i64>),
     /// bool data
     Bool(ArrayD<bool>),
+    /// u8 data
+    U8(ArrayD<u8>),
+    /// i8 data
+    I8(ArrayD<i8>),
+    /// u16 data
+    U16(ArrayD<u16>),
+    /// i16 data
+    I16(ArrayD<i16>),
     /// The result of an op without a value.
     Unit,
 }
@@ -54,7 +62,8 @@ macro_rules! accessors {
 
 impl TensorValue {
     accessors!(as_f32, into_f32, F32, f32; as_f64, into_f64, F64, f64; as_i32, into_i32, I32, i32;
-               as_i64, into_i64, I64, i64; as_bool, into_bool, Bool, bool);
+               as_i64, into_i64, I64, i64; as_bool, into_bool, Bool, bool; as_u8, into_u8, U8, u8;
+               as_i8, into_i8, I8, i8; as_u16, into_u16, U16, u16; as_i16, into_i16, I16, i16);
 
     /// The dtype, or `None` for [`TensorValue::Unit`].
     pub fn dtype(&self) -> Option<DType> {
@@ -64,6 +73,10 @@ impl TensorValue {
             TensorValue::I32(_) => DType::I32,
             TensorValue::I64(_) => DType::I64,
             TensorValue::Bool(_) => DType::Bool,
+            TensorValue::U8(_) => DType::U8,
+            TensorValue::I8(_) => DType::I8,
+            TensorValue::U16(_) => DType::U16,
+            TensorValue::I16(_) => DType::I16,
             TensorValue::Unit => return None,
         })
     }
@@ -80,6 +93,10 @@ impl TensorValue {
             TensorValue::I32(a) => a.shape(),
             TensorValue::I64(a) => a.shape(),
             TensorValue::Bool(a) => a.shape(),
+            TensorValue::U8(a) => a.shape(),
+            TensorValue::I8(a) => a.shape(),
+            TensorValue::U16(a) => a.shape(),
+            TensorValue::I16(a) => a.shape(),
             TensorValue::Unit => &[],
         }
     }
@@ -103,6 +120,10 @@ impl TensorValue {
             DType::I32 => TensorValue::I32(ArrayD::zeros(s)),
             DType::I64 => TensorValue::I64(ArrayD::zeros(s)),
             DType::Bool => TensorValue::Bool(ArrayD::from_elem(s, false)),
+            DType::U8 => TensorValue::U8(ArrayD::zeros(s)),
+            DType::I8 => TensorValue::I8(ArrayD::zeros(s)),
+            DType::U16 => TensorValue::U16(ArrayD::zeros(s)),
+            DType::I16 => TensorValue::I16(ArrayD::zeros(s)),
         }
     }
 }
@@ -136,7 +157,7 @@ macro_rules! from_array {
         }
     )*};
 }
-from_array!(f32 => F32, f64 => F64, i32 => I32, i64 => I64, bool => Bool);
+from_array!(f32 => F32, f64 => F64, i32 => I32, i64 => I64, bool => Bool, u8 => U8, i8 => I8, u16 => U16, i16 => I16);
 
 fn fmt_array<T: Copy>(a: &ArrayD<T>, fmt_shown: impl Fn(&[T]) -> Vec<String>, scalar: impl Fn(T) -> String) -> String {
     let std = a.as_standard_layout();
@@ -162,6 +183,10 @@ fn py_f64(x: f64) -> String {
     python_float_repr(&format!("{x:e}"), x.is_nan(), x.is_infinite(), x < 0.0)
 }
 
+fn fmt_int<T: Copy + ToString>(a: &ArrayD<T>) -> String {
+    fmt_array(a, |v| justify(v.iter().map(|x| x.to_string()).collect()), |x| x.to_string())
+}
+
 fn py_bool(b: bool) -> String {
     if b { "True" } else { "False" }.to_string()
 }
@@ -179,6 +204,10 @@ impl fmt::Display for TensorValue {
                 fmt_array(a, |v| justify(v.iter().map(|x| x.to_string()).collect()), |x| x.to_string())
             }
             TensorValue::Bool(a) => fmt_array(a, |v| justify(v.iter().map(|&x| py_bool(x)).collect()), py_bool),
+            TensorValue::U8(a) => fmt_int(a),
+            TensorValue::I8(a) => fmt_int(a),
+            TensorValue::U16(a) => fmt_int(a),
+            TensorValue::I16(a) => fmt_int(a),
             TensorValue::Unit => "None".to_string(),
         };
         f.write_str(&s)

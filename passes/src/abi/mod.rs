@@ -45,7 +45,8 @@ impl Width {
     pub fn of(t: DType) -> Width {
         match t {
             DType::I64 | DType::F64 => Width::W64,
-            DType::F32 | DType::I32 | DType::Bool => Width::W32,
+            // narrow integers are held widened, one word each, as bools are
+            DType::F32 | DType::I32 | DType::Bool | DType::U8 | DType::I8 | DType::U16 | DType::I16 => Width::W32,
         }
     }
 

@@ -100,13 +100,16 @@ pub fn run(s: &Schedule, opts: PlanOptions) -> BufferPlan {
             consts += 1;
         }
         places.push(match &b.kind {
-            // the interpreter keeps f64 values (and bool variables, one byte each);
+            // the interpreter keeps f64 values (and bool and narrow-integer variables, one
+            // or two bytes each);
             // other dtypes live in the arena and in variables as 32- or 64-bit words
             _ if b.dtype == DType::F64 => Place::Host,
-            BufKind::Var(_) if b.dtype == DType::Bool => Place::Host,
+            BufKind::Var(_) if b.dtype == DType::Bool || b.dtype.is_narrow_int() => Place::Host,
             BufKind::Var(v) => Place::Var(*v),
-            // a bool feed is widened to 32-bit words on the way in
-            BufKind::Feed if !roots.contains(&b.value) && b.dtype != DType::Bool => Place::Feed,
+            // a bool or narrow-integer feed is widened to 32-bit words on the way in
+            BufKind::Feed if !roots.contains(&b.value) && b.dtype != DType::Bool && !b.dtype.is_narrow_int() => {
+                Place::Feed
+            }
             BufKind::Temp if in_place.contains_key(&i) => Place::Var(in_place[&i]),
             BufKind::Const(_) => Place::Const(const_index),
             BufKind::Feed | BufKind::Temp => {

@@ -245,13 +245,19 @@ impl Fusion<'_> {
 }
 
 /// A constant's data as the 32-bit words the arena holds: f32 and i32 as themselves,
-/// bools as 0 or 1, 64-bit values as two words each (little-endian).
+/// bools as 0 or 1, narrow integers widened, 64-bit values as two words each
+/// (little-endian).
 pub(crate) fn const_words(lit: &Literal) -> Vec<f32> {
     let w = |bits: u32| f32::from_bits(bits);
     match lit {
         Literal::F32(d) => d.clone(),
         Literal::I32(d) => d.iter().map(|&x| w(x as u32)).collect(),
         Literal::Bool(d) => d.iter().map(|&x| w(x as u32)).collect(),
+        // narrow integers widen to a word, sign-extended where signed
+        Literal::U8(d) => d.iter().map(|&x| w(u32::from(x))).collect(),
+        Literal::I8(d) => d.iter().map(|&x| w(i32::from(x) as u32)).collect(),
+        Literal::U16(d) => d.iter().map(|&x| w(u32::from(x))).collect(),
+        Literal::I16(d) => d.iter().map(|&x| w(i32::from(x) as u32)).collect(),
         Literal::I64(d) => d.iter().flat_map(|&x| [w(x as u32), w((x as u64 >> 32) as u32)]).collect(),
         Literal::F64(d) => d.iter().flat_map(|&x| [w(x.to_bits() as u32), w((x.to_bits() >> 32) as u32)]).collect(),
     }

@@ -3,8 +3,9 @@
 //! against, and codegen lowers by. Every match is exhaustive, so a new op or dtype
 //! must be placed here before anything compiles.
 //!
-//! Kernels hold f32, 32- and 64-bit integers and bools (as 32-bit 0 or 1); f64 values
-//! stay on the interpreter.
+//! Kernels hold f32, 32- and 64-bit integers, bools (as 32-bit 0 or 1) and the narrow
+//! integers (u8, i8, u16, i16: widened to 32 bits, wrapped back after arithmetic); f64
+//! values stay on the interpreter.
 
 use kiln_ir::{BinaryOp, CmpOp, DType, ReduceOp, UnaryOp};
 
@@ -12,6 +13,7 @@ use kiln_ir::{BinaryOp, CmpOp, DType, ReduceOp, UnaryOp};
 pub fn holds(t: DType) -> bool {
     match t {
         DType::F32 | DType::I32 | DType::I64 | DType::Bool => true,
+        DType::U8 | DType::I8 | DType::U16 | DType::I16 => true,
         DType::F64 => false,
     }
 }
@@ -21,7 +23,7 @@ pub fn unary(u: UnaryOp, t: DType) -> bool {
     use UnaryOp::*;
     match t {
         DType::F32 => true,
-        DType::I32 | DType::I64 => match u {
+        DType::I32 | DType::I64 | DType::U8 | DType::I8 | DType::U16 | DType::I16 => match u {
             Neg | Abs | Sign | Square | Relu => true,
             Exp | Log | Sqrt | Rsqrt | Tanh | Sigmoid | Softplus | Log1p | Elu => false,
         },
@@ -35,7 +37,7 @@ pub fn binary(b: BinaryOp, t: DType) -> bool {
     use BinaryOp::*;
     match t {
         DType::F32 => true,
-        DType::I32 | DType::I64 => match b {
+        DType::I32 | DType::I64 | DType::U8 | DType::I8 | DType::U16 | DType::I16 => match b {
             Add | Sub | Mul | Maximum | Minimum => true,
             Div | Pow => false,
         },
@@ -47,7 +49,7 @@ pub fn binary(b: BinaryOp, t: DType) -> bool {
 pub fn compare(c: CmpOp, t: DType) -> bool {
     use CmpOp::*;
     match c {
-        Eq | Ne | Lt | Le | Gt | Ge => matches!(t, DType::F32 | DType::I32 | DType::I64),
+        Eq | Ne | Lt | Le | Gt | Ge => t != DType::F64 && t != DType::Bool,
     }
 }
 
@@ -57,7 +59,7 @@ pub fn reduce(r: ReduceOp, t: DType) -> bool {
     use ReduceOp::*;
     match t {
         DType::F32 => true,
-        DType::I32 | DType::I64 => match r {
+        DType::I32 | DType::I64 | DType::U8 | DType::I8 | DType::U16 | DType::I16 => match r {
             Sum | Max | Min | Prod => true,
             Mean => false,
         },

@@ -70,6 +70,10 @@ fn read_feed(name: &str, path: &Path, dtype: DType) -> Result<TensorValue, CliEr
         DType::I32 => read::<i32>(path).map(TensorValue::I32),
         DType::I64 => read::<i64>(path).map(TensorValue::I64),
         DType::Bool => read::<bool>(path).map(TensorValue::Bool),
+        DType::U8 => read::<u8>(path).map(TensorValue::U8),
+        DType::I8 => read::<i8>(path).map(TensorValue::I8),
+        DType::U16 => read::<u16>(path).map(TensorValue::U16),
+        DType::I16 => read::<i16>(path).map(TensorValue::I16),
     };
     r.map_err(|e| {
         let why = match &e {
@@ -93,6 +97,10 @@ fn write_value(path: &Path, v: &TensorValue) -> Result<(), String> {
         TensorValue::I32(a) => write_npy(path, a),
         TensorValue::I64(a) => write_npy(path, a),
         TensorValue::Bool(a) => write_npy(path, a),
+        TensorValue::U8(a) => write_npy(path, a),
+        TensorValue::I8(a) => write_npy(path, a),
+        TensorValue::U16(a) => write_npy(path, a),
+        TensorValue::I16(a) => write_npy(path, a),
         TensorValue::Unit => return Ok(()),
     };
     r.map_err(|e| e.to_string())

@@ -9,7 +9,20 @@ import types as _types
 from ... import _kiln
 
 from . import contrib, errors, initializers, layers, losses, nn, train
-from ._dtypes import DType, as_dtype, bool, double, float32, float64, int32, int64  # noqa: A004
+from ._dtypes import (  # noqa: A004
+    DType,
+    as_dtype,
+    bool,
+    double,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    uint16,
+)
 from ._graph import (
     AUTO_REUSE,
     Graph,

@@ -17,7 +17,19 @@ class DType:
 
     @property
     def is_integer(self):
-        return self.name in ("int32", "int64")
+        return self.name in ("int32", "int64", "uint8", "int8", "uint16", "int16")
+
+    @property
+    def is_unsigned(self):
+        return self.name in ("uint8", "uint16", "bool")
+
+    @property
+    def min(self):
+        return np.iinfo(self.as_numpy_dtype).min if self.is_integer else np.finfo(self.as_numpy_dtype).min
+
+    @property
+    def max(self):
+        return np.iinfo(self.as_numpy_dtype).max if self.is_integer else np.finfo(self.as_numpy_dtype).max
 
     @property
     def is_bool(self):
@@ -50,9 +62,13 @@ float64 = DType("float64")
 int32 = DType("int32")
 int64 = DType("int64")
 bool = DType("bool")  # noqa: A001 (TF's name)
+uint8 = DType("uint8")
+int8 = DType("int8")
+uint16 = DType("uint16")
+int16 = DType("int16")
 double = float64
 
-_BY_NAME = {d.name: d for d in (float32, float64, int32, int64, bool)}
+_BY_NAME = {d.name: d for d in (float32, float64, int32, int64, bool, uint8, int8, uint16, int16)}
 
 
 def as_dtype(d):
