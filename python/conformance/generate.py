@@ -15,6 +15,14 @@ import cases  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def write_error_classes(data):
+    """The error cases' exception classes as `case|dtype<TAB>class` lines, for readers
+    without NumPy's string arrays (the Rust conformance test)."""
+    lines = ["%s\t%s" % (k[: -len("|error")], str(v)) for k, v in sorted(data.items()) if k.endswith("|error")]
+    with open(os.path.join(HERE, "goldens", "tf1_errors.tsv"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main():
     import tensorflow as tf
 
@@ -29,6 +37,7 @@ def main():
                 data["%s|%s|%s" % (name, dt, k)] = v
     path = os.path.join(HERE, "goldens", "tf1.npz")
     np.savez_compressed(path, tf_version=np.array(tf.__version__), **data)
+    write_error_classes(data)
     print("wrote %d arrays for %d cases to %s" % (len(data), len(cases.CASES), path))
 
 

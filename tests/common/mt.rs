@@ -51,3 +51,23 @@ impl RandomState {
         (0..n).map(|_| lo + (hi - lo) * self.random_sample()).collect()
     }
 }
+
+impl RandomState {
+    /// `randint(low, high)`: NumPy's masked rejection on 32-bit draws.
+    pub fn randint(&mut self, low: i64, high: i64) -> i64 {
+        let rng = (high - 1 - low) as u64;
+        if rng == 0 {
+            return low;
+        }
+        let mut mask = rng;
+        for s in [1, 2, 4, 8, 16, 32] {
+            mask |= mask >> s;
+        }
+        loop {
+            let v = u64::from(self.next_u32()) & mask;
+            if v <= rng {
+                return low + v as i64;
+            }
+        }
+    }
+}
