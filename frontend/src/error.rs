@@ -6,6 +6,50 @@ use kiln_ir::{DType, Loc, Shape};
 /// Shorthand for frontend results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// TF's "Dimensions must be equal, but are 3 and 4 for 'add' with input shapes: [2,3],
+/// [4]." for two shapes that do not broadcast: the first pair (from the right) that
+/// clashes.
+fn broadcast_words(op: &str, a: &Shape, b: &Shape) -> String {
+    let pairs = a.0.iter().rev().zip(b.0.iter().rev());
+    let clash = pairs
+        .filter_map(|(x, y)| Some((x.fixed()?, y.fixed()?)))
+        .find(|&(x, y)| x != y && x != 1 && y != 1)
+        .map_or(("?".to_string(), "?".to_string()), |(x, y)| (x.to_string(), y.to_string()));
+    dims_words(op, &clash.0, &clash.1, a, b)
+}
+
+fn dims_words(op: &str, x: &str, y: &str, a: &Shape, b: &Shape) -> String {
+    let name = op.rsplit('/').next().unwrap_or(op);
+    format!(
+        "Dimensions must be equal, but are {x} and {y} for '{name}' with input shapes: {}, {}.",
+        a.tf_list(),
+        b.tf_list()
+    )
+}
+
+/// TF's words for a matmul whose inner (or batch) dims differ, or an operand of rank
+/// under 2.
+fn matmul_words(op: &str, a: &Shape, b: &Shape) -> String {
+    let name = op.rsplit('/').next().unwrap_or(op);
+    if let Some(r) = [a.rank(), b.rank()].into_iter().find(|&r| r < 2) {
+        return format!(
+            "Shape must be rank 2 but is rank {r} for '{name}' with input shapes: {}, {}.",
+            a.tf_list(),
+            b.tf_list()
+        );
+    }
+    let show = |d: &kiln_ir::Dim| d.fixed().map_or("?".to_string(), |n| n.to_string());
+    let (x, y) = (show(&a.0[a.rank() - 1]), show(&b.0[b.rank() - 2]));
+    if x != y {
+        return dims_words(op, &x, &y, a, b);
+    }
+    format!(
+        "Dimensions must be equal, but the batch dims differ for '{name}' with input shapes: {}, {}.",
+        a.tf_list(),
+        b.tf_list()
+    )
+}
+
 fn at(l: &Option<Loc>) -> String {
     l.as_ref().map_or_else(|| "unknown location".to_string(), Loc::to_string)
 }
@@ -14,7 +58,7 @@ fn at(l: &Option<Loc>) -> String {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum Error {
     /// NumPy broadcasting cannot reconcile two shapes.
-    #[error("{loc}: {op}: shapes {} and {} do not broadcast (each dim must be equal, or 1 in one of them)", lhs.tf_string(), rhs.tf_string())]
+    #[error("{loc}: {op}: {}", broadcast_words(op, lhs, rhs))]
     Broadcast {
         /// the op being built
         op: String,
@@ -40,7 +84,7 @@ pub enum Error {
         loc: Loc,
     },
     /// Operands of different dtypes.
-    #[error("{loc}: {op}: operands of type {} and {} (one op takes one dtype; convert one with tf.cast)", lhs.tf_name(), rhs.tf_name())]
+    #[error("{loc}: {op}: Input 'y' of '{}' Op has type {} that does not match type {} of argument 'x'.", op.rsplit('/').next().unwrap_or(op), rhs.tf_name(), lhs.tf_name())]
     DType {
         /// the op being built
         op: String,
@@ -67,7 +111,7 @@ pub enum Error {
         loc: Loc,
     },
     /// Matmul operands whose inner (or batch) dims differ.
-    #[error("{loc}: {op}: shapes {} and {} do not multiply (the last dim of a must equal the second-to-last of b, batch dims alike; both of rank 2 or more)", lhs.tf_string(), rhs.tf_string())]
+    #[error("{loc}: {op}: {}", matmul_words(op, lhs, rhs))]
     MatMul {
         /// the op being built
         op: String,

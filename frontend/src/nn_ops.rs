@@ -73,7 +73,28 @@ fn xent_at(labels: &Tensor, logits: &Tensor, loc: &Loc) -> Result<Tensor> {
         let message = "logits must have rank >= 1, got a scalar".to_string();
         return Err(Error::Invalid { op: OP.into(), message, loc: loc.clone() });
     }
-    same_shape(OP, ["labels", "logits"], &tl.shape, &tz.shape, loc)?;
+    // TF's words name the logits first
+    if same_shape(OP, ["logits", "labels"], &tz.shape, &tl.shape, loc).is_err() {
+        let clash = tz.shape.0.iter().zip(&tl.shape.0).find_map(|(a, b)| match (a.fixed(), b.fixed()) {
+            (Some(x), Some(y)) if x != y => Some((x, y)),
+            _ => None,
+        });
+        let message = match clash {
+            Some((x, y)) => format!(
+                "Dimensions must be equal, but are {x} and {y} for '{OP}' with input shapes: {}, {}.",
+                tz.shape.tf_list(),
+                tl.shape.tf_list()
+            ),
+            None => format!(
+                "Shapes must be equal rank, but are {} and {} for '{OP}' with input shapes: {}, {}.",
+                tz.shape.rank(),
+                tl.shape.rank(),
+                tz.shape.tf_list(),
+                tl.shape.tf_list()
+            ),
+        };
+        return Err(Error::Invalid { op: OP.into(), message, loc: loc.clone() });
+    }
     if tl.dtype != tz.dtype {
         return Err(Error::DType { op: OP.into(), lhs: tl.dtype, rhs: tz.dtype, loc: loc.clone() });
     }

@@ -256,6 +256,12 @@ impl Shape {
         self.0.iter().any(Dim::is_sym)
     }
 
+    /// TensorFlow's rendering in its shape-inference errors: `[2,3]`, `[?,3]`, `[]`.
+    pub fn tf_list(&self) -> String {
+        let parts: Vec<String> = self.0.iter().map(|d| d.fixed().map_or("?".into(), |n| n.to_string())).collect();
+        format!("[{}]", parts.join(","))
+    }
+
     /// TensorFlow's rendering: `(1, 3)`, `(?,)`, `()`.
     pub fn tf_string(&self) -> String {
         let parts: Vec<String> = self

@@ -15,10 +15,31 @@ import cases  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def write_error_classes(data):
-    """The error cases' exception classes as `case|dtype<TAB>class` lines, for readers
-    without NumPy's string arrays (the Rust conformance test)."""
-    lines = ["%s\t%s" % (k[: -len("|error")], str(v)) for k, v in sorted(data.items()) if k.endswith("|error")]
+def error_messages(tf1):
+    """TF1's message for each error case and dtype: `{case|dtype: message}`."""
+    out = {}
+    for name in sorted(cases.CASES):
+        if not name.startswith("error/"):
+            continue
+        for dt in ("float32", "float64"):
+            tf1.reset_default_graph()
+            try:
+                cases.CASES[name](tf1, getattr(tf1, dt))
+            except Exception as e:  # noqa: BLE001 (the message is the result)
+                out["%s|%s" % (name, dt)] = " ".join(str(e).split())
+    return out
+
+
+def write_error_classes(data, messages=None):
+    """The error cases' exception classes and TF1's messages as
+    `case|dtype<TAB>class<TAB>message` lines, for readers without NumPy's string arrays
+    (the Rust conformance test) and for the wording checks."""
+    messages = messages or {}
+    lines = []
+    for k, v in sorted(data.items()):
+        if k.endswith("|error"):
+            key = k[: -len("|error")]
+            lines.append("%s\t%s\t%s" % (key, str(v), messages.get(key, "")))
     with open(os.path.join(HERE, "goldens", "tf1_errors.tsv"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -37,7 +58,7 @@ def main():
                 data["%s|%s|%s" % (name, dt, k)] = v
     path = os.path.join(HERE, "goldens", "tf1.npz")
     np.savez_compressed(path, tf_version=np.array(tf.__version__), **data)
-    write_error_classes(data)
+    write_error_classes(data, error_messages(tf1))
     print("wrote %d arrays for %d cases to %s" % (len(data), len(cases.CASES), path))
 
 

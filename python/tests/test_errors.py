@@ -135,7 +135,7 @@ def test_loss_and_softmax_errors_name_the_op_called_in_tf_terms():
     e7 = lambda: tf.reduce_logsumexp(tf.constant([1, 2]))  # noqa: E731 # <- e7
     cases = [
         (TypeError, e1, "# <- e1", "Softmax", "int32"),
-        (ValueError, e2, "# <- e2", "SoftmaxCrossEntropyWithLogits", "(?, 4)"),
+        (ValueError, e2, "# <- e2", "SoftmaxCrossEntropyWithLogits", "[?,4]"),
         (TypeError, e3, "# <- e3", "SparseSoftmaxCrossEntropyWithLogits", "float32"),
         (ValueError, e4, "# <- e4", "Rank mismatch", "received 2"),
         (ValueError, e5, "# <- e5", "Shapes (?, 3) and (?, 4)", "incompatible"),
