@@ -43,7 +43,7 @@ surface! {
         "gradients" => gradients_with; "greater" => greater; "greater_equal" => greater_equal;
         "group" => group; "identity" => identity; "less" => less; "less_equal" => less_equal; "log" => log;
         "log1p" => log1p; "matmul" => matmul_with; "maximum" => maximum; "minimum" => minimum;
-        "mul" => multiply; "multinomial" => categorical; "multiply" => multiply; "neg" => negative;
+        "mul" => multiply; "multinomial" => categorical_as; "multiply" => multiply; "neg" => negative;
         "negative" => negative; "not_equal" => not_equal; "one_hot" => one_hot_with; "ones_like" => ones_like;
         "pow" => pow; "range" => range; "realdiv" => divide; "reduce_all" => reduce_all;
         "reduce_any" => reduce_any; "reduce_logsumexp" => reduce_logsumexp; "reduce_max" => reduce_max;

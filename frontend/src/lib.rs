@@ -48,7 +48,7 @@ pub use math_ops::{
 };
 pub use nn_ops::{argmax, clip_by_global_norm, cumsum, gather, global_norm, nn, one_hot, shape};
 pub use ops::*;
-pub use random::categorical;
+pub use random::{categorical, categorical_as};
 pub use schedules::{
     assign_add, assign_sub, exponential_decay, ones, piecewise_constant, polynomial_decay, to_float, zeros,
 };

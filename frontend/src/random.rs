@@ -104,6 +104,12 @@ impl Graph {
 /// Not differentiable (TF's is not either).
 #[track_caller]
 pub fn categorical(logits: &Tensor, num_samples: usize, seed: Option<u64>) -> Result<Tensor> {
+    categorical_as(logits, num_samples, seed, DType::I64)
+}
+
+/// [`categorical`] with TF's `output_dtype` (int64 or int32), as `multinomial` takes it.
+#[track_caller]
+pub fn categorical_as(logits: &Tensor, num_samples: usize, seed: Option<u64>, output_dtype: DType) -> Result<Tensor> {
     let loc = Loc::caller();
     let g = logits.graph().clone();
     values("categorical", &g, &[logits], &loc)?;
@@ -132,5 +138,5 @@ pub fn categorical(logits: &Tensor, num_samples: usize, seed: Option<u64>) -> Re
     let gumbel = crate::negative(&crate::log(&crate::negative(&crate::log(&u)?)?)?)?;
     let rows = crate::ops::expand_dims_at(logits, 1, &loc)?;
     let scores = crate::add(&rows, &gumbel)?;
-    crate::argmax(&scores, 2)
+    crate::argmax_typed(&scores, 2, output_dtype)
 }

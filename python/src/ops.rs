@@ -239,9 +239,17 @@ pub fn stack(py: Python<'_>, xs: Vec<PyTensor>, axis: i64) -> PyResult<PyTensor>
     build(py, || kiln::stack(&refs(&xs), axis)).map(|t| PyTensor { t })
 }
 
-/// TF `random.categorical(logits, num_samples, seed)`.
+/// TF `random.categorical(logits, num_samples, seed, dtype)` (`multinomial`'s
+/// `output_dtype`).
 #[pyfunction]
-#[pyo3(signature = (logits, num_samples, seed=None))]
-pub fn categorical(py: Python<'_>, logits: &PyTensor, num_samples: usize, seed: Option<u64>) -> PyResult<PyTensor> {
-    build(py, || kiln::categorical(&logits.t, num_samples, seed)).map(|t| PyTensor { t })
+#[pyo3(signature = (logits, num_samples, seed=None, dt="int64"))]
+pub fn categorical(
+    py: Python<'_>,
+    logits: &PyTensor,
+    num_samples: usize,
+    seed: Option<u64>,
+    dt: &str,
+) -> PyResult<PyTensor> {
+    let d = crate::convert::dtype(dt)?;
+    build(py, || kiln::frontend::categorical_as(&logits.t, num_samples, seed, d)).map(|t| PyTensor { t })
 }

@@ -334,9 +334,9 @@ class Variable(Tensor):
             shape = initial_value.shape.as_list()
             if None in shape:
                 raise ValueError("initial_value must have a shape specified: %s" % initial_value)
-            dt = _dtypes.as_dtype(dtype or initial_value.dtype)
-            if dt != initial_value.dtype:
-                initial_value = g._wrap(_kiln.cast(initial_value._t, dt.name))
+            # TF converts the value to `dtype`: another tensor dtype is its ValueError
+            initial_value = convert_to_tensor(initial_value, dtype=dtype)
+            dt = initial_value.dtype
             uniq = _unique_var_name(g, name or "Variable")
             t = g._g.get_variable(uniq, shape, dt.name, "tensor", [], initial_value._t, trainable)
             return g._wrap(t, Variable)

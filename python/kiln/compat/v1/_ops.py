@@ -514,8 +514,7 @@ def multinomial(logits, num_samples, seed=None, name=None, output_dtype=_dtypes.
     """Class indices drawn per row with probabilities ``softmax(logits)``: int64
     ``[batch, num_samples]``."""
     x = _t(logits)
-    out = _wrap(x, _kiln.categorical(x._t, int(num_samples), seed))
-    return out if _dtypes.as_dtype(output_dtype) == _dtypes.int64 else cast(out, output_dtype)
+    return _wrap(x, _kiln.categorical(x._t, int(num_samples), seed, _dtypes.as_dtype(output_dtype).name))
 
 
 def add_n(inputs, name=None):
