@@ -39,4 +39,9 @@ done
     printf '}\n'
 } > corpus/parse_ir/long_chain.kir
 { printf '\003'; cat corpus/parse_ir/long_chain.kir; } > corpus/compile_run/long_chain.kir
+# hand-written modules: narrow integers and a concat along unknown sizes (a sum dim)
+for f in seeds/*.kir; do
+    cp "$f" "corpus/parse_ir/$(basename "$f")"
+    { printf '\001'; cat "$f"; } > "corpus/compile_run/$(basename "$f")"
+done
 echo "seeded $(ls corpus/parse_ir | wc -l) inputs per target"

@@ -44,6 +44,11 @@ fn random_value(rng: &mut Rng, dtype: kiln::DType, shape: &[usize]) -> TensorVal
         D::I32 => ArrayD::from_shape_fn(s, |_| rng.int() as i32).into(),
         D::I64 => ArrayD::from_shape_fn(s, |_| rng.int()).into(),
         D::Bool => ArrayD::from_shape_fn(s, |_| rng.next() & 1 == 1).into(),
+        // narrow integers over their whole range, so arithmetic wraps
+        D::U8 => ArrayD::from_shape_fn(s, |_| rng.next() as u8).into(),
+        D::I8 => ArrayD::from_shape_fn(s, |_| rng.next() as i8).into(),
+        D::U16 => ArrayD::from_shape_fn(s, |_| rng.next() as u16).into(),
+        D::I16 => ArrayD::from_shape_fn(s, |_| rng.next() as i16).into(),
     }
 }
 
